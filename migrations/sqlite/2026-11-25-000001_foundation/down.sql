@@ -1,0 +1,10 @@
+DROP TABLE outbox;
+DROP TABLE client_redirect_uris;
+DROP TABLE clients;
+DROP TABLE access_rights;
+DROP TABLE membership_roles;
+DROP TABLE memberships;
+DROP TABLE communication_contacts;
+DROP TABLE users;
+DROP TABLE companies;
+DROP TABLE instance_settings;

@@ -1,0 +1,407 @@
+//! Configuration: defaults, then a TOML file, then `PORTTI_*` environment
+//! variables (nested keys joined with `__`), validated into [`Settings`].
+//!
+//! An unknown key is an error that names it, so a typo never silently falls
+//! back to a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+use url::Url;
+
+use crate::domain::client::{ClientKind, NewClient};
+use crate::error::{Error, Result};
+use crate::store::DatabaseUrl;
+
+/// The configuration as written by an operator, before validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Public base URL; the `iss` of every token.
+    pub issuer: String,
+    /// Listen address.
+    pub bind: String,
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Connections kept in the database pool.
+    pub database_pool_size: u32,
+    /// 32 random bytes, base64: encrypts secrets at rest and keys the HMACs.
+    pub master_key: Option<String>,
+    /// A file holding the master key (base64), instead of `master_key`.
+    pub master_key_file: Option<PathBuf>,
+    /// `text` (human) or `json` logs.
+    pub log_format: LogFormat,
+    pub mail: MailConfig,
+    pub sms: SmsConfig,
+    pub outbox: OutboxConfig,
+    pub upstream: Vec<UpstreamConfig>,
+    pub clients: Vec<ClientConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".to_owned(),
+            bind: "127.0.0.1:8080".to_owned(),
+            database_url: "sqlite://portti.db".to_owned(),
+            database_pool_size: 8,
+            master_key: None,
+            master_key_file: None,
+            log_format: LogFormat::Text,
+            mail: MailConfig::default(),
+            sms: SmsConfig::default(),
+            outbox: OutboxConfig::default(),
+            upstream: Vec::new(),
+            clients: Vec::new(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// `smtp://host:port` or `smtps://…`; unset writes `.eml` files to the outbox directory.
+    pub smtp_url: Option<String>,
+    /// The sender of every email.
+    pub from: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self { smtp_url: None, from: "Portti <no-reply@localhost>".to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// Endpoint that receives `POST {"to": "+358…", "text": "…"}`; unset writes `.json` files.
+    pub webhook_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Where messages are written as files when no SMTP server or SMS gateway is set.
+    pub dir: PathBuf,
+    /// How often the delivery worker looks for due messages, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long one instance may hold a message it is delivering before another may take it.
+    pub lease_seconds: i64,
+    /// Delivery attempts before a message is given up.
+    pub max_attempts: i32,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("outbox"), poll_interval_ms: 1000, lease_seconds: 60, max_attempts: 10 }
+    }
+}
+
+/// An upstream OpenID provider (a bank ID broker, Hightrust.id).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    #[serde(default = "default_upstream_scopes")]
+    pub scopes: Vec<String>,
+    /// The ID token claim that identifies the person (e.g. the personal identity code).
+    pub link_claim: String,
+}
+
+fn default_upstream_scopes() -> Vec<String> {
+    vec!["openid".to_owned()]
+}
+
+/// A relying party declared in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub id: String,
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub grants: Vec<String>,
+    #[serde(default)]
+    pub first_party: bool,
+    pub alg: Option<String>,
+}
+
+impl Config {
+    /// Reads the optional TOML file, then the `PORTTI_*` environment.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(Error::Config(format!("config file {} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // PORTTI_TEST_* belong to the test suite, not to a running server.
+        let env = Env::prefixed("PORTTI_").split("__").filter(|key| !key.as_str().starts_with("test_"));
+        figment.merge(env).extract().map_err(|e| Error::Config(e.to_string()))
+    }
+
+    /// Parses configuration from TOML text alone (no environment); for tests and tools.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        Figment::new().merge(Toml::string(text)).extract().map_err(|e| Error::Config(e.to_string()))
+    }
+}
+
+/// The validated configuration that the running service uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub issuer: Url,
+    pub bind: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub database_pool_size: u32,
+    pub master_key: MasterKeySource,
+    pub log_format: LogFormat,
+    pub mail: MailSettings,
+    pub sms: SmsSettings,
+    pub outbox: OutboxSettings,
+    pub upstreams: Vec<UpstreamConfig>,
+    pub clients: Vec<NewClient>,
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone)]
+pub enum MasterKeySource {
+    /// Given inline (base64).
+    Inline(String),
+    /// Read from this file; generated into it when it does not exist and `generate` is set.
+    File { path: PathBuf, generate: bool },
+}
+
+#[derive(Debug, Clone)]
+pub enum MailTransportSettings {
+    Smtp(String),
+    Files(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub transport: MailTransportSettings,
+    pub from: lettre::message::Mailbox,
+}
+
+#[derive(Debug, Clone)]
+pub enum SmsSettings {
+    Webhook(Url),
+    Files(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    pub poll_interval: std::time::Duration,
+    pub lease_seconds: i64,
+    pub max_attempts: i32,
+}
+
+impl Settings {
+    /// Validates a [`Config`]; every error names the key that is wrong.
+    pub fn from_config(config: Config) -> Result<Self> {
+        let issuer = Url::parse(&config.issuer)
+            .map_err(|e| Error::Config(format!("issuer `{}` is not a URL: {e}", config.issuer)))?;
+        if !matches!(issuer.scheme(), "https" | "http") || issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(Error::Config("issuer must be an http(s) URL without query or fragment".to_owned()));
+        }
+        let bind = config
+            .bind
+            .parse()
+            .map_err(|e| Error::Config(format!("bind `{}` is not an address like 127.0.0.1:8080: {e}", config.bind)))?;
+        let database_url = DatabaseUrl::parse(&config.database_url)?;
+        if config.database_pool_size == 0 {
+            return Err(Error::Config("database_pool_size must be at least 1".to_owned()));
+        }
+        let master_key = match (config.master_key, config.master_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config("set master_key or master_key_file, not both".to_owned()));
+            }
+            (Some(inline), None) => MasterKeySource::Inline(inline),
+            (None, Some(path)) => MasterKeySource::File { path, generate: false },
+            (None, None) => MasterKeySource::File { path: database_url.data_dir().join("portti.key"), generate: true },
+        };
+        let mail = MailSettings {
+            transport: match config.mail.smtp_url {
+                Some(url) => {
+                    let parsed =
+                        Url::parse(&url).map_err(|e| Error::Config(format!("mail.smtp_url is not a URL: {e}")))?;
+                    if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                        return Err(Error::Config("mail.smtp_url must start with smtp:// or smtps://".to_owned()));
+                    }
+                    MailTransportSettings::Smtp(url)
+                }
+                None => MailTransportSettings::Files(config.outbox.dir.join("mail")),
+            },
+            from: config
+                .mail
+                .from
+                .parse()
+                .map_err(|e| Error::Config(format!("mail.from `{}` is not an address: {e}", config.mail.from)))?,
+        };
+        let sms = match config.sms.webhook_url {
+            Some(url) => {
+                let parsed =
+                    Url::parse(&url).map_err(|e| Error::Config(format!("sms.webhook_url is not a URL: {e}")))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(Error::Config("sms.webhook_url must be an http(s) URL".to_owned()));
+                }
+                SmsSettings::Webhook(parsed)
+            }
+            None => SmsSettings::Files(config.outbox.dir.join("sms")),
+        };
+        if config.outbox.lease_seconds < 1 || config.outbox.max_attempts < 1 || config.outbox.poll_interval_ms == 0 {
+            return Err(Error::Config(
+                "outbox.lease_seconds, outbox.max_attempts and outbox.poll_interval_ms must be positive".to_owned(),
+            ));
+        }
+        let outbox = OutboxSettings {
+            poll_interval: std::time::Duration::from_millis(config.outbox.poll_interval_ms),
+            lease_seconds: config.outbox.lease_seconds,
+            max_attempts: config.outbox.max_attempts,
+        };
+        let upstreams = validate_upstreams(config.upstream)?;
+        let clients = config.clients.into_iter().map(client_from_config).collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            issuer,
+            bind,
+            database_url,
+            database_pool_size: config.database_pool_size,
+            master_key,
+            log_format: config.log_format,
+            mail,
+            sms,
+            outbox,
+            upstreams,
+            clients,
+        })
+    }
+}
+
+fn validate_upstreams(upstreams: Vec<UpstreamConfig>) -> Result<Vec<UpstreamConfig>> {
+    let mut seen = std::collections::HashSet::new();
+    for upstream in &upstreams {
+        if upstream.id.is_empty() || !seen.insert(upstream.id.as_str()) {
+            return Err(Error::Config(format!("upstream id `{}` is empty or used twice", upstream.id)));
+        }
+        Url::parse(&upstream.issuer)
+            .map_err(|e| Error::Config(format!("upstream `{}`: issuer is not a URL: {e}", upstream.id)))?;
+        if upstream.link_claim.is_empty() {
+            return Err(Error::Config(format!("upstream `{}`: link_claim must be set", upstream.id)));
+        }
+    }
+    Ok(upstreams)
+}
+
+fn client_from_config(client: ClientConfig) -> Result<NewClient> {
+    let kind = match (client.public, client.secret) {
+        (true, None) => ClientKind::Public,
+        (false, Some(secret)) => ClientKind::Confidential { secret: Some(secret) },
+        (true, Some(_)) => {
+            return Err(Error::Config(format!("client `{}`: a public client has no secret", client.id)));
+        }
+        (false, None) => {
+            return Err(Error::Config(format!("client `{}`: set `secret`, or `public = true`", client.id)));
+        }
+    };
+    NewClient::parse(
+        &client.id,
+        kind,
+        &client.redirect_uris,
+        &client.post_logout_redirect_uris,
+        &client.grants,
+        client.first_party,
+        client.alg.as_deref(),
+    )
+    .map_err(|e| Error::Config(format!("client `{}`: {e}", client.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_those_of_the_design() {
+        let settings = Settings::from_config(Config::default()).unwrap();
+        assert_eq!(settings.issuer.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
+        assert!(matches!(settings.database_url, DatabaseUrl::Sqlite(ref p) if p == Path::new("portti.db")));
+        assert!(
+            matches!(settings.mail.transport, MailTransportSettings::Files(ref p) if p == Path::new("outbox/mail"))
+        );
+        assert!(matches!(settings.sms, SmsSettings::Files(ref p) if p == Path::new("outbox/sms")));
+        assert!(
+            matches!(settings.master_key, MasterKeySource::File { ref path, generate: true } if path == Path::new("./portti.key"))
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let err = Config::from_toml("isuer = \"http://x\"").unwrap_err().to_string();
+        assert!(err.contains("isuer"), "{err}");
+        let err = Config::from_toml("[mail]\nsmtp = \"smtp://x\"").unwrap_err().to_string();
+        assert!(err.contains("smtp"), "{err}");
+    }
+
+    #[test]
+    fn nested_keys_and_lists_parse() {
+        let config = Config::from_toml(
+            r#"
+            issuer = "https://login.example.com"
+            [mail]
+            smtp_url = "smtp://127.0.0.1:2525"
+            [[upstream]]
+            id = "bank"
+            name = "Bank ID"
+            issuer = "https://bank.example"
+            client_id = "portti"
+            link_claim = "hetu"
+            [[clients]]
+            id = "ledger"
+            secret = "0123456789abcdef0123456789abcdef"
+            redirect_uris = ["https://ledger.example/callback"]
+            "#,
+        )
+        .unwrap();
+        let settings = Settings::from_config(config).unwrap();
+        assert!(matches!(settings.mail.transport, MailTransportSettings::Smtp(_)));
+        assert_eq!(settings.upstreams[0].scopes, vec!["openid"]);
+        assert_eq!(settings.clients[0].id.as_str(), "ledger");
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let mut config = Config::default();
+        config.database_url = "mysql://x".to_owned();
+        let err = Settings::from_config(config).unwrap_err().to_string();
+        assert!(err.contains("database_url"), "{err}");
+
+        let mut config = Config::default();
+        config.bind = "localhost".to_owned();
+        assert!(Settings::from_config(config).unwrap_err().to_string().contains("bind"));
+
+        let config = Config::from_toml("[[clients]]\nid = \"x\"\nredirect_uris = [\"https://a/cb\"]").unwrap();
+        assert!(Settings::from_config(config).unwrap_err().to_string().contains("client `x`"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Roles, access rights, and who may administer whom.
+
+use serde::Serialize;
+
+use super::company::Company;
+use super::ids::CompanyId;
+use crate::error::{Error, Result};
+
+/// An administrative role a user holds in one company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompanyRole {
+    /// KH: administers the users of this company.
+    UserAdmin,
+    /// TPK: main user of an accounting office; administers the office and all its client companies.
+    OfficeAdmin,
+}
+
+impl CompanyRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompanyRole::UserAdmin => "user_admin",
+            CompanyRole::OfficeAdmin => "office_admin",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Self> {
+        match input {
+            "user_admin" => Ok(CompanyRole::UserAdmin),
+            "office_admin" => Ok(CompanyRole::OfficeAdmin),
+            other => Err(Error::InvalidRequest(format!(
+                "`{other}` is not a company role; use user_admin or office_admin (support is global)"
+            ))),
+        }
+    }
+}
+
+/// The right that lets an employee only log working hours, and see no company data.
+pub const HOURS_ONLY: &str = "hours_only";
+
+/// A named application permission (`ledger`, `payroll`, `hours_only`, …).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AccessRight(String);
+
+impl AccessRight {
+    /// A right name: a lower-case letter, then lower-case letters, digits or `_`; at most 64.
+    pub fn parse(input: &str) -> Result<Self> {
+        let valid = input.len() <= 64
+            && input.starts_with(|c: char| c.is_ascii_lowercase())
+            && input.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if valid {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(Error::InvalidRequest(format!(
+                "`{input}` is not an access right name; use lower-case letters, digits and _ (for example ledger)"
+            )))
+        }
+    }
+
+    pub(crate) fn from_stored(name: String) -> Self {
+        Self(name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A user's place in one company: the roles and access rights held there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Membership {
+    pub company_id: CompanyId,
+    pub roles: Vec<CompanyRole>,
+    pub rights: Vec<AccessRight>,
+}
+
+impl Membership {
+    /// Whether the user may see the company's data: any right other than `hours_only`.
+    pub fn has_data_access(&self) -> bool {
+        self.rights.iter().any(|right| right.as_str() != HOURS_ONLY)
+    }
+
+    fn holds(&self, role: CompanyRole) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// Whether someone with `memberships` may administer the users of `target`:
+/// a `user_admin` or `office_admin` of the company itself, or an
+/// `office_admin` of the accounting office the company is a client of.
+pub fn may_administer(memberships: &[Membership], target: &Company) -> bool {
+    memberships.iter().any(|membership| {
+        let own = membership.company_id == target.id
+            && (membership.holds(CompanyRole::UserAdmin) || membership.holds(CompanyRole::OfficeAdmin));
+        let as_office =
+            membership.holds(CompanyRole::OfficeAdmin) && target.office_id.as_ref() == Some(&membership.company_id);
+        own || as_office
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn company(office: Option<&CompanyId>) -> Company {
+        Company { id: CompanyId::generate(), name: "Oy".into(), office_id: office.cloned(), created_at: 0 }
+    }
+
+    fn member(company: &Company, roles: &[CompanyRole], rights: &[&str]) -> Membership {
+        Membership {
+            company_id: company.id.clone(),
+            roles: roles.to_vec(),
+            rights: rights.iter().map(|r| AccessRight::parse(r).unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn user_admin_administers_only_their_company() {
+        let office = company(None);
+        let client = company(Some(&office.id));
+        let admin = [member(&client, &[CompanyRole::UserAdmin], &[])];
+        assert!(may_administer(&admin, &client));
+        assert!(!may_administer(&admin, &office));
+        let plain = [member(&client, &[], &["ledger"])];
+        assert!(!may_administer(&plain, &client));
+    }
+
+    #[test]
+    fn office_admin_administers_the_office_and_its_clients_only() {
+        let office = company(None);
+        let client = company(Some(&office.id));
+        let other_office = company(None);
+        let stranger = company(Some(&other_office.id));
+        let tpk = [member(&office, &[CompanyRole::OfficeAdmin], &[])];
+        assert!(may_administer(&tpk, &office));
+        assert!(may_administer(&tpk, &client));
+        assert!(!may_administer(&tpk, &stranger));
+        assert!(!may_administer(&tpk, &other_office));
+        // A user_admin of the office is not an office admin of its clients.
+        let kh = [member(&office, &[CompanyRole::UserAdmin], &[])];
+        assert!(!may_administer(&kh, &client));
+    }
+
+    #[test]
+    fn hours_only_gives_no_data_access() {
+        let c = company(None);
+        assert!(!member(&c, &[], &["hours_only"]).has_data_access());
+        assert!(!member(&c, &[], &[]).has_data_access());
+        assert!(member(&c, &[], &["hours_only", "ledger"]).has_data_access());
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert!(AccessRight::parse("payroll").is_ok());
+        for bad in ["", "Ledger", "1st", "led-ger", &"a".repeat(65)] {
+            assert!(AccessRight::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(CompanyRole::parse("office_admin").unwrap(), CompanyRole::OfficeAdmin);
+        assert!(CompanyRole::parse("support").is_err());
+    }
+}

@@ -1,0 +1,53 @@
+//! Companies ("environments"), and accounting offices with their client companies.
+
+use serde::Serialize;
+
+use super::ids::CompanyId;
+use crate::clock::UnixSeconds;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// A company. A company whose `office_id` is set is a client company of that
+/// accounting office.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Company {
+    pub id: CompanyId,
+    pub name: String,
+    pub office_id: Option<CompanyId>,
+    pub created_at: UnixSeconds,
+}
+
+/// Validates a display name (of a company or a person): 1–200 characters, no control characters.
+pub fn parse_name(input: &str, what: &str) -> Result<String> {
+    let name = input.trim();
+    if name.is_empty() {
+        return Err(Error::InvalidRequest(format!("Enter the {what}.")));
+    }
+    if name.chars().count() > 200 {
+        return Err(Error::InvalidRequest(format!("The {what} is too long (at most 200 characters).")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::InvalidRequest(format!("The {what} contains control characters.")));
+    }
+    Ok(name.to_owned())
+}
+
+/// Adds a company; with `office_id`, as a client company of that accounting
+/// office. An office's client cannot itself have clients.
+pub fn add_company(store: &Store, now: UnixSeconds, name: &str, office_id: Option<&CompanyId>) -> Result<Company> {
+    let name = parse_name(name, "company name")?;
+    store.write(|tx| {
+        if let Some(office_id) = office_id {
+            let office = tx.company(office_id)?.ok_or(Error::NotFound("accounting office"))?;
+            if office.office_id.is_some() {
+                return Err(Error::InvalidRequest(format!(
+                    "{} is a client company of an office, so it cannot have client companies of its own",
+                    office.name
+                )));
+            }
+        }
+        let company = Company { id: CompanyId::generate(), name, office_id: office_id.cloned(), created_at: now };
+        tx.insert_company(&company)?;
+        Ok(company)
+    })
+}

@@ -1,0 +1,112 @@
+//! The one error type of Portti and its single mapping to HTTP.
+//!
+//! Variants say what went wrong *for the caller*. Only `InvalidRequest`,
+//! `NotFound` and `Conflict` carry text that is shown; `Internal` and
+//! `Unavailable` show a request id and send their detail to the log.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::web::request_id;
+
+/// Everything that can go wrong in Portti.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is malformed or breaks a rule; the message tells a person what to fix.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request clashes with what is already stored (a duplicate email, say).
+    #[error("{0}")]
+    Conflict(String),
+    /// The configuration or the environment is wrong; reported at start-up.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A dependency (the database) cannot be reached right now.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; the detail is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Portti's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An internal error from anything displayable; the text goes to the log only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Error::Internal(detail.to_string())
+    }
+
+    /// The OAuth-style error code used in JSON bodies.
+    fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::Config(_) | Error::Internal(_) => "server_error",
+            Error::Unavailable(_) => "temporarily_unavailable",
+        }
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        Error::internal(format_args!("database: {e}"))
+    }
+}
+
+impl From<r2d2::Error> for Error {
+    fn from(e: r2d2::Error) -> Self {
+        Error::Unavailable(format!("database pool: {e}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for Error {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Error::internal(format_args!("blocking task: {e}"))
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    error_description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = request_id::current();
+        let description = match self {
+            Error::InvalidRequest(_) | Error::NotFound(_) | Error::Conflict(_) => self.to_string(),
+            Error::Unavailable(_) | Error::Config(_) | Error::Internal(_) => {
+                tracing::error!(request_id = request_id.as_deref(), error = %self, "request failed");
+                match self {
+                    Error::Unavailable(_) => "The service is temporarily unavailable.".to_owned(),
+                    _ => "Something went wrong on our side.".to_owned(),
+                }
+            }
+        };
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: self.code(),
+            error_description: description,
+            request_id: request_id.as_deref(),
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! Portti, an OpenID Connect identity provider.
+//!
+//! [`AppState::open`] opens the database and everything that goes with it;
+//! [`start`] serves it over HTTP together with the outbox worker. `main.rs` and
+//! the tests both start Portti this way.
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod notify;
+pub mod store;
+pub mod telemetry;
+pub mod web;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer};
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::Keys;
+use crate::error::{Error, Result};
+use crate::notify::{OutboxWorker, Transports};
+use crate::store::Store;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub keys: Keys,
+    pub clock: Clock,
+    /// Wakes the outbox worker when a message was just queued.
+    pub outbox_wake: Arc<Notify>,
+}
+
+impl AppState {
+    /// Loads the master key, connects to the database, applies migrations,
+    /// checks the key against the database and registers the config clients.
+    pub fn open(settings: Settings, clock: Clock) -> Result<Self> {
+        let keys = Keys::load(&settings.master_key)?;
+        let store = Store::connect(&settings.database_url, settings.database_pool_size)?;
+        let applied = store.migrate()?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, database = %store.url().redacted(), "database migrated");
+        }
+        store.verify_master_key(&keys)?;
+        domain::client::sync_config_clients(&store, clock.now(), &settings.clients)?;
+        Ok(Self { settings: Arc::new(settings), store, keys, clock, outbox_wake: Arc::new(Notify::new()) })
+    }
+}
+
+/// How [`start`] runs.
+#[derive(Debug, Clone, Copy)]
+pub struct StartOptions {
+    /// Stop gracefully on SIGTERM and SIGINT (the binary); off for in-process tests.
+    pub handle_signals: bool,
+    /// Run the outbox worker in this process.
+    pub outbox_worker: bool,
+}
+
+/// A running Portti: its address, and the means to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    server: actix_web::dev::ServerHandle,
+    finished: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// Waits until the server stops (on a signal, or after [`Running::stop`]).
+    pub async fn wait(self) -> Result<()> {
+        self.finished.await.map_err(Error::internal)?
+    }
+
+    /// Stops gracefully: in-flight requests and the delivery in progress finish first.
+    pub async fn stop(self) -> Result<()> {
+        self.server.stop(true).await;
+        self.wait().await
+    }
+}
+
+/// How long a graceful stop waits for in-flight work.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Serves Portti on `listener`. Must be called inside a Tokio (actix) runtime.
+pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> Result<Running> {
+    let addr = listener.local_addr().map_err(Error::internal)?;
+    let https = state.settings.issuer.scheme() == "https";
+    let data = actix_web::web::Data::new(state.clone());
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(web::security_headers(https))
+            .wrap(from_fn(web::request_id::assign))
+            .configure(web::routes)
+    })
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+    if !options.handle_signals {
+        server = server.disable_signals();
+    }
+    let server = server.listen(listener).map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?.run();
+    let handle = server.handle();
+
+    let (stop_worker, worker_stopped) = watch::channel(false);
+    let worker = if options.outbox_worker {
+        let transports = Transports::from_settings(&state.settings)?;
+        let worker = OutboxWorker::new(
+            state.store.clone(),
+            state.keys.clone(),
+            state.clock.clone(),
+            state.settings.outbox.clone(),
+            transports,
+            state.outbox_wake.clone(),
+        );
+        Some(tokio::spawn(worker.run(worker_stopped)))
+    } else {
+        None
+    };
+    let finished = tokio::spawn(async move {
+        let served = server.await.map_err(Error::internal);
+        let _ = stop_worker.send(true);
+        if let Some(worker) = worker
+            && tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err()
+        {
+            tracing::warn!("outbox worker did not stop in time");
+        }
+        tracing::info!("stopped");
+        served
+    });
+    Ok(Running { addr, server: handle, finished })
+}

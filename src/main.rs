@@ -1,0 +1,271 @@
+//! The `portti` command line: parses, calls the library, prints one JSON
+//! object for everything it creates.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use portti::clock::Clock;
+use portti::config::{Config, Settings};
+use portti::domain::access::{AccessRight, CompanyRole};
+use portti::domain::client::{ClientKind, NewClient, add_client};
+use portti::domain::company::add_company;
+use portti::domain::contact::{Email, PhoneNumber};
+use portti::domain::ids::CompanyId;
+use portti::domain::user::{MembershipInput, NewUserInput, add_user};
+use portti::error::{Error, Result};
+use portti::notify::{Message, enqueue};
+use portti::{AppState, StartOptions};
+
+#[derive(Parser)]
+#[command(name = "portti", version, about = "Portti, an OpenID Connect identity provider")]
+struct Cli {
+    /// TOML configuration file; every key can also be set as PORTTI_<KEY> (nested keys joined with __).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve.
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Relying-party applications.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Companies and accounting offices.
+    #[command(subcommand)]
+    Company(CompanyCommand),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The queue of outgoing email and SMS.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client; a confidential client without --secret gets a generated one, printed once.
+    Add(ClientAdd),
+}
+
+#[derive(Args)]
+struct ClientAdd {
+    #[arg(long)]
+    id: String,
+    /// The client secret (at least 32 characters).
+    #[arg(long, conflicts_with = "public")]
+    secret: Option<String>,
+    /// A public client (no secret; PKCE required).
+    #[arg(long)]
+    public: bool,
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code
+    /// (default: the first two).
+    #[arg(long = "grant", value_name = "GRANT")]
+    grants: Vec<String>,
+    /// A first-party application: no consent page.
+    #[arg(long)]
+    first_party: bool,
+    /// RS256 (default), ES256 or EdDSA.
+    #[arg(long, value_name = "ALG")]
+    alg: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum CompanyCommand {
+    /// Add a company; with --office, as a client company of that accounting office.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "COMPANY_ID")]
+        office: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user.
+    Add(UserAdd),
+}
+
+#[derive(Args)]
+struct UserAdd {
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    name: String,
+    /// Sets both the basic and the communication phone (international form, +358401234567).
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    password: Option<String>,
+    /// The company that --role applies to.
+    #[arg(long, value_name = "ID")]
+    company: Option<String>,
+    /// user_admin or office_admin in --company, or the global support.
+    #[arg(long = "role", value_name = "ROLE")]
+    roles: Vec<String>,
+    /// An access right in a company, as COMPANY_ID:RIGHT (e.g. …:ledger).
+    #[arg(long = "right", value_name = "ID:RIGHT")]
+    rights: Vec<String>,
+    /// The Finnish personal identity code; stored only as a keyed hash.
+    #[arg(long = "national-id", value_name = "HETU")]
+    national_id: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Queue a test message, to check mail or SMS delivery end to end.
+    Test {
+        #[arg(long, conflicts_with = "sms", required_unless_present = "sms")]
+        email: Option<String>,
+        #[arg(long)]
+        sms: Option<String>,
+    },
+    /// Count the messages pending, sent and given up.
+    Status,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let settings = Settings::from_config(Config::load(cli.config.as_deref())?)?;
+    portti::telemetry::init(settings.log_format);
+    let clock = Clock::system();
+    if let Command::Serve = cli.command {
+        return serve(settings, clock);
+    }
+    let state = AppState::open(settings, clock)?;
+    let now = state.clock.now();
+    match cli.command {
+        Command::Serve => Ok(()),
+        Command::Migrate => print(&serde_json::json!({ "migrated": true })),
+        Command::Client(ClientCommand::Add(args)) => {
+            let kind = if args.public { ClientKind::Public } else { ClientKind::Confidential { secret: args.secret } };
+            let new = NewClient::parse(
+                &args.id,
+                kind,
+                &args.redirect_uris,
+                &args.post_logout_redirect_uris,
+                &args.grants,
+                args.first_party,
+                args.alg.as_deref(),
+            )?;
+            print(&add_client(&state.store, now, new)?)
+        }
+        Command::Company(CompanyCommand::Add { name, office }) => {
+            let office = office.as_deref().map(CompanyId::parse).transpose()?;
+            print(&add_company(&state.store, now, &name, office.as_ref())?)
+        }
+        Command::User(UserCommand::Add(args)) => {
+            let input = user_input(args)?;
+            print(&add_user(&state.store, &state.keys, now, input)?)
+        }
+        Command::Outbox(OutboxCommand::Test { email, sms }) => {
+            let message = match (email, sms) {
+                (Some(email), _) => Message::Email {
+                    to: Email::parse(&email)?,
+                    subject: "Portti test message".to_owned(),
+                    body: "This message tests the email delivery of Portti.\n".to_owned(),
+                },
+                (None, Some(phone)) => Message::Sms {
+                    to: PhoneNumber::parse(&phone)?,
+                    text: "This message tests the SMS delivery of Portti.".to_owned(),
+                },
+                (None, None) => return Err(Error::InvalidRequest("give --email or --sms".to_owned())),
+            };
+            let id = state.store.write(|tx| enqueue(tx, &state.keys, now, &message, None))?;
+            print(&serde_json::json!({ "id": id, "queued": true }))
+        }
+        Command::Outbox(OutboxCommand::Status) => print(&state.store.read(|r| r.outbox_counts())?),
+    }
+}
+
+/// Turns `--company/--role/--right` into memberships and the support flag.
+fn user_input(args: UserAdd) -> Result<NewUserInput> {
+    let mut support = false;
+    let mut company_roles = Vec::new();
+    for role in &args.roles {
+        if role == "support" {
+            support = true;
+        } else {
+            company_roles.push(CompanyRole::parse(role)?);
+        }
+    }
+    let mut memberships = Vec::new();
+    match args.company.as_deref() {
+        Some(company) => memberships.push(MembershipInput {
+            company_id: CompanyId::parse(company)?,
+            roles: company_roles,
+            rights: Vec::new(),
+        }),
+        None if !company_roles.is_empty() => {
+            return Err(Error::InvalidRequest("--role user_admin or office_admin needs --company".to_owned()));
+        }
+        None => {}
+    }
+    for right in &args.rights {
+        let (company, name) = right
+            .split_once(':')
+            .ok_or_else(|| Error::InvalidRequest(format!("--right `{right}` must be COMPANY_ID:RIGHT")))?;
+        memberships.push(MembershipInput {
+            company_id: CompanyId::parse(company)?,
+            roles: Vec::new(),
+            rights: vec![AccessRight::parse(name)?],
+        });
+    }
+    Ok(NewUserInput {
+        email: args.email,
+        name: args.name,
+        phone: args.phone,
+        password: args.password,
+        national_id: args.national_id,
+        support,
+        memberships,
+    })
+}
+
+fn print(value: &impl Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string(value).map_err(Error::internal)?);
+    Ok(())
+}
+
+fn serve(settings: Settings, clock: Clock) -> Result<()> {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let started = std::time::Instant::now();
+        let bind = settings.bind;
+        let state = AppState::open(settings, clock)?;
+        let listener = TcpListener::bind(bind).map_err(|e| Error::Config(format!("cannot listen on {bind}: {e}")))?;
+        let running =
+            portti::start(state.clone(), listener, StartOptions { handle_signals: true, outbox_worker: true })?;
+        tracing::info!(
+            address = %format!("http://{}", running.addr),
+            issuer = %state.settings.issuer,
+            database = %state.store.url().redacted(),
+            ready_in_ms = started.elapsed().as_millis() as u64,
+            "Portti is listening"
+        );
+        running.wait().await
+    })
+}

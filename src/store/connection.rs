@@ -1,0 +1,172 @@
+//! The database URL, the two-backend connection and its pool manager.
+
+use std::path::{Path, PathBuf};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use crate::error::{Error, Result};
+
+/// One connection to either backend; diesel generates the dispatch.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Where the database is, chosen by the URL scheme.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An SQLite file (`sqlite://PATH`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server (`postgres://…`), as libpq takes it.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Seconds libpq waits for a server before giving up, unless the URL says otherwise.
+const POSTGRES_CONNECT_TIMEOUT_SECONDS: u32 = 5;
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH`, `postgres://…` or `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(Error::Config("database_url `sqlite://` needs a file path".to_owned()));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| Error::Config(format!("database_url is not a valid PostgreSQL URL: {e}")))?;
+            if parsed.query_pairs().any(|(key, _)| key == "connect_timeout") {
+                return Ok(Self::Postgres(url.to_owned()));
+            }
+            let separator = if parsed.query().is_some() { '&' } else { '?' };
+            return Ok(Self::Postgres(format!("{url}{separator}connect_timeout={POSTGRES_CONNECT_TIMEOUT_SECONDS}")));
+        }
+        Err(Error::Config(format!(
+            "database_url must start with sqlite:// or postgres:// (got `{}`)",
+            Self::redact(url)
+        )))
+    }
+
+    /// The directory that holds local data: beside the SQLite file, else the working directory.
+    pub fn data_dir(&self) -> PathBuf {
+        match self {
+            Self::Sqlite(path) => match path.parent() {
+                Some(parent) if parent != Path::new("") => parent.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+            Self::Postgres(_) => PathBuf::from("."),
+        }
+    }
+
+    /// The URL with any password replaced, fit for logs and errors.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Postgres(url) => Self::redact(url),
+        }
+    }
+
+    fn redact(url: &str) -> String {
+        match url::Url::parse(url) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            }
+            Ok(parsed) => parsed.to_string(),
+            Err(_) => "<unparseable URL>".to_owned(),
+        }
+    }
+
+    /// Opens one connection, set up for Portti's use.
+    pub(super) fn establish(&self) -> Result<DbConnection, ConnectError> {
+        match self {
+            Self::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                // busy_timeout first: switching to WAL itself needs the lock.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Self::Postgres(url) => Ok(DbConnection::Postgresql(PgConnection::establish(url)?)),
+        }
+    }
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Connection(#[from] diesel::ConnectionError),
+    #[error(transparent)]
+    Setup(#[from] diesel::result::Error),
+}
+
+/// An r2d2 manager that picks the backend from the URL scheme. (diesel's own
+/// multi-backend `establish` tries each backend in turn and hides the real error.)
+pub struct ConnectionManager {
+    pub(super) url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectError> {
+        self.url.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        Ok(conn.batch_execute("SELECT 1")?)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend() {
+        assert_eq!(DatabaseUrl::parse("sqlite://portti.db").unwrap(), DatabaseUrl::Sqlite("portti.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite:///var/lib/p.db").unwrap(), DatabaseUrl::Sqlite("/var/lib/p.db".into()));
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap(),
+            DatabaseUrl::Postgres("postgres://u@h/db?connect_timeout=5".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db?sslmode=require&connect_timeout=2").unwrap(),
+            DatabaseUrl::Postgres("postgres://u@h/db?sslmode=require&connect_timeout=2".into())
+        );
+        assert!(DatabaseUrl::parse("mysql://h/db").unwrap_err().to_string().contains("database_url"));
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        let url = DatabaseUrl::parse("postgres://portti:hunter2@db.internal/portti").unwrap();
+        assert!(!url.redacted().contains("hunter2"));
+        assert!(!format!("{url:?}").contains("hunter2"));
+        let err = DatabaseUrl::parse("mysql://portti:hunter2@h/db").unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn data_dir_is_beside_the_sqlite_file() {
+        assert_eq!(DatabaseUrl::parse("sqlite://portti.db").unwrap().data_dir(), PathBuf::from("."));
+        assert_eq!(DatabaseUrl::parse("sqlite:///srv/p/portti.db").unwrap().data_dir(), PathBuf::from("/srv/p"));
+    }
+}

@@ -1,0 +1,185 @@
+//! Storage: diesel over SQLite or PostgreSQL, chosen at run time from the
+//! database URL. The only place SQL lives.
+//!
+//! Work happens in a [`Read`] or a [`Write`]: a write runs in one transaction
+//! (on SQLite `BEGIN IMMEDIATE`, so concurrent writers queue instead of failing
+//! to upgrade a read lock), and a function that takes `&mut Write` says in its
+//! signature that it changes the database. Everything here is synchronous; the
+//! web layer runs it on the blocking pool.
+
+mod clients;
+mod companies;
+mod connection;
+mod outbox;
+pub mod schema;
+mod users;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use connection::{DatabaseUrl, DbConnection};
+pub use outbox::{ClaimedMessage, OutboxCounts};
+
+use crate::crypto::Keys;
+use crate::error::{Error, Result};
+use connection::ConnectionManager;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Serialises migrations when several instances start against one PostgreSQL.
+const MIGRATION_LOCK: i64 = 0x706f_7274_7469;
+
+/// A pool of connections to Portti's database.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<ConnectionManager>,
+    url: DatabaseUrl,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+/// A handle for reading.
+pub struct Read<'a> {
+    conn: &'a mut DbConnection,
+}
+
+/// A handle for reading and writing inside one transaction.
+pub struct Write<'a> {
+    read: Read<'a>,
+}
+
+impl<'a> std::ops::Deref for Write<'a> {
+    type Target = Read<'a>;
+    fn deref(&self) -> &Read<'a> {
+        &self.read
+    }
+}
+
+impl<'a> std::ops::DerefMut for Write<'a> {
+    fn deref_mut(&mut self) -> &mut Read<'a> {
+        &mut self.read
+    }
+}
+
+impl Store {
+    /// Connects, failing with the real reason (not a pool time-out) when the
+    /// database cannot be reached.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self> {
+        // One direct connection first, so an unreachable server is reported as such.
+        url.establish()
+            .map_err(|e| Error::Unavailable(format!("cannot connect to the database at {}: {e}", url.redacted())))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(ConnectionManager { url: url.clone() })
+            .map_err(|e| Error::Unavailable(format!("cannot open the database pool at {}: {e}", url.redacted())))?;
+        Ok(Self { pool, url: url.clone() })
+    }
+
+    /// The URL this store was opened with.
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Applies the pending migrations; returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<String>> {
+        let mut conn = self.pool.get()?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
+            DbConnection::Postgresql(c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions);
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                result
+            }
+        };
+        applied.map_err(|e| Error::internal(format_args!("migration failed: {e}")))
+    }
+
+    /// Runs `work` with a connection, outside any transaction.
+    pub fn read<T>(&self, work: impl FnOnce(&mut Read<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        work(&mut Read { conn: &mut conn })
+    }
+
+    /// Runs `work` in one transaction: all of it is stored, or none of it.
+    pub fn write<T>(&self, work: impl FnOnce(&mut Write<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        let conn: &mut DbConnection = &mut conn;
+        if matches!(conn, DbConnection::Sqlite(_)) {
+            return sqlite_immediate_transaction(conn, work);
+        }
+        conn.transaction(|conn| work(&mut Write { read: Read { conn } }))
+    }
+
+    /// Whether the database answers.
+    pub fn ping(&self) -> Result<()> {
+        let mut conn = self.pool.get()?;
+        conn.batch_execute("SELECT 1").map_err(|e| Error::Unavailable(format!("database: {e}")))
+    }
+
+    /// Records the master key's check value on first use, and refuses a
+    /// different master key afterwards: secrets sealed under one key cannot be
+    /// opened with another, and mixing them would corrupt the deployment.
+    pub fn verify_master_key(&self, keys: &Keys) -> Result<()> {
+        use schema::instance_settings::dsl as s;
+        let check = keys.key_check()?;
+        self.write(|tx| {
+            let stored = s::instance_settings
+                .filter(s::name.eq("master_key_check"))
+                .select(s::value)
+                .first::<String>(tx.conn)
+                .optional()?;
+            match stored {
+                None => {
+                    diesel::insert_into(s::instance_settings)
+                        .values((s::name.eq("master_key_check"), s::value.eq(&check)))
+                        .execute(tx.conn)?;
+                    Ok(())
+                }
+                Some(stored) if stored == check => Ok(()),
+                Some(_) => Err(Error::Config(
+                    "the master key is not the one this database was set up with; \
+                     give every instance the deployment's master_key"
+                        .to_owned(),
+                )),
+            }
+        })
+    }
+}
+
+fn versions(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+    applied.iter().map(ToString::to_string).collect()
+}
+
+fn sqlite_immediate_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut Write<'_>) -> Result<T>,
+) -> Result<T> {
+    conn.batch_execute("BEGIN IMMEDIATE")?;
+    let outcome = work(&mut Write { read: Read { conn: &mut *conn } });
+    let finished = match &outcome {
+        Ok(_) => conn.batch_execute("COMMIT"),
+        Err(_) => conn.batch_execute("ROLLBACK"),
+    };
+    if let Err(e) = finished {
+        let _ = conn.batch_execute("ROLLBACK");
+        return Err(e.into());
+    }
+    outcome
+}
+
+/// Whether a database error is a unique-constraint violation.
+fn is_unique_violation(error: &DieselError) -> bool {
+    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+}

@@ -1,0 +1,29 @@
+//! The front page and the stylesheet.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{HttpResponse, Responder, get, web};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use crate::AppState;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+struct HomePage {
+    issuer: String,
+}
+
+#[get("/")]
+pub async fn home(state: web::Data<AppState>) -> impl Responder {
+    HomePage { issuer: state.settings.issuer.as_str().trim_end_matches('/').to_owned() }
+}
+
+const STYLESHEET: &str = include_str!("../../static/portti.css");
+
+#[get("/static/portti.css")]
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+        .body(STYLESHEET)
+}
