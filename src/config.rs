@@ -392,13 +392,11 @@ mod tests {
 
     #[test]
     fn invalid_values_name_their_key() {
-        let mut config = Config::default();
-        config.database_url = "mysql://x".to_owned();
+        let config = Config { database_url: "mysql://x".to_owned(), ..Default::default() };
         let err = Settings::from_config(config).unwrap_err().to_string();
         assert!(err.contains("database_url"), "{err}");
 
-        let mut config = Config::default();
-        config.bind = "localhost".to_owned();
+        let config = Config { bind: "localhost".to_owned(), ..Default::default() };
         assert!(Settings::from_config(config).unwrap_err().to_string().contains("bind"));
 
         let config = Config::from_toml("[[clients]]\nid = \"x\"\nredirect_uris = [\"https://a/cb\"]").unwrap();

@@ -86,8 +86,9 @@ impl DatabaseUrl {
         }
     }
 
-    /// Opens one connection, set up for Portti's use.
-    pub(super) fn establish(&self) -> Result<DbConnection, ConnectError> {
+    /// Opens one connection, set up for Portti's use (outside the pool: for
+    /// start-up checks and tests).
+    pub fn establish(&self) -> Result<DbConnection, ConnectError> {
         match self {
             Self::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;

@@ -79,7 +79,10 @@ impl Store {
             .map_err(|e| Error::Unavailable(format!("cannot connect to the database at {}: {e}", url.redacted())))?;
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
+            // No idle floor: r2d2 would reconnect in the background to keep
+            // it, and a libpq connect still running on that thread when the
+            // process exits crashes OpenSSL's exit handlers.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager { url: url.clone() })
             .map_err(|e| Error::Unavailable(format!("cannot open the database pool at {}: {e}", url.redacted())))?;

@@ -1,1 +1,12 @@
-fn main() {}
+//! Portti's integration tests: one binary, each test with its own database,
+//! driving Portti as its users do (HTTP, the command line, SMTP, an SMS gateway).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod cli;
+mod http;
+mod migrations;
+mod outbox;
+mod store;

@@ -1,0 +1,59 @@
+//! The HTTP basics, over a real loopback socket: health, headers, errors.
+
+use crate::support::{TestDb, start};
+
+#[actix_web::test]
+async fn health_and_readiness() {
+    let db = TestDb::sqlite();
+    let running = start(db.open(""), false);
+    let base = format!("http://{}", running.addr);
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value = reqwest::get(format!("{base}/readyz")).await.unwrap().json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    running.stop().await.unwrap();
+}
+
+#[actix_web::test]
+async fn readiness_on_postgres() {
+    let Some(db) = TestDb::postgres() else { return };
+    let running = start(db.open(""), false);
+    let ready = reqwest::get(format!("http://{}/readyz", running.addr)).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    running.stop().await.unwrap();
+}
+
+#[actix_web::test]
+async fn every_response_carries_security_headers_and_a_request_id() {
+    let db = TestDb::sqlite();
+    let running = start(db.open(""), false);
+    let base = format!("http://{}", running.addr);
+    for path in ["/", "/healthz", "/no-such-page"] {
+        let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert_eq!(headers["x-request-id"].len(), 32, "{path}");
+        assert!(!headers.contains_key("strict-transport-security"), "no HSTS on plain http");
+    }
+    let missing = reqwest::get(format!("{base}/no-such-page")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    running.stop().await.unwrap();
+}
+
+#[actix_web::test]
+async fn the_front_page_and_its_stylesheet() {
+    let db = TestDb::sqlite();
+    let running = start(db.open("issuer = \"https://login.example.com\""), false);
+    let base = format!("http://{}", running.addr);
+    let page = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().contains_key("strict-transport-security"), "HSTS when the issuer is https");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<h1>Portti</h1>") && html.contains("https://login.example.com"));
+    let css = reqwest::get(format!("{base}/static/portti.css")).await.unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    running.stop().await.unwrap();
+}

@@ -1,0 +1,148 @@
+//! Shared test fixtures: fresh databases on both backends, settings, and
+//! real peers (an SMTP server, an SMS gateway).
+
+pub mod sms_gateway;
+pub mod smtp;
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use portti::clock::Clock;
+use portti::config::{Config, Settings};
+use portti::store::{DatabaseUrl, DbConnection};
+use portti::{AppState, Running, StartOptions};
+
+/// The PostgreSQL server for the PostgreSQL runs of the store tests.
+/// CI must set it: there a missing URL fails the test instead of skipping it.
+pub fn postgres_base_url() -> Option<String> {
+    match std::env::var("PORTTI_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI must set PORTTI_TEST_POSTGRES_URL so the PostgreSQL tests run")
+        }
+        _ => {
+            eprintln!("skipped: PORTTI_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+/// A database of its own for one test: an SQLite file in a temporary
+/// directory, or a PostgreSQL schema dropped afterwards.
+pub struct TestDb {
+    pub url: DatabaseUrl,
+    /// The raw URL, for handing to a child process.
+    pub raw_url: String,
+    pub dir: tempfile::TempDir,
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let raw_url = format!("sqlite://{}", dir.path().join("portti.db").display());
+        Self { url: DatabaseUrl::parse(&raw_url).unwrap(), raw_url, dir, schema: None }
+    }
+
+    /// `None` (skipped) where no PostgreSQL is configured outside CI.
+    pub fn postgres() -> Option<Self> {
+        let base = postgres_base_url()?;
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&base).expect("PORTTI_TEST_POSTGRES_URL must be reachable");
+        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let raw_url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        Some(Self {
+            url: DatabaseUrl::parse(&raw_url).unwrap(),
+            raw_url,
+            dir: tempfile::tempdir().unwrap(),
+            schema: Some((base, schema)),
+        })
+    }
+
+    /// A connection outside Portti's pool, to check rows directly.
+    pub fn connection(&self) -> DbConnection {
+        self.url.establish().unwrap()
+    }
+
+    /// A scratch directory for this test (outbox files, config files).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Settings for this database with a fresh master key, files under the
+    /// test's directory, and any extra TOML merged in.
+    pub fn settings(&self, extra_toml: &str) -> Settings {
+        let toml =
+            format!("database_url = {:?}\nmaster_key = {:?}\n{extra_toml}", self.raw_url, random_master_key());
+        let mut config = Config::from_toml(&toml).unwrap();
+        config.outbox.dir = self.path().join("outbox");
+        config.outbox.poll_interval_ms = 50;
+        Settings::from_config(config).unwrap()
+    }
+
+    pub fn open(&self, extra_toml: &str) -> AppState {
+        AppState::open(self.settings(extra_toml), Clock::system()).unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.schema
+            && let Ok(mut admin) = PgConnection::establish(base)
+        {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+        }
+    }
+}
+
+pub fn random_master_key() -> String {
+    base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+}
+
+/// Generates one test per backend for each named function taking `&TestDb`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name(&$crate::support::TestDb::sqlite());
+                }
+
+                #[test]
+                fn postgres() {
+                    if let Some(db) = $crate::support::TestDb::postgres() {
+                        super::$name(&db);
+                    }
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_backends;
+
+/// Starts Portti in-process on a loopback port.
+pub fn start(state: AppState, outbox_worker: bool) -> Running {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    portti::start(state, listener, StartOptions { handle_signals: false, outbox_worker }).unwrap()
+}
+
+/// The `portti` binary built for these tests.
+pub fn portti_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_portti"))
+}
+
+/// Polls `check` until it holds or `seconds` pass.
+pub async fn eventually(seconds: u64, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    check()
+}
