@@ -110,3 +110,44 @@ impl ResponseError for Error {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, test, web};
+
+    use super::*;
+
+    async fn failing() -> Result<&'static str> {
+        Err(Error::internal("connection to postgres://portti:hunter2@db failed"))
+    }
+
+    async fn refused() -> Result<&'static str> {
+        Err(Error::InvalidRequest("Enter an email address.".to_owned()))
+    }
+
+    #[actix_web::test]
+    async fn internal_errors_show_the_request_id_and_hide_the_detail() {
+        let app =
+            test::init_service(App::new().wrap(from_fn(request_id::assign)).route("/fail", web::get().to(failing)))
+                .await;
+        let response = test::call_service(&app, test::TestRequest::get().uri("/fail").to_request()).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let header = response.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["error"], "server_error");
+        assert_eq!(body["request_id"], header.as_str());
+        assert!(!body.to_string().contains("hunter2"), "{body}");
+        assert!(!body.to_string().contains("postgres"), "{body}");
+    }
+
+    #[actix_web::test]
+    async fn caller_errors_say_what_to_fix() {
+        let app = test::init_service(App::new().route("/refuse", web::get().to(refused))).await;
+        let response = test::call_service(&app, test::TestRequest::get().uri("/refuse").to_request()).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["error"], "invalid_request");
+        assert_eq!(body["error_description"], "Enter an email address.");
+    }
+}

@@ -26,13 +26,14 @@ struct Cli {
     /// TOML configuration file; every key can also be set as PORTTI_<KEY> (nested keys joined with __).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// What to do; with none, `serve`.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Migrate the database and serve.
+    /// Migrate the database and serve (the default).
     Serve,
     /// Apply pending database migrations.
     Migrate,
@@ -152,14 +153,13 @@ fn run(cli: Cli) -> Result<()> {
     let settings = Settings::from_config(Config::load(cli.config.as_deref())?)?;
     portti::telemetry::init(settings.log_format);
     let clock = Clock::system();
-    if let Command::Serve = cli.command {
-        return serve(settings, clock);
-    }
-    let state = AppState::open(settings, clock)?;
-    let now = state.clock.now();
-    match cli.command {
-        Command::Serve => Ok(()),
-        Command::Migrate => print(&serde_json::json!({ "migrated": true })),
+    let open = move || AppState::open(settings, clock);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(open),
+        Command::Migrate => {
+            open()?;
+            print(&serde_json::json!({ "migrated": true }))
+        }
         Command::Client(ClientCommand::Add(args)) => {
             let kind = if args.public { ClientKind::Public } else { ClientKind::Confidential { secret: args.secret } };
             let new = NewClient::parse(
@@ -171,15 +171,18 @@ fn run(cli: Cli) -> Result<()> {
                 args.first_party,
                 args.alg.as_deref(),
             )?;
-            print(&add_client(&state.store, now, new)?)
+            let state = open()?;
+            print(&add_client(&state.store, state.clock.now(), new)?)
         }
         Command::Company(CompanyCommand::Add { name, office }) => {
             let office = office.as_deref().map(CompanyId::parse).transpose()?;
-            print(&add_company(&state.store, now, &name, office.as_ref())?)
+            let state = open()?;
+            print(&add_company(&state.store, state.clock.now(), &name, office.as_ref())?)
         }
         Command::User(UserCommand::Add(args)) => {
             let input = user_input(args)?;
-            print(&add_user(&state.store, &state.keys, now, input)?)
+            let state = open()?;
+            print(&add_user(&state.store, &state.keys, state.clock.now(), input)?)
         }
         Command::Outbox(OutboxCommand::Test { email, sms }) => {
             let message = match (email, sms) {
@@ -194,10 +197,12 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 (None, None) => return Err(Error::InvalidRequest("give --email or --sms".to_owned())),
             };
+            let state = open()?;
+            let now = state.clock.now();
             let id = state.store.write(|tx| enqueue(tx, &state.keys, now, &message, None))?;
             print(&serde_json::json!({ "id": id, "queued": true }))
         }
-        Command::Outbox(OutboxCommand::Status) => print(&state.store.read(|r| r.outbox_counts())?),
+        Command::Outbox(OutboxCommand::Status) => print(&open()?.store.read(|r| r.outbox_counts())?),
     }
 }
 
@@ -250,12 +255,12 @@ fn print(value: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
-fn serve(settings: Settings, clock: Clock) -> Result<()> {
+fn serve(open: impl FnOnce() -> Result<AppState>) -> Result<()> {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let started = std::time::Instant::now();
-        let bind = settings.bind;
-        let state = AppState::open(settings, clock)?;
+        let state = open()?;
+        let bind = state.settings.bind;
         let listener = TcpListener::bind(bind).map_err(|e| Error::Config(format!("cannot listen on {bind}: {e}")))?;
         let running =
             portti::start(state.clone(), listener, StartOptions { handle_signals: true, outbox_worker: true })?;

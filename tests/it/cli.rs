@@ -40,9 +40,26 @@ fn a_newcomer_creates_a_company_and_users_in_the_default_database() {
     let client_id = client["id"].as_str().unwrap().to_owned();
 
     let user = json(&run(&[
-        "user", "add", "--email", "Maija@Example.com", "--name", "Maija Meikäläinen", "--phone", "+358 40 1234567",
-        "--company", &office_id, "--role", "office_admin", "--role", "support", "--right",
-        &format!("{client_id}:ledger"), "--national-id", "131052-308T", "--password", "lumiukko kahvipannu purjevene",
+        "user",
+        "add",
+        "--email",
+        "Maija@Example.com",
+        "--name",
+        "Maija Meikäläinen",
+        "--phone",
+        "+358 40 1234567",
+        "--company",
+        &office_id,
+        "--role",
+        "office_admin",
+        "--role",
+        "support",
+        "--right",
+        &format!("{client_id}:ledger"),
+        "--national-id",
+        "131052-308T",
+        "--password",
+        "lumiukko kahvipannu purjevene",
     ]));
     assert_eq!(user["email"], "maija@example.com");
     assert_eq!(user["phone"], "+358401234567");
@@ -57,7 +74,15 @@ fn a_newcomer_creates_a_company_and_users_in_the_default_database() {
     assert_eq!(registered["client_secret"].as_str().unwrap().len(), 43);
     assert_eq!(registered["grants"], serde_json::json!(["authorization_code", "refresh_token"]));
     let public = json(&run(&[
-        "client", "add", "--id", "mobile", "--public", "--redirect-uri", "fi.example.app:/cb", "--alg", "EdDSA",
+        "client",
+        "add",
+        "--id",
+        "mobile",
+        "--public",
+        "--redirect-uri",
+        "fi.example.app:/cb",
+        "--alg",
+        "EdDSA",
     ]));
     assert!(public.get("client_secret").is_none());
     assert_eq!(public["public"], true);
@@ -110,18 +135,20 @@ fn an_unreachable_postgres_is_a_clear_error() {
         .output()
         .unwrap();
     let message = failure(&output);
-    assert!(message.contains("cannot connect to the database at postgres://portti:***@127.0.0.1:1/portti"), "{message}");
+    assert!(
+        message.contains("cannot connect to the database at postgres://portti:***@127.0.0.1:1/portti"),
+        "{message}"
+    );
     assert!(!message.contains("secret-password"));
 }
 
 #[actix_web::test]
-async fn serve_answers_health_checks_and_stops_on_sigterm() {
+async fn with_no_command_it_serves_answers_health_checks_and_stops_on_sigterm() {
     let db = TestDb::sqlite();
     let mut child = portti(db.path())
         .env("PORTTI_BIND", "127.0.0.1:0")
         .env("PORTTI_LOG_FORMAT", "json")
         .env("PORTTI_MASTER_KEY", random_master_key())
-        .arg("serve")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -135,16 +135,8 @@ fn duplicates_are_conflicts_and_write_nothing(db: &TestDb) {
     assert_eq!(user_count(db), 1);
 
     let client = || {
-        NewClient::parse(
-            "ledger",
-            ClientKind::Public,
-            &["https://ledger.example/cb".to_owned()],
-            &[],
-            &[],
-            false,
-            None,
-        )
-        .unwrap()
+        NewClient::parse("ledger", ClientKind::Public, &["https://ledger.example/cb".to_owned()], &[], &[], false, None)
+            .unwrap()
     };
     add_client(&state.store, 1, client()).unwrap();
     assert!(matches!(add_client(&state.store, 1, client()), Err(Error::Conflict(_))));
@@ -203,12 +195,8 @@ fn config_clients_are_synced(db: &TestDb) {
 
     // A changed file is applied at the next start.
     let settings = Settings::from_config(
-        Config::from_toml(&format!(
-            "database_url = {:?}\n{}",
-            db.raw_url,
-            toml("https://payroll.example/new-cb")
-        ))
-        .unwrap(),
+        Config::from_toml(&format!("database_url = {:?}\n{}", db.raw_url, toml("https://payroll.example/new-cb")))
+            .unwrap(),
     )
     .unwrap();
     sync_config_clients(&state.store, 2, &settings.clients).unwrap();
@@ -216,8 +204,9 @@ fn config_clients_are_synced(db: &TestDb) {
     assert_eq!(client.redirect_uris, vec!["https://payroll.example/new-cb"]);
 
     // A CLI client is never overwritten by the file.
-    let cli = NewClient::parse("cli-app", ClientKind::Public, &["https://a.example/cb".to_owned()], &[], &[], false, None)
-        .unwrap();
+    let cli =
+        NewClient::parse("cli-app", ClientKind::Public, &["https://a.example/cb".to_owned()], &[], &[], false, None)
+            .unwrap();
     add_client(&state.store, 1, cli.clone()).unwrap();
     assert!(matches!(sync_config_clients(&state.store, 3, &[cli]), Err(Error::Config(_))));
 }
@@ -259,7 +248,8 @@ fn outbox_leases_are_exclusive(db: &TestDb) {
     state.store.write(|tx| tx.mark_message_failed(&retaken[1].id, 161, "gave up")).unwrap();
     let counts = state.store.read(|r| r.outbox_counts()).unwrap();
     assert_eq!((counts.pending, counts.sent, counts.failed), (1, 1, 1));
-    let erased: i64 = outbox::table.filter(outbox::sealed_content.is_null()).count().get_result(&mut db.connection()).unwrap();
+    let erased: i64 =
+        outbox::table.filter(outbox::sealed_content.is_null()).count().get_result(&mut db.connection()).unwrap();
     assert_eq!(erased, 2, "content is erased once a message is finished");
 }
 

@@ -75,8 +75,7 @@ impl TestDb {
     /// Settings for this database with a fresh master key, files under the
     /// test's directory, and any extra TOML merged in.
     pub fn settings(&self, extra_toml: &str) -> Settings {
-        let toml =
-            format!("database_url = {:?}\nmaster_key = {:?}\n{extra_toml}", self.raw_url, random_master_key());
+        let toml = format!("database_url = {:?}\nmaster_key = {:?}\n{extra_toml}", self.raw_url, random_master_key());
         let mut config = Config::from_toml(&toml).unwrap();
         config.outbox.dir = self.path().join("outbox");
         config.outbox.poll_interval_ms = 50;

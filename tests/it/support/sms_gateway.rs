@@ -35,13 +35,12 @@ impl SmsGateway {
         let data = web::Data::new(gateway.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server =
-            HttpServer::new(move || App::new().app_data(data.clone()).route("/sms", web::post().to(receive)))
-                .workers(1)
-                .disable_signals()
-                .listen(listener)
-                .unwrap()
-                .run();
+        let server = HttpServer::new(move || App::new().app_data(data.clone()).route("/sms", web::post().to(receive)))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
         Self { url: format!("http://127.0.0.1:{port}/sms"), gateway, server: handle }
