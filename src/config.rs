@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::store::DatabaseUrl;
 
 /// The configuration as written by an operator, before validation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Public base URL; the `iss` of every token.
@@ -60,6 +60,16 @@ impl Default for Config {
     }
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("issuer", &self.issuer)
+            .field("bind", &self.bind)
+            .field("database_url", &DatabaseUrl::parse(&self.database_url).map(|u| u.redacted()).ok())
+            .finish_non_exhaustive()
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,20 +107,29 @@ pub struct OutboxConfig {
     pub dir: PathBuf,
     /// How often the delivery worker looks for due messages, in milliseconds.
     pub poll_interval_ms: u64,
-    /// How long one instance may hold a message it is delivering before another may take it.
+    /// How long one instance may hold a message it is delivering before another
+    /// may take it; must exceed `send_timeout_seconds`.
     pub lease_seconds: i64,
+    /// How long one delivery (an SMTP session, a gateway request) may take.
+    pub send_timeout_seconds: u64,
     /// Delivery attempts before a message is given up.
     pub max_attempts: i32,
 }
 
 impl Default for OutboxConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from("outbox"), poll_interval_ms: 1000, lease_seconds: 60, max_attempts: 10 }
+        Self {
+            dir: PathBuf::from("outbox"),
+            poll_interval_ms: 1000,
+            lease_seconds: 60,
+            send_timeout_seconds: 15,
+            max_attempts: 10,
+        }
     }
 }
 
 /// An upstream OpenID provider (a bank ID broker, Hightrust.id).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     pub id: String,
@@ -124,12 +143,22 @@ pub struct UpstreamConfig {
     pub link_claim: String,
 }
 
+impl std::fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamConfig")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
 fn default_upstream_scopes() -> Vec<String> {
     vec!["openid".to_owned()]
 }
 
 /// A relying party declared in the configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     pub id: String,
@@ -147,6 +176,12 @@ pub struct ClientConfig {
     pub alg: Option<String>,
 }
 
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
 impl Config {
     /// Reads the optional TOML file, then the `PORTTI_*` environment.
     pub fn load(file: Option<&Path>) -> Result<Self> {
@@ -158,7 +193,8 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         // PORTTI_TEST_* belong to the test suite, not to a running server.
-        let env = Env::prefixed("PORTTI_").split("__").filter(|key| !key.as_str().starts_with("test_"));
+        let env =
+            Env::prefixed("PORTTI_").split("__").filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"));
         figment.merge(env).extract().map_err(|e| Error::Config(e.to_string()))
     }
 
@@ -168,10 +204,18 @@ impl Config {
     }
 }
 
+impl Settings {
+    /// Whether the issuer is served over https (cookies get `Secure`, responses HSTS).
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}
+
 /// The validated configuration that the running service uses.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub issuer: Url,
+    /// The issuer exactly as tokens carry it: no trailing slash.
+    pub issuer: String,
     pub bind: SocketAddr,
     pub database_url: DatabaseUrl,
     pub database_pool_size: u32,
@@ -185,7 +229,7 @@ pub struct Settings {
 }
 
 /// Where the master key comes from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum MasterKeySource {
     /// Given inline (base64).
     Inline(String),
@@ -193,10 +237,39 @@ pub enum MasterKeySource {
     File { path: PathBuf, generate: bool },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum MailTransportSettings {
     Smtp(String),
     Files(PathBuf),
+}
+
+// Secrets stay out of Debug output, so no `?settings` can ever log them.
+impl std::fmt::Debug for MasterKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline(<redacted>)"),
+            Self::File { path, generate } => {
+                f.debug_struct("File").field("path", path).field("generate", generate).finish()
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for MailTransportSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Smtp(url) => {
+                let redacted = Url::parse(url).map(|mut u| {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    u.to_string()
+                });
+                write!(f, "Smtp({})", redacted.unwrap_or_default())
+            }
+            Self::Files(dir) => f.debug_tuple("Files").field(dir).finish(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -215,17 +288,19 @@ pub enum SmsSettings {
 pub struct OutboxSettings {
     pub poll_interval: std::time::Duration,
     pub lease_seconds: i64,
+    pub send_timeout: std::time::Duration,
     pub max_attempts: i32,
 }
 
 impl Settings {
     /// Validates a [`Config`]; every error names the key that is wrong.
     pub fn from_config(config: Config) -> Result<Self> {
-        let issuer = Url::parse(&config.issuer)
+        let parsed = Url::parse(&config.issuer)
             .map_err(|e| Error::Config(format!("issuer `{}` is not a URL: {e}", config.issuer)))?;
-        if !matches!(issuer.scheme(), "https" | "http") || issuer.query().is_some() || issuer.fragment().is_some() {
+        if !matches!(parsed.scheme(), "https" | "http") || parsed.query().is_some() || parsed.fragment().is_some() {
             return Err(Error::Config("issuer must be an http(s) URL without query or fragment".to_owned()));
         }
+        let issuer = config.issuer.trim_end_matches('/').to_owned();
         let bind = config
             .bind
             .parse()
@@ -271,14 +346,22 @@ impl Settings {
             }
             None => SmsSettings::Files(config.outbox.dir.join("sms")),
         };
-        if config.outbox.lease_seconds < 1 || config.outbox.max_attempts < 1 || config.outbox.poll_interval_ms == 0 {
+        if config.outbox.max_attempts < 1 || config.outbox.poll_interval_ms == 0 {
+            return Err(Error::Config("outbox.max_attempts and outbox.poll_interval_ms must be positive".to_owned()));
+        }
+        // A lease shorter than a delivery could hand a message to a second
+        // instance while the first is still sending it.
+        let send_timeout = i64::try_from(config.outbox.send_timeout_seconds).unwrap_or(i64::MAX);
+        if config.outbox.send_timeout_seconds == 0 || config.outbox.lease_seconds <= send_timeout {
             return Err(Error::Config(
-                "outbox.lease_seconds, outbox.max_attempts and outbox.poll_interval_ms must be positive".to_owned(),
+                "outbox.lease_seconds must be longer than outbox.send_timeout_seconds, which must be positive"
+                    .to_owned(),
             ));
         }
         let outbox = OutboxSettings {
             poll_interval: std::time::Duration::from_millis(config.outbox.poll_interval_ms),
             lease_seconds: config.outbox.lease_seconds,
+            send_timeout: std::time::Duration::from_secs(config.outbox.send_timeout_seconds),
             max_attempts: config.outbox.max_attempts,
         };
         let upstreams = validate_upstreams(config.upstream)?;
@@ -344,7 +427,7 @@ mod tests {
     #[test]
     fn defaults_are_those_of_the_design() {
         let settings = Settings::from_config(Config::default()).unwrap();
-        assert_eq!(settings.issuer.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(settings.issuer, "http://127.0.0.1:8080");
         assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
         assert!(matches!(settings.database_url, DatabaseUrl::Sqlite(ref p) if p == Path::new("portti.db")));
         assert!(
@@ -388,6 +471,34 @@ mod tests {
         assert!(matches!(settings.mail.transport, MailTransportSettings::Smtp(_)));
         assert_eq!(settings.upstreams[0].scopes, vec!["openid"]);
         assert_eq!(settings.clients[0].id.as_str(), "ledger");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let config = Config::from_toml(
+            r#"
+            master_key = "c2VjcmV0LWtleS1ieXRlcy1zZWNyZXQta2V5LWJ5dGVzIQ=="
+            database_url = "postgres://portti:db-password@db/portti"
+            [mail]
+            smtp_url = "smtps://portti:mail-password@smtp.example.com"
+            [[clients]]
+            id = "ledger"
+            secret = "client-secret-client-secret-client-secret"
+            redirect_uris = ["https://ledger.example/cb"]
+            [[upstream]]
+            id = "bank"
+            name = "Bank"
+            issuer = "https://bank.example"
+            client_id = "portti"
+            client_secret = "upstream-password"
+            link_claim = "hetu"
+            "#,
+        )
+        .unwrap();
+        let shown = format!("{config:?} {:?}", Settings::from_config(config.clone()).unwrap());
+        for secret in ["c2VjcmV0", "db-password", "mail-password", "client-secret", "upstream-password"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 
     #[test]

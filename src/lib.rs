@@ -46,12 +46,14 @@ impl AppState {
     pub fn open(settings: Settings, clock: Clock) -> Result<Self> {
         let keys = Keys::load(&settings.master_key)?;
         let store = Store::connect(&settings.database_url, settings.database_pool_size)?;
-        let applied = store.migrate()?;
-        if !applied.is_empty() {
-            tracing::info!(?applied, database = %store.url().redacted(), "database migrated");
-        }
-        store.verify_master_key(&keys)?;
-        domain::client::sync_config_clients(&store, clock.now(), &settings.clients)?;
+        store.during_startup(|| {
+            let applied = store.migrate()?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, database = %store.url().redacted(), "database migrated");
+            }
+            store.verify_master_key(&keys)?;
+            domain::client::sync_config_clients(&store, clock.now(), &settings.clients)
+        })?;
         Ok(Self { settings: Arc::new(settings), store, keys, clock, outbox_wake: Arc::new(Notify::new()) })
     }
 }
@@ -91,7 +93,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 /// Serves Portti on `listener`. Must be called inside a Tokio (actix) runtime.
 pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> Result<Running> {
     let addr = listener.local_addr().map_err(Error::internal)?;
-    let https = state.settings.issuer.scheme() == "https";
+    let https = state.settings.is_https();
     let data = actix_web::web::Data::new(state.clone());
     let mut server = HttpServer::new(move || {
         App::new()

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde::Serialize;
 
 use portti::clock::Clock;
@@ -111,18 +111,28 @@ struct UserAdd {
     phone: Option<String>,
     #[arg(long)]
     password: Option<String>,
-    /// The company that --role applies to.
-    #[arg(long, value_name = "ID")]
-    company: Option<String>,
-    /// user_admin or office_admin in --company, or the global support.
+    /// A company the user belongs to; the --role options after it apply there.
+    #[arg(long = "company", value_name = "ID")]
+    companies: Vec<String>,
+    /// user_admin or office_admin in the --company before it, or the global support.
     #[arg(long = "role", value_name = "ROLE")]
     roles: Vec<String>,
+    /// Where each --company and --role stood on the command line.
+    #[arg(skip)]
+    positions: ArgPositions,
     /// An access right in a company, as COMPANY_ID:RIGHT (e.g. …:ledger).
     #[arg(long = "right", value_name = "ID:RIGHT")]
     rights: Vec<String>,
     /// The Finnish personal identity code; stored only as a keyed hash.
     #[arg(long = "national-id", value_name = "HETU")]
     national_id: Option<String>,
+}
+
+/// The command-line positions of `--company` and `--role`, which pair them up.
+#[derive(Default)]
+struct ArgPositions {
+    companies: Vec<usize>,
+    roles: Vec<usize>,
 }
 
 #[derive(Subcommand)]
@@ -139,7 +149,18 @@ enum OutboxCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if let (Some(Command::User(UserCommand::Add(args))), Some(("user", user))) =
+        (cli.command.as_mut(), matches.subcommand())
+        && let Some(("add", add)) = user.subcommand()
+    {
+        let positions = |id: &str| add.indices_of(id).map(Iterator::collect).unwrap_or_default();
+        args.positions = ArgPositions { companies: positions("companies"), roles: positions("roles") };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -206,28 +227,37 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Turns `--company/--role/--right` into memberships and the support flag.
+/// Turns `--company/--role/--right` into memberships and the support flag: a
+/// role belongs to the `--company` written before it.
 fn user_input(args: UserAdd) -> Result<NewUserInput> {
+    let mut memberships: Vec<MembershipInput> = Vec::new();
+    for company in &args.companies {
+        memberships.push(MembershipInput {
+            company_id: CompanyId::parse(company)?,
+            roles: Vec::new(),
+            rights: Vec::new(),
+        });
+    }
+    if args.positions.roles.len() != args.roles.len() || args.positions.companies.len() != args.companies.len() {
+        return Err(Error::internal("the positions of --company and --role were not recorded"));
+    }
     let mut support = false;
-    let mut company_roles = Vec::new();
-    for role in &args.roles {
+    for (role, position) in args.roles.iter().zip(&args.positions.roles) {
         if role == "support" {
             support = true;
-        } else {
-            company_roles.push(CompanyRole::parse(role)?);
+            continue;
         }
-    }
-    let mut memberships = Vec::new();
-    match args.company.as_deref() {
-        Some(company) => memberships.push(MembershipInput {
-            company_id: CompanyId::parse(company)?,
-            roles: company_roles,
-            rights: Vec::new(),
-        }),
-        None if !company_roles.is_empty() => {
-            return Err(Error::InvalidRequest("--role user_admin or office_admin needs --company".to_owned()));
+        let role = CompanyRole::parse(role)?;
+        let company = args.positions.companies.iter().rposition(|company| company < position);
+        match company.and_then(|index| memberships.get_mut(index)) {
+            Some(membership) => membership.roles.push(role),
+            None => {
+                return Err(Error::InvalidRequest(format!(
+                    "--role {} must follow the --company it applies to",
+                    role.as_str()
+                )));
+            }
         }
-        None => {}
     }
     for right in &args.rights {
         let (company, name) = right

@@ -120,23 +120,34 @@ fn decode_master(text: &str, origin: &str) -> Result<[u8; 32]> {
     bytes.try_into().map_err(|_| Error::Config(format!("the master key in {origin} must be 32 bytes")))
 }
 
+/// Writes a new key beside its final name, then links it into place: a crash
+/// never leaves a half-written key, and when two processes start at once the
+/// second keeps the first one's key.
 fn generate_key_file(path: &Path) -> Result<()> {
     use std::io::Write;
-    let encoded = STANDARD.encode(random_bytes::<32>());
+    let fail = |e: std::io::Error| Error::Config(format!("cannot create the master key file {}: {e}", path.display()));
+    let partial = path.with_extension(format!("partial-{}", uuid::Uuid::new_v4().simple()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| Error::Config(format!("cannot create the master key file {}: {e}", path.display())))?;
-    file.write_all(format!("{encoded}\n").as_bytes())
-        .map_err(|e| Error::Config(format!("cannot write the master key file {}: {e}", path.display())))?;
-    tracing::warn!(
-        path = %path.display(),
-        "generated a new master key; back it up, and give every instance the same one (master_key)"
-    );
-    Ok(())
+    let written = options.open(&partial).and_then(|mut file| {
+        file.write_all(format!("{}\n", STANDARD.encode(random_bytes::<32>())).as_bytes())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&partial, path));
+    let _ = std::fs::remove_file(&partial);
+    match linked {
+        Ok(()) => {
+            tracing::warn!(
+                path = %path.display(),
+                "generated a new master key; back it up, and give every instance the same one (master_key)"
+            );
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(fail(e)),
+    }
 }
 
 #[cfg(test)]

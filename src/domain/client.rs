@@ -105,12 +105,21 @@ impl SigningAlg {
 }
 
 /// How a new client authenticates, as given.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum ClientKind {
     /// Has a secret; `None` asks Portti to generate one.
     Confidential { secret: Option<String> },
     /// Cannot keep a secret (a mobile or single-page app); must use PKCE.
     Public,
+}
+
+impl std::fmt::Debug for ClientKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Confidential { secret } => write!(f, "Confidential {{ secret chosen: {} }}", secret.is_some()),
+            Self::Public => f.write_str("Public"),
+        }
+    }
 }
 
 /// A validated client to register.
@@ -257,10 +266,16 @@ pub fn add_client(store: &Store, now: UnixSeconds, new: NewClient) -> Result<Reg
 }
 
 /// Makes the stored config clients match the configuration file: new ones are
-/// added and existing ones updated. A client registered with the CLI under the
-/// same id is refused rather than overwritten.
+/// added, existing ones updated, and ones no longer in the file removed (with
+/// everything issued to them). A client registered with the CLI under the same
+/// id is refused rather than overwritten.
 pub fn sync_config_clients(store: &Store, now: UnixSeconds, clients: &[NewClient]) -> Result<()> {
     store.write(|tx| {
+        let keep: Vec<&ClientId> = clients.iter().map(|client| &client.id).collect();
+        let removed = tx.delete_config_clients_except(&keep)?;
+        if removed > 0 {
+            tracing::info!(removed, "removed clients no longer in the configuration file");
+        }
         for new in clients {
             let (client, _) = client_record(new.clone(), now);
             match tx.client_source(&client.id)? {

@@ -2,7 +2,6 @@
 //! files for SMS.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
@@ -13,8 +12,6 @@ use super::Content;
 use crate::config::{MailTransportSettings, Settings, SmsSettings};
 use crate::domain::ids::MessageId;
 use crate::error::{Error, Result};
-
-const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
 enum Mail {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -40,7 +37,7 @@ impl Transports {
             MailTransportSettings::Smtp(url) => Mail::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| Error::Config(format!("mail.smtp_url: {e}")))?
-                    .timeout(Some(SEND_TIMEOUT))
+                    .timeout(Some(settings.outbox.send_timeout))
                     .build(),
             ),
             MailTransportSettings::Files(dir) => Mail::Files(dir.clone()),
@@ -48,7 +45,7 @@ impl Transports {
         let sms = match &settings.sms {
             SmsSettings::Webhook(url) => Sms::Webhook {
                 client: reqwest::Client::builder()
-                    .timeout(SEND_TIMEOUT)
+                    .timeout(settings.outbox.send_timeout)
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(Error::internal)?,

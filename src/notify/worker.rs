@@ -11,8 +11,9 @@ use crate::crypto::Keys;
 use crate::error::{Error, Result};
 use crate::store::{ClaimedMessage, Store};
 
-/// Messages taken in one pass.
-const BATCH: i64 = 20;
+/// The most messages one pass delivers before looking at the clock and the
+/// shutdown signal again.
+const MESSAGES_PER_PASS: usize = 50;
 
 /// Seconds to wait before the next try after `attempts` failed ones:
 /// 30 s, doubling, at most an hour.
@@ -31,6 +32,8 @@ pub struct OutboxWorker {
     settings: OutboxSettings,
     transports: Arc<Transports>,
     wake: Arc<Notify>,
+    /// Set by [`OutboxWorker::run`]; a pass stops between messages once it turns true.
+    shutdown: Option<watch::Receiver<bool>>,
 }
 
 impl OutboxWorker {
@@ -42,12 +45,13 @@ impl OutboxWorker {
         transports: Transports,
         wake: Arc<Notify>,
     ) -> Self {
-        Self { store, keys, clock, settings, transports: Arc::new(transports), wake }
+        Self { store, keys, clock, settings, transports: Arc::new(transports), wake, shutdown: None }
     }
 
     /// Delivers until `shutdown` turns true, looking for due messages every
     /// poll interval or as soon as `wake` is notified.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        self.shutdown = Some(shutdown.clone());
         tracing::info!("outbox worker started");
         loop {
             if let Err(e) = self.deliver_due().await {
@@ -65,15 +69,24 @@ impl OutboxWorker {
         tracing::info!("outbox worker stopped");
     }
 
-    /// One pass: claims the due messages and tries each once. Returns how many
-    /// were delivered.
+    /// One pass: tries each due message once. Returns how many were delivered.
+    ///
+    /// Messages are leased one at a time, just before they are sent, so a slow
+    /// server cannot make a lease run out while the message waits its turn
+    /// (and another instance then send it a second time).
     pub async fn deliver_due(&self) -> Result<usize> {
-        let now = self.clock.now();
-        let lease_until = now + self.settings.lease_seconds;
-        let store = self.store.clone();
-        let claimed = blocking(move || store.write(|tx| tx.claim_due_messages(now, lease_until, BATCH))).await?;
         let mut delivered = 0;
-        for message in claimed {
+        for _ in 0..MESSAGES_PER_PASS {
+            if self.shutdown.as_ref().is_some_and(|stop| *stop.borrow()) {
+                break;
+            }
+            let now = self.clock.now();
+            let lease_until = now + self.settings.lease_seconds;
+            let store = self.store.clone();
+            let claimed = blocking(move || store.write(|tx| tx.claim_due_messages(now, lease_until, 1))).await?;
+            let Some(message) = claimed.into_iter().next() else {
+                break;
+            };
             if self.deliver_one(message, now).await? {
                 delivered += 1;
             }
@@ -105,15 +118,19 @@ impl OutboxWorker {
         }
         let store = self.store.clone();
         let finished_at = self.clock.now();
-        let attempts = message.attempts;
-        blocking(move || {
+        let recorded = blocking(move || {
             store.write(|tx| match outcome {
-                Outcome::Sent => tx.mark_message_sent(&id, finished_at),
-                Outcome::Retry(error) => tx.mark_message_retry(&id, finished_at + backoff_seconds(attempts), &error),
-                Outcome::GiveUp(error) => tx.mark_message_failed(&id, finished_at, &error),
+                Outcome::Sent => tx.mark_message_sent(&message, finished_at),
+                Outcome::Retry(error) => {
+                    tx.mark_message_retry(&message, finished_at + backoff_seconds(message.attempts), &error)
+                }
+                Outcome::GiveUp(error) => tx.mark_message_failed(&message, finished_at, &error),
             })
         })
         .await?;
+        if !recorded {
+            tracing::warn!(message_id = %id, "the lease ran out during delivery; another worker has the message");
+        }
         Ok(sent)
     }
 

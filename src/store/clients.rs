@@ -88,6 +88,15 @@ impl Write<'_> {
         self.insert_redirect_uris(client)
     }
 
+    /// Deletes the clients that came from the config file, except these.
+    pub fn delete_config_clients_except(&mut self, keep: &[&ClientId]) -> Result<usize> {
+        let keep: Vec<&str> = keep.iter().map(|id| id.as_str()).collect();
+        let removed =
+            diesel::delete(clients::table.filter(clients::source.eq("config")).filter(clients::id.ne_all(keep)))
+                .execute(self.conn)?;
+        Ok(removed)
+    }
+
     /// Replaces everything but the id and creation time.
     pub fn update_client(&mut self, client: &Client, now: i64) -> Result<()> {
         diesel::update(clients::table.find(client.id.as_str()))

@@ -31,8 +31,8 @@ use connection::ConnectionManager;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// Serialises migrations when several instances start against one PostgreSQL.
-const MIGRATION_LOCK: i64 = 0x706f_7274_7469;
+/// Serialises start-up work when several instances start against one PostgreSQL.
+const STARTUP_LOCK: i64 = 0x706f_7274_7469;
 
 /// A pool of connections to Portti's database.
 #[derive(Clone)]
@@ -99,14 +99,24 @@ impl Store {
         let mut conn = self.pool.get()?;
         let applied = match &mut *conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
-            DbConnection::Postgresql(c) => {
-                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
-                let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions);
-                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
-                result
-            }
+            DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions),
         };
         applied.map_err(|e| Error::internal(format_args!("migration failed: {e}")))
+    }
+
+    /// Runs start-up work (migrations, first-use records) one instance at a
+    /// time, so instances starting together do not race. On PostgreSQL an
+    /// advisory lock, held on a connection of its own, serialises them; on
+    /// SQLite one process owns the file and its writes are serialised anyway.
+    pub fn during_startup<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        if let DatabaseUrl::Sqlite(_) = self.url {
+            return work();
+        }
+        let mut lock = self.url.establish().map_err(|e| Error::Unavailable(format!("database: {e}")))?;
+        lock.batch_execute(&format!("SELECT pg_advisory_lock({STARTUP_LOCK})"))?;
+        let outcome = work();
+        lock.batch_execute(&format!("SELECT pg_advisory_unlock({STARTUP_LOCK})"))?;
+        outcome
     }
 
     /// Runs `work` with a connection, outside any transaction.
@@ -125,10 +135,16 @@ impl Store {
         conn.transaction(|conn| work(&mut Write { read: Read { conn } }))
     }
 
-    /// Whether the database answers.
+    /// Whether the database answers, with Portti's tables in place; quickly,
+    /// so a load balancer's probe gets an answer rather than a time-out.
     pub fn ping(&self) -> Result<()> {
-        let mut conn = self.pool.get()?;
-        conn.batch_execute("SELECT 1").map_err(|e| Error::Unavailable(format!("database: {e}")))
+        let mut conn = self.pool.get_timeout(Duration::from_secs(2))?;
+        schema::instance_settings::table
+            .select(schema::instance_settings::name)
+            .first::<String>(&mut *conn)
+            .optional()
+            .map(|_| ())
+            .map_err(|e| Error::Unavailable(format!("database: {e}")))
     }
 
     /// Records the master key's check value on first use, and refuses a

@@ -18,6 +18,8 @@ pub struct ClaimedMessage {
     pub expires_at: Option<i64>,
     /// Attempts so far, this one included.
     pub attempts: i32,
+    /// Proves this worker still holds the lease when it records the outcome.
+    pub lease_token: String,
 }
 
 /// How many messages are in each state.
@@ -82,8 +84,13 @@ impl Write<'_> {
         let mut claimed = Vec::new();
         for id in due {
             // Conditional, so two instances racing for one message cannot both win it.
+            let lease_token = uuid::Uuid::new_v4().to_string();
             let won = diesel::update(outbox::table.find(&id).filter(pending).filter(available))
-                .set((outbox::lease_until.eq(lease_until), outbox::attempts.eq(outbox::attempts + 1)))
+                .set((
+                    outbox::lease_until.eq(lease_until),
+                    outbox::lease_token.eq(&lease_token),
+                    outbox::attempts.eq(outbox::attempts + 1),
+                ))
                 .execute(self.conn)?;
             if won == 0 {
                 continue;
@@ -105,46 +112,59 @@ impl Write<'_> {
                 sealed_content: sealed.unwrap_or_default(),
                 expires_at,
                 attempts,
+                lease_token,
             });
         }
         Ok(claimed)
     }
 
-    /// Records delivery and erases the content.
-    pub fn mark_message_sent(&mut self, id: &MessageId, now: i64) -> Result<()> {
-        diesel::update(outbox::table.find(id.as_str()))
+    /// Records delivery and erases the content. Returns false when the lease
+    /// was lost (it ran out and another worker took the message): then nothing
+    /// is recorded.
+    pub fn mark_message_sent(&mut self, message: &ClaimedMessage, now: i64) -> Result<bool> {
+        let updated = diesel::update(leased(message))
             .set((
                 outbox::sent_at.eq(now),
                 outbox::lease_until.eq(None::<i64>),
+                outbox::lease_token.eq(None::<String>),
                 outbox::sealed_content.eq(None::<String>),
                 outbox::last_error.eq(None::<String>),
             ))
             .execute(self.conn)?;
-        Ok(())
+        Ok(updated == 1)
     }
 
-    /// Records a failed attempt and when to try again.
-    pub fn mark_message_retry(&mut self, id: &MessageId, next_attempt_at: i64, error: &str) -> Result<()> {
-        diesel::update(outbox::table.find(id.as_str()))
+    /// Records a failed attempt and when to try again; false when the lease was lost.
+    pub fn mark_message_retry(&mut self, message: &ClaimedMessage, next_attempt_at: i64, error: &str) -> Result<bool> {
+        let updated = diesel::update(leased(message))
             .set((
                 outbox::next_attempt_at.eq(next_attempt_at),
                 outbox::lease_until.eq(None::<i64>),
+                outbox::lease_token.eq(None::<String>),
                 outbox::last_error.eq(error),
             ))
             .execute(self.conn)?;
-        Ok(())
+        Ok(updated == 1)
     }
 
-    /// Gives a message up and erases its content.
-    pub fn mark_message_failed(&mut self, id: &MessageId, now: i64, error: &str) -> Result<()> {
-        diesel::update(outbox::table.find(id.as_str()))
+    /// Gives a message up and erases its content; false when the lease was lost.
+    pub fn mark_message_failed(&mut self, message: &ClaimedMessage, now: i64, error: &str) -> Result<bool> {
+        let updated = diesel::update(leased(message))
             .set((
                 outbox::failed_at.eq(now),
                 outbox::lease_until.eq(None::<i64>),
+                outbox::lease_token.eq(None::<String>),
                 outbox::sealed_content.eq(None::<String>),
                 outbox::last_error.eq(error),
             ))
             .execute(self.conn)?;
-        Ok(())
+        Ok(updated == 1)
     }
+}
+
+/// The row of a claimed message, only while this claim still holds its lease.
+fn leased(
+    message: &ClaimedMessage,
+) -> diesel::dsl::Filter<diesel::dsl::Find<outbox::table, &str>, diesel::dsl::Eq<outbox::lease_token, &str>> {
+    outbox::table.find(message.id.as_str()).filter(outbox::lease_token.eq(message.lease_token.as_str()))
 }

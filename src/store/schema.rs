@@ -97,6 +97,7 @@ diesel::table! {
         next_attempt_at -> BigInt,
         attempts -> Integer,
         lease_until -> Nullable<BigInt>,
+        lease_token -> Nullable<Text>,
         sent_at -> Nullable<BigInt>,
         failed_at -> Nullable<BigInt>,
         last_error -> Nullable<Text>,

@@ -15,7 +15,7 @@ struct HomePage {
 
 #[get("/")]
 pub async fn home(state: web::Data<AppState>) -> impl Responder {
-    HomePage { issuer: state.settings.issuer.as_str().trim_end_matches('/').to_owned() }
+    HomePage { issuer: state.settings.issuer.clone() }
 }
 
 const STYLESHEET: &str = include_str!("../../static/portti.css");

@@ -30,12 +30,16 @@ fn a_newcomer_creates_a_company_and_users_in_the_default_database() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| portti(dir.path()).args(args).output().unwrap();
 
-    let office = json(&run(&["company", "add", "--name", "Tilitoimisto Oy"]));
+    let first = run(&["company", "add", "--name", "Tilitoimisto Oy"]);
+    let office = json(&first);
     let office_id = office["id"].as_str().unwrap().to_owned();
     assert!(dir.path().join("portti.db").is_file(), "SQLite file beside the working directory");
     assert!(dir.path().join("portti.key").is_file(), "master key generated on first start");
+    assert!(String::from_utf8_lossy(&first.stderr).contains("generated a new master key"), "and the log says so");
 
-    let client = json(&run(&["company", "add", "--name", "Asiakas Oy", "--office", &office_id]));
+    let second = run(&["company", "add", "--name", "Asiakas Oy", "--office", &office_id]);
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("generated"), "the key is generated once");
+    let client = json(&second);
     assert_eq!(client["office_id"], office_id.as_str());
     let client_id = client["id"].as_str().unwrap().to_owned();
 
@@ -86,6 +90,42 @@ fn a_newcomer_creates_a_company_and_users_in_the_default_database() {
     ]));
     assert!(public.get("client_secret").is_none());
     assert_eq!(public["public"], true);
+
+    // Roles pair with the --company before them.
+    let admin = json(&run(&[
+        "user",
+        "add",
+        "--email",
+        "kh@example.com",
+        "--name",
+        "Kaisa",
+        "--company",
+        &client_id,
+        "--role",
+        "user_admin",
+        "--company",
+        &office_id,
+        "--role",
+        "office_admin",
+    ]));
+    let roles_in = |company: &str| {
+        admin["memberships"].as_array().unwrap().iter().find(|m| m["company_id"] == company).unwrap()["roles"].clone()
+    };
+    assert_eq!(roles_in(&client_id), serde_json::json!(["user_admin"]));
+    assert_eq!(roles_in(&office_id), serde_json::json!(["office_admin"]));
+    let orphan = failure(&run(&["user", "add", "--email", "x@example.com", "--name", "X", "--role", "user_admin"]));
+    assert!(orphan.contains("must follow the --company"), "{orphan}");
+}
+
+#[test]
+fn the_test_suites_own_variables_do_not_upset_a_running_portti() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = portti(dir.path())
+        .env("PORTTI_TEST_POSTGRES_URL", "postgres://root@127.0.0.1:5432/test")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(json(&output)["migrated"], true);
 }
 
 #[test]

@@ -15,11 +15,20 @@ async fn health_and_readiness() {
 }
 
 #[actix_web::test]
-async fn readiness_on_postgres() {
+async fn readiness_follows_the_database_on_postgres() {
+    use diesel::connection::SimpleConnection;
     let Some(db) = TestDb::postgres() else { return };
     let running = start(db.open(""), false);
     let ready = reqwest::get(format!("http://{}/readyz", running.addr)).await.unwrap();
     assert_eq!(ready.status(), 200);
+
+    // Portti's tables vanish: not ready, and the answer says nothing more.
+    db.connection().batch_execute("DROP TABLE instance_settings").unwrap();
+    let down = reqwest::get(format!("http://{}/readyz", running.addr)).await.unwrap();
+    assert_eq!(down.status(), 503);
+    assert_eq!(down.text().await.unwrap(), r#"{"status":"unavailable"}"#);
+    let health = reqwest::get(format!("http://{}/healthz", running.addr)).await.unwrap();
+    assert_eq!(health.status(), 200, "the process itself is still up");
     running.stop().await.unwrap();
 }
 

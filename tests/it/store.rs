@@ -28,6 +28,8 @@ on_both_backends!(
     config_clients_are_synced,
     outbox_message_is_written_with_its_transaction,
     outbox_leases_are_exclusive,
+    concurrent_workers_never_claim_one_message_twice,
+    an_outcome_is_not_recorded_after_the_lease_is_lost,
     a_different_master_key_is_refused,
 );
 
@@ -130,7 +132,7 @@ fn duplicates_are_conflicts_and_write_nothing(db: &TestDb) {
     let same_email = add_user(&state.store, &state.keys, 1, user_input("MAIJA@example.com"));
     assert!(matches!(same_email, Err(Error::Conflict(_))), "{same_email:?}");
     let mut same_id = user_input("other@example.com");
-    same_id.national_id = Some("131052Y308T".to_owned().replace('Y', "-"));
+    same_id.national_id = Some("131052-308t".to_owned());
     assert!(matches!(add_user(&state.store, &state.keys, 1, same_id), Err(Error::Conflict(_))));
     assert_eq!(user_count(db), 1);
 
@@ -203,12 +205,18 @@ fn config_clients_are_synced(db: &TestDb) {
     let client = state.store.read(|r| r.client(&id)).unwrap().unwrap();
     assert_eq!(client.redirect_uris, vec!["https://payroll.example/new-cb"]);
 
-    // A CLI client is never overwritten by the file.
+    // A client taken out of the file is removed.
+    sync_config_clients(&state.store, 3, &[]).unwrap();
+    assert!(state.store.read(|r| r.client(&id)).unwrap().is_none());
+
+    // A CLI client is never overwritten, nor removed, by the file.
     let cli =
         NewClient::parse("cli-app", ClientKind::Public, &["https://a.example/cb".to_owned()], &[], &[], false, None)
             .unwrap();
     add_client(&state.store, 1, cli.clone()).unwrap();
-    assert!(matches!(sync_config_clients(&state.store, 3, &[cli]), Err(Error::Config(_))));
+    assert!(matches!(sync_config_clients(&state.store, 3, &[cli.clone()]), Err(Error::Config(_))));
+    sync_config_clients(&state.store, 3, &[]).unwrap();
+    assert!(state.store.read(|r| r.client(&cli.id)).unwrap().is_some());
 }
 
 fn outbox_message_is_written_with_its_transaction(db: &TestDb) {
@@ -244,8 +252,8 @@ fn outbox_leases_are_exclusive(db: &TestDb) {
     assert_eq!(retaken.len(), 3);
     assert!(retaken.iter().all(|m| m.attempts == 2));
 
-    state.store.write(|tx| tx.mark_message_sent(&retaken[0].id, 161)).unwrap();
-    state.store.write(|tx| tx.mark_message_failed(&retaken[1].id, 161, "gave up")).unwrap();
+    assert!(state.store.write(|tx| tx.mark_message_sent(&retaken[0], 161)).unwrap());
+    assert!(state.store.write(|tx| tx.mark_message_failed(&retaken[1], 161, "gave up")).unwrap());
     let counts = state.store.read(|r| r.outbox_counts()).unwrap();
     assert_eq!((counts.pending, counts.sent, counts.failed), (1, 1, 1));
     let erased: i64 =
@@ -262,4 +270,49 @@ fn a_different_master_key_is_refused(db: &TestDb) {
     settings.master_key = portti::config::MasterKeySource::Inline(random_master_key());
     let err = AppState::open(settings, Clock::system()).unwrap_err();
     assert!(err.to_string().contains("master key"), "{err}");
+}
+
+fn concurrent_workers_never_claim_one_message_twice(db: &TestDb) {
+    let state = db.open("");
+    for n in 0..40 {
+        let message = Message::Sms { to: PhoneNumber::parse("+358401234567").unwrap(), text: format!("{n}") };
+        state.store.write(|tx| enqueue(tx, &state.keys, 100, &message, None)).unwrap();
+    }
+    let barrier = std::sync::Barrier::new(4);
+    let claimed: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = state.store.write(|tx| tx.claim_due_messages(100, 200, 3)).unwrap();
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(batch.into_iter().map(|m| m.id.to_string()));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|worker| worker.join().unwrap()).collect()
+    });
+    let distinct: std::collections::HashSet<&String> = claimed.iter().collect();
+    assert_eq!(claimed.len(), 40, "every message claimed once");
+    assert_eq!(distinct.len(), 40, "no message claimed twice");
+}
+
+fn an_outcome_is_not_recorded_after_the_lease_is_lost(db: &TestDb) {
+    let state = db.open("");
+    let message = Message::Sms { to: PhoneNumber::parse("+358401234567").unwrap(), text: "code".to_owned() };
+    state.store.write(|tx| enqueue(tx, &state.keys, 100, &message, None)).unwrap();
+    let slow = state.store.write(|tx| tx.claim_due_messages(100, 160, 1)).unwrap().remove(0);
+    // The slow worker's lease runs out and another worker takes the message.
+    let other = state.store.write(|tx| tx.claim_due_messages(160, 220, 1)).unwrap().remove(0);
+    assert_eq!(other.id, slow.id);
+    assert!(!state.store.write(|tx| tx.mark_message_retry(&slow, 500, "late failure")).unwrap());
+    assert!(state.store.write(|tx| tx.claim_due_messages(161, 221, 1)).unwrap().is_empty(), "still leased");
+    assert!(state.store.write(|tx| tx.mark_message_sent(&other, 170)).unwrap());
+    let counts = state.store.read(|r| r.outbox_counts()).unwrap();
+    assert_eq!((counts.pending, counts.sent), (0, 1));
 }

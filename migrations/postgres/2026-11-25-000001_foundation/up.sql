@@ -90,6 +90,7 @@ CREATE TABLE outbox (
     next_attempt_at BIGINT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     lease_until BIGINT,
+    lease_token TEXT,
     sent_at BIGINT,
     failed_at BIGINT,
     last_error TEXT

@@ -10,6 +10,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 struct Gateway {
     received: Arc<Mutex<Vec<serde_json::Value>>>,
     failures_left: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
 }
 
 pub struct SmsGateway {
@@ -19,6 +20,7 @@ pub struct SmsGateway {
 }
 
 async fn receive(gateway: web::Data<Gateway>, body: web::Json<serde_json::Value>) -> HttpResponse {
+    gateway.requests.fetch_add(1, Ordering::SeqCst);
     let fail = gateway.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
     if fail {
         return HttpResponse::InternalServerError().body("gateway down");
@@ -44,6 +46,11 @@ impl SmsGateway {
         let handle = server.handle();
         actix_web::rt::spawn(server);
         Self { url: format!("http://127.0.0.1:{port}/sms"), gateway, server: handle }
+    }
+
+    /// Every request received, failed or not.
+    pub fn request_count(&self) -> usize {
+        self.gateway.requests.load(Ordering::SeqCst)
     }
 
     pub fn messages(&self) -> Vec<serde_json::Value> {
