@@ -214,7 +214,7 @@ fn config_clients_are_synced(db: &TestDb) {
         NewClient::parse("cli-app", ClientKind::Public, &["https://a.example/cb".to_owned()], &[], &[], false, None)
             .unwrap();
     add_client(&state.store, 1, cli.clone()).unwrap();
-    assert!(matches!(sync_config_clients(&state.store, 3, &[cli.clone()]), Err(Error::Config(_))));
+    assert!(matches!(sync_config_clients(&state.store, 3, std::slice::from_ref(&cli)), Err(Error::Config(_))));
     sync_config_clients(&state.store, 3, &[]).unwrap();
     assert!(state.store.read(|r| r.client(&cli.id)).unwrap().is_some());
 }
