@@ -37,8 +37,110 @@ pub struct Config {
     pub mail: MailConfig,
     pub sms: SmsConfig,
     pub outbox: OutboxConfig,
+    pub tokens: TokensConfig,
+    pub keys: KeysConfig,
+    pub session: SessionConfig,
+    pub sign_in: SignInConfig,
+    pub terms: TermsConfig,
     pub upstream: Vec<UpstreamConfig>,
     pub clients: Vec<ClientConfig>,
+}
+
+/// Browser sessions (OWASP ASVS level 2 by default).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A session unused this long ends.
+    pub idle_seconds: i64,
+    /// A session ends this long after the sign-in, used or not.
+    pub absolute_seconds: i64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { idle_seconds: 30 * 60, absolute_seconds: 12 * 3600 }
+    }
+}
+
+/// Protections of the sign-in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignInConfig {
+    /// Failed password or code attempts that lock an account.
+    pub max_failures: i32,
+    /// How long a locked account stays locked.
+    pub lockout_seconds: i64,
+    /// Password and code attempts one client address may make per minute.
+    pub attempts_per_minute_per_address: i32,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        Self { max_failures: 8, lockout_seconds: 30 * 60, attempts_per_minute_per_address: 30 }
+    }
+}
+
+/// The terms of service people accept on their first sign-in, and again
+/// whenever the version changes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TermsConfig {
+    pub version: String,
+    /// The text, inline.
+    pub text: Option<String>,
+    /// Or a file holding the text.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for TermsConfig {
+    fn default() -> Self {
+        Self { version: "1".to_owned(), text: None, file: None }
+    }
+}
+
+/// The terms shown when none are configured.
+const DEFAULT_TERMS: &str = "You use this service to sign in to the applications of your organisation. \
+Keep your password and your authenticator to yourself, and tell your administrator \
+if you think someone else has used your account.";
+
+/// The terms of service in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terms {
+    pub version: String,
+    pub text: String,
+}
+
+/// Token lifetimes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensConfig {
+    pub access_token_seconds: i64,
+    pub id_token_seconds: i64,
+    /// How long a refresh token family lives from the sign-in that started it.
+    pub refresh_token_seconds: i64,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self { access_token_seconds: 600, id_token_seconds: 600, refresh_token_seconds: 30 * 24 * 3600 }
+    }
+}
+
+/// Signing-key rotation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// After `portti keys rotate`, how long a new key is published before it
+    /// signs, so every instance's JWKS has it first.
+    pub activation_delay_seconds: i64,
+    /// How often each instance reloads the keys from the database.
+    pub refresh_seconds: u64,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self { activation_delay_seconds: 120, refresh_seconds: 20 }
+    }
 }
 
 impl Default for Config {
@@ -54,6 +156,11 @@ impl Default for Config {
             mail: MailConfig::default(),
             sms: SmsConfig::default(),
             outbox: OutboxConfig::default(),
+            tokens: TokensConfig::default(),
+            keys: KeysConfig::default(),
+            session: SessionConfig::default(),
+            sign_in: SignInConfig::default(),
+            terms: TermsConfig::default(),
             upstream: Vec::new(),
             clients: Vec::new(),
         }
@@ -209,6 +316,12 @@ impl Settings {
     pub fn is_https(&self) -> bool {
         self.issuer.starts_with("https://")
     }
+
+    /// The longest a signed token (ID or access token) stays valid: how long
+    /// a retired key must stay published.
+    pub fn longest_signed_token_seconds(&self) -> i64 {
+        self.tokens.access_token_seconds.max(self.tokens.id_token_seconds)
+    }
 }
 
 /// The validated configuration that the running service uses.
@@ -224,6 +337,11 @@ pub struct Settings {
     pub mail: MailSettings,
     pub sms: SmsSettings,
     pub outbox: OutboxSettings,
+    pub tokens: TokensConfig,
+    pub keys: KeysConfig,
+    pub session: SessionConfig,
+    pub sign_in: SignInConfig,
+    pub terms: Terms,
     pub upstreams: Vec<UpstreamConfig>,
     pub clients: Vec<NewClient>,
 }
@@ -364,6 +482,28 @@ impl Settings {
             send_timeout: std::time::Duration::from_secs(config.outbox.send_timeout_seconds),
             max_attempts: config.outbox.max_attempts,
         };
+        let tokens = config.tokens;
+        if tokens.access_token_seconds < 1 || tokens.id_token_seconds < 1 || tokens.refresh_token_seconds < 1 {
+            return Err(Error::Config("tokens.*_seconds must be positive".to_owned()));
+        }
+        let keys = config.keys;
+        if keys.activation_delay_seconds < 0 || keys.refresh_seconds == 0 {
+            return Err(Error::Config(
+                "keys.activation_delay_seconds must not be negative and keys.refresh_seconds must be positive"
+                    .to_owned(),
+            ));
+        }
+        let session = config.session;
+        if session.idle_seconds < 1 || session.absolute_seconds < session.idle_seconds {
+            return Err(Error::Config(
+                "session.idle_seconds must be positive and at most session.absolute_seconds".to_owned(),
+            ));
+        }
+        let sign_in = config.sign_in;
+        if sign_in.max_failures < 1 || sign_in.lockout_seconds < 1 || sign_in.attempts_per_minute_per_address < 1 {
+            return Err(Error::Config("sign_in.* must be positive".to_owned()));
+        }
+        let terms = load_terms(config.terms)?;
         let upstreams = validate_upstreams(config.upstream)?;
         let clients = config.clients.into_iter().map(client_from_config).collect::<Result<Vec<_>>>()?;
         Ok(Self {
@@ -376,10 +516,30 @@ impl Settings {
             mail,
             sms,
             outbox,
+            tokens,
+            keys,
+            session,
+            sign_in,
+            terms,
             upstreams,
             clients,
         })
     }
+}
+
+fn load_terms(config: TermsConfig) -> Result<Terms> {
+    let text = match (config.text, config.file) {
+        (Some(_), Some(_)) => return Err(Error::Config("set terms.text or terms.file, not both".to_owned())),
+        (Some(text), None) => text,
+        (None, Some(file)) => {
+            std::fs::read_to_string(&file).map_err(|e| Error::Config(format!("terms.file {}: {e}", file.display())))?
+        }
+        (None, None) => DEFAULT_TERMS.to_owned(),
+    };
+    if config.version.trim().is_empty() || text.trim().is_empty() {
+        return Err(Error::Config("terms.version and the terms text must not be empty".to_owned()));
+    }
+    Ok(Terms { version: config.version.trim().to_owned(), text })
 }
 
 fn validate_upstreams(upstreams: Vec<UpstreamConfig>) -> Result<Vec<UpstreamConfig>> {

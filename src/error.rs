@@ -22,6 +22,27 @@ pub enum Error {
     /// The request clashes with what is already stored (a duplicate email, say).
     #[error("{0}")]
     Conflict(String),
+    /// The client could not be authenticated (OAuth `invalid_client`).
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// A code, refresh token or credential is invalid, expired, revoked or used (OAuth `invalid_grant`).
+    #[error("{0}")]
+    InvalidGrant(String),
+    /// The client may not do this (OAuth `unauthorized_client`).
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    /// The grant type is not one Portti supports (OAuth `unsupported_grant_type`).
+    #[error("unsupported grant_type")]
+    UnsupportedGrantType,
+    /// A requested scope is unknown or not allowed (OAuth `invalid_scope`).
+    #[error("{0}")]
+    InvalidScope(String),
+    /// A bearer token is missing, invalid, expired or revoked (RFC 6750 `invalid_token`).
+    #[error("the access token is invalid")]
+    InvalidToken,
+    /// Too many attempts: the account is locked, or the address throttled.
+    #[error("Too many attempts. Wait a while and try again.")]
+    RateLimited,
     /// The configuration or the environment is wrong; reported at start-up.
     #[error("configuration: {0}")]
     Config(String),
@@ -48,6 +69,13 @@ impl Error {
             Error::InvalidRequest(_) => "invalid_request",
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
+            Error::RateLimited => "slow_down",
+            Error::InvalidClient => "invalid_client",
+            Error::InvalidGrant(_) => "invalid_grant",
+            Error::UnauthorizedClient(_) => "unauthorized_client",
+            Error::UnsupportedGrantType => "unsupported_grant_type",
+            Error::InvalidScope(_) => "invalid_scope",
+            Error::InvalidToken => "invalid_token",
             Error::Config(_) | Error::Internal(_) => "server_error",
             Error::Unavailable(_) => "temporarily_unavailable",
         }
@@ -86,6 +114,12 @@ impl ResponseError for Error {
             Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Error::InvalidClient | Error::InvalidToken => StatusCode::UNAUTHORIZED,
+            Error::InvalidGrant(_)
+            | Error::UnauthorizedClient(_)
+            | Error::UnsupportedGrantType
+            | Error::InvalidScope(_) => StatusCode::BAD_REQUEST,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -94,7 +128,16 @@ impl ResponseError for Error {
     fn error_response(&self) -> HttpResponse {
         let request_id = request_id::current();
         let description = match self {
-            Error::InvalidRequest(_) | Error::NotFound(_) | Error::Conflict(_) => self.to_string(),
+            Error::InvalidRequest(_)
+            | Error::NotFound(_)
+            | Error::Conflict(_)
+            | Error::RateLimited
+            | Error::InvalidClient
+            | Error::InvalidGrant(_)
+            | Error::UnauthorizedClient(_)
+            | Error::UnsupportedGrantType
+            | Error::InvalidScope(_)
+            | Error::InvalidToken => self.to_string(),
             Error::Unavailable(_) | Error::Config(_) | Error::Internal(_) => {
                 tracing::error!(request_id = request_id.as_deref(), error = %self, "request failed");
                 match self {
@@ -103,7 +146,19 @@ impl ResponseError for Error {
                 }
             }
         };
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status_code());
+        // OAuth error responses must not be cached (RFC 6749 5.2).
+        response.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
+        match self {
+            Error::InvalidClient => {
+                response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Basic realm=\"portti\""));
+            }
+            Error::InvalidToken => {
+                response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
             error: self.code(),
             error_description: description,
             request_id: request_id.as_deref(),

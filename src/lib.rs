@@ -15,7 +15,7 @@ pub mod telemetry;
 pub mod web;
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use actix_web::middleware::from_fn;
@@ -25,6 +25,7 @@ use tokio::sync::{Notify, watch};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::Keys;
+use crate::domain::signing_keys::{KeySet, ensure_signing_keys};
 use crate::error::{Error, Result};
 use crate::notify::{OutboxWorker, Transports};
 use crate::store::Store;
@@ -38,6 +39,13 @@ pub struct AppState {
     pub clock: Clock,
     /// Wakes the outbox worker when a message was just queued.
     pub outbox_wake: Arc<Notify>,
+    /// The signing keys, reloaded from the database every `keys.refresh_seconds`.
+    signing: Arc<RwLock<Arc<KeySet>>>,
+    /// The discovery document, serialised once.
+    pub discovery: bytes::Bytes,
+    /// A password hash that matches nothing: verified against when an email
+    /// has no account, so that answer takes as long as any other.
+    pub dummy_password_hash: Arc<str>,
 }
 
 impl AppState {
@@ -52,9 +60,35 @@ impl AppState {
                 tracing::info!(?applied, database = %store.url().redacted(), "database migrated");
             }
             store.verify_master_key(&keys)?;
-            domain::client::sync_config_clients(&store, clock.now(), &settings.clients)
+            domain::client::sync_config_clients(&store, clock.now(), &settings.clients)?;
+            ensure_signing_keys(&store, &keys, clock.now())
         })?;
-        Ok(Self { settings: Arc::new(settings), store, keys, clock, outbox_wake: Arc::new(Notify::new()) })
+        let key_set = KeySet::load(&store, &keys, clock.now())?;
+        let discovery = domain::discovery::document(&settings)?;
+        let dummy_password_hash = crypto::password::hash_password(&crypto::secret::random_token())?.into();
+        Ok(Self {
+            settings: Arc::new(settings),
+            store,
+            keys,
+            clock,
+            outbox_wake: Arc::new(Notify::new()),
+            signing: Arc::new(RwLock::new(Arc::new(key_set))),
+            discovery,
+            dummy_password_hash,
+        })
+    }
+
+    /// The signing keys in use now.
+    pub fn key_set(&self) -> Arc<KeySet> {
+        self.signing.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Reloads the signing keys from the database (after a rotation, say).
+    /// Blocking: call it off the async workers.
+    pub fn reload_keys(&self) -> Result<()> {
+        let fresh = Arc::new(KeySet::load(&self.store, &self.keys, self.clock.now())?);
+        *self.signing.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
     }
 }
 
@@ -124,8 +158,10 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
     } else {
         None
     };
+    let key_refresher = tokio::spawn(refresh_keys_periodically(state.clone()));
     let finished = tokio::spawn(async move {
         let served = server.await.map_err(Error::internal);
+        key_refresher.abort();
         let _ = stop_worker.send(true);
         if let Some(worker) = worker
             && tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err()
@@ -136,4 +172,19 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
         served
     });
     Ok(Running { addr, server: handle, finished })
+}
+
+/// Picks up keys rotated by another process or instance.
+async fn refresh_keys_periodically(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(state.settings.keys.refresh_seconds));
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        let state = state.clone();
+        match tokio::task::spawn_blocking(move || state.reload_keys()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "reloading the signing keys failed"),
+            Err(e) => tracing::error!(error = %e, "reloading the signing keys panicked"),
+        }
+    }
 }

@@ -11,10 +11,11 @@ use serde::Serialize;
 use portti::clock::Clock;
 use portti::config::{Config, Settings};
 use portti::domain::access::{AccessRight, CompanyRole};
-use portti::domain::client::{ClientKind, NewClient, add_client};
+use portti::domain::client::{ClientKind, NewClient, SigningAlg, add_client};
 use portti::domain::company::add_company;
 use portti::domain::contact::{Email, PhoneNumber};
 use portti::domain::ids::CompanyId;
+use portti::domain::signing_keys::rotate_signing_keys;
 use portti::domain::user::{MembershipInput, NewUserInput, add_user};
 use portti::error::{Error, Result};
 use portti::notify::{Message, enqueue};
@@ -40,6 +41,9 @@ enum Command {
     /// Relying-party applications.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Companies and accounting offices.
     #[command(subcommand)]
     Company(CompanyCommand),
@@ -81,6 +85,13 @@ struct ClientAdd {
     /// RS256 (default), ES256 or EdDSA.
     #[arg(long, value_name = "ALG")]
     alg: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new signing key current for every algorithm; the previous ones
+    /// stay published until what they signed has expired.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -194,6 +205,12 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             let state = open()?;
             print(&add_client(&state.store, state.clock.now(), new)?)
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let state = open()?;
+            let rotated = rotate_signing_keys(&state.store, &state.keys, &state.settings, state.clock.now())?;
+            let kid = rotated.iter().find(|key| key.alg == SigningAlg::RS256).map(|key| key.kid.clone());
+            print(&serde_json::json!({ "kid": kid, "keys": rotated }))
         }
         Command::Company(CompanyCommand::Add { name, office }) => {
             let office = office.as_deref().map(CompanyId::parse).transpose()?;

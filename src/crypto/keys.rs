@@ -26,6 +26,7 @@ pub struct Keys {
     encryption: [u8; 32],
     national_id: [u8; 32],
     key_check: [u8; 32],
+    csrf: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -48,6 +49,7 @@ impl Keys {
             encryption: derive(b"encryption at rest v1"),
             national_id: derive(b"national id hmac v1"),
             key_check: derive(b"key check v1"),
+            csrf: derive(b"csrf v1"),
         }
     }
 
@@ -99,6 +101,18 @@ impl Keys {
     /// The keyed hash under which a personal identity code is stored.
     pub fn national_id_digest(&self, canonical_national_id: &str) -> Result<String> {
         hmac_hex(&self.national_id, canonical_national_id.as_bytes())
+    }
+
+    /// The anti-forgery token of every form shown to one browser: a keyed hash
+    /// of that browser's cookie, which a forged cross-site form cannot know.
+    pub fn csrf_token(&self, browser_id: &str) -> Result<String> {
+        hmac_hex(&self.csrf, browser_id.as_bytes())
+    }
+
+    /// Whether `token` is the anti-forgery token of this browser (constant time).
+    pub fn csrf_token_matches(&self, browser_id: &str, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.csrf_token(browser_id).is_ok_and(|expected| expected.as_bytes().ct_eq(token.as_bytes()).into())
     }
 
     /// A value that identifies the master key without revealing it; stored in
@@ -186,6 +200,15 @@ mod tests {
         assert_eq!(a, keys().national_id_digest("131052-308T").unwrap());
         assert_ne!(a, Keys::from_master(&[8u8; 32]).national_id_digest("131052-308T").unwrap());
         assert_ne!(keys().key_check().unwrap(), Keys::from_master(&[8u8; 32]).key_check().unwrap());
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_browser() {
+        let keys = keys();
+        let token = keys.csrf_token("browser-a").unwrap();
+        assert!(keys.csrf_token_matches("browser-a", &token));
+        assert!(!keys.csrf_token_matches("browser-b", &token));
+        assert!(!keys.csrf_token_matches("browser-a", ""));
     }
 
     #[test]

@@ -4,5 +4,7 @@
 pub mod keys;
 pub mod password;
 pub mod secret;
+pub mod signing;
+pub mod totp;
 
 pub use keys::Keys;

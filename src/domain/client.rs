@@ -6,6 +6,7 @@ use url::Url;
 
 use crate::clock::UnixSeconds;
 use crate::crypto::secret;
+pub use crate::crypto::signing::SigningAlg;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -13,7 +14,7 @@ use crate::store::Store;
 pub const MIN_SECRET_LENGTH: usize = 32;
 
 /// A client id: 1–64 of `A–Z a–z 0–9 . _ -`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct ClientId(String);
 
@@ -72,35 +73,6 @@ impl GrantType {
                     "`{input}` is not a supported grant; use authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code"
                 ))
             })
-    }
-}
-
-/// The algorithm a client's ID and access tokens are signed with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum SigningAlg {
-    RS256,
-    ES256,
-    EdDSA,
-}
-
-impl SigningAlg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SigningAlg::RS256 => "RS256",
-            SigningAlg::ES256 => "ES256",
-            SigningAlg::EdDSA => "EdDSA",
-        }
-    }
-
-    pub fn parse(input: &str) -> Result<Self> {
-        match input {
-            "RS256" => Ok(SigningAlg::RS256),
-            "ES256" => Ok(SigningAlg::ES256),
-            "EdDSA" => Ok(SigningAlg::EdDSA),
-            other => {
-                Err(Error::InvalidRequest(format!("`{other}` is not a signing algorithm; use RS256, ES256 or EdDSA")))
-            }
-        }
     }
 }
 

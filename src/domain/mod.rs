@@ -2,10 +2,20 @@
 //! a store handle, the current time, the keys — and nothing global.
 
 pub mod access;
+pub mod authorization;
+pub mod claims;
 pub mod client;
 pub mod company;
 pub mod contact;
+pub mod discovery;
 pub mod ids;
+pub mod logout;
 pub mod national_id;
 pub mod password_policy;
+pub mod session;
+pub mod signin;
+pub mod signing_keys;
+pub mod throttle;
+pub mod token_status;
+pub mod tokens;
 pub mod user;

@@ -10,8 +10,13 @@
 mod clients;
 mod companies;
 mod connection;
+mod credentials;
+mod grants;
 mod outbox;
 pub mod schema;
+mod sessions;
+mod signing_keys;
+mod throttle;
 mod users;
 
 use std::time::Duration;
@@ -22,7 +27,11 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use connection::{DatabaseUrl, DbConnection};
+pub use credentials::StoredTotp;
+pub use grants::{StoredCode, StoredGrant, StoredRefreshToken};
 pub use outbox::{ClaimedMessage, OutboxCounts};
+pub use sessions::{StoredFlow, StoredSession};
+pub use signing_keys::StoredSigningKey;
 
 use crate::crypto::Keys;
 use crate::error::{Error, Result};

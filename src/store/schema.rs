@@ -109,6 +109,139 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> companies (company_id));
 diesel::joinable!(client_redirect_uris -> clients (client_id));
 
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        sealed_private_key -> Text,
+        created_at -> BigInt,
+        signs_from -> BigInt,
+        signs_until -> Nullable<BigInt>,
+        published_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    browser_sessions (id_digest) {
+        id_digest -> Text,
+        public_id -> Text,
+        user_id -> Text,
+        auth_time -> BigInt,
+        amr -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    login_flows (id_digest) {
+        id_digest -> Text,
+        browser_digest -> Text,
+        request -> Text,
+        step -> Text,
+        email -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        amr -> Text,
+        auth_time -> Nullable<BigInt>,
+        session_public_id -> Nullable<Text>,
+        sealed_pending_secret -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    totp_credentials (user_id) {
+        user_id -> Text,
+        sealed_secret -> Text,
+        last_used_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_digest) {
+        user_id -> Text,
+        code_digest -> Text,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    terms_acceptances (user_id, version) {
+        user_id -> Text,
+        version -> Text,
+        accepted_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consents (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        granted_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        user_id -> Text,
+        client_id -> Text,
+        session_public_id -> Nullable<Text>,
+        scopes -> Text,
+        auth_time -> BigInt,
+        amr -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_digest) {
+        code_digest -> Text,
+        grant_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_digest) {
+        token_digest -> Text,
+        grant_id -> Text,
+        issued_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sign_in_failures (subject) {
+        subject -> Text,
+        failures -> Integer,
+        locked_until -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    rate_limits (bucket) {
+        bucket -> Text,
+        window_start -> BigInt,
+        hits -> Integer,
+    }
+}
+
+diesel::joinable!(authorization_codes -> grants (grant_id));
+diesel::joinable!(refresh_tokens -> grants (grant_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     instance_settings,
     companies,
@@ -120,4 +253,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     clients,
     client_redirect_uris,
     outbox,
+    signing_keys,
+    browser_sessions,
+    login_flows,
+    totp_credentials,
+    recovery_codes,
+    terms_acceptances,
+    consents,
+    grants,
+    authorization_codes,
+    refresh_tokens,
+    sign_in_failures,
+    rate_limits,
 );

@@ -1,9 +1,15 @@
 //! The HTTP surface: actix only. Handlers parse, call one domain function and
 //! render; the rules live in `domain`.
 
+mod browser;
+mod discovery;
 mod health;
 mod home;
+mod logout;
+pub mod messages;
 pub mod request_id;
+mod signin;
+mod token;
 
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
@@ -11,7 +17,33 @@ use actix_web::web::ServiceConfig;
 
 /// Registers every route.
 pub fn routes(config: &mut ServiceConfig) {
-    config.service(health::healthz).service(health::readyz).service(home::home).service(home::stylesheet);
+    config
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(home::home)
+        .service(home::stylesheet)
+        .service(discovery::openid_configuration)
+        .service(discovery::jwks)
+        .service(signin::authorize_get)
+        .service(signin::authorize_post)
+        .service(signin::show)
+        .service(signin::show_recovery)
+        .service(signin::email_step)
+        .service(signin::change_email_step)
+        .service(signin::password_step)
+        .service(signin::code_step)
+        .service(signin::recovery_step)
+        .service(signin::enrol_step)
+        .service(signin::recovery_codes_step)
+        .service(signin::terms_step)
+        .service(signin::consent_step)
+        .service(token::token_endpoint)
+        .service(token::introspection)
+        .service(token::revocation)
+        .service(token::userinfo_get)
+        .service(token::userinfo_post)
+        .service(logout::logout_get)
+        .service(logout::logout_post);
 }
 
 /// Security headers on every response: no inline script or style, no framing,

@@ -8,5 +8,7 @@ mod support;
 mod cli;
 mod http;
 mod migrations;
+mod oidc;
 mod outbox;
+mod signin;
 mod store;

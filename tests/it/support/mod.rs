@@ -1,6 +1,7 @@
 //! Shared test fixtures: fresh databases on both backends, settings, and
 //! real peers (an SMTP server, an SMS gateway).
 
+pub mod pages;
 pub mod sms_gateway;
 pub mod smtp;
 
@@ -36,6 +37,8 @@ pub struct TestDb {
     /// The raw URL, for handing to a child process.
     pub raw_url: String,
     pub dir: tempfile::TempDir,
+    /// The deployment's master key: every server started on this database uses it.
+    pub master_key: String,
     schema: Option<(String, String)>,
 }
 
@@ -43,7 +46,7 @@ impl TestDb {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let raw_url = format!("sqlite://{}", dir.path().join("portti.db").display());
-        Self { url: DatabaseUrl::parse(&raw_url).unwrap(), raw_url, dir, schema: None }
+        Self { url: DatabaseUrl::parse(&raw_url).unwrap(), raw_url, dir, master_key: random_master_key(), schema: None }
     }
 
     /// `None` (skipped) where no PostgreSQL is configured outside CI.
@@ -58,6 +61,7 @@ impl TestDb {
             url: DatabaseUrl::parse(&raw_url).unwrap(),
             raw_url,
             dir: tempfile::tempdir().unwrap(),
+            master_key: random_master_key(),
             schema: Some((base, schema)),
         })
     }
@@ -75,7 +79,7 @@ impl TestDb {
     /// Settings for this database with a fresh master key, files under the
     /// test's directory, and any extra TOML merged in.
     pub fn settings(&self, extra_toml: &str) -> Settings {
-        let toml = format!("database_url = {:?}\nmaster_key = {:?}\n{extra_toml}", self.raw_url, random_master_key());
+        let toml = format!("database_url = {:?}\nmaster_key = {:?}\n{extra_toml}", self.raw_url, self.master_key);
         let mut config = Config::from_toml(&toml).unwrap();
         config.outbox.dir = self.path().join("outbox");
         config.outbox.poll_interval_ms = 50;
@@ -122,6 +126,37 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// Portti running in-process on a loopback port, with its issuer set to
+/// that address.
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    running: Option<Running>,
+}
+
+impl TestServer {
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.unwrap();
+        }
+    }
+}
+
+impl TestDb {
+    /// Starts Portti on this database, issuer = its own address.
+    pub fn serve(&self, extra_toml: &str) -> TestServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut settings = self.settings(extra_toml);
+        settings.issuer = base.clone();
+        let state = AppState::open(settings, Clock::system()).unwrap();
+        let running =
+            portti::start(state.clone(), listener, StartOptions { handle_signals: false, outbox_worker: false })
+                .unwrap();
+        TestServer { base, state, running: Some(running) }
+    }
+}
 
 /// Starts Portti in-process on a loopback port.
 pub fn start(state: AppState, outbox_worker: bool) -> Running {

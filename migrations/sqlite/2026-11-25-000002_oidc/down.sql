@@ -1,0 +1,12 @@
+DROP TABLE rate_limits;
+DROP TABLE sign_in_failures;
+DROP TABLE refresh_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE grants;
+DROP TABLE consents;
+DROP TABLE terms_acceptances;
+DROP TABLE recovery_codes;
+DROP TABLE totp_credentials;
+DROP TABLE login_flows;
+DROP TABLE browser_sessions;
+DROP TABLE signing_keys;

@@ -1,0 +1,54 @@
+//! The OpenID Provider metadata (`/.well-known/openid-configuration`).
+
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::crypto::signing::SigningAlg;
+use crate::error::{Error, Result};
+
+/// The scopes Portti knows.
+pub const SCOPES: [&str; 6] = ["openid", "profile", "email", "phone", "offline_access", "companies"];
+
+/// `acr` of a sign-in with a password and a second factor (REFEDS MFA profile).
+pub const ACR_MFA: &str = "https://refeds.org/profile/mfa";
+
+/// The discovery document, serialised once at start.
+pub fn document(settings: &Settings) -> Result<bytes::Bytes> {
+    let issuer = &settings.issuer;
+    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
+    let client_auth = ["client_secret_basic", "client_secret_post"];
+    serde_json::to_vec(&json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "end_session_endpoint": format!("{issuer}/logout"),
+        "scopes_supported": SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "userinfo_signing_alg_values_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": client_auth,
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": [ACR_MFA],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
+            "name", "email", "email_verified", "phone_number", "phone_number_verified", "companies"
+        ],
+        "ui_locales_supported": ["en"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+    }))
+    .map(bytes::Bytes::from)
+    .map_err(Error::internal)
+}

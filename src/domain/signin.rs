@@ -1,0 +1,633 @@
+//! The hosted sign-in: a flow that starts at `/authorize` and walks a person
+//! through email, password and authenticator code (enrolling one on the first
+//! sign-in), the terms of service and consent, and ends with an authorization
+//! code sent back to the client.
+//!
+//! A flow is bound to the browser that started it (a cookie) and lives in the
+//! database, so any instance can serve any step.
+
+use serde::Serialize;
+
+use super::authorization::{self, AuthorizationError, AuthorizationParams, AuthorizationRequest, Prompt};
+use super::client::{Client, ClientId};
+use super::contact::Email;
+use super::ids::UserId;
+use super::session::{self, Session};
+use super::throttle::{self, account_subject};
+use super::tokens::issue_code;
+use crate::AppState;
+use crate::clock::UnixSeconds;
+use crate::crypto::secret::{random_bytes, random_token, sha256_hex};
+use crate::crypto::{password, totp};
+use crate::error::{Error, Result};
+use crate::store::{StoredFlow, Write};
+
+/// How long a person has to finish signing in.
+const FLOW_SECONDS: i64 = 30 * 60;
+/// Recovery codes made at enrolment.
+const RECOVERY_CODES: usize = 10;
+
+/// Where a flow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Email,
+    Password,
+    Code,
+    Enrol,
+    RecoveryCodes,
+    Terms,
+    Consent,
+}
+
+impl Step {
+    fn as_str(self) -> &'static str {
+        match self {
+            Step::Email => "email",
+            Step::Password => "password",
+            Step::Code => "code",
+            Step::Enrol => "enrol",
+            Step::RecoveryCodes => "recovery_codes",
+            Step::Terms => "terms",
+            Step::Consent => "consent",
+        }
+    }
+
+    fn parse(stored: &str) -> Result<Self> {
+        [Step::Email, Step::Password, Step::Code, Step::Enrol, Step::RecoveryCodes, Step::Terms, Step::Consent]
+            .into_iter()
+            .find(|step| step.as_str() == stored)
+            .ok_or_else(|| Error::internal("unknown stored sign-in step"))
+    }
+}
+
+/// A sign-in in progress.
+#[derive(Debug, Clone)]
+struct Flow {
+    stored: StoredFlow,
+    request: AuthorizationRequest,
+    step: Step,
+}
+
+impl Flow {
+    fn user_id(&self) -> Result<UserId> {
+        self.stored.user_id.clone().map(UserId::from_stored).ok_or_else(|| Error::internal("flow has no user"))
+    }
+
+    fn amr(&self) -> Vec<String> {
+        self.stored.amr.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn add_amr(&mut self, method: &str) {
+        let mut amr = self.amr();
+        if !amr.iter().any(|m| m == method) {
+            amr.push(method.to_owned());
+        }
+        self.stored.amr = amr.join(" ");
+    }
+
+    fn set_step(&mut self, step: Step) {
+        self.step = step;
+        self.stored.step = step.as_str().to_owned();
+    }
+
+    fn session(&self) -> Result<Session> {
+        match (&self.stored.session_public_id, self.stored.auth_time) {
+            (Some(public_id), Some(auth_time)) => {
+                Ok(Session { public_id: public_id.clone(), user_id: self.user_id()?, auth_time, amr: self.amr() })
+            }
+            _ => Err(Error::internal("flow has no session")),
+        }
+    }
+}
+
+/// What to do after a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Show the flow's page (its new step).
+    Show,
+    /// Leave for this address: the client's redirect URI, with a code or an error.
+    Redirect(String),
+}
+
+/// The outcome of a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub next: Next,
+    /// A new session cookie to set, once the person is authenticated.
+    pub session_cookie: Option<String>,
+    /// Recovery codes to show, once, right after enrolment.
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+impl Outcome {
+    fn show() -> Self {
+        Self { next: Next::Show, session_cookie: None, recovery_codes: None }
+    }
+
+    fn redirect(url: String) -> Self {
+        Self { next: Next::Redirect(url), session_cookie: None, recovery_codes: None }
+    }
+}
+
+/// What `/authorize` leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorized {
+    /// An error that cannot be sent to the client: show it.
+    Page(String),
+    /// Go here: the sign-in pages, or straight back to the client.
+    Redirect(String),
+}
+
+/// Starts a sign-in for an authorization request. With a usable session
+/// (single sign-on) the person goes straight back to the client unless terms
+/// or consent are needed; `prompt=none` never shows a page.
+pub fn authorize(
+    state: &AppState,
+    now: UnixSeconds,
+    browser_id: &str,
+    session_cookie: Option<&str>,
+    params: &AuthorizationParams,
+) -> Result<Authorized> {
+    let client = match params.client_id.as_deref().map(ClientId::parse) {
+        Some(Ok(id)) => state.store.read(|r| r.client(&id))?,
+        _ => None,
+    };
+    let request = match authorization::validate(params, client.as_ref()) {
+        Ok(request) => request,
+        Err(AuthorizationError::Page(message)) => return Ok(Authorized::Page(message)),
+        Err(AuthorizationError::Redirect { redirect_uri, error, description, state: client_state }) => {
+            return Ok(Authorized::Redirect(error_redirect(
+                state,
+                &redirect_uri,
+                error,
+                &description,
+                client_state.as_deref(),
+            )));
+        }
+    };
+    let Some(client) = client else { return Ok(Authorized::Page("The application is not known.".to_owned())) };
+    let session = session::current(state, now, session_cookie)?;
+    let usable = session.filter(|s| {
+        request.prompt != Prompt::Login && request.max_age.is_none_or(|max_age| now - s.auth_time <= max_age)
+    });
+    let flow_id = random_token();
+    let mut flow = Flow {
+        stored: StoredFlow {
+            id_digest: sha256_hex(&flow_id),
+            browser_digest: sha256_hex(browser_id),
+            request: serde_json::to_string(&request).map_err(Error::internal)?,
+            step: Step::Email.as_str().to_owned(),
+            email: request.login_hint.clone().and_then(|hint| Email::parse(&hint).ok()).map(|e| e.as_str().to_owned()),
+            user_id: None,
+            amr: String::new(),
+            auth_time: None,
+            session_public_id: None,
+            sealed_pending_secret: None,
+            created_at: now,
+            expires_at: now + FLOW_SECONDS,
+        },
+        request,
+        step: Step::Email,
+    };
+    let Some(session) = usable else {
+        if flow.request.prompt == Prompt::None {
+            return Ok(Authorized::Redirect(flow_error(state, &flow, "login_required", "the person is not signed in")));
+        }
+        state.store.write(|tx| {
+            tx.delete_expired_flows(now)?;
+            tx.insert_flow(&flow.stored)
+        })?;
+        return Ok(Authorized::Redirect(signin_path(&flow_id)));
+    };
+    flow.stored.user_id = Some(session.user_id.as_str().to_owned());
+    flow.stored.amr = session.amr.join(" ");
+    flow.stored.auth_time = Some(session.auth_time);
+    flow.stored.session_public_id = Some(session.public_id.clone());
+    state.store.write(|tx| {
+        tx.insert_flow(&flow.stored)?;
+        let next = after_authentication(tx, state, now, &mut flow, &client)?;
+        Ok(match next {
+            Next::Redirect(url) => Authorized::Redirect(url),
+            Next::Show if flow.request.prompt == Prompt::None => {
+                tx.delete_flow(&flow.stored.id_digest)?;
+                let error = if flow.step == Step::Consent { "consent_required" } else { "interaction_required" };
+                Authorized::Redirect(flow_error(state, &flow, error, "the person must see a page first"))
+            }
+            Next::Show => Authorized::Redirect(signin_path(&flow_id)),
+        })
+    })
+}
+
+/// The path of a flow's pages.
+pub fn signin_path(flow_id: &str) -> String {
+    format!("/signin/{flow_id}")
+}
+
+/// What the page of a flow shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    Email { email: Option<String> },
+    Password { email: String },
+    Code,
+    Enrol { email: String, otpauth_uri: String, secret_text: String },
+    RecoveryCodes,
+    Terms { version: String, text: String },
+    Consent { client_id: String, scopes: Vec<String> },
+}
+
+/// The page a flow is at.
+pub fn view(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<View> {
+    let flow = load(state, now, flow_id, browser_id)?;
+    Ok(match flow.step {
+        Step::Email => View::Email { email: flow.stored.email.clone() },
+        Step::Password => View::Password { email: flow.stored.email.clone().unwrap_or_default() },
+        Step::Code => View::Code,
+        Step::Enrol => {
+            let secret = pending_secret(state, &flow)?;
+            let email = flow.stored.email.clone().unwrap_or_default();
+            View::Enrol {
+                otpauth_uri: totp::otpauth_uri(&secret, &email, "Portti")?,
+                secret_text: totp::secret_for_typing(&secret),
+                email,
+            }
+        }
+        Step::RecoveryCodes => View::RecoveryCodes,
+        Step::Terms => {
+            View::Terms { version: state.settings.terms.version.clone(), text: state.settings.terms.text.clone() }
+        }
+        Step::Consent => {
+            View::Consent { client_id: flow.request.client_id.as_str().to_owned(), scopes: flow.request.scopes.clone() }
+        }
+    })
+}
+
+fn load(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Flow> {
+    let expired = || Error::NotFound("sign-in");
+    let stored = state.store.read(|r| r.flow(&sha256_hex(flow_id)))?.ok_or_else(expired)?;
+    if stored.expires_at <= now || stored.browser_digest != sha256_hex(browser_id) {
+        return Err(expired());
+    }
+    let request = serde_json::from_str(&stored.request).map_err(Error::internal)?;
+    let step = Step::parse(&stored.step)?;
+    Ok(Flow { stored, request, step })
+}
+
+fn load_at(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str, step: Step) -> Result<Flow> {
+    let flow = load(state, now, flow_id, browser_id)?;
+    if flow.step != step {
+        return Err(Error::InvalidRequest(
+            "This step of the sign-in is already done. Go back and reload the page.".to_owned(),
+        ));
+    }
+    Ok(flow)
+}
+
+/// The email step.
+pub fn submit_email(
+    state: &AppState,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    email: &str,
+) -> Result<Outcome> {
+    let mut flow = load(state, now, flow_id, browser_id)?;
+    if !matches!(flow.step, Step::Email | Step::Password) {
+        return Err(Error::InvalidRequest("This step of the sign-in is already done.".to_owned()));
+    }
+    let email = Email::parse(email)?;
+    flow.stored.email = Some(email.as_str().to_owned());
+    flow.set_step(Step::Password);
+    state.store.write(|tx| tx.update_flow(&flow.stored))?;
+    Ok(Outcome::show())
+}
+
+/// Goes back to the email step ("not you?").
+pub fn change_email(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Outcome> {
+    let mut flow = load_at(state, now, flow_id, browser_id, Step::Password)?;
+    flow.set_step(Step::Email);
+    state.store.write(|tx| tx.update_flow(&flow.stored))?;
+    Ok(Outcome::show())
+}
+
+/// The message for a wrong password or an unknown email: the same words, so
+/// nothing tells which it was.
+const WRONG_PASSWORD: &str = "The email or password is not right.";
+
+/// The password step. An unknown email is checked against a dummy hash, so
+/// it takes as long and reads the same as a wrong password, and it locks the
+/// same way after repeated failures.
+pub fn submit_password(
+    state: &AppState,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    password: &str,
+    address: Option<&str>,
+) -> Result<Outcome> {
+    let mut flow = load_at(state, now, flow_id, browser_id, Step::Password)?;
+    throttle::check_address(state, now, address)?;
+    let email = flow.stored.email.clone().unwrap_or_default();
+    let account = state.store.read(|r| r.password_hash_by_email(&email))?;
+    let user_id = account.as_ref().map(|(id, _)| id.clone());
+    let subject = account_subject(user_id.as_ref(), &email);
+    throttle::ensure_not_locked(state, now, &subject)?;
+    let hash = account.as_ref().and_then(|(_, hash)| hash.clone());
+    let matches = password::verify_password(password, hash.as_deref().unwrap_or(&state.dummy_password_hash))?;
+    let (Some(user_id), true, Some(_)) = (user_id, matches, hash) else {
+        throttle::record_failure(state, now, &subject)?;
+        return Err(Error::InvalidRequest(WRONG_PASSWORD.to_owned()));
+    };
+    throttle::record_success(state, &subject)?;
+    flow.stored.user_id = Some(user_id.as_str().to_owned());
+    flow.add_amr("pwd");
+    if state.store.read(|r| r.totp(&user_id))?.is_some() {
+        flow.set_step(Step::Code);
+    } else {
+        let secret = totp::generate_secret();
+        flow.stored.sealed_pending_secret = Some(state.keys.seal(&pending_context(&flow), &secret)?);
+        flow.set_step(Step::Enrol);
+    }
+    state.store.write(|tx| tx.update_flow(&flow.stored))?;
+    Ok(Outcome::show())
+}
+
+const WRONG_CODE: &str = "That code is not right. Enter the current code from your authenticator app.";
+
+/// The authenticator step. A code is accepted once: replaying it within its
+/// time step fails.
+pub fn submit_code(
+    state: &AppState,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    code: &str,
+    address: Option<&str>,
+) -> Result<Outcome> {
+    let mut flow = load_at(state, now, flow_id, browser_id, Step::Code)?;
+    throttle::check_address(state, now, address)?;
+    let user_id = flow.user_id()?;
+    let subject = account_subject(Some(&user_id), "");
+    throttle::ensure_not_locked(state, now, &subject)?;
+    let stored = state.store.read(|r| r.totp(&user_id))?.ok_or_else(|| Error::internal("authenticator vanished"))?;
+    let secret = state.keys.open(&totp_context(&user_id), &stored.sealed_secret)?;
+    let accepted = match totp::matching_step(&secret, code, now) {
+        Some(step) => state.store.write(|tx| tx.use_totp_step(&user_id, step))?,
+        None => false,
+    };
+    if !accepted {
+        throttle::record_failure(state, now, &subject)?;
+        return Err(Error::InvalidRequest(WRONG_CODE.to_owned()));
+    }
+    throttle::record_success(state, &subject)?;
+    flow.add_amr("otp");
+    finish_authentication(state, now, flow, None)
+}
+
+/// A recovery code instead of the authenticator code; each works once.
+pub fn submit_recovery_code(
+    state: &AppState,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    code: &str,
+    address: Option<&str>,
+) -> Result<Outcome> {
+    let mut flow = load_at(state, now, flow_id, browser_id, Step::Code)?;
+    throttle::check_address(state, now, address)?;
+    let user_id = flow.user_id()?;
+    let subject = account_subject(Some(&user_id), "");
+    throttle::ensure_not_locked(state, now, &subject)?;
+    let digest = sha256_hex(&normalise_recovery_code(code));
+    if !state.store.write(|tx| tx.use_recovery_code(&user_id, &digest, now))? {
+        throttle::record_failure(state, now, &subject)?;
+        return Err(Error::InvalidRequest("That recovery code is not right, or it was used already.".to_owned()));
+    }
+    throttle::record_success(state, &subject)?;
+    flow.add_amr("otp");
+    finish_authentication(state, now, flow, None)
+}
+
+/// Confirms the enrolment of an authenticator with its first code; the
+/// recovery codes are made then and shown once.
+pub fn confirm_enrolment(
+    state: &AppState,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    code: &str,
+) -> Result<Outcome> {
+    let mut flow = load_at(state, now, flow_id, browser_id, Step::Enrol)?;
+    let user_id = flow.user_id()?;
+    let secret = pending_secret(state, &flow)?;
+    let Some(step) = totp::matching_step(&secret, code, now) else {
+        return Err(Error::InvalidRequest(WRONG_CODE.to_owned()));
+    };
+    let sealed = state.keys.seal(&totp_context(&user_id), &secret)?;
+    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
+    let digests: Vec<String> = codes.iter().map(|code| sha256_hex(&normalise_recovery_code(code))).collect();
+    state.store.write(|tx| {
+        tx.set_totp(&user_id, &sealed, step, now)?;
+        tx.replace_recovery_codes(&user_id, &digests)
+    })?;
+    flow.stored.sealed_pending_secret = None;
+    flow.add_amr("otp");
+    finish_authentication(state, now, flow, Some(codes))
+}
+
+/// The person saved their recovery codes.
+pub fn acknowledge_recovery_codes(
+    state: &AppState,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+) -> Result<Outcome> {
+    let mut flow = load_at(state, now, flow_id, browser_id, Step::RecoveryCodes)?;
+    let client = flow_client(state, &flow)?;
+    state.store.write(|tx| Ok(outcome(after_authentication(tx, state, now, &mut flow, &client)?)))
+}
+
+/// Accepts the terms of service in force.
+pub fn accept_terms(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Outcome> {
+    let mut flow = load_at(state, now, flow_id, browser_id, Step::Terms)?;
+    let client = flow_client(state, &flow)?;
+    let user_id = flow.user_id()?;
+    state.store.write(|tx| {
+        tx.accept_terms(&user_id, &state.settings.terms.version, now)?;
+        Ok(outcome(after_authentication(tx, state, now, &mut flow, &client)?))
+    })
+}
+
+/// Allows or denies the client what it asked for.
+pub fn decide_consent(
+    state: &AppState,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    allow: bool,
+) -> Result<Outcome> {
+    let flow = load_at(state, now, flow_id, browser_id, Step::Consent)?;
+    let user_id = flow.user_id()?;
+    state.store.write(|tx| {
+        tx.delete_flow(&flow.stored.id_digest)?;
+        if !allow {
+            return Ok(Outcome::redirect(flow_error(state, &flow, "access_denied", "the person denied the request")));
+        }
+        tx.set_consent(&user_id, flow.request.client_id.as_str(), &flow.request.scopes.join(" "), now)?;
+        let code = issue_code(tx, state, now, &flow.request, &flow.session()?)?;
+        Ok(Outcome::redirect(code_redirect(state, &flow.request, &code)))
+    })
+}
+
+fn outcome(next: Next) -> Outcome {
+    Outcome { next, session_cookie: None, recovery_codes: None }
+}
+
+/// Starts the browser session once both factors are done, then goes on.
+fn finish_authentication(
+    state: &AppState,
+    now: UnixSeconds,
+    mut flow: Flow,
+    recovery_codes: Option<Vec<String>>,
+) -> Result<Outcome> {
+    let client = flow_client(state, &flow)?;
+    let user_id = flow.user_id()?;
+    let amr = flow.amr();
+    state.store.write(|tx| {
+        let (session, cookie) = session::start(tx, state, now, &user_id, now, &amr)?;
+        flow.stored.session_public_id = Some(session.public_id);
+        flow.stored.auth_time = Some(now);
+        let next = if recovery_codes.is_some() {
+            flow.set_step(Step::RecoveryCodes);
+            tx.update_flow(&flow.stored)?;
+            Next::Show
+        } else {
+            after_authentication(tx, state, now, &mut flow, &client)?
+        };
+        Ok(Outcome { next, session_cookie: Some(cookie), recovery_codes: recovery_codes.clone() })
+    })
+}
+
+/// After authentication: the terms, then consent, then the code.
+fn after_authentication(
+    tx: &mut Write<'_>,
+    state: &AppState,
+    now: UnixSeconds,
+    flow: &mut Flow,
+    client: &Client,
+) -> Result<Next> {
+    let user_id = flow.user_id()?;
+    if !tx.has_accepted_terms(&user_id, &state.settings.terms.version)? {
+        flow.set_step(Step::Terms);
+        tx.update_flow(&flow.stored)?;
+        return Ok(Next::Show);
+    }
+    let consented = match tx.consented_scopes(&user_id, client.id.as_str())? {
+        Some(given) => flow.request.scopes.iter().all(|scope| given.split_whitespace().any(|g| g == scope)),
+        None => false,
+    };
+    let needs_consent = !client.first_party && (flow.request.prompt == Prompt::Consent || !consented);
+    if needs_consent {
+        flow.set_step(Step::Consent);
+        tx.update_flow(&flow.stored)?;
+        return Ok(Next::Show);
+    }
+    tx.delete_flow(&flow.stored.id_digest)?;
+    let code = issue_code(tx, state, now, &flow.request, &flow.session()?)?;
+    Ok(Next::Redirect(code_redirect(state, &flow.request, &code)))
+}
+
+fn flow_client(state: &AppState, flow: &Flow) -> Result<Client> {
+    state
+        .store
+        .read(|r| r.client(&flow.request.client_id))?
+        .ok_or_else(|| Error::InvalidRequest("The application is no longer registered.".to_owned()))
+}
+
+fn pending_context(flow: &Flow) -> String {
+    format!("pending-totp:{}", flow.stored.id_digest)
+}
+
+fn totp_context(user_id: &UserId) -> String {
+    format!("totp:{user_id}")
+}
+
+fn pending_secret(state: &AppState, flow: &Flow) -> Result<Vec<u8>> {
+    let sealed = flow.stored.sealed_pending_secret.as_deref().ok_or_else(|| Error::internal("no pending secret"))?;
+    state.keys.open(&pending_context(flow), sealed)
+}
+
+/// A recovery code: 10 characters from an alphabet without look-alikes,
+/// shown as two groups of five (`K7QPM-3XWRT`).
+fn new_recovery_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let bytes = random_bytes::<10>();
+    let chars: String = bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    format!("{}-{}", &chars[..5], &chars[5..])
+}
+
+fn normalise_recovery_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+fn code_redirect(state: &AppState, request: &AuthorizationRequest, code: &str) -> String {
+    let mut pairs = vec![("code", code)];
+    if let Some(client_state) = &request.state {
+        pairs.push(("state", client_state));
+    }
+    pairs.push(("iss", &state.settings.issuer));
+    with_query(&request.redirect_uri, &pairs)
+}
+
+fn flow_error(state: &AppState, flow: &Flow, error: &str, description: &str) -> String {
+    error_redirect(state, &flow.request.redirect_uri, error, description, flow.request.state.as_deref())
+}
+
+fn error_redirect(
+    state: &AppState,
+    redirect_uri: &str,
+    error: &str,
+    description: &str,
+    client_state: Option<&str>,
+) -> String {
+    let mut pairs = vec![("error", error), ("error_description", description)];
+    if let Some(client_state) = client_state {
+        pairs.push(("state", client_state));
+    }
+    pairs.push(("iss", &state.settings.issuer));
+    with_query(redirect_uri, &pairs)
+}
+
+/// Appends query parameters to a (registered, hence valid) redirect URI.
+fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(pairs);
+            url.to_string()
+        }
+        Err(_) => uri.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_codes_are_readable_and_normalised() {
+        let code = new_recovery_code();
+        assert_eq!(code.len(), 11);
+        assert_eq!(&code[5..6], "-");
+        assert!(!code.contains(['0', 'O', '1', 'I']));
+        assert_eq!(normalise_recovery_code(&code.to_lowercase().replace('-', " ")), code.replace('-', ""));
+    }
+
+    #[test]
+    fn query_is_appended_to_registered_uris() {
+        assert_eq!(with_query("https://a.example/cb", &[("code", "x y")]), "https://a.example/cb?code=x+y");
+        assert_eq!(
+            with_query("https://a.example/cb?tenant=1", &[("code", "c")]),
+            "https://a.example/cb?tenant=1&code=c"
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! Introspection (RFC 7662) and revocation (RFC 7009) of tokens.
+
+use serde::Serialize;
+
+use super::client::Client;
+use super::tokens::verify_access_token;
+use crate::AppState;
+use crate::clock::UnixSeconds;
+use crate::crypto::secret::sha256_hex;
+use crate::error::Result;
+
+/// The answer of the introspection endpoint.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+}
+
+impl Introspection {
+    fn inactive() -> Self {
+        Self {
+            active: false,
+            scope: None,
+            client_id: None,
+            sub: None,
+            exp: None,
+            iat: None,
+            iss: None,
+            token_type: None,
+        }
+    }
+}
+
+/// Says whether a token is active. Any confidential client may introspect an
+/// access token (it may be a resource server); a refresh token only by the
+/// client it was issued to. Anything else is just inactive.
+pub fn introspect(state: &AppState, now: UnixSeconds, client: &Client, token: &str) -> Result<Introspection> {
+    if client.is_public() {
+        return Err(crate::error::Error::InvalidClient);
+    }
+    if let Ok(access) = verify_access_token(state, now, token) {
+        return Ok(Introspection {
+            active: true,
+            scope: Some(access.scope),
+            client_id: Some(access.client_id),
+            sub: Some(access.sub),
+            exp: Some(access.exp),
+            iat: Some(access.iat),
+            iss: Some(access.iss),
+            token_type: Some("Bearer"),
+        });
+    }
+    let digest = sha256_hex(token);
+    let active = state.store.read(|r| {
+        let Some(refresh) = r.refresh_token(&digest)? else { return Ok(None) };
+        let Some(grant) = r.grant(&refresh.grant_id)? else { return Ok(None) };
+        let live = refresh.used_at.is_none()
+            && grant.revoked_at.is_none()
+            && grant.expires_at > now
+            && grant.client_id == client.id.as_str();
+        Ok(live.then_some((refresh, grant)))
+    })?;
+    Ok(match active {
+        Some((refresh, grant)) => Introspection {
+            active: true,
+            scope: Some(grant.scopes),
+            client_id: Some(grant.client_id),
+            sub: Some(grant.user_id),
+            exp: Some(grant.expires_at),
+            iat: Some(refresh.issued_at),
+            iss: Some(state.settings.issuer.clone()),
+            token_type: Some("refresh_token"),
+        },
+        None => Introspection::inactive(),
+    })
+}
+
+/// Revokes a token the client holds: the whole grant behind a refresh token
+/// or an access token ends. Unknown tokens, and other clients' tokens, are
+/// ignored, as RFC 7009 asks.
+pub fn revoke(state: &AppState, now: UnixSeconds, client: &Client, token: &str) -> Result<()> {
+    let digest = sha256_hex(token);
+    let grant_id = match state.store.read(|r| r.refresh_token(&digest))? {
+        Some(refresh) => Some(refresh.grant_id),
+        None => verify_access_token(state, now, token).ok().and_then(|access| access.gid),
+    };
+    let Some(grant_id) = grant_id else { return Ok(()) };
+    state.store.write(|tx| {
+        if tx.grant(&grant_id)?.is_some_and(|grant| grant.client_id == client.id.as_str()) {
+            tx.revoke_grant(&grant_id, now)?;
+        }
+        Ok(())
+    })
+}

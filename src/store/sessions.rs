@@ -1,0 +1,133 @@
+//! Browser sessions and sign-in flows.
+
+use diesel::prelude::*;
+
+use super::schema::{browser_sessions, login_flows};
+use super::{Read, Write};
+use crate::domain::ids::UserId;
+use crate::error::Result;
+
+/// A browser session as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = browser_sessions)]
+pub struct StoredSession {
+    pub id_digest: String,
+    pub public_id: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+/// A sign-in flow as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = login_flows)]
+pub struct StoredFlow {
+    pub id_digest: String,
+    pub browser_digest: String,
+    pub request: String,
+    pub step: String,
+    pub email: Option<String>,
+    pub user_id: Option<String>,
+    pub amr: String,
+    pub auth_time: Option<i64>,
+    pub session_public_id: Option<String>,
+    pub sealed_pending_secret: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Read<'_> {
+    pub fn session(&mut self, id_digest: &str) -> Result<Option<StoredSession>> {
+        Ok(browser_sessions::table.find(id_digest).select(StoredSession::as_select()).first(self.conn).optional()?)
+    }
+
+    pub fn session_by_public_id(&mut self, public_id: &str) -> Result<Option<StoredSession>> {
+        Ok(browser_sessions::table
+            .filter(browser_sessions::public_id.eq(public_id))
+            .select(StoredSession::as_select())
+            .first(self.conn)
+            .optional()?)
+    }
+
+    pub fn flow(&mut self, id_digest: &str) -> Result<Option<StoredFlow>> {
+        Ok(login_flows::table.find(id_digest).select(StoredFlow::as_select()).first(self.conn).optional()?)
+    }
+}
+
+impl Write<'_> {
+    pub fn insert_session(&mut self, session: &StoredSession) -> Result<()> {
+        diesel::insert_into(browser_sessions::table)
+            .values((
+                browser_sessions::id_digest.eq(&session.id_digest),
+                browser_sessions::public_id.eq(&session.public_id),
+                browser_sessions::user_id.eq(&session.user_id),
+                browser_sessions::auth_time.eq(session.auth_time),
+                browser_sessions::amr.eq(&session.amr),
+                browser_sessions::created_at.eq(session.created_at),
+                browser_sessions::last_seen_at.eq(session.last_seen_at),
+                browser_sessions::expires_at.eq(session.expires_at),
+            ))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
+    pub fn touch_session(&mut self, id_digest: &str, now: i64) -> Result<()> {
+        diesel::update(browser_sessions::table.find(id_digest))
+            .set(browser_sessions::last_seen_at.eq(now))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
+    pub fn end_session(&mut self, id_digest: &str, now: i64) -> Result<()> {
+        diesel::update(browser_sessions::table.find(id_digest).filter(browser_sessions::ended_at.is_null()))
+            .set(browser_sessions::ended_at.eq(now))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Ends every session of a user (a password reset, "sign out everywhere").
+    pub fn end_user_sessions(&mut self, user_id: &UserId, now: i64) -> Result<usize> {
+        Ok(diesel::update(
+            browser_sessions::table
+                .filter(browser_sessions::user_id.eq(user_id.as_str()))
+                .filter(browser_sessions::ended_at.is_null()),
+        )
+        .set(browser_sessions::ended_at.eq(now))
+        .execute(self.conn)?)
+    }
+
+    pub fn insert_flow(&mut self, flow: &StoredFlow) -> Result<()> {
+        diesel::insert_into(login_flows::table).values(flow).execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Saves a flow's progress.
+    pub fn update_flow(&mut self, flow: &StoredFlow) -> Result<()> {
+        diesel::update(login_flows::table.find(&flow.id_digest))
+            .set((
+                login_flows::step.eq(&flow.step),
+                login_flows::email.eq(&flow.email),
+                login_flows::user_id.eq(&flow.user_id),
+                login_flows::amr.eq(&flow.amr),
+                login_flows::auth_time.eq(flow.auth_time),
+                login_flows::session_public_id.eq(&flow.session_public_id),
+                login_flows::sealed_pending_secret.eq(&flow.sealed_pending_secret),
+            ))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
+    pub fn delete_flow(&mut self, id_digest: &str) -> Result<()> {
+        diesel::delete(login_flows::table.find(id_digest)).execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Removes flows that were abandoned.
+    pub fn delete_expired_flows(&mut self, now: i64) -> Result<usize> {
+        Ok(diesel::delete(login_flows::table.filter(login_flows::expires_at.le(now))).execute(self.conn)?)
+    }
+}

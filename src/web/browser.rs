@@ -1,0 +1,147 @@
+//! What the hosted pages know about the browser: its binding cookie, its
+//! session cookie, the anti-forgery token of its forms, its address; and the
+//! rendering of pages and their errors.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use askama::Template;
+
+use super::messages::Messages;
+use crate::AppState;
+use crate::clock::UnixSeconds;
+use crate::crypto::secret::random_token;
+use crate::error::{Error, Result};
+
+const BROWSER_COOKIE: &str = "portti_browser";
+const SESSION_COOKIE: &str = "portti_session";
+
+/// Over https the cookies get the `__Host-` prefix: Secure, host-only, path `/`.
+fn cookie_name(base: &str, https: bool) -> String {
+    if https { format!("__Host-{base}") } else { base.to_owned() }
+}
+
+fn cookie(name: String, value: String, https: bool) -> Cookie<'static> {
+    Cookie::build(name, value).path("/").http_only(true).secure(https).same_site(SameSite::Lax).finish()
+}
+
+/// The browser's binding id, from its cookie.
+pub fn browser_id(req: &HttpRequest, state: &AppState) -> Option<String> {
+    req.cookie(&cookie_name(BROWSER_COOKIE, state.settings.is_https()))
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// The browser's binding id, and a cookie to set when it had none.
+pub fn browser_id_or_new(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
+    match browser_id(req, state) {
+        Some(id) => (id, None),
+        None => {
+            let id = random_token();
+            let https = state.settings.is_https();
+            let mut c = cookie(cookie_name(BROWSER_COOKIE, https), id.clone(), https);
+            c.set_max_age(CookieDuration::days(365));
+            (id, Some(c))
+        }
+    }
+}
+
+/// The session cookie's value, if any.
+pub fn session_cookie_value(req: &HttpRequest, state: &AppState) -> Option<String> {
+    req.cookie(&cookie_name(SESSION_COOKIE, state.settings.is_https())).map(|c| c.value().to_owned())
+}
+
+/// A cookie holding a new session id; it lasts as long as the browser runs,
+/// and the server ends the session earlier by its own clock.
+pub fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    let https = state.settings.is_https();
+    cookie(cookie_name(SESSION_COOKIE, https), value, https)
+}
+
+/// A cookie that removes the session cookie.
+pub fn session_cookie_removal(state: &AppState) -> Cookie<'static> {
+    let mut c = session_cookie(state, String::new());
+    c.make_removal();
+    c
+}
+
+/// The form's anti-forgery token for this browser.
+pub fn csrf_token(state: &AppState, browser_id: &str) -> Result<String> {
+    state.keys.csrf_token(browser_id)
+}
+
+/// Refuses a form whose anti-forgery token does not belong to this browser.
+pub fn check_csrf(state: &AppState, browser_id: &str, token: &str) -> Result<()> {
+    if state.keys.csrf_token_matches(browser_id, token) {
+        Ok(())
+    } else {
+        Err(Error::InvalidRequest("This form has expired. Reload the page and try again.".to_owned()))
+    }
+}
+
+/// The client's address, for throttling: the connection's peer (Portti does
+/// not trust forwarding headers).
+pub fn client_address(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|addr| addr.ip().to_string())
+}
+
+/// Runs domain work on the blocking pool with the current time.
+pub async fn run<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    work: impl FnOnce(&AppState, UnixSeconds) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let state = state.get_ref().clone();
+    web::block(move || {
+        let now = state.clock.now();
+        work(&state, now)
+    })
+    .await?
+}
+
+/// A rendered page with the given status; pages are never cached.
+pub fn page(status: StatusCode, template: &impl Template) -> HttpResponse {
+    match template.render() {
+        Ok(html) => HttpResponseBuilder::new(status)
+            .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .body(html),
+        Err(e) => error_page(&Error::internal(format_args!("template: {e}"))),
+    }
+}
+
+/// A 303 to `location` (after a form, or to leave for the client).
+pub fn see_other(location: &str) -> HttpResponseBuilder {
+    let mut response = HttpResponse::SeeOther();
+    response.insert_header((LOCATION, location)).insert_header((CACHE_CONTROL, "no-store"));
+    response
+}
+
+#[derive(Template)]
+#[template(path = "error_page.html")]
+struct ErrorPage<'a> {
+    t: &'static Messages,
+    message: String,
+    request_id: Option<&'a str>,
+}
+
+/// An error as a page: what a person can act on is said; an internal error
+/// shows only a reference, and its detail goes to the log.
+pub fn error_page(error: &Error) -> HttpResponse {
+    let t = Messages::for_locales(None);
+    let request_id = super::request_id::current();
+    let message = match error {
+        Error::NotFound(_) => t.expired_sign_in.to_owned(),
+        Error::Internal(_) | Error::Config(_) | Error::Unavailable(_) => {
+            tracing::error!(request_id = request_id.as_deref(), error = %error, "page failed");
+            "Something went wrong on our side. Try again in a moment.".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let status = actix_web::ResponseError::status_code(error);
+    let body = ErrorPage { t, message, request_id: request_id.as_deref() }.render().unwrap_or_default();
+    HttpResponseBuilder::new(status)
+        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(body)
+}

@@ -1,0 +1,100 @@
+//! `/logout`: RP-initiated logout.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::browser::{
+    browser_id, browser_id_or_new, check_csrf, csrf_token, error_page, page, run, see_other, session_cookie_removal,
+    session_cookie_value,
+};
+use super::messages::Messages;
+use crate::AppState;
+use crate::domain::logout::{LoggedOut, LogoutParams, logout};
+
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+struct ConfirmPage {
+    t: &'static Messages,
+    csrf: String,
+    post_logout_redirect_uri: Option<String>,
+    client_state: Option<String>,
+    client_id: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+struct SignedOutPage {
+    t: &'static Messages,
+}
+
+async fn respond(req: HttpRequest, state: web::Data<AppState>, params: LogoutParams, confirmed: bool) -> HttpResponse {
+    let session = session_cookie_value(&req, &state);
+    let for_page = params.clone();
+    let outcome = run(&state, move |s, now| logout(s, now, session.as_deref(), &params, confirmed)).await;
+    let t = Messages::for_locales(None);
+    match outcome {
+        Ok(LoggedOut::Confirm) => {
+            let (browser, new_cookie) = browser_id_or_new(&req, &state);
+            let csrf = match csrf_token(&state, &browser) {
+                Ok(csrf) => csrf,
+                Err(e) => return error_page(&e),
+            };
+            let mut response = page(
+                StatusCode::OK,
+                &ConfirmPage {
+                    t,
+                    csrf,
+                    post_logout_redirect_uri: for_page.post_logout_redirect_uri,
+                    client_state: for_page.state,
+                    client_id: for_page.client_id,
+                },
+            );
+            if let Some(cookie) = new_cookie {
+                let _ = response.add_cookie(&cookie);
+            }
+            response
+        }
+        Ok(LoggedOut::Redirect(location)) => {
+            let mut response = see_other(&location).finish();
+            let _ = response.add_cookie(&session_cookie_removal(&state));
+            response
+        }
+        Ok(LoggedOut::Done) => {
+            let mut response = page(StatusCode::OK, &SignedOutPage { t });
+            let _ = response.add_cookie(&session_cookie_removal(&state));
+            response
+        }
+        Err(e) => error_page(&e),
+    }
+}
+
+#[get("/logout")]
+pub async fn logout_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: web::Query<LogoutParams>,
+) -> HttpResponse {
+    respond(req, state, params.into_inner(), false).await
+}
+
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(flatten)]
+    params: LogoutParams,
+    csrf: Option<String>,
+    confirm: Option<String>,
+}
+
+#[post("/logout")]
+pub async fn logout_post(req: HttpRequest, state: web::Data<AppState>, form: web::Form<LogoutForm>) -> HttpResponse {
+    let LogoutForm { params, csrf, confirm } = form.into_inner();
+    // A confirmation counts only from a form this service showed to this browser.
+    let confirmed = confirm.as_deref() == Some("yes")
+        && match (browser_id(&req, &state), csrf.as_deref()) {
+            (Some(browser), Some(token)) => check_csrf(&state, &browser, token).is_ok(),
+            _ => false,
+        };
+    respond(req, state, params, confirmed).await
+}

@@ -1,0 +1,147 @@
+//! The token, introspection, revocation and userinfo endpoints.
+
+use std::collections::HashMap;
+
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::browser::run;
+use crate::AppState;
+use crate::domain::claims::user_claims;
+use crate::domain::ids::UserId;
+use crate::domain::token_status::{introspect, revoke};
+use crate::domain::tokens::{ClientCredentials, TokenRequest, authenticate_client, exchange, verify_access_token};
+use crate::error::{Error, Result};
+
+/// The client credentials of a request: HTTP Basic (RFC 6749 2.3.1, each part
+/// form-encoded) or `client_id` / `client_secret` in the body, not both.
+fn client_credentials(req: &HttpRequest, form: &HashMap<String, String>) -> Result<ClientCredentials> {
+    let basic = match req.headers().get(AUTHORIZATION).and_then(|h| h.to_str().ok()) {
+        Some(header) if header.len() > 6 && header[..6].eq_ignore_ascii_case("basic ") => {
+            let decoded = STANDARD.decode(header[6..].trim()).map_err(|_| Error::InvalidClient)?;
+            let decoded = String::from_utf8(decoded).map_err(|_| Error::InvalidClient)?;
+            let (id, secret) = decoded.split_once(':').ok_or(Error::InvalidClient)?;
+            let decode = |part: &str| {
+                url::form_urlencoded::parse(format!("x={part}").as_bytes())
+                    .next()
+                    .map(|(_, value)| value.into_owned())
+                    .unwrap_or_default()
+            };
+            Some(ClientCredentials { client_id: Some(decode(id)), client_secret: Some(decode(secret)) })
+        }
+        _ => None,
+    };
+    match basic {
+        Some(_) if form.contains_key("client_secret") => {
+            Err(Error::InvalidRequest("use one client authentication method".to_owned()))
+        }
+        Some(credentials) => Ok(credentials),
+        None => Ok(ClientCredentials {
+            client_id: form.get("client_id").cloned(),
+            client_secret: form.get("client_secret").cloned(),
+        }),
+    }
+}
+
+fn no_store_json(body: &impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).insert_header((PRAGMA, "no-cache")).json(body)
+}
+
+#[post("/token")]
+pub async fn token_endpoint(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<HashMap<String, String>>,
+) -> Result<HttpResponse> {
+    let form = form.into_inner();
+    let credentials = client_credentials(&req, &form)?;
+    let request = TokenRequest::parse(&form)?;
+    let response = run(&state, move |s, now| {
+        let client = authenticate_client(s, &credentials)?;
+        exchange(s, now, &client, request)
+    })
+    .await?;
+    Ok(no_store_json(&response))
+}
+
+#[post("/introspect")]
+pub async fn introspection(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<HashMap<String, String>>,
+) -> Result<HttpResponse> {
+    let form = form.into_inner();
+    let credentials = client_credentials(&req, &form)?;
+    let token = form.get("token").cloned().ok_or_else(|| Error::InvalidRequest("token is required".to_owned()))?;
+    let answer = run(&state, move |s, now| {
+        let client = authenticate_client(s, &credentials)?;
+        introspect(s, now, &client, &token)
+    })
+    .await?;
+    Ok(no_store_json(&answer))
+}
+
+#[post("/revoke")]
+pub async fn revocation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<HashMap<String, String>>,
+) -> Result<HttpResponse> {
+    let form = form.into_inner();
+    let credentials = client_credentials(&req, &form)?;
+    let token = form.get("token").cloned().ok_or_else(|| Error::InvalidRequest("token is required".to_owned()))?;
+    run(&state, move |s, now| {
+        let client = authenticate_client(s, &credentials)?;
+        revoke(s, now, &client, &token)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).finish())
+}
+
+/// The bearer token of a request (RFC 6750): the header, or a POST form field.
+fn bearer_token(req: &HttpRequest, form: Option<&HashMap<String, String>>) -> Result<String> {
+    if let Some(header) = req.headers().get(AUTHORIZATION).and_then(|h| h.to_str().ok()) {
+        return match header.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+                Ok(token.trim().to_owned())
+            }
+            _ => Err(Error::InvalidToken),
+        };
+    }
+    form.and_then(|f| f.get("access_token")).cloned().ok_or(Error::InvalidToken)
+}
+
+async fn userinfo(state: web::Data<AppState>, token: String) -> Result<HttpResponse> {
+    let claims = run(&state, move |s, now| {
+        let access = verify_access_token(s, now, &token)?;
+        let scopes: Vec<String> = access.scope.split_whitespace().map(str::to_owned).collect();
+        if !scopes.iter().any(|scope| scope == "openid") || access.gid.is_none() {
+            return Err(Error::InvalidToken);
+        }
+        let user_id = UserId::from_stored(access.sub.clone());
+        let mut claims = s.store.read(|r| user_claims(r, &user_id, &scopes)).map_err(|_| Error::InvalidToken)?;
+        claims.insert("sub".into(), Value::from(access.sub));
+        Ok(claims)
+    })
+    .await?;
+    Ok(no_store_json(&json!(claims)))
+}
+
+#[get("/userinfo")]
+pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let token = bearer_token(&req, None)?;
+    userinfo(state, token).await
+}
+
+#[post("/userinfo")]
+pub async fn userinfo_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Option<web::Form<HashMap<String, String>>>,
+) -> Result<HttpResponse> {
+    let token = bearer_token(&req, form.as_deref())?;
+    userinfo(state, token).await
+}

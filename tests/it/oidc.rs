@@ -1,0 +1,327 @@
+//! Portti as an OpenID Provider, driven by a relying party written with the
+//! `openidconnect` crate over a real loopback socket, and by a person using
+//! the hosted pages.
+
+use openidconnect::core::{CoreClient, CoreIdTokenClaims, CoreProviderMetadata, CoreResponseType, CoreUserInfoClaims};
+use openidconnect::{
+    AccessToken, AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IntrospectionUrl, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RevocationUrl, Scope, TokenIntrospectionResponse, TokenResponse,
+};
+use portti::AppState;
+use portti::crypto::totp;
+use portti::domain::client::{ClientKind, NewClient, add_client};
+use portti::domain::company::add_company;
+use portti::domain::ids::UserId;
+use portti::domain::user::{MembershipInput, NewUserInput, add_user};
+
+use crate::support::pages::{PageClient, element_text, query_param};
+use crate::support::{TestDb, TestServer};
+
+pub const PASSWORD: &str = "lumiukko kahvipannu purjevene";
+pub const CALLBACK: &str = "https://rp.example/callback";
+
+pub type Rp = CoreClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// A user with a password, a phone and the ledger right in a company.
+pub fn person(state: &AppState, email: &str) -> UserId {
+    let company = add_company(&state.store, 1, "Asiakas Oy", None).unwrap();
+    let input = NewUserInput {
+        email: email.to_owned(),
+        name: "Maija Meikäläinen".to_owned(),
+        phone: Some("+358401234567".to_owned()),
+        password: Some(PASSWORD.to_owned()),
+        memberships: vec![MembershipInput {
+            company_id: company.id,
+            roles: vec![],
+            rights: vec![portti::domain::access::AccessRight::parse("ledger").unwrap()],
+        }],
+        ..Default::default()
+    };
+    add_user(&state.store, &state.keys, 1, input).unwrap().user.id
+}
+
+/// Registers a confidential client and returns its secret.
+pub fn confidential_client(state: &AppState, id: &str, first_party: bool, alg: &str, grants: &[&str]) -> String {
+    let grants: Vec<String> = grants.iter().map(|g| g.to_string()).collect();
+    let new = NewClient::parse(
+        id,
+        ClientKind::Confidential { secret: None },
+        &[CALLBACK.to_owned()],
+        &["https://rp.example/signed-out".to_owned()],
+        &grants,
+        first_party,
+        Some(alg),
+    )
+    .unwrap();
+    add_client(&state.store, 1, new).unwrap().client_secret.unwrap()
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+pub async fn relying_party(server: &TestServer, id: &str, secret: Option<&str>) -> Rp {
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), &http()).await.unwrap();
+    CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(id.to_owned()),
+        secret.map(|s| ClientSecret::new(s.to_owned())),
+    )
+    .set_redirect_uri(RedirectUrl::new(CALLBACK.to_owned()).unwrap())
+    .set_introspection_url(IntrospectionUrl::new(format!("{}/introspect", server.base)).unwrap())
+    .set_revocation_url(RevocationUrl::new(format!("{}/revoke", server.base)).unwrap())
+}
+
+/// An authorization request: its URL, and what the RP keeps to check the answer.
+pub struct Request {
+    pub url: String,
+    pub state: CsrfToken,
+    pub nonce: Nonce,
+    pub verifier: PkceCodeVerifier,
+}
+
+pub fn authorization_request(rp: &Rp, scopes: &[&str]) -> Request {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut builder = rp.authorize_url(
+        AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+        CsrfToken::new_random,
+        Nonce::new_random,
+    );
+    for scope in scopes {
+        builder = builder.add_scope(Scope::new(scope.to_string()));
+    }
+    let (url, state, nonce) = builder.set_pkce_challenge(challenge).url();
+    Request { url: url.to_string(), state, nonce, verifier }
+}
+
+/// A first sign-in on the pages: email, password, authenticator enrolment,
+/// recovery codes, terms, and consent when asked. Returns the callback URL,
+/// the authenticator secret and the recovery codes.
+pub async fn first_sign_in(pages: &PageClient, url: &str, email: &str) -> (String, Vec<u8>, Vec<String>) {
+    let (path, status, page) = pages.open(url).await.page();
+    assert_eq!(status, 200);
+    assert!(path.starts_with("/signin/"), "{path}");
+    assert!(page.contains(r#"<label for="email">Email</label>"#));
+    let (_, _, page) = pages.submit(&page, "/email", &[("email", email)]).await.page();
+    assert!(page.contains(r#"<label for="password">Password</label>"#), "{page}");
+    let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+    assert!(page.contains("<svg"), "the enrolment shows a QR code");
+    let typed = element_text(&page, "totp-secret");
+    let secret = totp_rs::Secret::try_from_base32(typed.replace(' ', "")).unwrap().as_bytes().to_vec();
+    let code = totp::code_at(&secret, now()).unwrap();
+    let (_, status, page) = pages.submit(&page, "/enrol", &[("code", &code)]).await.page();
+    assert_eq!(status, 200);
+    let codes: Vec<String> =
+        page.split("<li><code>").skip(1).map(|rest| rest.split('<').next().unwrap().to_owned()).collect();
+    assert_eq!(codes.len(), 10, "ten recovery codes, shown once");
+    let (_, _, page) = pages.submit(&page, "/recovery-codes", &[]).await.page();
+    assert!(page.contains("Terms of service"), "{page}");
+    let landing = pages.submit(&page, "/terms", &[]).await;
+    let callback = match landing {
+        crate::support::pages::Landing::Page { body, .. } if body.contains("Allow access") => {
+            pages.submit(&body, "/consent", &[("decision", "allow")]).await.left()
+        }
+        other => other.left(),
+    };
+    (callback, secret, codes)
+}
+
+/// A later sign-in: email, password, authenticator code.
+pub async fn sign_in(
+    pages: &PageClient,
+    url: &str,
+    email: &str,
+    secret: &[u8],
+    at: i64,
+) -> crate::support::pages::Landing {
+    let (_, _, page) = pages.open(url).await.page();
+    let (_, _, page) = pages.submit(&page, "/email", &[("email", email)]).await.page();
+    let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+    assert!(page.contains(r#"<label for="code">Authenticator code</label>"#), "{page}");
+    let code = totp::code_at(secret, at).unwrap();
+    pages.submit(&page, "/code", &[("code", &code)]).await
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+pub fn code_of(callback: &str, request: &Request) -> AuthorizationCode {
+    assert!(callback.starts_with(CALLBACK), "{callback}");
+    assert_eq!(query_param(callback, "state").as_deref(), Some(request.state.secret().as_str()));
+    AuthorizationCode::new(query_param(callback, "code").expect("a code"))
+}
+
+async fn relying_party_signs_in_refreshes_and_signs_out(db: &TestDb) {
+    let server = db.serve("");
+    let user_id = person(&server.state, "maija@example.com");
+    let secret = confidential_client(&server.state, "ledger", false, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", Some(&secret)).await;
+    let pages = PageClient::new(&server.base);
+
+    let request = authorization_request(&rp, &["email", "profile", "phone", "companies", "offline_access"]);
+    let (callback, _, _) = first_sign_in(&pages, &request.url, "maija@example.com").await;
+    assert_eq!(query_param(&callback, "iss").as_deref(), Some(server.base.as_str()), "RFC 9207 iss");
+    let code = code_of(&callback, &request);
+
+    let tokens = rp
+        .exchange_code(code.clone())
+        .unwrap()
+        .set_pkce_verifier(request.verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().expect("an ID token");
+    let verifier = rp.id_token_verifier();
+    let claims: &CoreIdTokenClaims = id_token.claims(&verifier, &request.nonce).unwrap();
+    assert_eq!(claims.subject().as_str(), user_id.as_str());
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("maija@example.com"));
+    assert_eq!(claims.email_verified(), Some(false));
+    assert_eq!(claims.phone_number().map(|p| p.as_str()), Some("+358401234567"));
+    let amr: Vec<String> = claims.auth_method_refs().unwrap().iter().map(|m| m.to_string()).collect();
+    assert_eq!(amr, ["pwd", "otp"]);
+    assert!(claims.auth_time().is_some());
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("https://refeds.org/profile/mfa"));
+    let expected_hash = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected_hash));
+
+    // The access token is an RFC 9068 JWT.
+    let header = jsonwebtoken::decode_header(tokens.access_token().secret()).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+
+    let info: CoreUserInfoClaims =
+        rp.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http()).await.unwrap();
+    assert_eq!(info.subject().as_str(), user_id.as_str());
+    assert_eq!(info.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("Maija Meikäläinen"));
+
+    // Companies with roles and rights reach the application as a claim.
+    let raw: serde_json::Value = http()
+        .get(format!("{}/userinfo", server.base))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw["companies"][0]["name"], "Asiakas Oy");
+    assert_eq!(raw["companies"][0]["rights"], serde_json::json!(["ledger"]));
+
+    // The code works once; a second use fails and revokes what the first issued.
+    let replay = rp.exchange_code(code).unwrap().request_async(&http()).await;
+    assert!(replay.is_err(), "a code is single use");
+    let dead: Result<CoreUserInfoClaims, _> =
+        rp.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http()).await;
+    assert!(dead.is_err(), "the replay revoked the access token");
+    let refresh = tokens.refresh_token().expect("offline_access gives a refresh token").clone();
+    assert!(
+        rp.exchange_refresh_token(&refresh).unwrap().request_async(&http()).await.is_err(),
+        "and the refresh token"
+    );
+
+    // A fresh sign-in (single sign-on: no pages) to exercise refresh, introspection, revocation.
+    let request = authorization_request(&rp, &["email", "offline_access"]);
+    let callback = pages.open(&request.url).await.left();
+    let tokens = rp
+        .exchange_code(code_of(&callback, &request))
+        .unwrap()
+        .set_pkce_verifier(request.verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+    let first_refresh = tokens.refresh_token().unwrap().clone();
+    let rotated = rp.exchange_refresh_token(&first_refresh).unwrap().request_async(&http()).await.unwrap();
+    let second_refresh = rotated.refresh_token().unwrap().clone();
+    assert_ne!(first_refresh.secret(), second_refresh.secret(), "refresh tokens rotate");
+
+    let introspection = rp.introspect(rotated.access_token()).request_async(&http()).await.unwrap();
+    assert!(introspection.active());
+    assert_eq!(introspection.sub(), Some(user_id.as_str()));
+    let refresh_as_token = AccessToken::new(second_refresh.secret().clone());
+    assert!(rp.introspect(&refresh_as_token).request_async(&http()).await.unwrap().active());
+
+    // Presenting the rotated (used) token revokes the family.
+    assert!(rp.exchange_refresh_token(&first_refresh).unwrap().request_async(&http()).await.is_err());
+    assert!(
+        rp.exchange_refresh_token(&second_refresh).unwrap().request_async(&http()).await.is_err(),
+        "family revoked"
+    );
+    assert!(!rp.introspect(rotated.access_token()).request_async(&http()).await.unwrap().active());
+
+    // Revocation (RFC 7009).
+    let request = authorization_request(&rp, &["offline_access"]);
+    let callback = pages.open(&request.url).await.left();
+    let tokens = rp
+        .exchange_code(code_of(&callback, &request))
+        .unwrap()
+        .set_pkce_verifier(request.verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+    // (openidconnect refuses a plain-http revocation URL, so this one is a plain form POST.)
+    let revoked = http()
+        .post(format!("{}/revoke", server.base))
+        .basic_auth("ledger", Some(&secret))
+        .form(&[("token", tokens.refresh_token().unwrap().secret().as_str()), ("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert!(!rp.introspect(tokens.access_token()).request_async(&http()).await.unwrap().active());
+
+    // Logout with the ID token as hint ends the browser session and returns to the application.
+    let id_token = tokens.id_token().unwrap().to_string();
+    let logout = format!(
+        "{}/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye",
+        server.base,
+        urlencode("https://rp.example/signed-out")
+    );
+    let left = pages.open(&logout).await.left();
+    assert_eq!(left, "https://rp.example/signed-out?state=bye");
+    let request = authorization_request(&rp, &["email"]);
+    let (path, _, page) = pages.open(&request.url).await.page();
+    assert!(path.starts_with("/signin/") && page.contains("Email"), "signed out: the next sign-in asks again");
+    server.stop().await;
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[actix_web::test]
+async fn relying_party_flow_sqlite() {
+    relying_party_signs_in_refreshes_and_signs_out(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn relying_party_flow_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        relying_party_signs_in_refreshes_and_signs_out(&db).await;
+    }
+}
+
+#[actix_web::test]
+async fn discovery_and_jwks_describe_the_provider() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), &http()).await.unwrap();
+    assert_eq!(metadata.issuer().as_str(), server.base);
+    assert_eq!(metadata.token_endpoint().unwrap().as_str(), format!("{}/token", server.base));
+    let jwks: serde_json::Value =
+        http().get(format!("{}/jwks", server.base)).send().await.unwrap().json().await.unwrap();
+    let algs: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert_eq!(algs.len(), 3);
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        assert!(algs.contains(&alg), "{alg} in {algs:?}");
+    }
+    assert!(jwks.to_string().find("\"d\"").is_none(), "no private key material");
+    server.stop().await;
+}

@@ -1,0 +1,265 @@
+//! The hosted sign-in: what a person sees, and the protections around it.
+
+use openidconnect::{OAuth2TokenResponse, TokenResponse};
+use portti::crypto::totp;
+
+use crate::oidc::{
+    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, first_sign_in, http, now, person,
+    relying_party, sign_in,
+};
+use crate::support::TestDb;
+use crate::support::pages::{Landing, PageClient, query_param};
+
+/// Email and password steps with a given password; returns the landing page.
+async fn try_password(pages: &PageClient, url: &str, email: &str, password: &str) -> (reqwest::StatusCode, String) {
+    let (_, _, page) = pages.open(url).await.page();
+    let (_, _, page) = pages.submit(&page, "/email", &[("email", email)]).await.page();
+    let (_, status, page) = pages.submit(&page, "/password", &[("password", password)]).await.page();
+    (status, page)
+}
+
+fn notice(page: &str) -> String {
+    page.split("role=\"alert\">").nth(1).map(|rest| rest.split('<').next().unwrap().to_owned()).unwrap_or_default()
+}
+
+#[actix_web::test]
+async fn a_wrong_password_and_an_unknown_email_read_the_same() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+
+    let url = authorization_request(&rp, &[]).url;
+    let (known_status, known) = try_password(&pages, &url, "maija@example.com", "not the password").await;
+    let (unknown_status, unknown) = try_password(&pages, &url, "nobody@example.com", "not the password").await;
+    assert_eq!(known_status, 400);
+    assert_eq!(known_status, unknown_status);
+    assert_eq!(notice(&known), "The email or password is not right.");
+    assert_eq!(notice(&known), notice(&unknown));
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn eight_failures_lock_the_account_for_thirty_minutes() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+    let url = authorization_request(&rp, &[]).url;
+
+    for email in ["maija@example.com", "nobody@example.com"] {
+        for _ in 0..8 {
+            let (status, _) = try_password(&pages, &url, email, "not the password").await;
+            assert_eq!(status, 400);
+        }
+        let (status, page) = try_password(&pages, &url, email, PASSWORD).await;
+        assert_eq!(status, 429, "{email}: locked, even with the right password");
+        assert!(notice(&page).contains("Too many attempts"));
+    }
+
+    server.state.clock.advance(30 * 60 + 1);
+    let (status, page) = try_password(&pages, &url, "maija@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "unlocked after 30 minutes");
+    assert!(page.contains("Set up 2-step verification"));
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn an_authenticator_code_is_accepted_once_and_a_recovery_code_once() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+
+    let first = PageClient::new(&server.base);
+    let (_, secret, recovery) = first_sign_in(&first, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+
+    // The enrolment used this step's code: the same code cannot sign in again.
+    let second = PageClient::new(&server.base);
+    let (status, page) =
+        match sign_in(&second, &authorization_request(&rp, &[]).url, "maija@example.com", &secret, now()).await {
+            Landing::Page { status, body, .. } => (status, body),
+            Landing::Left(url) => panic!("a replayed code signed in: {url}"),
+        };
+    assert_eq!(status, 400);
+    assert!(notice(&page).contains("code is not right"));
+    // The next step's code works.
+    let code = totp::code_at(&secret, now() + 30).unwrap();
+    let left = second.submit(&page, "/code", &[("code", &code)]).await.left();
+    assert!(left.starts_with(CALLBACK));
+
+    // A recovery code instead of the authenticator, once.
+    for attempt in 0..2 {
+        let pages = PageClient::new(&server.base);
+        let (_, _, page) = pages.open(&authorization_request(&rp, &[]).url).await.page();
+        let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+        let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+        let (_, _, page) = pages
+            .open(&format!("{}/recovery", crate::support::pages::form_action(&page, "/code").trim_end_matches("/code")))
+            .await
+            .page();
+        assert!(page.contains(r#"<label for="recovery_code">Recovery code</label>"#));
+        let landing = pages.submit(&page, "/recovery", &[("code", &recovery[0].to_lowercase())]).await;
+        match (attempt, landing) {
+            (0, Landing::Left(url)) => assert!(url.starts_with(CALLBACK)),
+            (1, Landing::Page { status, body, .. }) => {
+                assert_eq!(status, 400);
+                assert!(notice(&body).contains("used already"));
+            }
+            (_, other) => panic!("attempt {attempt}: {other:?}"),
+        }
+    }
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn forged_forms_and_other_browsers_are_refused() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+    let (path, _, page) = pages.open(&authorization_request(&rp, &[]).url).await.page();
+
+    let (_, status, body) =
+        pages.post(&format!("{path}/email"), &[("csrf", "forged"), ("email", "maija@example.com")]).await.page();
+    assert_eq!(status, 400);
+    assert!(body.contains("This form has expired"));
+
+    // Another browser (no binding cookie) cannot use the flow, even with its token.
+    let stranger = PageClient::new(&server.base);
+    let (_, status, _) = stranger.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    assert_eq!(status, 404);
+    let (_, status, body) = stranger.open(&path).await.page();
+    assert_eq!(status, 404);
+    assert!(body.contains("start again"));
+
+    // The flow is untouched: the email step is still there.
+    let (_, _, again) = pages.open(&path).await.page();
+    assert!(again.contains(r#"<label for="email">Email</label>"#));
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn sessions_sign_in_once_for_every_application_until_they_time_out() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", false, "RS256", &[]);
+    let payroll_secret = confidential_client(&server.state, "payroll", true, "ES256", &[]);
+    let ledger = relying_party(&server, "ledger", None).await;
+    let payroll = relying_party(&server, "payroll", Some(&payroll_secret)).await;
+    let pages = PageClient::new(&server.base);
+
+    // Third-party ledger: consent is asked, then remembered.
+    let (callback, _, _) =
+        first_sign_in(&pages, &authorization_request(&ledger, &["email"]).url, "maija@example.com").await;
+    assert!(callback.starts_with(CALLBACK));
+    let again = pages.open(&authorization_request(&ledger, &["email"]).url).await.left();
+    assert!(query_param(&again, "code").is_some(), "consent remembered, session reused");
+    let (_, _, page) = pages.open(&authorization_request(&ledger, &["email", "phone"]).url).await.page();
+    assert!(page.contains("Allow access") && page.contains("See your phone number"), "a new scope asks again");
+
+    // First-party payroll: single sign-on, no consent page, ES256 tokens.
+    let request = authorization_request(&payroll, &["email"]);
+    let callback = pages.open(&request.url).await.left();
+    let tokens = payroll
+        .exchange_code(code_of(&callback, &request))
+        .unwrap()
+        .set_pkce_verifier(request.verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap();
+    assert_eq!(
+        *id_token.signing_alg().unwrap(),
+        openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        "payroll's tokens are ES256"
+    );
+    let verifier = payroll
+        .id_token_verifier()
+        .set_allowed_algs(vec![openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+    id_token.claims(&verifier, &request.nonce).expect("the ES256 ID token verifies against JWKS");
+    assert!(!tokens.access_token().secret().is_empty());
+
+    // prompt=login asks for the password again despite the session.
+    let mut request = authorization_request(&payroll, &[]);
+    request.url.push_str("&prompt=login");
+    let (_, _, page) = pages.open(&request.url).await.page();
+    assert!(page.contains(r#"<label for="email">Email</label>"#));
+
+    // After 30 idle minutes the session is over; prompt=none then says so.
+    server.state.clock.advance(30 * 60 + 1);
+    let mut request = authorization_request(&payroll, &[]);
+    request.url.push_str("&prompt=none");
+    let left = pages.open(&request.url).await.left();
+    assert_eq!(query_param(&left, "error").as_deref(), Some("login_required"));
+    assert_eq!(query_param(&left, "state").as_deref(), Some(request.state.secret().as_str()));
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn denied_consent_and_untrusted_requests() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", false, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+
+    let (_, _, page) = pages.open(&authorization_request(&rp, &[]).url).await.page();
+    let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+    let secret =
+        totp_rs::Secret::try_from_base32(crate::support::pages::element_text(&page, "totp-secret").replace(' ', ""))
+            .unwrap();
+    let code = totp::code_at(secret.as_bytes(), now()).unwrap();
+    let (_, _, page) = pages.submit(&page, "/enrol", &[("code", &code)]).await.page();
+    let (_, _, page) = pages.submit(&page, "/recovery-codes", &[]).await.page();
+    let (_, _, page) = pages.submit(&page, "/terms", &[]).await.page();
+    assert!(page.contains(">Deny<"));
+    let left = pages.submit(&page, "/consent", &[("decision", "deny")]).await.left();
+    assert_eq!(query_param(&left, "error").as_deref(), Some("access_denied"));
+
+    // A redirect URI the client never registered: a page, no redirect.
+    let url = authorization_request(&rp, &[]).url.replace("rp.example%2Fcallback", "evil.example%2Fcallback");
+    let (_, status, body) = pages.open(&url).await.page();
+    assert_eq!(status, 400);
+    assert!(body.contains("has not registered"));
+    let (_, status, _) =
+        pages.open(&format!("{}/authorize?client_id=nobody&response_type=code", server.base)).await.page();
+    assert_eq!(status, 400);
+    // A bad scope goes back to the (trusted) redirect URI.
+    let url = authorization_request(&rp, &["admin"]).url;
+    let left = pages.open(&url).await.left();
+    assert_eq!(query_param(&left, "error").as_deref(), Some("invalid_scope"));
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn a_new_terms_version_is_accepted_again() {
+    let db = TestDb::sqlite();
+    let server = db.serve("[terms]\nversion = \"2026-01\"\ntext = \"First terms.\"");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let (_, secret, _) =
+        first_sign_in(&PageClient::new(&server.base), &authorization_request(&rp, &[]).url, "maija@example.com").await;
+    server.stop().await;
+
+    let server = db.serve("[terms]\nversion = \"2026-06\"\ntext = \"Second terms.\"");
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+    let (_, _, page) =
+        sign_in(&pages, &authorization_request(&rp, &[]).url, "maija@example.com", &secret, now() + 30).await.page();
+    assert!(page.contains("Second terms.") && page.contains("2026-06"), "{page}");
+    let left = pages.submit(&page, "/terms", &[]).await.left();
+    assert!(left.starts_with(CALLBACK));
+    server.stop().await;
+}
