@@ -52,6 +52,7 @@ impl AppState {
     /// Loads the master key, connects to the database, applies migrations,
     /// checks the key against the database and registers the config clients.
     pub fn open(settings: Settings, clock: Clock) -> Result<Self> {
+        crypto::install_tls_provider();
         let keys = Keys::load(&settings.master_key)?;
         let store = Store::connect(&settings.database_url, settings.database_pool_size)?;
         store.during_startup(|| {

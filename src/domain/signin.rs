@@ -236,10 +236,15 @@ pub enum View {
     Consent { client_id: String, scopes: Vec<String> },
 }
 
-/// The page a flow is at.
-pub fn view(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<View> {
+/// The page a flow is at, and the origin of the application it returns to.
+pub fn view(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<(View, String)> {
     let flow = load(state, now, flow_id, browser_id)?;
-    Ok(match flow.step {
+    let origin = match url::Url::parse(&flow.request.redirect_uri) {
+        Ok(url) if url.has_host() => url.origin().ascii_serialization(),
+        Ok(url) => format!("{}:", url.scheme()),
+        Err(_) => String::new(),
+    };
+    let view = match flow.step {
         Step::Email => View::Email { email: flow.stored.email.clone() },
         Step::Password => View::Password { email: flow.stored.email.clone().unwrap_or_default() },
         Step::Code => View::Code,
@@ -259,7 +264,8 @@ pub fn view(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str)
         Step::Consent => {
             View::Consent { client_id: flow.request.client_id.as_str().to_owned(), scopes: flow.request.scopes.clone() }
         }
-    })
+    };
+    Ok((view, origin))
 }
 
 fn load(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Flow> {

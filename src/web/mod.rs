@@ -46,15 +46,23 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(logout::logout_post);
 }
 
+/// The Content-Security-Policy of a page. Browsers apply `form-action` to the
+/// redirect that follows a form too, so a page whose form may end the sign-in
+/// (and send the browser back to the application) names that application's
+/// origin.
+pub fn content_security_policy(form_target: Option<&str>) -> String {
+    let extra = form_target.map(|origin| format!(" {origin}")).unwrap_or_default();
+    format!(
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+         form-action 'self'{extra}; frame-ancestors 'none'"
+    )
+}
+
 /// Security headers on every response: no inline script or style, no framing,
 /// no referrer leaks, no MIME sniffing; HSTS when served over https.
 pub fn security_headers(https: bool) -> DefaultHeaders {
     let headers = DefaultHeaders::new()
-        .add((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
-             form-action 'self'; frame-ancestors 'none'",
-        ))
+        .add((header::CONTENT_SECURITY_POLICY, content_security_policy(None)))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "no-referrer"))
         .add((header::X_FRAME_OPTIONS, "DENY"));

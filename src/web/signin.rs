@@ -2,6 +2,7 @@
 //! browser and its form token, calls one domain function and renders.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_SECURITY_POLICY, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
@@ -72,8 +73,27 @@ page_template!(RecoveryCodesPage, "signin_recovery_codes.html" { codes: Vec<Stri
 page_template!(TermsPage, "signin_terms.html" { version: String, text: String });
 page_template!(ConsentPage, "signin_consent.html" { client_id: String, scopes: Vec<String> });
 
-/// Renders the page of a flow's step, with a notice when a form failed.
-fn render(view: View, flow: String, csrf: String, notice: Option<String>, status: StatusCode) -> HttpResponse {
+/// Renders the page of a flow's step, with a notice when a form failed; its
+/// forms may send the browser on to `origin`, the application's.
+fn render(
+    (view, origin): (View, String),
+    flow: String,
+    csrf: String,
+    notice: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
+    let mut response = render_view(view, flow, csrf, notice, status);
+    allow_form_target(&mut response, &origin);
+    response
+}
+
+fn allow_form_target(response: &mut HttpResponse, origin: &str) {
+    if let Ok(value) = HeaderValue::from_str(&super::content_security_policy(Some(origin))) {
+        response.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+fn render_view(view: View, flow: String, csrf: String, notice: Option<String>, status: StatusCode) -> HttpResponse {
     let t = Messages::for_locales(None);
     match view {
         View::Email { email } => page(status, &EmailPage { t, flow, csrf, notice, email: email.unwrap_or_default() }),
@@ -128,8 +148,11 @@ pub async fn show_recovery(req: HttpRequest, state: web::Data<AppState>, flow: w
     };
     let id = flow.clone();
     match run(&state, move |s, now| signin::view(s, now, &id, &browser)).await {
-        Ok(View::Code) => {
-            page(StatusCode::OK, &RecoveryPage { t: Messages::for_locales(None), flow, csrf, notice: None })
+        Ok((View::Code, origin)) => {
+            let mut response =
+                page(StatusCode::OK, &RecoveryPage { t: Messages::for_locales(None), flow, csrf, notice: None });
+            allow_form_target(&mut response, &origin);
+            response
         }
         Ok(_) => see_other(&signin::signin_path(&flow)).finish(),
         Err(e) => error_page(&e),
@@ -194,10 +217,18 @@ async fn step(
         Ok(outcome) => {
             let mut response = match (&outcome.next, outcome.recovery_codes) {
                 (Next::Redirect(location), _) => see_other(location).finish(),
-                (Next::Show, Some(codes)) => page(
-                    StatusCode::OK,
-                    &RecoveryCodesPage { t: Messages::for_locales(None), flow, csrf, notice: None, codes },
-                ),
+                (Next::Show, Some(codes)) => {
+                    let (id, browser) = (flow.clone(), browser.clone());
+                    let origin = run(&state, move |s, now| signin::view(s, now, &id, &browser)).await;
+                    let mut response = page(
+                        StatusCode::OK,
+                        &RecoveryCodesPage { t: Messages::for_locales(None), flow, csrf, notice: None, codes },
+                    );
+                    if let Ok((_, origin)) = origin {
+                        allow_form_target(&mut response, &origin);
+                    }
+                    response
+                }
                 (Next::Show, None) => see_other(&signin::signin_path(&flow)).finish(),
             };
             if let Some(value) = outcome.session_cookie {
@@ -210,8 +241,11 @@ async fn step(
             let notice = Some(e.to_string());
             let id = flow.clone();
             match (form_page, run(&state, move |s, now| signin::view(s, now, &id, &browser)).await) {
-                (FormPage::Recovery, Ok(View::Code)) => {
-                    page(status, &RecoveryPage { t: Messages::for_locales(None), flow, csrf, notice })
+                (FormPage::Recovery, Ok((View::Code, origin))) => {
+                    let mut response =
+                        page(status, &RecoveryPage { t: Messages::for_locales(None), flow, csrf, notice });
+                    allow_form_target(&mut response, &origin);
+                    response
                 }
                 (_, Ok(view)) => render(view, flow, csrf, notice, status),
                 (_, Err(e)) => error_page(&e),

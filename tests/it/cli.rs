@@ -215,3 +215,15 @@ async fn with_no_command_it_serves_answers_health_checks_and_stops_on_sigterm() 
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
 }
+
+#[test]
+fn keys_rotate_prints_the_new_kid() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| portti(dir.path()).args(args).output().unwrap();
+    let first = json(&run(&["keys", "rotate"]));
+    let second = json(&run(&["keys", "rotate"]));
+    assert_eq!(first["keys"].as_array().unwrap().len(), 3, "one per algorithm");
+    let kid = first["kid"].as_str().unwrap();
+    assert_eq!(kid.len(), 43, "an RFC 7638 thumbprint");
+    assert_ne!(second["kid"], first["kid"]);
+}

@@ -66,3 +66,27 @@ async fn the_front_page_and_its_stylesheet() {
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
     running.stop().await.unwrap();
 }
+
+#[actix_web::test]
+async fn cookies_are_http_only_same_site_and_host_bound_over_https() {
+    for (issuer, name, secure) in
+        [(None, "portti_browser=", false), (Some("https://login.example.com"), "__Host-portti_browser=", true)]
+    {
+        let db = TestDb::sqlite();
+        let extra = issuer.map(|i| format!("issuer = {i:?}")).unwrap_or_default();
+        let running = start(db.open(&extra), false);
+        let response = crate::oidc::http()
+            .get(format!("http://{}/authorize?client_id=nobody", running.addr))
+            .send()
+            .await
+            .unwrap();
+        let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.starts_with(name), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+            "{cookie}"
+        );
+        assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
+        running.stop().await.unwrap();
+    }
+}

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod browser;
 mod cli;
 mod http;
 mod migrations;
@@ -12,3 +13,4 @@ mod oidc;
 mod outbox;
 mod signin;
 mod store;
+mod tokens;

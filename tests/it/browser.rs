@@ -1,0 +1,313 @@
+//! A person in a real browser: headless Chromium, driven over WebDriver
+//! (chromedriver + fantoccini), through the pages of a sign-in that a local
+//! relying party starts and finishes.
+//!
+//! Where Chromium is not installed these tests say so and pass; in CI (`CI`
+//! set) its absence is a failure.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use fantoccini::{Client, ClientBuilder, Locator};
+use openidconnect::core::{CoreClient, CoreIdTokenClaims, CoreProviderMetadata, CoreResponseType};
+use openidconnect::{
+    AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
+    RedirectUrl, Scope, TokenResponse,
+};
+use portti::crypto::totp;
+use portti::domain::client::{ClientKind, NewClient, add_client};
+
+use crate::oidc::{PASSWORD, http, now, person};
+use crate::support::TestDb;
+use crate::support::pages::query_param;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver, killed when dropped.
+struct Driver(Child, u16);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A headless Chromium session, or `None` (skipped) where there is none outside CI.
+async fn browser() -> Option<(Client, Driver, tempfile::TempDir)> {
+    portti::crypto::install_tls_provider();
+    if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI must install chromium and chromium-driver for the browser tests");
+        }
+        eprintln!("skipped: Chromium ({CHROMIUM}) or chromedriver ({CHROMEDRIVER}) is not installed");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let driver = Driver(child, port);
+    let profile = tempfile::tempdir().unwrap();
+    let args = vec![
+        "--headless=new".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--disable-quic".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        // Nothing but loopback: no lookups of outside hosts at all.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1".to_owned(),
+        format!("--user-data-dir={}", profile.path().display()),
+    ];
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("goog:chromeOptions".to_owned(), serde_json::json!({ "binary": CHROMIUM, "args": args }));
+    let webdriver = format!("http://127.0.0.1:{}", driver.1);
+    for _ in 0..100 {
+        if let Ok(client) =
+            ClientBuilder::rustls().unwrap().capabilities(capabilities.clone()).connect(&webdriver).await
+        {
+            return Some((client, driver, profile));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+/// The relying party's callback: a local page that records where the browser came back.
+struct Callback {
+    url: String,
+    received: Arc<Mutex<Vec<String>>>,
+    server: actix_web::dev::ServerHandle,
+}
+
+async fn callback_server() -> Callback {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let data = web::Data::new(received.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).default_service(web::to(
+            |req: actix_web::HttpRequest, seen: web::Data<Arc<Mutex<Vec<String>>>>| async move {
+                seen.lock().unwrap().push(req.uri().to_string());
+                HttpResponse::Ok().content_type("text/html").body("<h1>Back at the application</h1>")
+            },
+        ))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    Callback { url: format!("http://127.0.0.1:{port}/callback"), received, server: handle }
+}
+
+/// Types into the field a person finds by its label.
+async fn fill(browser: &Client, label: &str, text: &str) {
+    let label = browser.find(Locator::XPath(&format!("//label[normalize-space()='{label}']"))).await.unwrap();
+    let id = label.attr("for").await.unwrap().unwrap();
+    let field = browser.find(Locator::Id(&id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Presses a button and waits for the page it leads to (the old page's
+/// elements go stale once the browser has navigated).
+async fn press(browser: &Client, button: &str) {
+    let element = browser.find(Locator::XPath(&format!("//button[normalize-space()='{button}']"))).await.unwrap();
+    element.click().await.unwrap();
+    for _ in 0..200 {
+        if element.text().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("pressing {button} led nowhere");
+}
+
+/// The text of the first element matching `css` once it satisfies `expected`
+/// (a page may still be loading after a click); the last text seen otherwise.
+async fn text_once(browser: &Client, css: &str, expected: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(element) = browser.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if expected(&text) {
+                return text;
+            }
+            last = text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
+}
+
+async fn expect_heading(browser: &Client, expected: &str) {
+    assert_eq!(text_once(browser, "h1", |text| text == expected).await, expected);
+}
+
+async fn expect_alert(browser: &Client, expected: &str) {
+    let text = text_once(browser, "[role=alert]", |text| text.contains(expected)).await;
+    assert!(text.contains(expected), "alert {text:?} lacks {expected:?}");
+}
+
+#[actix_web::test]
+async fn a_person_signs_in_enrols_consents_and_signs_out() {
+    let Some((browser, _driver, _profile)) = browser().await else { return };
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let callback = callback_server().await;
+    person(&server.state, "maija@example.com");
+    let new = NewClient::parse(
+        "ledger",
+        ClientKind::Confidential { secret: None },
+        std::slice::from_ref(&callback.url),
+        &[format!("{}/signed-out", callback.url.trim_end_matches("/callback"))],
+        &[],
+        false,
+        Some("EdDSA"),
+    )
+    .unwrap();
+    let secret = add_client(&server.state.store, 1, new).unwrap().client_secret.unwrap();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), &http()).await.unwrap();
+    let rp =
+        CoreClient::from_provider_metadata(metadata, ClientId::new("ledger".into()), Some(ClientSecret::new(secret)))
+            .set_redirect_uri(RedirectUrl::new(callback.url.clone()).unwrap());
+
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = rp
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    browser.goto(url.as_str()).await.unwrap();
+    expect_heading(&browser, "Sign in").await;
+
+    // A wrong password first.
+    fill(&browser, "Email", "maija@example.com").await;
+    press(&browser, "Next").await;
+    fill(&browser, "Password", "not my password at all").await;
+    press(&browser, "Sign in").await;
+    expect_alert(&browser, "The email or password is not right.").await;
+    fill(&browser, "Password", PASSWORD).await;
+    press(&browser, "Sign in").await;
+
+    // Enrolment: the QR code, and the secret as text for typing.
+    expect_heading(&browser, "Set up 2-step verification").await;
+    assert!(browser.find(Locator::Css("figure.qr svg")).await.is_ok(), "the QR code is drawn");
+    let typed = browser.find(Locator::Id("totp-secret")).await.unwrap().text().await.unwrap();
+    let totp_secret = totp_rs::Secret::try_from_base32(typed.replace(' ', "")).unwrap().as_bytes().to_vec();
+    fill(&browser, "Authenticator code", &totp::code_at(&totp_secret, now()).unwrap()).await;
+    press(&browser, "Verify").await;
+    expect_heading(&browser, "Save your recovery codes").await;
+    let codes = browser.find_all(Locator::Css("#recovery-codes code")).await.unwrap();
+    assert_eq!(codes.len(), 10);
+    press(&browser, "Continue").await;
+    expect_heading(&browser, "Terms of service").await;
+    press(&browser, "Accept").await;
+    expect_heading(&browser, "Allow access").await;
+    assert!(browser.source().await.unwrap().contains("See your email address"));
+    press(&browser, "Allow").await;
+
+    // Back at the application, which exchanges the code for tokens.
+    expect_heading(&browser, "Back at the application").await;
+    let back = browser.current_url().await.unwrap().to_string();
+    assert_eq!(query_param(&back, "state").as_deref(), Some(state.secret().as_str()));
+    let code = AuthorizationCode::new(query_param(&back, "code").unwrap());
+    let tokens = rp.exchange_code(code).unwrap().set_pkce_verifier(verifier).request_async(&http()).await.unwrap();
+    let id_verifier =
+        rp.id_token_verifier().set_allowed_algs(vec![openidconnect::core::CoreJwsSigningAlgorithm::EdDsa]);
+    let claims: &CoreIdTokenClaims = tokens.id_token().unwrap().claims(&id_verifier, &nonce).unwrap();
+    assert_eq!(claims.email().unwrap().as_str(), "maija@example.com");
+
+    // Sign out from the application, with the ID token as hint.
+    let logout = format!(
+        "{}/logout?id_token_hint={}&post_logout_redirect_uri={}&state=bye",
+        server.base,
+        tokens.id_token().unwrap(),
+        url::form_urlencoded::byte_serialize(
+            format!("{}/signed-out", callback.url.trim_end_matches("/callback")).as_bytes()
+        )
+        .collect::<String>()
+    );
+    browser.goto(&logout).await.unwrap();
+    assert!(browser.current_url().await.unwrap().as_str().ends_with("/signed-out?state=bye"));
+
+    // The second sign-in asks for the authenticator code, not enrolment, and no consent.
+    let (url, _, _) = rp
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .url();
+    browser.goto(url.as_str()).await.unwrap();
+    expect_heading(&browser, "Sign in").await;
+    fill(&browser, "Email", "maija@example.com").await;
+    press(&browser, "Next").await;
+    fill(&browser, "Password", PASSWORD).await;
+    press(&browser, "Sign in").await;
+    expect_heading(&browser, "2-step verification").await;
+    fill(&browser, "Authenticator code", &totp::code_at(&totp_secret, now() + 30).unwrap()).await;
+    press(&browser, "Verify").await;
+    expect_heading(&browser, "Back at the application").await;
+    let received = callback.received.lock().unwrap().clone();
+    let came_back = |path: &str| received.iter().filter(|uri| uri.starts_with(path)).count();
+    assert_eq!((came_back("/callback?"), came_back("/signed-out?")), (2, 1), "{received:?}");
+
+    browser.close().await.unwrap();
+    callback.server.stop(false).await;
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn a_person_is_locked_out_after_eight_wrong_passwords() {
+    let Some((browser, _driver, _profile)) = browser().await else { return };
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let callback = callback_server().await;
+    person(&server.state, "maija@example.com");
+    let new = NewClient::parse("ledger", ClientKind::Public, std::slice::from_ref(&callback.url), &[], &[], true, None)
+        .unwrap();
+    add_client(&server.state.store, 1, new).unwrap();
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{}/authorize?client_id=ledger&response_type=code&scope=openid&redirect_uri={}&code_challenge={}&code_challenge_method=S256",
+        server.base,
+        url::form_urlencoded::byte_serialize(callback.url.as_bytes()).collect::<String>(),
+        challenge.as_str()
+    );
+    browser.goto(&url).await.unwrap();
+    fill(&browser, "Email", "maija@example.com").await;
+    press(&browser, "Next").await;
+    for _ in 0..8 {
+        fill(&browser, "Password", "wrong password here").await;
+        press(&browser, "Sign in").await;
+        expect_alert(&browser, "The email or password is not right.").await;
+    }
+    fill(&browser, "Password", PASSWORD).await;
+    press(&browser, "Sign in").await;
+    // Locked, even with the right password.
+    expect_alert(&browser, "Too many attempts").await;
+    browser.close().await.unwrap();
+    callback.server.stop(false).await;
+    server.stop().await;
+}

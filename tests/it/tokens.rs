@@ -1,0 +1,217 @@
+//! The token endpoint's own rules: client authentication, grants, PKCE, and
+//! key rotation as seen by a relying party.
+
+use std::sync::Arc;
+
+use portti::crypto::signing::{self, SigningKey};
+use portti::domain::client::{ClientKind, NewClient, add_client};
+use portti::domain::signing_keys::rotate_signing_keys;
+use serde_json::Value;
+
+use crate::oidc::{CALLBACK, confidential_client, http, person};
+use crate::support::pages::{PageClient, query_param};
+use crate::support::{TestDb, TestServer};
+
+async fn post_token(server: &TestServer, auth: Option<(&str, &str)>, form: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = http().post(format!("{}/token", server.base)).form(form);
+    if let Some((id, secret)) = auth {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    (status, response.json().await.unwrap())
+}
+
+/// Verifies a JWT against the published JWKS, as a resource server would.
+async fn verify_with_jwks(server: &TestServer, token: &str, typ: &str, audience: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        http().get(format!("{}/jwks", server.base)).send().await.unwrap().json().await.unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("the kid is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[&server.base]);
+    assert_eq!(header.typ.as_deref(), Some(typ));
+    jsonwebtoken::decode::<Value>(token, &key, &validation).unwrap().claims
+}
+
+#[actix_web::test]
+async fn client_credentials_with_every_algorithm() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        let id = format!("service-{}", alg.to_lowercase());
+        let id = id.as_str();
+        let new = NewClient::parse(
+            id,
+            ClientKind::Confidential { secret: None },
+            &[],
+            &[],
+            &["client_credentials".to_owned()],
+            false,
+            Some(alg),
+        )
+        .unwrap();
+        let secret = add_client(&server.state.store, 1, new).unwrap().client_secret.unwrap();
+        let (status, body) = post_token(&server, Some((id, &secret)), &[("grant_type", "client_credentials")]).await;
+        assert_eq!(status, 200, "{alg}: {body}");
+        assert_eq!(body["token_type"], "Bearer");
+        let claims = verify_with_jwks(&server, body["access_token"].as_str().unwrap(), "at+jwt", id).await;
+        assert_eq!(claims["sub"], id);
+        assert_eq!(claims["client_id"], id);
+        assert!(claims["jti"].is_string());
+        let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
+        assert_eq!(format!("{:?}", header.alg), alg);
+    }
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn client_authentication_and_grant_rules() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let secret = confidential_client(&server.state, "ledger", false, "RS256", &["authorization_code"]);
+
+    let (status, body) = post_token(&server, Some(("ledger", "wrong")), &[("grant_type", "client_credentials")]).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+    let (status, body) = post_token(&server, Some(("nobody", "x")), &[("grant_type", "client_credentials")]).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+    let (status, body) =
+        post_token(&server, None, &[("grant_type", "client_credentials"), ("client_id", "ledger")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "a confidential client needs its secret"
+    );
+    let (status, body) = post_token(&server, Some(("ledger", &secret)), &[("grant_type", "client_credentials")]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("unauthorized_client")));
+    let (status, body) = post_token(&server, Some(("ledger", &secret)), &[("grant_type", "password")]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("unsupported_grant_type")));
+    let (status, body) = post_token(&server, Some(("ledger", &secret)), &[("grant_type", "authorization_code")]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
+    let (status, body) = post_token(
+        &server,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "made-up"),
+            ("redirect_uri", CALLBACK),
+            ("client_id", "ledger"),
+            ("client_secret", &secret),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "client_secret_post works; the code does not"
+    );
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn public_clients_must_use_pkce_and_the_right_verifier() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    let new = NewClient::parse("mobile", ClientKind::Public, &[CALLBACK.to_owned()], &[], &[], true, None).unwrap();
+    add_client(&server.state.store, 1, new).unwrap();
+    let pages = PageClient::new(&server.base);
+
+    let without_pkce = format!(
+        "{}/authorize?client_id=mobile&response_type=code&scope=openid&redirect_uri={}&state=s1",
+        server.base,
+        url::form_urlencoded::byte_serialize(CALLBACK.as_bytes()).collect::<String>()
+    );
+    let left = pages.open(&without_pkce).await.left();
+    assert_eq!(query_param(&left, "error").as_deref(), Some("invalid_request"));
+    let plain = format!("{without_pkce}&code_challenge=abc&code_challenge_method=plain");
+    assert_eq!(query_param(&pages.open(&plain).await.left(), "error").as_deref(), Some("invalid_request"));
+
+    // Sign in with PKCE, then present a wrong verifier: the code is burnt.
+    let rp = crate::oidc::relying_party(&server, "mobile", None).await;
+    let request = crate::oidc::authorization_request(&rp, &[]);
+    let (callback, _, _) = crate::oidc::first_sign_in(&pages, &request.url, "maija@example.com").await;
+    let code = query_param(&callback, "code").unwrap();
+    let wrong = "x".repeat(43);
+    let (status, body) = post_token(
+        &server,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("client_id", "mobile"),
+            ("code_verifier", &wrong),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn an_expired_code_is_refused() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    let secret = confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = crate::oidc::relying_party(&server, "ledger", Some(&secret)).await;
+    let pages = PageClient::new(&server.base);
+    let request = crate::oidc::authorization_request(&rp, &[]);
+    let (callback, _, _) = crate::oidc::first_sign_in(&pages, &request.url, "maija@example.com").await;
+    server.state.clock.advance(61);
+    let code = query_param(&callback, "code").unwrap();
+    let (status, body) = post_token(
+        &server,
+        Some(("ledger", &secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", request.verifier.secret()),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "codes live 60 seconds");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn a_rotated_key_is_published_first_and_signs_after_the_delay() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let state = &server.state;
+    let before = state.key_set();
+    let old_kid = before.signer(portti::crypto::signing::SigningAlg::RS256).unwrap().kid.clone();
+
+    let rotated = rotate_signing_keys(&state.store, &state.keys, &state.settings, state.clock.now()).unwrap();
+    let new_kid = rotated.iter().find(|k| k.alg == portti::crypto::signing::SigningAlg::RS256).unwrap().kid.clone();
+    state.reload_keys().unwrap();
+    let jwks: Value = http().get(format!("{}/jwks", server.base)).send().await.unwrap().json().await.unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), 6, "old and new keys published");
+    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()));
+    assert_eq!(state.key_set().signer(portti::crypto::signing::SigningAlg::RS256).unwrap().kid, old_kid, "not yet");
+
+    state.clock.advance(state.settings.keys.activation_delay_seconds + 1);
+    state.reload_keys().unwrap();
+    let signer: Arc<SigningKey> = state.key_set().signer(portti::crypto::signing::SigningAlg::RS256).unwrap().clone();
+    assert_eq!(signer.kid, new_kid, "the new key signs after the delay");
+    // What the old key signed still verifies until it expires.
+    let old_token = before
+        .signer(portti::crypto::signing::SigningAlg::RS256)
+        .unwrap()
+        .sign("JWT", &serde_json::json!({"sub": "x"}))
+        .unwrap();
+    assert!(signing::verify::<Value>(&old_token, "JWT", state.key_set().published()).is_some());
+
+    state.clock.advance(state.settings.longest_signed_token_seconds() + 1);
+    state.reload_keys().unwrap();
+    let kids: Vec<String> = state.key_set().published().iter().map(|k| k.kid.clone()).collect();
+    assert_eq!(kids.len(), 3, "the old keys leave JWKS once their tokens have expired");
+    assert!(!kids.contains(&old_kid));
+    server.stop().await;
+}
