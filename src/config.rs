@@ -487,10 +487,11 @@ impl Settings {
             return Err(Error::Config("tokens.*_seconds must be positive".to_owned()));
         }
         let keys = config.keys;
-        if keys.activation_delay_seconds < 0 || keys.refresh_seconds == 0 {
+        // Every instance must have reloaded (and published) a new key before any signs with it.
+        let refresh = i64::try_from(keys.refresh_seconds).unwrap_or(i64::MAX);
+        if keys.refresh_seconds == 0 || keys.activation_delay_seconds < refresh {
             return Err(Error::Config(
-                "keys.activation_delay_seconds must not be negative and keys.refresh_seconds must be positive"
-                    .to_owned(),
+                "keys.refresh_seconds must be positive and keys.activation_delay_seconds at least as long".to_owned(),
             ));
         }
         let session = config.session;

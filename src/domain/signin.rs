@@ -67,6 +67,30 @@ struct Flow {
     stored: StoredFlow,
     request: AuthorizationRequest,
     step: Step,
+    /// The step as stored when this request loaded the flow: saving checks
+    /// that no other request moved it on in the meantime.
+    loaded_step: String,
+}
+
+fn already_done() -> Error {
+    Error::InvalidRequest("This step of the sign-in is already done. Go back and reload the page.".to_owned())
+}
+
+/// Saves the flow, provided no other request moved it on since it was loaded.
+fn save(tx: &mut Write<'_>, flow: &mut Flow) -> Result<()> {
+    if !tx.update_flow(&flow.stored, &flow.loaded_step)? {
+        return Err(already_done());
+    }
+    flow.loaded_step = flow.stored.step.clone();
+    Ok(())
+}
+
+/// Ends the flow, provided no other request ended or moved it first.
+fn finish(tx: &mut Write<'_>, flow: &Flow) -> Result<()> {
+    if !tx.delete_flow(&flow.stored.id_digest, &flow.loaded_step)? {
+        return Err(already_done());
+    }
+    Ok(())
 }
 
 impl Flow {
@@ -189,6 +213,7 @@ pub fn authorize(
         },
         request,
         step: Step::Email,
+        loaded_step: Step::Email.as_str().to_owned(),
     };
     let Some(session) = usable else {
         if flow.request.prompt == Prompt::None {
@@ -210,7 +235,7 @@ pub fn authorize(
         Ok(match next {
             Next::Redirect(url) => Authorized::Redirect(url),
             Next::Show if flow.request.prompt == Prompt::None => {
-                tx.delete_flow(&flow.stored.id_digest)?;
+                finish(tx, &flow)?;
                 let error = if flow.step == Step::Consent { "consent_required" } else { "interaction_required" };
                 Authorized::Redirect(flow_error(state, &flow, error, "the person must see a page first"))
             }
@@ -276,7 +301,8 @@ fn load(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> 
     }
     let request = serde_json::from_str(&stored.request).map_err(Error::internal)?;
     let step = Step::parse(&stored.step)?;
-    Ok(Flow { stored, request, step })
+    let loaded_step = stored.step.clone();
+    Ok(Flow { stored, request, step, loaded_step })
 }
 
 fn load_at(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str, step: Step) -> Result<Flow> {
@@ -304,7 +330,7 @@ pub fn submit_email(
     let email = Email::parse(email)?;
     flow.stored.email = Some(email.as_str().to_owned());
     flow.set_step(Step::Password);
-    state.store.write(|tx| tx.update_flow(&flow.stored))?;
+    state.store.write(|tx| save(tx, &mut flow))?;
     Ok(Outcome::show())
 }
 
@@ -312,7 +338,7 @@ pub fn submit_email(
 pub fn change_email(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Outcome> {
     let mut flow = load_at(state, now, flow_id, browser_id, Step::Password)?;
     flow.set_step(Step::Email);
-    state.store.write(|tx| tx.update_flow(&flow.stored))?;
+    state.store.write(|tx| save(tx, &mut flow))?;
     Ok(Outcome::show())
 }
 
@@ -337,14 +363,15 @@ pub fn submit_password(
     let account = state.store.read(|r| r.password_hash_by_email(&email))?;
     let user_id = account.as_ref().map(|(id, _)| id.clone());
     let subject = account_subject(user_id.as_ref(), &email);
-    throttle::ensure_not_locked(state, now, &subject)?;
+    let attempt = throttle::begin_attempt(state, now, &subject)?;
     let hash = account.as_ref().and_then(|(_, hash)| hash.clone());
     let matches = password::verify_password(password, hash.as_deref().unwrap_or(&state.dummy_password_hash))?;
     let (Some(user_id), true, Some(_)) = (user_id, matches, hash) else {
-        throttle::record_failure(state, now, &subject)?;
+        throttle::attempt_failed(state, now, attempt)?;
         return Err(Error::InvalidRequest(WRONG_PASSWORD.to_owned()));
     };
-    throttle::record_success(state, &subject)?;
+    // Earlier failures stay counted until the second factor is done too.
+    throttle::attempt_passed(state, attempt)?;
     flow.stored.user_id = Some(user_id.as_str().to_owned());
     flow.add_amr("pwd");
     if state.store.read(|r| r.totp(&user_id))?.is_some() {
@@ -354,7 +381,7 @@ pub fn submit_password(
         flow.stored.sealed_pending_secret = Some(state.keys.seal(&pending_context(&flow), &secret)?);
         flow.set_step(Step::Enrol);
     }
-    state.store.write(|tx| tx.update_flow(&flow.stored))?;
+    state.store.write(|tx| save(tx, &mut flow))?;
     Ok(Outcome::show())
 }
 
@@ -374,7 +401,7 @@ pub fn submit_code(
     throttle::check_address(state, now, address)?;
     let user_id = flow.user_id()?;
     let subject = account_subject(Some(&user_id), "");
-    throttle::ensure_not_locked(state, now, &subject)?;
+    let attempt = throttle::begin_attempt(state, now, &subject)?;
     let stored = state.store.read(|r| r.totp(&user_id))?.ok_or_else(|| Error::internal("authenticator vanished"))?;
     let secret = state.keys.open(&totp_context(&user_id), &stored.sealed_secret)?;
     let accepted = match totp::matching_step(&secret, code, now) {
@@ -382,10 +409,10 @@ pub fn submit_code(
         None => false,
     };
     if !accepted {
-        throttle::record_failure(state, now, &subject)?;
+        throttle::attempt_failed(state, now, attempt)?;
         return Err(Error::InvalidRequest(WRONG_CODE.to_owned()));
     }
-    throttle::record_success(state, &subject)?;
+    throttle::signed_in(state, &subject)?;
     flow.add_amr("otp");
     finish_authentication(state, now, flow, None)
 }
@@ -403,13 +430,13 @@ pub fn submit_recovery_code(
     throttle::check_address(state, now, address)?;
     let user_id = flow.user_id()?;
     let subject = account_subject(Some(&user_id), "");
-    throttle::ensure_not_locked(state, now, &subject)?;
+    let attempt = throttle::begin_attempt(state, now, &subject)?;
     let digest = sha256_hex(&normalise_recovery_code(code));
     if !state.store.write(|tx| tx.use_recovery_code(&user_id, &digest, now))? {
-        throttle::record_failure(state, now, &subject)?;
+        throttle::attempt_failed(state, now, attempt)?;
         return Err(Error::InvalidRequest("That recovery code is not right, or it was used already.".to_owned()));
     }
-    throttle::record_success(state, &subject)?;
+    throttle::signed_in(state, &subject)?;
     flow.add_amr("otp");
     finish_authentication(state, now, flow, None)
 }
@@ -433,9 +460,16 @@ pub fn confirm_enrolment(
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
     let digests: Vec<String> = codes.iter().map(|code| sha256_hex(&normalise_recovery_code(code))).collect();
     state.store.write(|tx| {
+        // Another flow (a second tab) may have enrolled meanwhile: never replace it here.
+        if tx.totp(&user_id)?.is_some() {
+            return Err(Error::InvalidRequest(
+                "An authenticator is already set up for this account. Start the sign-in again.".to_owned(),
+            ));
+        }
         tx.set_totp(&user_id, &sealed, step, now)?;
         tx.replace_recovery_codes(&user_id, &digests)
     })?;
+    throttle::signed_in(state, &account_subject(Some(&user_id), ""))?;
     flow.stored.sealed_pending_secret = None;
     flow.add_amr("otp");
     finish_authentication(state, now, flow, Some(codes))
@@ -475,11 +509,19 @@ pub fn decide_consent(
     let flow = load_at(state, now, flow_id, browser_id, Step::Consent)?;
     let user_id = flow.user_id()?;
     state.store.write(|tx| {
-        tx.delete_flow(&flow.stored.id_digest)?;
+        finish(tx, &flow)?;
         if !allow {
             return Ok(Outcome::redirect(flow_error(state, &flow, "access_denied", "the person denied the request")));
         }
-        tx.set_consent(&user_id, flow.request.client_id.as_str(), &flow.request.scopes.join(" "), now)?;
+        // Remember what was allowed before too: consent only ever grows here.
+        let mut scopes = flow.request.scopes.clone();
+        if let Some(earlier) = tx.consented_scopes(&user_id, flow.request.client_id.as_str())? {
+            scopes.extend(earlier.split_whitespace().map(str::to_owned));
+        }
+        scopes.sort();
+        scopes.dedup();
+        tx.set_consent(&user_id, flow.request.client_id.as_str(), &scopes.join(" "), now)?;
+        ensure_session_live(tx, now, &flow)?;
         let code = issue_code(tx, state, now, &flow.request, &flow.session()?)?;
         Ok(Outcome::redirect(code_redirect(state, &flow.request, &code)))
     })
@@ -505,7 +547,7 @@ fn finish_authentication(
         flow.stored.auth_time = Some(now);
         let next = if recovery_codes.is_some() {
             flow.set_step(Step::RecoveryCodes);
-            tx.update_flow(&flow.stored)?;
+            save(tx, &mut flow)?;
             Next::Show
         } else {
             after_authentication(tx, state, now, &mut flow, &client)?
@@ -525,22 +567,34 @@ fn after_authentication(
     let user_id = flow.user_id()?;
     if !tx.has_accepted_terms(&user_id, &state.settings.terms.version)? {
         flow.set_step(Step::Terms);
-        tx.update_flow(&flow.stored)?;
+        save(tx, flow)?;
         return Ok(Next::Show);
     }
     let consented = match tx.consented_scopes(&user_id, client.id.as_str())? {
         Some(given) => flow.request.scopes.iter().all(|scope| given.split_whitespace().any(|g| g == scope)),
         None => false,
     };
-    let needs_consent = !client.first_party && (flow.request.prompt == Prompt::Consent || !consented);
+    // A first-party client needs no consent, unless the request asks for it.
+    let needs_consent = flow.request.prompt == Prompt::Consent || (!client.first_party && !consented);
     if needs_consent {
         flow.set_step(Step::Consent);
-        tx.update_flow(&flow.stored)?;
+        save(tx, flow)?;
         return Ok(Next::Show);
     }
-    tx.delete_flow(&flow.stored.id_digest)?;
+    finish(tx, flow)?;
+    ensure_session_live(tx, now, flow)?;
     let code = issue_code(tx, state, now, &flow.request, &flow.session()?)?;
     Ok(Next::Redirect(code_redirect(state, &flow.request, &code)))
+}
+
+/// A code is issued only while the session the flow signed in with lives (the
+/// person may have signed out in another tab meanwhile).
+fn ensure_session_live(tx: &mut Write<'_>, now: UnixSeconds, flow: &Flow) -> Result<()> {
+    let public_id = flow.stored.session_public_id.as_deref().ok_or_else(|| Error::internal("flow has no session"))?;
+    match tx.session_by_public_id(public_id)? {
+        Some(session) if session.ended_at.is_none() && session.expires_at > now => Ok(()),
+        _ => Err(Error::NotFound("sign-in")),
+    }
 }
 
 fn flow_client(state: &AppState, flow: &Flow) -> Result<Client> {

@@ -64,7 +64,9 @@ pub fn rotate_signing_keys(
     now: UnixSeconds,
 ) -> Result<Vec<RotatedKey>> {
     let takes_over = now + settings.keys.activation_delay_seconds;
-    let published_until = takes_over + settings.longest_signed_token_seconds();
+    // An instance may keep signing with the old key until its next reload.
+    let reload_lag = i64::try_from(settings.keys.refresh_seconds).unwrap_or(i64::MAX);
+    let published_until = takes_over + reload_lag + settings.longest_signed_token_seconds();
     let fresh = SigningAlg::ALL.into_iter().map(|alg| new_key(keys, alg, takes_over)).collect::<Result<Vec<_>>>()?;
     store.write(|tx| {
         tx.delete_unpublished_signing_keys(now)?;

@@ -15,28 +15,49 @@ pub fn account_subject(user_id: Option<&UserId>, email: &str) -> String {
     }
 }
 
-/// Refuses when the account is locked.
-pub fn ensure_not_locked(state: &AppState, now: UnixSeconds, subject: &str) -> Result<()> {
-    match state.store.read(|r| r.locked_until(subject))? {
-        Some(until) if until > now => Err(Error::RateLimited),
-        _ => Ok(()),
-    }
+/// A password or code attempt, counted before it is checked.
+#[derive(Debug)]
+pub struct Attempt {
+    subject: String,
+    count: i32,
 }
 
-/// Counts a failed password or code; the attempt that reaches the limit locks the account.
-pub fn record_failure(state: &AppState, now: UnixSeconds, subject: &str) -> Result<()> {
+/// Counts an attempt against an account before it is checked, and refuses it
+/// when the account is locked or concurrent attempts have passed the limit.
+pub fn begin_attempt(state: &AppState, now: UnixSeconds, subject: &str) -> Result<Attempt> {
     let settings = &state.settings.sign_in;
-    let failures = state
-        .store
-        .write(|tx| tx.record_sign_in_failure(subject, now, settings.max_failures, now + settings.lockout_seconds))?;
-    if failures >= settings.max_failures {
-        tracing::warn!(subject = %subject.split(':').next().unwrap_or(""), "account locked after failed attempts");
+    if let Some(until) = state.store.read(|r| r.locked_until(subject))?
+        && until > now
+    {
+        return Err(Error::RateLimited);
+    }
+    let count = state.store.write(|tx| tx.record_sign_in_attempt(subject, now, now - settings.lockout_seconds))?;
+    if count > settings.max_failures {
+        return Err(Error::RateLimited);
+    }
+    Ok(Attempt { subject: subject.to_owned(), count })
+}
+
+/// The attempt failed; the one that reaches the limit locks the account.
+pub fn attempt_failed(state: &AppState, now: UnixSeconds, attempt: Attempt) -> Result<()> {
+    let settings = &state.settings.sign_in;
+    if attempt.count >= settings.max_failures {
+        state.store.write(|tx| tx.lock_sign_in(&attempt.subject, now + settings.lockout_seconds))?;
+        let kind = attempt.subject.split(':').next().unwrap_or("");
+        tracing::warn!(subject = kind, "account locked after failed attempts");
     }
     Ok(())
 }
 
-/// Forgets the failures after a success.
-pub fn record_success(state: &AppState, subject: &str) -> Result<()> {
+/// The attempt was right (a password, with the second factor still to come):
+/// it no longer counts, but the failures before it still do.
+pub fn attempt_passed(state: &AppState, attempt: Attempt) -> Result<()> {
+    state.store.write(|tx| tx.uncount_sign_in_attempt(&attempt.subject))
+}
+
+/// Forgets the attempts once the person has fully signed in (both factors):
+/// a right password alone must not reset the count of wrong codes.
+pub fn signed_in(state: &AppState, subject: &str) -> Result<()> {
     state.store.write(|tx| tx.clear_sign_in_failures(subject))
 }
 

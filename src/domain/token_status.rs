@@ -44,14 +44,17 @@ impl Introspection {
     }
 }
 
-/// Says whether a token is active. Any confidential client may introspect an
-/// access token (it may be a resource server); a refresh token only by the
-/// client it was issued to. Anything else is just inactive.
+/// Says whether a token is active. A client may introspect only the tokens
+/// issued to it; anything else is just inactive, so nothing about other
+/// clients' tokens or users can be learnt here.
 pub fn introspect(state: &AppState, now: UnixSeconds, client: &Client, token: &str) -> Result<Introspection> {
     if client.is_public() {
         return Err(crate::error::Error::InvalidClient);
     }
     if let Ok(access) = verify_access_token(state, now, token) {
+        if access.client_id != client.id.as_str() {
+            return Ok(Introspection::inactive());
+        }
         return Ok(Introspection {
             active: true,
             scope: Some(access.scope),

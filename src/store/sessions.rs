@@ -105,25 +105,29 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Saves a flow's progress.
-    pub fn update_flow(&mut self, flow: &StoredFlow) -> Result<()> {
-        diesel::update(login_flows::table.find(&flow.id_digest))
-            .set((
-                login_flows::step.eq(&flow.step),
-                login_flows::email.eq(&flow.email),
-                login_flows::user_id.eq(&flow.user_id),
-                login_flows::amr.eq(&flow.amr),
-                login_flows::auth_time.eq(flow.auth_time),
-                login_flows::session_public_id.eq(&flow.session_public_id),
-                login_flows::sealed_pending_secret.eq(&flow.sealed_pending_secret),
-            ))
-            .execute(self.conn)?;
-        Ok(())
+    /// Saves a flow's progress, if it is still at `expected_step`; false when
+    /// another request moved it on first (a double submit).
+    pub fn update_flow(&mut self, flow: &StoredFlow, expected_step: &str) -> Result<bool> {
+        let updated =
+            diesel::update(login_flows::table.find(&flow.id_digest).filter(login_flows::step.eq(expected_step)))
+                .set((
+                    login_flows::step.eq(&flow.step),
+                    login_flows::email.eq(&flow.email),
+                    login_flows::user_id.eq(&flow.user_id),
+                    login_flows::amr.eq(&flow.amr),
+                    login_flows::auth_time.eq(flow.auth_time),
+                    login_flows::session_public_id.eq(&flow.session_public_id),
+                    login_flows::sealed_pending_secret.eq(&flow.sealed_pending_secret),
+                ))
+                .execute(self.conn)?;
+        Ok(updated == 1)
     }
 
-    pub fn delete_flow(&mut self, id_digest: &str) -> Result<()> {
-        diesel::delete(login_flows::table.find(id_digest)).execute(self.conn)?;
-        Ok(())
+    /// Ends a flow that is at `expected_step`; false when it was not.
+    pub fn delete_flow(&mut self, id_digest: &str, expected_step: &str) -> Result<bool> {
+        let deleted = diesel::delete(login_flows::table.find(id_digest).filter(login_flows::step.eq(expected_step)))
+            .execute(self.conn)?;
+        Ok(deleted == 1)
     }
 
     /// Removes flows that were abandoned.

@@ -18,31 +18,45 @@ struct Count {
     count: i32,
 }
 
-const FAILURE_SQLITE: &str = "INSERT INTO sign_in_failures (subject, failures, locked_until, updated_at) \
+/// Counts an attempt. The count starts afresh once a lock has run out, or
+/// when the last attempt is older than the window.
+const ATTEMPT_SQLITE: &str = "INSERT INTO sign_in_failures (subject, failures, locked_until, updated_at) \
      VALUES (?1, 1, NULL, ?2) ON CONFLICT (subject) DO UPDATE SET \
-     failures = sign_in_failures.failures + 1, updated_at = excluded.updated_at RETURNING failures AS count";
-const FAILURE_POSTGRES: &str = "INSERT INTO sign_in_failures (subject, failures, locked_until, updated_at) \
+     failures = CASE WHEN sign_in_failures.updated_at <= ?3 OR sign_in_failures.locked_until <= ?2 \
+         THEN 1 ELSE sign_in_failures.failures + 1 END, \
+     locked_until = CASE WHEN sign_in_failures.locked_until <= ?2 THEN NULL ELSE sign_in_failures.locked_until END, \
+     updated_at = ?2 RETURNING failures AS count";
+const ATTEMPT_POSTGRES: &str = "INSERT INTO sign_in_failures (subject, failures, locked_until, updated_at) \
      VALUES ($1, 1, NULL, $2) ON CONFLICT (subject) DO UPDATE SET \
-     failures = sign_in_failures.failures + 1, updated_at = excluded.updated_at RETURNING failures AS count";
+     failures = CASE WHEN sign_in_failures.updated_at <= $3 OR sign_in_failures.locked_until <= $2 \
+         THEN 1 ELSE sign_in_failures.failures + 1 END, \
+     locked_until = CASE WHEN sign_in_failures.locked_until <= $2 THEN NULL ELSE sign_in_failures.locked_until END, \
+     updated_at = $2 RETURNING failures AS count";
 
+/// Counts a hit in the window starting at the second parameter; a stored
+/// window that started before the third (the same instant) is stale.
 const HIT_SQLITE: &str = "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?1, ?2, 1) \
      ON CONFLICT (bucket) DO UPDATE SET \
-     hits = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.hits + 1 ELSE 1 END, \
+     hits = CASE WHEN rate_limits.window_start >= ?3 THEN rate_limits.hits + 1 ELSE 1 END, \
      window_start = excluded.window_start RETURNING hits AS count";
 const HIT_POSTGRES: &str = "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
      ON CONFLICT (bucket) DO UPDATE SET \
-     hits = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.hits + 1 ELSE 1 END, \
+     hits = CASE WHEN rate_limits.window_start >= $3 THEN rate_limits.hits + 1 ELSE 1 END, \
      window_start = excluded.window_start RETURNING hits AS count";
 
-/// Runs a counting upsert with a text key and a number, on either backend.
-fn upsert_count(conn: &mut DbConnection, sqlite: &str, postgres: &str, key: &str, number: i64) -> Result<i32> {
+/// Runs a counting upsert with a text key and two numbers, on either backend.
+fn upsert_count(conn: &mut DbConnection, sqlite: &str, postgres: &str, key: &str, numbers: [i64; 2]) -> Result<i32> {
     let row: Count = match conn {
-        DbConnection::Sqlite(c) => {
-            diesel::sql_query(sqlite).bind::<Text, _>(key).bind::<BigInt, _>(number).get_result(c)?
-        }
-        DbConnection::Postgresql(c) => {
-            diesel::sql_query(postgres).bind::<Text, _>(key).bind::<BigInt, _>(number).get_result(c)?
-        }
+        DbConnection::Sqlite(c) => diesel::sql_query(sqlite)
+            .bind::<Text, _>(key)
+            .bind::<BigInt, _>(numbers[0])
+            .bind::<BigInt, _>(numbers[1])
+            .get_result(c)?,
+        DbConnection::Postgresql(c) => diesel::sql_query(postgres)
+            .bind::<Text, _>(key)
+            .bind::<BigInt, _>(numbers[0])
+            .bind::<BigInt, _>(numbers[1])
+            .get_result(c)?,
     };
     Ok(row.count)
 }
@@ -60,16 +74,27 @@ impl Read<'_> {
 }
 
 impl Write<'_> {
-    /// Counts a failure; at `limit` failures, locks the subject until
-    /// `lock_until` and starts counting afresh. Returns the failures counted.
-    pub fn record_sign_in_failure(&mut self, subject: &str, now: i64, limit: i32, lock_until: i64) -> Result<i32> {
-        let failures = upsert_count(self.conn, FAILURE_SQLITE, FAILURE_POSTGRES, subject, now)?;
-        if failures >= limit {
-            diesel::update(sign_in_failures::table.find(subject))
-                .set((sign_in_failures::failures.eq(0), sign_in_failures::locked_until.eq(lock_until)))
-                .execute(self.conn)?;
-        }
-        Ok(failures)
+    /// Counts a sign-in attempt before it is checked, so concurrent attempts
+    /// cannot all slip under the limit; attempts older than `window_start`
+    /// are forgotten. Returns the attempts counted, this one included.
+    pub fn record_sign_in_attempt(&mut self, subject: &str, now: i64, window_start: i64) -> Result<i32> {
+        upsert_count(self.conn, ATTEMPT_SQLITE, ATTEMPT_POSTGRES, subject, [now, window_start])
+    }
+
+    /// Uncounts one attempt that turned out right.
+    pub fn uncount_sign_in_attempt(&mut self, subject: &str) -> Result<()> {
+        diesel::update(sign_in_failures::table.find(subject).filter(sign_in_failures::failures.gt(0)))
+            .set(sign_in_failures::failures.eq(sign_in_failures::failures - 1))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Locks the subject until `until`.
+    pub fn lock_sign_in(&mut self, subject: &str, until: i64) -> Result<()> {
+        diesel::update(sign_in_failures::table.find(subject))
+            .set(sign_in_failures::locked_until.eq(until))
+            .execute(self.conn)?;
+        Ok(())
     }
 
     /// Forgets the failures of a subject after a success.
@@ -82,6 +107,6 @@ impl Write<'_> {
     /// returns the hits in that window, this one included.
     pub fn hit_rate_limit(&mut self, bucket: &str, now: i64, window_seconds: i64) -> Result<i32> {
         let window_start = now - now.rem_euclid(window_seconds);
-        upsert_count(self.conn, HIT_SQLITE, HIT_POSTGRES, bucket, window_start)
+        upsert_count(self.conn, HIT_SQLITE, HIT_POSTGRES, bucket, [window_start, window_start])
     }
 }

@@ -145,3 +145,16 @@ pub fn error_page(error: &Error) -> HttpResponse {
         .insert_header((CACHE_CONTROL, "no-store"))
         .body(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_cookies_are_http_only_same_site_and_host_bound_over_https() {
+        let plain = cookie(cookie_name(SESSION_COOKIE, false), "v".into(), false).to_string();
+        assert_eq!(plain, "portti_session=v; HttpOnly; SameSite=Lax; Path=/");
+        let https = cookie(cookie_name(SESSION_COOKIE, true), "v".into(), true).to_string();
+        assert_eq!(https, "__Host-portti_session=v; HttpOnly; SameSite=Lax; Secure; Path=/");
+    }
+}

@@ -1,6 +1,7 @@
 //! `/logout`: RP-initiated logout.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_SECURITY_POLICY, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
@@ -41,6 +42,11 @@ async fn respond(req: HttpRequest, state: web::Data<AppState>, params: LogoutPar
                 Ok(csrf) => csrf,
                 Err(e) => return error_page(&e),
             };
+            let target = for_page
+                .post_logout_redirect_uri
+                .as_deref()
+                .and_then(|uri| url::Url::parse(uri).ok())
+                .map(|url| url.origin().ascii_serialization());
             let mut response = page(
                 StatusCode::OK,
                 &ConfirmPage {
@@ -51,6 +57,10 @@ async fn respond(req: HttpRequest, state: web::Data<AppState>, params: LogoutPar
                     client_id: for_page.client_id,
                 },
             );
+            // The confirmation's form ends in a redirect to the application: CSP must allow it.
+            if let Ok(value) = HeaderValue::from_str(&super::content_security_policy(target.as_deref())) {
+                response.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
+            }
             if let Some(cookie) = new_cookie {
                 let _ = response.add_cookie(&cookie);
             }

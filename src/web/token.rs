@@ -122,7 +122,11 @@ async fn userinfo(state: web::Data<AppState>, token: String) -> Result<HttpRespo
             return Err(Error::InvalidToken);
         }
         let user_id = UserId::from_stored(access.sub.clone());
-        let mut claims = s.store.read(|r| user_claims(r, &user_id, &scopes)).map_err(|_| Error::InvalidToken)?;
+        // A token of a user who no longer exists is invalid; a database failure is not the token's fault.
+        let mut claims = s.store.read(|r| user_claims(r, &user_id, &scopes)).map_err(|e| match e {
+            Error::InvalidGrant(_) => Error::InvalidToken,
+            other => other,
+        })?;
         claims.insert("sub".into(), Value::from(access.sub));
         Ok(claims)
     })

@@ -43,7 +43,7 @@ async fn browser() -> Option<(Client, Driver, tempfile::TempDir)> {
         if std::env::var_os("CI").is_some() {
             panic!("CI must install chromium and chromium-driver for the browser tests");
         }
-        eprintln!("skipped: Chromium ({CHROMIUM}) or chromedriver ({CHROMEDRIVER}) is not installed");
+        crate::support::skipped(&format!("Chromium ({CHROMIUM}) or chromedriver ({CHROMEDRIVER}) is not installed"));
         return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -269,9 +269,24 @@ async fn a_person_signs_in_enrols_consents_and_signs_out() {
     fill(&browser, "Authenticator code", &totp::code_at(&totp_secret, now() + 30).unwrap()).await;
     press(&browser, "Verify").await;
     expect_heading(&browser, "Back at the application").await;
+    // Signing out without an ID token asks first; the confirmation still returns
+    // the browser to the application (CSP lets that form's redirect through).
+    let signed_out = format!("{}/signed-out", callback.url.trim_end_matches("/callback"));
+    browser
+        .goto(&format!(
+            "{}/logout?client_id=ledger&state=again&post_logout_redirect_uri={}",
+            server.base,
+            url::form_urlencoded::byte_serialize(signed_out.as_bytes()).collect::<String>()
+        ))
+        .await
+        .unwrap();
+    expect_heading(&browser, "Sign out").await;
+    press(&browser, "Continue").await;
+    assert!(browser.current_url().await.unwrap().as_str().ends_with("/signed-out?state=again"));
+
     let received = callback.received.lock().unwrap().clone();
     let came_back = |path: &str| received.iter().filter(|uri| uri.starts_with(path)).count();
-    assert_eq!((came_back("/callback?"), came_back("/signed-out?")), (2, 1), "{received:?}");
+    assert_eq!((came_back("/callback?"), came_back("/signed-out?")), (2, 2), "{received:?}");
 
     browser.close().await.unwrap();
     callback.server.stop(false).await;

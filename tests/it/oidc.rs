@@ -100,6 +100,12 @@ pub fn authorization_request(rp: &Rp, scopes: &[&str]) -> Request {
 /// recovery codes, terms, and consent when asked. Returns the callback URL,
 /// the authenticator secret and the recovery codes.
 pub async fn first_sign_in(pages: &PageClient, url: &str, email: &str) -> (String, Vec<u8>, Vec<String>) {
+    let (callback, secret, codes, _) = first_sign_in_at(pages, url, email).await;
+    (callback, secret, codes)
+}
+
+/// [`first_sign_in`], also returning the time whose code confirmed the enrolment.
+pub async fn first_sign_in_at(pages: &PageClient, url: &str, email: &str) -> (String, Vec<u8>, Vec<String>, i64) {
     let (path, status, page) = pages.open(url).await.page();
     assert_eq!(status, 200);
     assert!(path.starts_with("/signin/"), "{path}");
@@ -110,7 +116,8 @@ pub async fn first_sign_in(pages: &PageClient, url: &str, email: &str) -> (Strin
     assert!(page.contains("<svg"), "the enrolment shows a QR code");
     let typed = element_text(&page, "totp-secret");
     let secret = totp_rs::Secret::try_from_base32(typed.replace(' ', "")).unwrap().as_bytes().to_vec();
-    let code = totp::code_at(&secret, now()).unwrap();
+    let enrolled_at = now();
+    let code = totp::code_at(&secret, enrolled_at).unwrap();
     let (_, status, page) = pages.submit(&page, "/enrol", &[("code", &code)]).await.page();
     assert_eq!(status, 200);
     let codes: Vec<String> =
@@ -125,7 +132,7 @@ pub async fn first_sign_in(pages: &PageClient, url: &str, email: &str) -> (Strin
         }
         other => other.left(),
     };
-    (callback, secret, codes)
+    (callback, secret, codes, enrolled_at)
 }
 
 /// A later sign-in: email, password, authenticator code.
@@ -166,6 +173,7 @@ async fn relying_party_signs_in_refreshes_and_signs_out(db: &TestDb) {
     assert_eq!(query_param(&callback, "iss").as_deref(), Some(server.base.as_str()), "RFC 9207 iss");
     let code = code_of(&callback, &request);
 
+    let verifier_secret = request.verifier.secret().clone();
     let tokens = rp
         .exchange_code(code.clone())
         .unwrap()
@@ -192,9 +200,21 @@ async fn relying_party_signs_in_refreshes_and_signs_out(db: &TestDb) {
     .unwrap();
     assert_eq!(claims.access_token_hash(), Some(&expected_hash));
 
-    // The access token is an RFC 9068 JWT.
+    let raw_id = payload(&id_token.to_string());
+    assert_eq!(raw_id["azp"], "ledger");
+    assert!(raw_id["sid"].as_str().is_some_and(|sid| sid.len() >= 32), "sid: {raw_id}");
+
+    // The access token is an RFC 9068 JWT, signed like the ID token.
     let header = jsonwebtoken::decode_header(tokens.access_token().secret()).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    let access = payload(tokens.access_token().secret());
+    assert_eq!(access["client_id"], "ledger");
+    assert_eq!(access["sub"], user_id.as_str());
+    assert!(access["jti"].as_str().is_some_and(|jti| !jti.is_empty()));
+    assert_eq!(access["sid"], raw_id["sid"]);
+    let scope: Vec<&str> = access["scope"].as_str().unwrap().split(' ').collect();
+    assert!(scope.contains(&"openid") && scope.contains(&"companies"), "{scope:?}");
 
     let info: CoreUserInfoClaims =
         rp.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http()).await.unwrap();
@@ -212,10 +232,25 @@ async fn relying_party_signs_in_refreshes_and_signs_out(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(raw["companies"][0]["name"], "Asiakas Oy");
+    let posted: serde_json::Value = http()
+        .post(format!("{}/userinfo", server.base))
+        .form(&[("access_token", tokens.access_token().secret().as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(posted, raw, "POST /userinfo with the token in the body answers the same");
     assert_eq!(raw["companies"][0]["rights"], serde_json::json!(["ledger"]));
 
     // The code works once; a second use fails and revokes what the first issued.
-    let replay = rp.exchange_code(code).unwrap().request_async(&http()).await;
+    let replay = rp
+        .exchange_code(code)
+        .unwrap()
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier_secret))
+        .request_async(&http())
+        .await;
     assert!(replay.is_err(), "a code is single use");
     let dead: Result<CoreUserInfoClaims, _> =
         rp.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http()).await;
@@ -255,6 +290,18 @@ async fn relying_party_signs_in_refreshes_and_signs_out(db: &TestDb) {
     );
     assert!(!rp.introspect(rotated.access_token()).request_async(&http()).await.unwrap().active());
 
+    // Without offline_access there is no refresh token.
+    let request = authorization_request(&rp, &["email"]);
+    let callback = pages.open(&request.url).await.left();
+    let online = rp
+        .exchange_code(code_of(&callback, &request))
+        .unwrap()
+        .set_pkce_verifier(request.verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+    assert!(online.refresh_token().is_none());
+
     // Revocation (RFC 7009).
     let request = authorization_request(&rp, &["offline_access"]);
     let callback = pages.open(&request.url).await.left();
@@ -289,6 +336,13 @@ async fn relying_party_signs_in_refreshes_and_signs_out(db: &TestDb) {
     let (path, _, page) = pages.open(&request.url).await.page();
     assert!(path.starts_with("/signin/") && page.contains("Email"), "signed out: the next sign-in asks again");
     server.stop().await;
+}
+
+/// The claims of a JWT, unverified (the verification is the library's job above).
+pub fn payload(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 fn urlencode(value: &str) -> String {

@@ -4,8 +4,8 @@ use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use portti::crypto::totp;
 
 use crate::oidc::{
-    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, first_sign_in, http, now, person,
-    relying_party, sign_in,
+    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, first_sign_in, first_sign_in_at, http,
+    now, person, relying_party, sign_in,
 };
 use crate::support::TestDb;
 use crate::support::pages::{Landing, PageClient, query_param};
@@ -77,19 +77,20 @@ async fn an_authenticator_code_is_accepted_once_and_a_recovery_code_once() {
     let rp = relying_party(&server, "ledger", None).await;
 
     let first = PageClient::new(&server.base);
-    let (_, secret, recovery) = first_sign_in(&first, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+    let (_, secret, recovery, enrolled_at) =
+        first_sign_in_at(&first, &authorization_request(&rp, &[]).url, "maija@example.com").await;
 
-    // The enrolment used this step's code: the same code cannot sign in again.
+    // The enrolment used that step's code: the same code cannot sign in again.
     let second = PageClient::new(&server.base);
     let (status, page) =
-        match sign_in(&second, &authorization_request(&rp, &[]).url, "maija@example.com", &secret, now()).await {
+        match sign_in(&second, &authorization_request(&rp, &[]).url, "maija@example.com", &secret, enrolled_at).await {
             Landing::Page { status, body, .. } => (status, body),
             Landing::Left(url) => panic!("a replayed code signed in: {url}"),
         };
     assert_eq!(status, 400);
     assert!(notice(&page).contains("code is not right"));
     // The next step's code works.
-    let code = totp::code_at(&secret, now() + 30).unwrap();
+    let code = totp::code_at(&secret, enrolled_at + 30).unwrap();
     let left = second.submit(&page, "/code", &[("code", &code)]).await.left();
     assert!(left.starts_with(CALLBACK));
 
@@ -261,5 +262,177 @@ async fn a_new_terms_version_is_accepted_again() {
     assert!(page.contains("Second terms.") && page.contains("2026-06"), "{page}");
     let left = pages.submit(&page, "/terms", &[]).await.left();
     assert!(left.starts_with(CALLBACK));
+    server.stop().await;
+}
+
+/// Email and password; returns the authenticator-code page.
+async fn to_code_step(pages: &PageClient, url: &str) -> String {
+    let (_, _, page) = pages.open(url).await.page();
+    let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+    assert!(page.contains("2-step verification"), "{page}");
+    page
+}
+
+#[actix_web::test]
+async fn wrong_authenticator_codes_lock_and_a_right_password_does_not_reset_them() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let (_, secret, _, enrolled_at) =
+        first_sign_in_at(&PageClient::new(&server.base), &authorization_request(&rp, &[]).url, "maija@example.com")
+            .await;
+
+    // Seven wrong codes, then a fresh start with the right password: the count goes on.
+    let pages = PageClient::new(&server.base);
+    let mut page = to_code_step(&pages, &authorization_request(&rp, &[]).url).await;
+    for _ in 0..7 {
+        let (_, status, next) = pages.submit(&page, "/code", &[("code", "000000")]).await.page();
+        assert_eq!(status, 400);
+        page = next;
+    }
+    let page = to_code_step(&pages, &authorization_request(&rp, &[]).url).await;
+    let (_, status, page) = pages.submit(&page, "/code", &[("code", "000000")]).await.page();
+    assert_eq!(status, 400, "the eighth wrong code");
+    let right = totp::code_at(&secret, enrolled_at + 30).unwrap();
+    let (_, status, page) = pages.submit(&page, "/code", &[("code", &right)]).await.page();
+    assert_eq!(status, 429, "locked: even the right code is refused");
+    assert!(notice(&page).contains("Too many attempts"));
+
+    server.state.clock.advance(29 * 60);
+    let (_, _, page) = pages.open(&authorization_request(&rp, &[]).url).await.page();
+    let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    let (_, status, _) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+    assert_eq!(status, 429, "still locked after 29 minutes");
+    server.state.clock.advance(60 + 1);
+    to_code_step(&pages, &authorization_request(&rp, &[]).url).await; // the lock is over
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn attempts_from_one_address_are_throttled() {
+    let db = TestDb::sqlite();
+    let server = db.serve("[sign_in]\nattempts_per_minute_per_address = 3");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+    let url = authorization_request(&rp, &[]).url;
+    for (n, email) in ["a@example.com", "b@example.com", "c@example.com"].iter().enumerate() {
+        let (status, _) = try_password(&pages, &url, email, "guess number one").await;
+        assert_eq!(status, 400, "attempt {n}");
+    }
+    let (status, page) = try_password(&pages, &url, "d@example.com", "guess number one").await;
+    assert_eq!(status, 429, "a fourth attempt in the minute from the same address");
+    assert!(notice(&page).contains("Too many attempts"));
+    server.state.clock.advance(61);
+    let (status, _) = try_password(&pages, &url, "maija@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "the next minute is allowed again");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn an_unknown_email_takes_as_long_as_a_known_one() {
+    let db = TestDb::sqlite();
+    let server = db.serve("[sign_in]\nattempts_per_minute_per_address = 1000\nmax_failures = 1000");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+    let url = authorization_request(&rp, &[]).url;
+
+    let mut timings = [Vec::new(), Vec::new()];
+    for round in 0..6 {
+        for (which, email) in ["maija@example.com", "nobody@example.com"].iter().enumerate() {
+            let (_, _, page) = pages.open(&url).await.page();
+            let (_, _, page) = pages.submit(&page, "/email", &[("email", email)]).await.page();
+            let started = std::time::Instant::now();
+            let (_, status, _) = pages.submit(&page, "/password", &[("password", "a wrong password")]).await.page();
+            if round > 0 {
+                timings[which].push(started.elapsed().as_secs_f64());
+            }
+            assert_eq!(status, 400);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (known, unknown) = (median(&mut timings[0]), median(&mut timings[1]));
+    // Both pay for one Argon2id verification; without the dummy hash the
+    // unknown email would answer many times faster.
+    let ratio = unknown / known;
+    assert!((0.5..2.0).contains(&ratio), "known {known:.4}s, unknown {unknown:.4}s");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn sign_out_without_a_hint_asks_first_and_only_returns_to_registered_addresses() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+    first_sign_in(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+
+    let unregistered = format!(
+        "/logout?client_id=ledger&post_logout_redirect_uri={}",
+        url::form_urlencoded::byte_serialize(b"https://evil.example/").collect::<String>()
+    );
+    let (_, status, page) = pages.open(&unregistered).await.page();
+    assert_eq!(status, 400);
+    assert!(page.contains("has not registered"));
+
+    let registered = format!(
+        "{}/logout?client_id=ledger&state=s&post_logout_redirect_uri={}",
+        server.base,
+        url::form_urlencoded::byte_serialize(b"https://rp.example/signed-out").collect::<String>()
+    );
+    let response = http().get(&registered).send().await.unwrap();
+    assert_eq!(response.status(), 303, "a browser with no session goes straight back");
+    assert_eq!(response.headers()["location"], "https://rp.example/signed-out?state=s");
+    let (_, status, page) = pages.open(&registered).await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains("Do you want to sign out"), "a link alone does not sign a person out");
+    let still_in = pages.open(&authorization_request(&rp, &[]).url).await.left();
+    assert!(still_in.starts_with(CALLBACK), "still signed in until confirmed");
+
+    let (_, _, page) = pages.open(&registered).await.page();
+    let left = pages.submit(&page, "/logout", &[]).await.left();
+    assert_eq!(left, "https://rp.example/signed-out?state=s");
+    let (path, _, _) = pages.open(&authorization_request(&rp, &[]).url).await.page();
+    assert!(path.starts_with("/signin/"), "signed out");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn prompt_max_age_and_login_hint() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+
+    let hinted = format!("{}&login_hint=maija%40example.com", authorization_request(&rp, &[]).url);
+    let (_, _, page) = pages.open(&hinted).await.page();
+    assert!(page.contains(r#"value="maija@example.com""#), "the email is filled in from login_hint");
+    first_sign_in(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+
+    // prompt=consent asks even a first-party client; with prompt=none that is consent_required.
+    let (_, _, page) = pages.open(&format!("{}&prompt=consent", authorization_request(&rp, &[]).url)).await.page();
+    assert!(page.contains("Allow access"));
+    let left = pages.open(&format!("{}&prompt=none", authorization_request(&rp, &[]).url)).await.left();
+    assert!(query_param(&left, "code").is_some(), "prompt=none with a session signs in silently");
+
+    // max_age=0 demands a fresh sign-in.
+    server.state.clock.advance(5);
+    let (path, _, _) = pages.open(&format!("{}&max_age=0", authorization_request(&rp, &[]).url)).await.page();
+    assert!(path.starts_with("/signin/"));
+    let left = pages.open(&format!("{}&max_age=3600", authorization_request(&rp, &[]).url)).await.left();
+    assert!(query_param(&left, "code").is_some());
     server.stop().await;
 }

@@ -127,7 +127,7 @@ async fn public_clients_must_use_pkce_and_the_right_verifier() {
     );
     let left = pages.open(&without_pkce).await.left();
     assert_eq!(query_param(&left, "error").as_deref(), Some("invalid_request"));
-    let plain = format!("{without_pkce}&code_challenge=abc&code_challenge_method=plain");
+    let plain = format!("{without_pkce}&code_challenge={}&code_challenge_method=plain", "a".repeat(43));
     assert_eq!(query_param(&pages.open(&plain).await.left(), "error").as_deref(), Some("invalid_request"));
 
     // Sign in with PKCE, then present a wrong verifier: the code is burnt.
@@ -145,6 +145,20 @@ async fn public_clients_must_use_pkce_and_the_right_verifier() {
             ("redirect_uri", CALLBACK),
             ("client_id", "mobile"),
             ("code_verifier", &wrong),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    // A code is only ever tried once: even the right verifier now fails.
+    let (status, body) = post_token(
+        &server,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("client_id", "mobile"),
+            ("code_verifier", request.verifier.secret()),
         ],
     )
     .await;
@@ -208,7 +222,12 @@ async fn a_rotated_key_is_published_first_and_signs_after_the_delay() {
         .unwrap();
     assert!(signing::verify::<Value>(&old_token, "JWT", state.key_set().published()).is_some());
 
-    state.clock.advance(state.settings.longest_signed_token_seconds() + 1);
+    // Published for the tokens' lifetime plus one reload interval (an instance
+    // may still have signed with the old key until it reloaded).
+    state.clock.advance(state.settings.longest_signed_token_seconds());
+    state.reload_keys().unwrap();
+    assert_eq!(state.key_set().published().len(), 6, "not before the reload lag has passed too");
+    state.clock.advance(state.settings.keys.refresh_seconds as i64 + 1);
     state.reload_keys().unwrap();
     let kids: Vec<String> = state.key_set().published().iter().map(|k| k.kid.clone()).collect();
     assert_eq!(kids.len(), 3, "the old keys leave JWKS once their tokens have expired");

@@ -24,10 +24,17 @@ pub fn postgres_base_url() -> Option<String> {
             panic!("CI must set PORTTI_TEST_POSTGRES_URL so the PostgreSQL tests run")
         }
         _ => {
-            eprintln!("skipped: PORTTI_TEST_POSTGRES_URL is not set");
+            skipped("PORTTI_TEST_POSTGRES_URL is not set");
             None
         }
     }
+}
+
+/// Says that a test was skipped, on the terminal itself: the test harness
+/// captures `eprintln!`, not a direct write to standard error.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
 }
 
 /// A database of its own for one test: an SQLite file in a temporary

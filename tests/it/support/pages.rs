@@ -49,11 +49,11 @@ impl PageClient {
         self.land(response).await
     }
 
-    /// Submits the form of `page` whose action ends with `action`, with the
-    /// page's anti-forgery token and these fields.
+    /// Submits the form of `page` whose action ends with `action`, with its
+    /// hidden fields (the anti-forgery token among them) and these fields.
     pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Landing {
         let target = form_action(page, action);
-        let mut form: Vec<(String, String)> = vec![("csrf".into(), hidden_value(page, "csrf"))];
+        let mut form = hidden_fields(page, &target);
         form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let response = self.http.post(format!("{}{target}", self.base)).form(&form).send().await.unwrap();
         self.land(response).await
@@ -93,11 +93,29 @@ pub fn form_action(page: &str, suffix: &str) -> String {
         .unwrap_or_else(|| panic!("no form posting to …{suffix} in:\n{page}"))
 }
 
-/// The value of a hidden input.
-pub fn hidden_value(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in:\n{page}")) + marker.len();
-    page[start..].split('"').next().unwrap().to_owned()
+/// The hidden inputs of the form posting to `action`.
+fn hidden_fields(page: &str, action: &str) -> Vec<(String, String)> {
+    let start = page.find(&format!("action=\"{action}\"")).unwrap();
+    let form = &page[start..page[start..].find("</form>").map_or(page.len(), |end| start + end)];
+    form.split("<input type=\"hidden\" ")
+        .skip(1)
+        .filter_map(|input| {
+            let attr = |name: &str| {
+                let marker = format!("{name}=\"");
+                input.find(&marker).map(|i| unescape(input[i + marker.len()..].split('"').next().unwrap_or("")))
+            };
+            Some((attr("name")?, attr("value")?))
+        })
+        .collect()
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// The text of the element with this id.
