@@ -160,9 +160,11 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
         None
     };
     let key_refresher = tokio::spawn(refresh_keys_periodically(state.clone()));
+    let sweeper = tokio::spawn(sweep_periodically(state.clone()));
     let finished = tokio::spawn(async move {
         let served = server.await.map_err(Error::internal);
         key_refresher.abort();
+        sweeper.abort();
         let _ = stop_worker.send(true);
         if let Some(worker) = worker
             && tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err()
@@ -186,6 +188,31 @@ async fn refresh_keys_periodically(state: AppState) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "reloading the signing keys failed"),
             Err(e) => tracing::error!(error = %e, "reloading the signing keys panicked"),
+        }
+    }
+}
+
+/// How long ended sessions, grants and codes are kept (for the record) before
+/// they are deleted; finished outbox rows are kept for 30 days.
+const KEEP_ENDED_SECONDS: i64 = 24 * 3600;
+const KEEP_OUTBOX_SECONDS: i64 = 30 * 24 * 3600;
+
+/// Deletes what has run its course, every ten minutes. Any instance may do it.
+async fn sweep_periodically(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        interval.tick().await;
+        let state = state.clone();
+        let swept = tokio::task::spawn_blocking(move || {
+            let now = state.clock.now();
+            state.store.write(|tx| tx.delete_finished(now, now - KEEP_ENDED_SECONDS, now - KEEP_OUTBOX_SECONDS))
+        })
+        .await;
+        match swept {
+            Ok(Ok(0)) => {}
+            Ok(Ok(deleted)) => tracing::info!(deleted, "deleted finished sessions, grants, codes and messages"),
+            Ok(Err(e)) => tracing::error!(error = %e, "housekeeping failed"),
+            Err(e) => tracing::error!(error = %e, "housekeeping panicked"),
         }
     }
 }

@@ -12,6 +12,7 @@ mod companies;
 mod connection;
 mod credentials;
 mod grants;
+mod housekeeping;
 mod outbox;
 pub mod schema;
 mod sessions;

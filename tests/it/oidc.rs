@@ -379,3 +379,50 @@ async fn discovery_and_jwks_describe_the_provider() {
     assert!(jwks.to_string().find("\"d\"").is_none(), "no private key material");
     server.stop().await;
 }
+
+/// Two instances on one database sign with the same keys, and one picks up a
+/// rotation made elsewhere on its own (its periodic reload).
+async fn instances_share_keys_and_pick_up_rotations(db: &TestDb) {
+    let extra = "[keys]\nrefresh_seconds = 1\nactivation_delay_seconds = 1";
+    let first = db.serve(extra);
+    let second = db.serve(extra);
+    let jwks = |server: &TestServer| {
+        let url = format!("{}/jwks", server.base);
+        async move {
+            let body: serde_json::Value = http().get(url).send().await.unwrap().json().await.unwrap();
+            let mut kids: Vec<String> =
+                body["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect();
+            kids.sort();
+            kids
+        }
+    };
+    assert_eq!(jwks(&first).await, jwks(&second).await, "one set of keys for every instance");
+
+    let state = &first.state;
+    let rotated = portti::domain::signing_keys::rotate_signing_keys(
+        &state.store,
+        &state.keys,
+        &state.settings,
+        state.clock.now(),
+    )
+    .unwrap();
+    let new_kid = rotated[0].kid.clone();
+    let picked_up =
+        crate::support::eventually(10, || second.state.key_set().published().iter().any(|key| key.kid == new_kid))
+            .await;
+    assert!(picked_up, "the other instance reloaded the rotated keys by itself");
+    first.stop().await;
+    second.stop().await;
+}
+
+#[actix_web::test]
+async fn instances_share_keys_sqlite() {
+    instances_share_keys_and_pick_up_rotations(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn instances_share_keys_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        instances_share_keys_and_pick_up_rotations(&db).await;
+    }
+}

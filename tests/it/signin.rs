@@ -436,3 +436,22 @@ async fn prompt_max_age_and_login_hint() {
     assert!(query_param(&left, "code").is_some());
     server.stop().await;
 }
+
+#[actix_web::test]
+async fn a_session_ends_at_its_absolute_limit_even_when_used() {
+    let db = TestDb::sqlite();
+    let server = db.serve("[session]\nidle_seconds = 1800\nabsolute_seconds = 3000");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+    first_sign_in(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+
+    server.state.clock.advance(1700);
+    let used = pages.open(&authorization_request(&rp, &[]).url).await.left();
+    assert!(query_param(&used, "code").is_some(), "within both limits: single sign-on");
+    server.state.clock.advance(1400);
+    let (path, _, _) = pages.open(&authorization_request(&rp, &[]).url).await.page();
+    assert!(path.starts_with("/signin/"), "idle only 1400 s, but 3100 s since the sign-in: over");
+    server.stop().await;
+}

@@ -31,6 +31,7 @@ on_both_backends!(
     concurrent_workers_never_claim_one_message_twice,
     an_outcome_is_not_recorded_after_the_lease_is_lost,
     a_different_master_key_is_refused,
+    housekeeping_deletes_only_what_has_ended,
 );
 
 fn user_input(email: &str) -> NewUserInput {
@@ -316,4 +317,59 @@ fn an_outcome_is_not_recorded_after_the_lease_is_lost(db: &TestDb) {
     assert!(state.store.write(|tx| tx.mark_message_sent(&other, 170)).unwrap());
     let counts = state.store.read(|r| r.outbox_counts()).unwrap();
     assert_eq!((counts.pending, counts.sent), (0, 1));
+}
+
+fn housekeeping_deletes_only_what_has_ended(db: &TestDb) {
+    use portti::store::{StoredGrant, StoredSession};
+    let state = db.open("");
+    let user = add_user(&state.store, &state.keys, 1, user_input("maija@example.com")).unwrap().user;
+    let client =
+        NewClient::parse("app", ClientKind::Public, &["https://a.example/cb".to_owned()], &[], &[], false, None)
+            .unwrap();
+    add_client(&state.store, 1, client).unwrap();
+    let session = |id: &str, expires_at: i64| StoredSession {
+        id_digest: id.to_owned(),
+        public_id: format!("public-{id}"),
+        user_id: user.id.as_str().to_owned(),
+        auth_time: 0,
+        amr: "pwd otp".to_owned(),
+        created_at: 0,
+        last_seen_at: 0,
+        expires_at,
+        ended_at: None,
+    };
+    let grant = |id: &str, expires_at: i64| StoredGrant {
+        id: id.to_owned(),
+        user_id: user.id.as_str().to_owned(),
+        client_id: "app".to_owned(),
+        session_public_id: None,
+        scopes: "openid".to_owned(),
+        auth_time: 0,
+        amr: "pwd otp".to_owned(),
+        created_at: 0,
+        expires_at,
+        revoked_at: None,
+    };
+    state
+        .store
+        .write(|tx| {
+            tx.insert_session(&session("old", 100))?;
+            tx.insert_session(&session("live", 10_000))?;
+            tx.insert_grant(&grant("old", 100))?;
+            tx.insert_grant(&grant("live", 10_000))?;
+            tx.insert_refresh_token("old-token", "old", 50)?;
+            tx.insert_refresh_token("live-token", "live", 50)
+        })
+        .unwrap();
+    let deleted = state.store.write(|tx| tx.delete_finished(5_000, 1_000, 1_000)).unwrap();
+    assert_eq!(deleted, 2, "one session and one grant (its refresh token goes with it)");
+    state
+        .store
+        .read(|r| {
+            assert!(r.session("old")?.is_none() && r.session("live")?.is_some());
+            assert!(r.grant("old")?.is_none() && r.grant("live")?.is_some());
+            assert!(r.refresh_token("old-token")?.is_none() && r.refresh_token("live-token")?.is_some());
+            Ok(())
+        })
+        .unwrap();
 }
