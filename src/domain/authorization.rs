@@ -29,6 +29,7 @@ pub struct AuthorizationParams {
     pub ui_locales: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
+    pub id_token_hint: Option<String>,
 }
 
 /// What `prompt` asks for.

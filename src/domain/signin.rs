@@ -192,8 +192,12 @@ pub fn authorize(
     };
     let Some(client) = client else { return Ok(Authorized::Page("The application is not known.".to_owned())) };
     let session = session::current(state, now, session_cookie)?;
+    // With an id_token_hint, only a session of the person it names will do.
+    let hinted_subject = params.id_token_hint.as_deref().and_then(|hint| hinted_subject(state, hint));
     let usable = session.filter(|s| {
-        request.prompt != Prompt::Login && request.max_age.is_none_or(|max_age| now - s.auth_time <= max_age)
+        request.prompt != Prompt::Login
+            && request.max_age.is_none_or(|max_age| now - s.auth_time <= max_age)
+            && hinted_subject.as_deref().is_none_or(|sub| sub == s.user_id.as_str())
     });
     let flow_id = random_token();
     let mut flow = Flow {
@@ -242,6 +246,18 @@ pub fn authorize(
             Next::Show => Authorized::Redirect(signin_path(&flow_id)),
         })
     })
+}
+
+/// The subject of an ID token this service issued (expired or not).
+fn hinted_subject(state: &AppState, id_token: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Hint {
+        iss: String,
+        sub: String,
+    }
+    crate::crypto::signing::verify::<Hint>(id_token, "JWT", state.key_set().published())
+        .filter(|hint| hint.iss == state.settings.issuer)
+        .map(|hint| hint.sub)
 }
 
 /// The path of a flow's pages.

@@ -428,6 +428,21 @@ async fn prompt_max_age_and_login_hint() {
     let left = pages.open(&format!("{}&prompt=none", authorization_request(&rp, &[]).url)).await.left();
     assert!(query_param(&left, "code").is_some(), "prompt=none with a session signs in silently");
 
+    // An id_token_hint naming someone else: prompt=none cannot use this session.
+    let other = person(&server.state, "other@example.com");
+    let foreign_hint = server
+        .state
+        .key_set()
+        .signer(portti::crypto::signing::SigningAlg::RS256)
+        .unwrap()
+        .sign("JWT", &serde_json::json!({ "iss": server.base, "sub": other.as_str(), "aud": "ledger" }))
+        .unwrap();
+    let left = pages
+        .open(&format!("{}&prompt=none&id_token_hint={foreign_hint}", authorization_request(&rp, &[]).url))
+        .await
+        .left();
+    assert_eq!(query_param(&left, "error").as_deref(), Some("login_required"));
+
     // max_age=0 demands a fresh sign-in.
     server.state.clock.advance(5);
     let (path, _, _) = pages.open(&format!("{}&max_age=0", authorization_request(&rp, &[]).url)).await.page();
