@@ -413,24 +413,14 @@ pub fn submit_code(
     code: &str,
     address: Option<&str>,
 ) -> Result<Outcome> {
-    let mut flow = load_at(state, now, flow_id, browser_id, Step::Code)?;
-    throttle::check_address(state, now, address)?;
-    let user_id = flow.user_id()?;
-    let subject = account_subject(Some(&user_id), "");
-    let attempt = throttle::begin_attempt(state, now, &subject)?;
-    let stored = state.store.read(|r| r.totp(&user_id))?.ok_or_else(|| Error::internal("authenticator vanished"))?;
-    let secret = state.keys.open(&totp_context(&user_id), &stored.sealed_secret)?;
-    let accepted = match totp::matching_step(&secret, code, now) {
-        Some(step) => state.store.write(|tx| tx.use_totp_step(&user_id, step))?,
-        None => false,
-    };
-    if !accepted {
-        throttle::attempt_failed(state, now, attempt)?;
-        return Err(Error::InvalidRequest(WRONG_CODE.to_owned()));
-    }
-    throttle::signed_in(state, &subject)?;
-    flow.add_amr("otp");
-    finish_authentication(state, now, flow, None)
+    second_factor(state, now, flow_id, browser_id, address, WRONG_CODE, |user_id| {
+        let stored = state.store.read(|r| r.totp(user_id))?.ok_or_else(|| Error::internal("authenticator vanished"))?;
+        let secret = state.keys.open(&totp_context(user_id), &stored.sealed_secret)?;
+        match totp::matching_step(&secret, code, now) {
+            Some(step) => state.store.write(|tx| tx.use_totp_step(user_id, step)),
+            None => Ok(false),
+        }
+    })
 }
 
 /// A recovery code instead of the authenticator code; each works once.
@@ -442,15 +432,32 @@ pub fn submit_recovery_code(
     code: &str,
     address: Option<&str>,
 ) -> Result<Outcome> {
+    let wrong = "That recovery code is not right, or it was used already.";
+    let digest = sha256_hex(&normalise_recovery_code(code));
+    second_factor(state, now, flow_id, browser_id, address, wrong, |user_id| {
+        state.store.write(|tx| tx.use_recovery_code(user_id, &digest, now))
+    })
+}
+
+/// The second factor, checked by `check`: counted against the lockout, and on
+/// success the end of the authentication.
+fn second_factor(
+    state: &AppState,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    address: Option<&str>,
+    wrong: &str,
+    check: impl FnOnce(&UserId) -> Result<bool>,
+) -> Result<Outcome> {
     let mut flow = load_at(state, now, flow_id, browser_id, Step::Code)?;
     throttle::check_address(state, now, address)?;
     let user_id = flow.user_id()?;
     let subject = account_subject(Some(&user_id), "");
     let attempt = throttle::begin_attempt(state, now, &subject)?;
-    let digest = sha256_hex(&normalise_recovery_code(code));
-    if !state.store.write(|tx| tx.use_recovery_code(&user_id, &digest, now))? {
+    if !check(&user_id)? {
         throttle::attempt_failed(state, now, attempt)?;
-        return Err(Error::InvalidRequest("That recovery code is not right, or it was used already.".to_owned()));
+        return Err(Error::InvalidRequest(wrong.to_owned()));
     }
     throttle::signed_in(state, &subject)?;
     flow.add_amr("otp");
