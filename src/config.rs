@@ -72,11 +72,20 @@ pub struct SignInConfig {
     pub lockout_seconds: i64,
     /// Password and code attempts one client address may make per minute.
     pub attempts_per_minute_per_address: i32,
+    /// Behind a reverse proxy: the header in which it passes the client's
+    /// address (`X-Real-IP`, say). Unset, the connection's own address counts;
+    /// set it only when every request comes through that proxy.
+    pub client_address_header: Option<String>,
 }
 
 impl Default for SignInConfig {
     fn default() -> Self {
-        Self { max_failures: 8, lockout_seconds: 30 * 60, attempts_per_minute_per_address: 30 }
+        Self {
+            max_failures: 8,
+            lockout_seconds: 30 * 60,
+            attempts_per_minute_per_address: 30,
+            client_address_header: None,
+        }
     }
 }
 

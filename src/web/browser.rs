@@ -80,10 +80,20 @@ pub fn check_csrf(state: &AppState, browser_id: &str, token: &str) -> Result<()>
     }
 }
 
-/// The client's address, for throttling: the connection's peer (Portti does
-/// not trust forwarding headers).
-pub fn client_address(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|addr| addr.ip().to_string())
+/// The client's address, for throttling: the connection's peer, or, behind a
+/// proxy configured in `sign_in.client_address_header`, what that header says.
+pub fn client_address(req: &HttpRequest, state: &AppState) -> Option<String> {
+    address_of(req, state.settings.sign_in.client_address_header.as_deref())
+}
+
+fn address_of(req: &HttpRequest, header: Option<&str>) -> Option<String> {
+    let forwarded = header
+        .and_then(|name| req.headers().get(name))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty() && value.len() <= 64);
+    forwarded.or_else(|| req.peer_addr().map(|addr| addr.ip().to_string()))
 }
 
 /// Runs domain work on the blocking pool with the current time.
@@ -149,6 +159,19 @@ pub fn error_page(error: &Error) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_address_comes_from_the_proxy_header_only_when_configured() {
+        let peer: std::net::SocketAddr = "10.0.0.5:4000".parse().unwrap();
+        let req = actix_web::test::TestRequest::default()
+            .peer_addr(peer)
+            .insert_header(("X-Real-IP", "203.0.113.7"))
+            .to_http_request();
+        assert_eq!(address_of(&req, None).as_deref(), Some("10.0.0.5"), "headers are not trusted by default");
+        assert_eq!(address_of(&req, Some("X-Real-IP")).as_deref(), Some("203.0.113.7"));
+        let direct = actix_web::test::TestRequest::default().peer_addr(peer).to_http_request();
+        assert_eq!(address_of(&direct, Some("X-Real-IP")).as_deref(), Some("10.0.0.5"), "no header: the peer");
+    }
 
     #[test]
     fn session_cookies_are_http_only_same_site_and_host_bound_over_https() {

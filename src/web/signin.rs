@@ -210,7 +210,7 @@ async fn step(
     if let Err(e) = check_csrf(&state, &browser, &csrf) {
         return error_page(&e);
     }
-    let address = client_address(&req);
+    let address = client_address(&req, &state);
     let (id, browser_for_action) = (flow.clone(), browser.clone());
     let result = run(&state, move |s, now| action(s, now, &id, &browser_for_action, address.as_deref())).await;
     match result {
