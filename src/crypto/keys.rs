@@ -27,6 +27,7 @@ pub struct Keys {
     national_id: [u8; 32],
     key_check: [u8; 32],
     csrf: [u8; 32],
+    codes: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -50,6 +51,7 @@ impl Keys {
             national_id: derive(b"national id hmac v1"),
             key_check: derive(b"key check v1"),
             csrf: derive(b"csrf v1"),
+            codes: derive(b"verification codes v1"),
         }
     }
 
@@ -101,6 +103,12 @@ impl Keys {
     /// The keyed hash under which a personal identity code is stored.
     pub fn national_id_digest(&self, canonical_national_id: &str) -> Result<String> {
         hmac_hex(&self.national_id, canonical_national_id.as_bytes())
+    }
+
+    /// The keyed hash under which a short code (a 6-digit SMS code) is stored:
+    /// unlike a plain hash, it cannot be reversed by trying every code.
+    pub fn code_digest(&self, context: &str, code: &str) -> Result<String> {
+        hmac_hex(&self.codes, format!("{context}\n{code}").as_bytes())
     }
 
     /// The anti-forgery token of every form shown to one browser: a keyed hash

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod logout;
 pub mod national_id;
 pub mod password_policy;
+pub mod password_reset;
 pub mod session;
 pub mod signin;
 pub mod signing_keys;

@@ -248,6 +248,46 @@ pub fn authorize(
     })
 }
 
+/// Starts a new flow for an authorization request at the password step, with
+/// the email filled in: how a person comes back to the sign-in after a
+/// password reset, in whichever browser they reset it. Returns its path.
+pub fn resume(
+    state: &AppState,
+    now: UnixSeconds,
+    browser_id: &str,
+    request: &AuthorizationRequest,
+    email: &str,
+) -> Result<String> {
+    let flow_id = random_token();
+    let stored = StoredFlow {
+        id_digest: sha256_hex(&flow_id),
+        browser_digest: sha256_hex(browser_id),
+        request: serde_json::to_string(request).map_err(Error::internal)?,
+        step: Step::Password.as_str().to_owned(),
+        email: Some(email.to_owned()),
+        user_id: None,
+        amr: String::new(),
+        auth_time: None,
+        session_public_id: None,
+        sealed_pending_secret: None,
+        created_at: now,
+        expires_at: now + FLOW_SECONDS,
+    };
+    state.store.write(|tx| tx.insert_flow(&stored))?;
+    Ok(signin_path(&flow_id))
+}
+
+/// The authorization request and typed email of a flow (for "forgot your password?").
+pub fn flow_origin(
+    state: &AppState,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+) -> Result<(AuthorizationRequest, Option<String>)> {
+    let flow = load(state, now, flow_id, browser_id)?;
+    Ok((flow.request, flow.stored.email))
+}
+
 /// The subject of an ID token this service issued (expired or not).
 fn hinted_subject(state: &AppState, id_token: &str) -> Option<String> {
     #[derive(serde::Deserialize)]

@@ -14,6 +14,7 @@ mod credentials;
 mod grants;
 mod housekeeping;
 mod outbox;
+mod password_resets;
 pub mod schema;
 mod sessions;
 mod signing_keys;
@@ -31,6 +32,7 @@ pub use connection::{DatabaseUrl, DbConnection};
 pub use credentials::StoredTotp;
 pub use grants::{StoredCode, StoredGrant, StoredRefreshToken};
 pub use outbox::{ClaimedMessage, OutboxCounts};
+pub use password_resets::StoredReset;
 pub use sessions::{StoredFlow, StoredSession};
 pub use signing_keys::StoredSigningKey;
 

@@ -239,6 +239,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_resets (id_digest) {
+        id_digest -> Text,
+        browser_digest -> Text,
+        user_id -> Nullable<Text>,
+        method -> Text,
+        code_digest -> Nullable<Text>,
+        attempts -> Integer,
+        verified_at -> Nullable<BigInt>,
+        request -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(authorization_codes -> grants (grant_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 
@@ -265,4 +281,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     sign_in_failures,
     rate_limits,
+    password_resets,
 );

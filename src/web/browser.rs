@@ -141,6 +141,7 @@ pub fn error_page(error: &Error) -> HttpResponse {
     let t = Messages::for_locales(None);
     let request_id = super::request_id::current();
     let message = match error {
+        Error::NotFound("password reset") => t.expired_reset.to_owned(),
         Error::NotFound(_) => t.expired_sign_in.to_owned(),
         Error::Internal(_) | Error::Config(_) | Error::Unavailable(_) => {
             tracing::error!(request_id = request_id.as_deref(), error = %error, "page failed");

@@ -7,6 +7,7 @@ mod health;
 mod home;
 mod logout;
 pub mod messages;
+mod password;
 pub mod request_id;
 mod signin;
 mod token;
@@ -43,7 +44,13 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(token::userinfo_get)
         .service(token::userinfo_post)
         .service(logout::logout_get)
-        .service(logout::logout_post);
+        .service(logout::logout_post)
+        .service(password::forgot_page)
+        .service(password::forgot_submit)
+        .service(password::code_page)
+        .service(password::code_submit)
+        .service(password::new_password_page)
+        .service(password::new_password_submit);
 }
 
 /// The Content-Security-Policy of a page. Browsers apply `form-action` to the

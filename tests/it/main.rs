@@ -11,6 +11,7 @@ mod http;
 mod migrations;
 mod oidc;
 mod outbox;
+mod password_reset;
 mod signin;
 mod store;
 mod tokens;

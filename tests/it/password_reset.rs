@@ -1,0 +1,226 @@
+//! "Forgot your password?": by email link and by SMS code, back to the
+//! application, and nothing learnt about which emails have accounts.
+
+use diesel::prelude::*;
+use openidconnect::OAuth2TokenResponse;
+use portti::crypto::totp;
+use portti::notify::{OutboxWorker, Transports};
+use portti::store::schema::outbox;
+
+use crate::oidc::{
+    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, first_sign_in_at, http, person,
+    relying_party,
+};
+use crate::support::pages::PageClient;
+use crate::support::{TestDb, TestServer};
+
+const NEW_PASSWORD: &str = "kuusi kissaa kiipesi puuhun";
+
+/// Delivers the outbox (to files, as configured) and returns the texts of the
+/// emails and SMS messages written so far.
+async fn delivered(server: &TestServer, db: &TestDb) -> (Vec<String>, Vec<String>) {
+    let state = &server.state;
+    let worker = OutboxWorker::new(
+        state.store.clone(),
+        state.keys.clone(),
+        state.clock.clone(),
+        state.settings.outbox.clone(),
+        Transports::from_settings(&state.settings).unwrap(),
+        state.outbox_wake.clone(),
+    );
+    worker.deliver_due().await.unwrap();
+    let read = |sub: &str| -> Vec<String> {
+        let dir = db.path().join("outbox").join(sub);
+        let mut files: Vec<_> =
+            std::fs::read_dir(&dir).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
+        files.sort();
+        files.into_iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
+    };
+    (read("mail"), read("sms"))
+}
+
+/// The reset link in an email (quoted-printable soft breaks undone).
+fn reset_link(mail: &str, base: &str) -> String {
+    let text = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let start = text.find(&format!("{base}/password/reset/")).expect("a reset link");
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// To the password page of a sign-in, then to "Forgot your password?".
+async fn forgot_page(pages: &PageClient, url: &str, email: &str) -> String {
+    let (_, _, page) = pages.open(url).await.page();
+    let (_, _, page) = pages.submit(&page, "/email", &[("email", email)]).await.page();
+    let link = page.split("href=\"").find(|rest| rest.starts_with("/password/forgot")).expect("a forgot link");
+    let link = link.split('"').next().unwrap().replace("&amp;", "&");
+    let (_, status, page) = pages.open(&link).await.page();
+    assert_eq!(status, 200);
+    page
+}
+
+#[actix_web::test]
+async fn a_reset_by_email_link_leads_back_to_the_application_and_ends_old_sessions() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    let secret = confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", Some(&secret)).await;
+
+    // Signed in on one device, with a refresh token.
+    let old_device = PageClient::new(&server.base);
+    let request = authorization_request(&rp, &["offline_access"]);
+    let (callback, totp_secret, _, enrolled_at) =
+        first_sign_in_at(&old_device, &request.url, "maija@example.com").await;
+    let old_tokens = rp
+        .exchange_code(code_of(&callback, &request))
+        .unwrap()
+        .set_pkce_verifier(request.verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+
+    // Forgot the password on another.
+    let pages = PageClient::new(&server.base);
+    let page = forgot_page(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+    assert!(page.contains(r#"value="maija@example.com""#), "the email is filled in");
+    let (_, status, page) =
+        pages.submit(&page, "/password/forgot", &[("email", "maija@example.com"), ("method", "email")]).await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains("Check your email"));
+    let (mails, _) = delivered(&server, &db).await;
+    let link = reset_link(mails.last().unwrap(), &server.base);
+
+    // The new password must meet the policy and be typed twice the same.
+    let (_, _, page) = pages.open(&link).await.page();
+    assert!(page.contains(r#"<label for="new_password">New password</label>"#));
+    assert!(page.contains(r#"<label for="confirm_password">Confirm new password</label>"#));
+    let (_, status, page) =
+        pages.submit(&page, "", &[("new_password", NEW_PASSWORD), ("confirm_password", "something else")]).await.page();
+    assert_eq!(status, 400);
+    assert!(page.contains("do not match"));
+    let (_, status, page) =
+        pages.submit(&page, "", &[("new_password", "password123"), ("confirm_password", "password123")]).await.page();
+    assert_eq!(status, 400);
+    assert!(page.contains("too easy to guess"));
+    let landing = pages.submit(&page, "", &[("new_password", NEW_PASSWORD), ("confirm_password", NEW_PASSWORD)]).await;
+
+    // Back in the sign-in: the new password, and the authenticator still asked.
+    let (path, _, page) = landing.page();
+    assert!(path.starts_with("/signin/"), "{path}");
+    assert!(page.contains("maija@example.com") && page.contains(r#"<label for="password">Password</label>"#));
+    let (_, status, _) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+    assert_eq!(status, 400, "the old password is gone");
+    let (_, _, page) = pages.open(&authorization_request(&rp, &[]).url).await.page();
+    let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    let (_, _, page) = pages.submit(&page, "/password", &[("password", NEW_PASSWORD)]).await.page();
+    assert!(page.contains("2-step verification"), "a reset does not skip the authenticator");
+    let code = totp::code_at(&totp_secret, enrolled_at + 30).unwrap();
+    let left = pages.submit(&page, "/code", &[("code", &code)]).await.left();
+    assert!(left.starts_with(CALLBACK), "back at the application");
+
+    // Everything from before the reset has ended.
+    let refresh = rp.exchange_refresh_token(old_tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
+    assert!(refresh.is_err(), "old refresh tokens are revoked");
+    let (path, _, _) = old_device.open(&authorization_request(&rp, &[]).url).await.page();
+    assert!(path.starts_with("/signin/"), "old sessions are over");
+
+    // The link worked once; and the person was told.
+    let (_, status, page) = pages.open(&link).await.page();
+    assert_eq!(status, 404);
+    assert!(page.contains("expired or was used already"));
+    let (mails, _) = delivered(&server, &db).await;
+    assert!(mails.last().unwrap().contains("Subject: Your password was changed"));
+    assert!(mails.last().unwrap().contains("GMT"), "and when");
+    server.stop().await;
+}
+
+/// "Forgot your password?" by SMS; returns the code page.
+async fn ask_for_sms(pages: &PageClient, url: &str) -> String {
+    let page = forgot_page(pages, url, "maija@example.com").await;
+    let (path, _, page) =
+        pages.submit(&page, "/password/forgot", &[("email", "maija@example.com"), ("method", "sms")]).await.page();
+    assert!(path.ends_with("/code"), "{path}");
+    assert!(page.contains(r#"<label for="code">Verification code</label>"#));
+    page
+}
+
+#[actix_web::test]
+async fn a_reset_by_sms_code_allows_five_attempts() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+
+    let mut page = ask_for_sms(&pages, &authorization_request(&rp, &[]).url).await;
+    for attempt in 1..=6 {
+        let (_, status, next) = pages.submit(&page, "/code", &[("code", "000000")]).await.page();
+        assert_eq!(status, 400, "attempt {attempt}");
+        if attempt == 6 {
+            assert!(next.contains("Too many wrong codes"), "the sixth attempt is refused outright");
+        }
+        page = next;
+    }
+    let (_, sms) = delivered(&server, &db).await;
+    let first: serde_json::Value = serde_json::from_str(&sms[0]).unwrap();
+    assert_eq!(first["to"], "+358401234567", "to the communication phone");
+    let old_code: String = first["text"].as_str().unwrap().chars().filter(char::is_ascii_digit).take(6).collect();
+    let (_, status, _) = pages.submit(&page, "/code", &[("code", &old_code)]).await.page();
+    assert_eq!(status, 400, "even the right code, after five wrong ones");
+
+    let page = ask_for_sms(&pages, &authorization_request(&rp, &[]).url).await;
+    let (_, sms) = delivered(&server, &db).await;
+    let latest: serde_json::Value = serde_json::from_str(sms.iter().find(|t| !t.contains(&old_code)).unwrap()).unwrap();
+    let code: String = latest["text"].as_str().unwrap().chars().filter(char::is_ascii_digit).take(6).collect();
+    let (_, _, page) = pages.submit(&page, "/code", &[("code", &code)]).await.page();
+    assert!(page.contains("Choose a new password"), "{page}");
+    let landing = pages.submit(&page, "", &[("new_password", NEW_PASSWORD), ("confirm_password", NEW_PASSWORD)]).await;
+    let (path, _, _) = landing.page();
+    assert!(path.starts_with("/signin/"), "back to the sign-in");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn an_unknown_email_gets_the_same_answer_and_no_message() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+
+    for method in ["email", "sms"] {
+        let mut answers = Vec::new();
+        for email in ["maija@example.com", "nobody@example.com"] {
+            let page = forgot_page(&pages, &authorization_request(&rp, &[]).url, email).await;
+            let (path, status, body) =
+                pages.submit(&page, "/password/forgot", &[("email", email), ("method", method)]).await.page();
+            // The pages differ only in their random ids and form tokens.
+            let shape = body.split("/password/reset/").next().unwrap().to_owned();
+            let path_shape = path.split('/').filter(|p| p.len() < 40).collect::<Vec<_>>().join("/");
+            answers.push((status, path_shape, shape));
+        }
+        assert_eq!(answers[0], answers[1], "{method}: the same answer for a known and an unknown email");
+    }
+    let queued: i64 = outbox::table.count().get_result(&mut db.connection()).unwrap();
+    assert_eq!(queued, 2, "messages only for the known account (one email, one SMS)");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn an_expired_link_does_nothing() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    let pages = PageClient::new(&server.base);
+    let (_, _, page) = pages.open("/password/forgot").await.page();
+    let (_, _, _) =
+        pages.submit(&page, "/password/forgot", &[("email", "maija@example.com"), ("method", "email")]).await.page();
+    let (mails, _) = delivered(&server, &db).await;
+    let link = reset_link(&mails[0], &server.base);
+    server.state.clock.advance(30 * 60 + 1);
+    let (_, status, page) = pages.open(&link).await.page();
+    assert_eq!(status, 404);
+    assert!(page.contains("expired"));
+    server.stop().await;
+}
