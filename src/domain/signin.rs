@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::authorization::{self, AuthorizationError, AuthorizationParams, AuthorizationRequest, Prompt};
-use super::client::{Client, ClientId};
+use super::client::ClientId;
 use super::contact::Email;
 use super::ids::UserId;
 use super::session::{self, Session};
@@ -65,7 +65,8 @@ impl Step {
 #[derive(Debug, Clone)]
 struct Flow {
     stored: StoredFlow,
-    request: AuthorizationRequest,
+    /// The application's request; `None` for signing in to the account page.
+    request: Option<AuthorizationRequest>,
     step: Step,
     /// The step as stored when this request loaded the flow: saving checks
     /// that no other request moved it on in the meantime.
@@ -94,6 +95,11 @@ fn finish(tx: &mut Write<'_>, flow: &Flow) -> Result<()> {
 }
 
 impl Flow {
+    /// The application's request, for the steps that only an application's sign-in has.
+    fn client_request(&self) -> Result<&AuthorizationRequest> {
+        self.request.as_ref().ok_or_else(|| Error::internal("the account sign-in has no application"))
+    }
+
     fn user_id(&self) -> Result<UserId> {
         self.stored.user_id.clone().map(UserId::from_stored).ok_or_else(|| Error::internal("flow has no user"))
     }
@@ -190,7 +196,7 @@ pub fn authorize(
             )));
         }
     };
-    let Some(client) = client else { return Ok(Authorized::Page("The application is not known.".to_owned())) };
+
     let session = session::current(state, now, session_cookie)?;
     // With an id_token_hint, only a session of the person it names will do.
     let hinted_subject = params.id_token_hint.as_deref().and_then(|hint| hinted_subject(state, hint));
@@ -199,12 +205,13 @@ pub fn authorize(
             && request.max_age.is_none_or(|max_age| now - s.auth_time <= max_age)
             && hinted_subject.as_deref().is_none_or(|sub| sub == s.user_id.as_str())
     });
+    let prompt = request.prompt;
     let flow_id = random_token();
     let mut flow = Flow {
         stored: StoredFlow {
             id_digest: sha256_hex(&flow_id),
             browser_digest: sha256_hex(browser_id),
-            request: serde_json::to_string(&request).map_err(Error::internal)?,
+            request: serde_json::to_string(&Some(&request)).map_err(Error::internal)?,
             step: Step::Email.as_str().to_owned(),
             email: request.login_hint.clone().and_then(|hint| Email::parse(&hint).ok()).map(|e| e.as_str().to_owned()),
             user_id: None,
@@ -215,12 +222,12 @@ pub fn authorize(
             created_at: now,
             expires_at: now + FLOW_SECONDS,
         },
-        request,
+        request: Some(request),
         step: Step::Email,
         loaded_step: Step::Email.as_str().to_owned(),
     };
     let Some(session) = usable else {
-        if flow.request.prompt == Prompt::None {
+        if prompt == Prompt::None {
             return Ok(Authorized::Redirect(flow_error(state, &flow, "login_required", "the person is not signed in")));
         }
         state.store.write(|tx| {
@@ -235,10 +242,10 @@ pub fn authorize(
     flow.stored.session_public_id = Some(session.public_id.clone());
     state.store.write(|tx| {
         tx.insert_flow(&flow.stored)?;
-        let next = after_authentication(tx, state, now, &mut flow, &client)?;
+        let next = after_authentication(tx, state, now, &mut flow)?;
         Ok(match next {
             Next::Redirect(url) => Authorized::Redirect(url),
-            Next::Show if flow.request.prompt == Prompt::None => {
+            Next::Show if prompt == Prompt::None => {
                 finish(tx, &flow)?;
                 let error = if flow.step == Step::Consent { "consent_required" } else { "interaction_required" };
                 Authorized::Redirect(flow_error(state, &flow, error, "the person must see a page first"))
@@ -246,6 +253,27 @@ pub fn authorize(
             Next::Show => Authorized::Redirect(signin_path(&flow_id)),
         })
     })
+}
+
+/// Starts a sign-in to the account pages (no application involved).
+pub fn start_account_sign_in(state: &AppState, now: UnixSeconds, browser_id: &str) -> Result<String> {
+    let flow_id = random_token();
+    let stored = StoredFlow {
+        id_digest: sha256_hex(&flow_id),
+        browser_digest: sha256_hex(browser_id),
+        request: serde_json::to_string(&None::<AuthorizationRequest>).map_err(Error::internal)?,
+        step: Step::Email.as_str().to_owned(),
+        email: None,
+        user_id: None,
+        amr: String::new(),
+        auth_time: None,
+        session_public_id: None,
+        sealed_pending_secret: None,
+        created_at: now,
+        expires_at: now + FLOW_SECONDS,
+    };
+    state.store.write(|tx| tx.insert_flow(&stored))?;
+    Ok(signin_path(&flow_id))
 }
 
 /// Starts a new flow for an authorization request at the password step, with
@@ -262,7 +290,7 @@ pub fn resume(
     let stored = StoredFlow {
         id_digest: sha256_hex(&flow_id),
         browser_digest: sha256_hex(browser_id),
-        request: serde_json::to_string(request).map_err(Error::internal)?,
+        request: serde_json::to_string(&Some(request)).map_err(Error::internal)?,
         step: Step::Password.as_str().to_owned(),
         email: Some(email.to_owned()),
         user_id: None,
@@ -285,7 +313,7 @@ pub fn flow_origin(
     browser_id: &str,
 ) -> Result<(AuthorizationRequest, Option<String>)> {
     let flow = load(state, now, flow_id, browser_id)?;
-    Ok((flow.request, flow.stored.email))
+    Ok((flow.client_request()?.clone(), flow.stored.email))
 }
 
 /// The subject of an ID token this service issued (expired or not).
@@ -318,12 +346,12 @@ pub enum View {
 }
 
 /// The page a flow is at, and the origin of the application it returns to.
-pub fn view(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<(View, String)> {
+pub fn view(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<(View, Option<String>)> {
     let flow = load(state, now, flow_id, browser_id)?;
-    let origin = match url::Url::parse(&flow.request.redirect_uri) {
-        Ok(url) if url.has_host() => url.origin().ascii_serialization(),
-        Ok(url) => format!("{}:", url.scheme()),
-        Err(_) => String::new(),
+    let origin = match flow.request.as_ref().map(|r| url::Url::parse(&r.redirect_uri)) {
+        Some(Ok(url)) if url.has_host() => Some(url.origin().ascii_serialization()),
+        Some(Ok(url)) => Some(format!("{}:", url.scheme())),
+        _ => None,
     };
     let view = match flow.step {
         Step::Email => View::Email { email: flow.stored.email.clone() },
@@ -343,7 +371,8 @@ pub fn view(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str)
             View::Terms { version: state.settings.terms.version.clone(), text: state.settings.terms.text.clone() }
         }
         Step::Consent => {
-            View::Consent { client_id: flow.request.client_id.as_str().to_owned(), scopes: flow.request.scopes.clone() }
+            let request = flow.client_request()?;
+            View::Consent { client_id: request.client_id.as_str().to_owned(), scopes: request.scopes.clone() }
         }
     };
     Ok((view, origin))
@@ -355,7 +384,7 @@ fn load(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> 
     if stored.expires_at <= now || stored.browser_digest != sha256_hex(browser_id) {
         return Err(expired());
     }
-    let request = serde_json::from_str(&stored.request).map_err(Error::internal)?;
+    let request: Option<AuthorizationRequest> = serde_json::from_str(&stored.request).map_err(Error::internal)?;
     let step = Step::parse(&stored.step)?;
     let loaded_step = stored.step.clone();
     Ok(Flow { stored, request, step, loaded_step })
@@ -474,9 +503,15 @@ pub fn submit_recovery_code(
 ) -> Result<Outcome> {
     let wrong = "That recovery code is not right, or it was used already.";
     let digest = sha256_hex(&normalise_recovery_code(code));
-    second_factor(state, now, flow_id, browser_id, address, wrong, |user_id| {
+    let mut flow = second_factor_checked(state, now, flow_id, browser_id, address, wrong, |user_id| {
         state.store.write(|tx| tx.use_recovery_code(user_id, &digest, now))
-    })
+    })?;
+    // The authenticator is lost: set up a new one before going on.
+    let secret = totp::generate_secret();
+    flow.stored.sealed_pending_secret = Some(state.keys.seal(&pending_context(&flow), &secret)?);
+    flow.set_step(Step::Enrol);
+    state.store.write(|tx| save(tx, &mut flow))?;
+    Ok(Outcome::show())
 }
 
 /// The second factor, checked by `check`: counted against the lockout, and on
@@ -490,6 +525,20 @@ fn second_factor(
     wrong: &str,
     check: impl FnOnce(&UserId) -> Result<bool>,
 ) -> Result<Outcome> {
+    let flow = second_factor_checked(state, now, flow_id, browser_id, address, wrong, check)?;
+    finish_authentication(state, now, flow, None)
+}
+
+/// Checks a second factor; returns the flow with `otp` added to its methods.
+fn second_factor_checked(
+    state: &AppState,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    address: Option<&str>,
+    wrong: &str,
+    check: impl FnOnce(&UserId) -> Result<bool>,
+) -> Result<Flow> {
     let mut flow = load_at(state, now, flow_id, browser_id, Step::Code)?;
     throttle::check_address(state, now, address)?;
     let user_id = flow.user_id()?;
@@ -501,7 +550,7 @@ fn second_factor(
     }
     throttle::signed_in(state, &subject)?;
     flow.add_amr("otp");
-    finish_authentication(state, now, flow, None)
+    Ok(flow)
 }
 
 /// Confirms the enrolment of an authenticator with its first code; the
@@ -522,9 +571,12 @@ pub fn confirm_enrolment(
     let sealed = state.keys.seal(&totp_context(&user_id), &secret)?;
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
     let digests: Vec<String> = codes.iter().map(|code| sha256_hex(&normalise_recovery_code(code))).collect();
+    // After a recovery code (the second factor is already done) the new
+    // authenticator replaces the lost one; otherwise it is the first one.
+    let replacing = flow.amr().iter().any(|method| method == "otp");
     state.store.write(|tx| {
-        // Another flow (a second tab) may have enrolled meanwhile: never replace it here.
-        if tx.totp(&user_id)?.is_some() {
+        // Another flow (a second tab) may have enrolled meanwhile: never replace that.
+        if !replacing && tx.totp(&user_id)?.is_some() {
             return Err(Error::InvalidRequest(
                 "An authenticator is already set up for this account. Start the sign-in again.".to_owned(),
             ));
@@ -546,18 +598,16 @@ pub fn acknowledge_recovery_codes(
     browser_id: &str,
 ) -> Result<Outcome> {
     let mut flow = load_at(state, now, flow_id, browser_id, Step::RecoveryCodes)?;
-    let client = flow_client(state, &flow)?;
-    state.store.write(|tx| Ok(outcome(after_authentication(tx, state, now, &mut flow, &client)?)))
+    state.store.write(|tx| Ok(outcome(after_authentication(tx, state, now, &mut flow)?)))
 }
 
 /// Accepts the terms of service in force.
 pub fn accept_terms(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Outcome> {
     let mut flow = load_at(state, now, flow_id, browser_id, Step::Terms)?;
-    let client = flow_client(state, &flow)?;
     let user_id = flow.user_id()?;
     state.store.write(|tx| {
         tx.accept_terms(&user_id, &state.settings.terms.version, now)?;
-        Ok(outcome(after_authentication(tx, state, now, &mut flow, &client)?))
+        Ok(outcome(after_authentication(tx, state, now, &mut flow)?))
     })
 }
 
@@ -571,22 +621,23 @@ pub fn decide_consent(
 ) -> Result<Outcome> {
     let flow = load_at(state, now, flow_id, browser_id, Step::Consent)?;
     let user_id = flow.user_id()?;
+    let request = flow.client_request()?.clone();
     state.store.write(|tx| {
         finish(tx, &flow)?;
         if !allow {
             return Ok(Outcome::redirect(flow_error(state, &flow, "access_denied", "the person denied the request")));
         }
         // Remember what was allowed before too: consent only ever grows here.
-        let mut scopes = flow.request.scopes.clone();
-        if let Some(earlier) = tx.consented_scopes(&user_id, flow.request.client_id.as_str())? {
+        let mut scopes = request.scopes.clone();
+        if let Some(earlier) = tx.consented_scopes(&user_id, request.client_id.as_str())? {
             scopes.extend(earlier.split_whitespace().map(str::to_owned));
         }
         scopes.sort();
         scopes.dedup();
-        tx.set_consent(&user_id, flow.request.client_id.as_str(), &scopes.join(" "), now)?;
+        tx.set_consent(&user_id, request.client_id.as_str(), &scopes.join(" "), now)?;
         ensure_session_live(tx, now, &flow)?;
-        let code = issue_code(tx, state, now, &flow.request, &flow.session()?)?;
-        Ok(Outcome::redirect(code_redirect(state, &flow.request, &code)))
+        let code = issue_code(tx, state, now, &request, &flow.session()?)?;
+        Ok(Outcome::redirect(code_redirect(state, &request, &code)))
     })
 }
 
@@ -601,7 +652,6 @@ fn finish_authentication(
     mut flow: Flow,
     recovery_codes: Option<Vec<String>>,
 ) -> Result<Outcome> {
-    let client = flow_client(state, &flow)?;
     let user_id = flow.user_id()?;
     let amr = flow.amr();
     state.store.write(|tx| {
@@ -613,32 +663,37 @@ fn finish_authentication(
             save(tx, &mut flow)?;
             Next::Show
         } else {
-            after_authentication(tx, state, now, &mut flow, &client)?
+            after_authentication(tx, state, now, &mut flow)?
         };
         Ok(Outcome { next, session_cookie: Some(cookie), recovery_codes: recovery_codes.clone() })
     })
 }
 
-/// After authentication: the terms, then consent, then the code.
-fn after_authentication(
-    tx: &mut Write<'_>,
-    state: &AppState,
-    now: UnixSeconds,
-    flow: &mut Flow,
-    client: &Client,
-) -> Result<Next> {
+/// Where the account pages are.
+pub const ACCOUNT_PATH: &str = "/account";
+
+/// After authentication: the terms, then consent, then the code (or, for a
+/// sign-in to the account pages, those pages).
+fn after_authentication(tx: &mut Write<'_>, state: &AppState, now: UnixSeconds, flow: &mut Flow) -> Result<Next> {
     let user_id = flow.user_id()?;
     if !tx.has_accepted_terms(&user_id, &state.settings.terms.version)? {
         flow.set_step(Step::Terms);
         save(tx, flow)?;
         return Ok(Next::Show);
     }
+    let Some(request) = flow.request.clone() else {
+        finish(tx, flow)?;
+        return Ok(Next::Redirect(ACCOUNT_PATH.to_owned()));
+    };
+    let client = tx
+        .client(&request.client_id)?
+        .ok_or_else(|| Error::InvalidRequest("The application is no longer registered.".to_owned()))?;
     let consented = match tx.consented_scopes(&user_id, client.id.as_str())? {
-        Some(given) => flow.request.scopes.iter().all(|scope| given.split_whitespace().any(|g| g == scope)),
+        Some(given) => request.scopes.iter().all(|scope| given.split_whitespace().any(|g| g == scope)),
         None => false,
     };
     // A first-party client needs no consent, unless the request asks for it.
-    let needs_consent = flow.request.prompt == Prompt::Consent || (!client.first_party && !consented);
+    let needs_consent = request.prompt == Prompt::Consent || (!client.first_party && !consented);
     if needs_consent {
         flow.set_step(Step::Consent);
         save(tx, flow)?;
@@ -646,8 +701,8 @@ fn after_authentication(
     }
     finish(tx, flow)?;
     ensure_session_live(tx, now, flow)?;
-    let code = issue_code(tx, state, now, &flow.request, &flow.session()?)?;
-    Ok(Next::Redirect(code_redirect(state, &flow.request, &code)))
+    let code = issue_code(tx, state, now, &request, &flow.session()?)?;
+    Ok(Next::Redirect(code_redirect(state, &request, &code)))
 }
 
 /// A code is issued only while the session the flow signed in with lives (the
@@ -658,13 +713,6 @@ fn ensure_session_live(tx: &mut Write<'_>, now: UnixSeconds, flow: &Flow) -> Res
         Some(session) if session.ended_at.is_none() && session.expires_at > now => Ok(()),
         _ => Err(Error::NotFound("sign-in")),
     }
-}
-
-fn flow_client(state: &AppState, flow: &Flow) -> Result<Client> {
-    state
-        .store
-        .read(|r| r.client(&flow.request.client_id))?
-        .ok_or_else(|| Error::InvalidRequest("The application is no longer registered.".to_owned()))
 }
 
 fn pending_context(flow: &Flow) -> String {
@@ -702,8 +750,12 @@ fn code_redirect(state: &AppState, request: &AuthorizationRequest, code: &str) -
     with_query(&request.redirect_uri, &pairs)
 }
 
+/// An error sent back to the application; a sign-in to the account pages goes back to them.
 fn flow_error(state: &AppState, flow: &Flow, error: &str, description: &str) -> String {
-    error_redirect(state, &flow.request.redirect_uri, error, description, flow.request.state.as_deref())
+    match &flow.request {
+        Some(request) => error_redirect(state, &request.redirect_uri, error, description, request.state.as_deref()),
+        None => ACCOUNT_PATH.to_owned(),
+    }
 }
 
 fn error_redirect(

@@ -48,12 +48,6 @@ struct NewPasswordPage {
     reset: String,
 }
 
-#[derive(Template)]
-#[template(path = "password_changed.html")]
-struct ChangedPage {
-    t: &'static Messages,
-}
-
 fn t() -> &'static Messages {
     Messages::for_locales(None)
 }
@@ -226,7 +220,8 @@ pub async fn new_password_submit(
     .await;
     match finished {
         Ok(Finished::SignIn(path)) => see_other(&path).finish(),
-        Ok(Finished::Done) => page(StatusCode::OK, &ChangedPage { t: t() }),
+        // Not from an application's sign-in: on to the account pages (which ask to sign in).
+        Ok(Finished::Done) => see_other(crate::domain::signin::ACCOUNT_PATH).finish(),
         Err(e) => form_error(e, |status, notice| {
             page(status, &NewPasswordPage { t: t(), csrf: page_csrf, notice: Some(notice), reset })
         }),

@@ -76,7 +76,7 @@ page_template!(ConsentPage, "signin_consent.html" { client_id: String, scopes: V
 /// Renders the page of a flow's step, with a notice when a form failed; its
 /// forms may send the browser on to `origin`, the application's.
 fn render(
-    (view, origin): (View, String),
+    (view, origin): (View, Option<String>),
     flow: String,
     csrf: String,
     notice: Option<String>,
@@ -87,8 +87,8 @@ fn render(
     response
 }
 
-fn allow_form_target(response: &mut HttpResponse, origin: &str) {
-    if let Ok(value) = HeaderValue::from_str(&super::content_security_policy(Some(origin))) {
+fn allow_form_target(response: &mut HttpResponse, origin: &Option<String>) {
+    if let Ok(value) = HeaderValue::from_str(&super::content_security_policy(origin.as_deref())) {
         response.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
     }
 }

@@ -107,10 +107,21 @@ async fn an_authenticator_code_is_accepted_once_and_a_recovery_code_once() {
         assert!(page.contains(r#"<label for="recovery_code">Recovery code</label>"#));
         let landing = pages.submit(&page, "/recovery", &[("code", &recovery[0].to_lowercase())]).await;
         match (attempt, landing) {
-            (0, Landing::Left(url)) => assert!(url.starts_with(CALLBACK)),
+            (0, Landing::Page { body, .. }) => {
+                // The authenticator is lost: a new one is set up, with new recovery codes.
+                assert!(body.contains("Set up 2-step verification"), "{body}");
+                let typed = crate::support::pages::element_text(&body, "totp-secret");
+                let fresh = totp_rs::Secret::try_from_base32(typed.replace(' ', "")).unwrap().as_bytes().to_vec();
+                assert_ne!(fresh, secret);
+                let code = totp::code_at(&fresh, now()).unwrap();
+                let (_, _, page) = pages.submit(&body, "/enrol", &[("code", &code)]).await.page();
+                assert!(page.contains("Save your recovery codes"));
+                let left = pages.submit(&page, "/recovery-codes", &[]).await.left();
+                assert!(left.starts_with(CALLBACK));
+            }
             (1, Landing::Page { status, body, .. }) => {
                 assert_eq!(status, 400);
-                assert!(notice(&body).contains("used already"));
+                assert!(notice(&body).contains("used already"), "old recovery codes end with the re-enrolment");
             }
             (_, other) => panic!("attempt {attempt}: {other:?}"),
         }
