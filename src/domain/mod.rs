@@ -2,6 +2,7 @@
 //! a store handle, the current time, the keys — and nothing global.
 
 pub mod access;
+pub mod account;
 pub mod authorization;
 pub mod claims;
 pub mod client;
@@ -13,6 +14,7 @@ pub mod logout;
 pub mod national_id;
 pub mod password_policy;
 pub mod password_reset;
+pub mod recovery_codes;
 pub mod session;
 pub mod signin;
 pub mod signing_keys;

@@ -12,20 +12,19 @@ use super::authorization::{self, AuthorizationError, AuthorizationParams, Author
 use super::client::ClientId;
 use super::contact::Email;
 use super::ids::UserId;
+use super::recovery_codes;
 use super::session::{self, Session};
 use super::throttle::{self, account_subject};
 use super::tokens::issue_code;
 use crate::AppState;
 use crate::clock::UnixSeconds;
-use crate::crypto::secret::{random_bytes, random_token, sha256_hex};
+use crate::crypto::secret::{random_token, sha256_hex};
 use crate::crypto::{password, totp};
 use crate::error::{Error, Result};
 use crate::store::{StoredFlow, Write};
 
 /// How long a person has to finish signing in.
 const FLOW_SECONDS: i64 = 30 * 60;
-/// Recovery codes made at enrolment.
-const RECOVERY_CODES: usize = 10;
 
 /// Where a flow stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -483,13 +482,53 @@ pub fn submit_code(
     address: Option<&str>,
 ) -> Result<Outcome> {
     second_factor(state, now, flow_id, browser_id, address, WRONG_CODE, |user_id| {
-        let stored = state.store.read(|r| r.totp(user_id))?.ok_or_else(|| Error::internal("authenticator vanished"))?;
-        let secret = state.keys.open(&totp_context(user_id), &stored.sealed_secret)?;
-        match totp::matching_step(&secret, code, now) {
-            Some(step) => state.store.write(|tx| tx.use_totp_step(user_id, step)),
-            None => Ok(false),
-        }
+        authenticator_code_matches(state, now, user_id, code)
     })
+}
+
+/// Whether `code` is the person's current authenticator code, not used before
+/// (using it now).
+pub(super) fn authenticator_code_matches(
+    state: &AppState,
+    now: UnixSeconds,
+    user_id: &UserId,
+    code: &str,
+) -> Result<bool> {
+    let Some(stored) = state.store.read(|r| r.totp(user_id))? else { return Ok(false) };
+    let secret = state.keys.open(&totp_context(user_id), &stored.sealed_secret)?;
+    match totp::matching_step(&secret, code, now) {
+        Some(step) => state.store.write(|tx| tx.use_totp_step(user_id, step)),
+        None => Ok(false),
+    }
+}
+
+/// Starts the setting-up of a new authenticator for a signed-in person (from
+/// the account pages, after they proved the current one). Returns its path.
+pub fn start_reenrolment(state: &AppState, now: UnixSeconds, browser_id: &str, session: &Session) -> Result<String> {
+    let flow_id = random_token();
+    let mut flow = Flow {
+        stored: StoredFlow {
+            id_digest: sha256_hex(&flow_id),
+            browser_digest: sha256_hex(browser_id),
+            request: serde_json::to_string(&None::<AuthorizationRequest>).map_err(Error::internal)?,
+            step: Step::Enrol.as_str().to_owned(),
+            email: None,
+            user_id: Some(session.user_id.as_str().to_owned()),
+            amr: session.amr.join(" "),
+            auth_time: Some(session.auth_time),
+            session_public_id: Some(session.public_id.clone()),
+            sealed_pending_secret: None,
+            created_at: now,
+            expires_at: now + FLOW_SECONDS,
+        },
+        request: None,
+        step: Step::Enrol,
+        loaded_step: Step::Enrol.as_str().to_owned(),
+    };
+    flow.stored.email = state.store.read(|r| r.user(&session.user_id))?.map(|u| u.email.as_str().to_owned());
+    flow.stored.sealed_pending_secret = Some(state.keys.seal(&pending_context(&flow), &totp::generate_secret())?);
+    state.store.write(|tx| tx.insert_flow(&flow.stored))?;
+    Ok(signin_path(&flow_id))
 }
 
 /// A recovery code instead of the authenticator code; each works once.
@@ -502,7 +541,7 @@ pub fn submit_recovery_code(
     address: Option<&str>,
 ) -> Result<Outcome> {
     let wrong = "That recovery code is not right, or it was used already.";
-    let digest = sha256_hex(&normalise_recovery_code(code));
+    let digest = recovery_codes::digest(code);
     let mut flow = second_factor_checked(state, now, flow_id, browser_id, address, wrong, |user_id| {
         state.store.write(|tx| tx.use_recovery_code(user_id, &digest, now))
     })?;
@@ -569,8 +608,7 @@ pub fn confirm_enrolment(
         return Err(Error::InvalidRequest(WRONG_CODE.to_owned()));
     };
     let sealed = state.keys.seal(&totp_context(&user_id), &secret)?;
-    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
-    let digests: Vec<String> = codes.iter().map(|code| sha256_hex(&normalise_recovery_code(code))).collect();
+    let (codes, digests) = recovery_codes::generate();
     // After a recovery code (the second factor is already done) the new
     // authenticator replaces the lost one; otherwise it is the first one.
     let replacing = flow.amr().iter().any(|method| method == "otp");
@@ -728,19 +766,6 @@ fn pending_secret(state: &AppState, flow: &Flow) -> Result<Vec<u8>> {
     state.keys.open(&pending_context(flow), sealed)
 }
 
-/// A recovery code: 10 characters from an alphabet without look-alikes,
-/// shown as two groups of five (`K7QPM-3XWRT`).
-fn new_recovery_code() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let bytes = random_bytes::<10>();
-    let chars: String = bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
-    format!("{}-{}", &chars[..5], &chars[5..])
-}
-
-fn normalise_recovery_code(code: &str) -> String {
-    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
-}
-
 fn code_redirect(state: &AppState, request: &AuthorizationRequest, code: &str) -> String {
     let mut pairs = vec![("code", code)];
     if let Some(client_state) = &request.state {
@@ -787,15 +812,6 @@ fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn recovery_codes_are_readable_and_normalised() {
-        let code = new_recovery_code();
-        assert_eq!(code.len(), 11);
-        assert_eq!(&code[5..6], "-");
-        assert!(!code.contains(['0', 'O', '1', 'I']));
-        assert_eq!(normalise_recovery_code(&code.to_lowercase().replace('-', " ")), code.replace('-', ""));
-    }
 
     #[test]
     fn query_is_appended_to_registered_uris() {

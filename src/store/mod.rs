@@ -7,6 +7,7 @@
 //! signature that it changes the database. Everything here is synchronous; the
 //! web layer runs it on the blocking pool.
 
+mod account;
 mod clients;
 mod companies;
 mod connection;
@@ -28,6 +29,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+pub use account::{StoredConsent, StoredContactChange};
 pub use connection::{DatabaseUrl, DbConnection};
 pub use credentials::StoredTotp;
 pub use grants::{StoredCode, StoredGrant, StoredRefreshToken};

@@ -255,6 +255,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    contact_changes (user_id, kind) {
+        user_id -> Text,
+        kind -> Text,
+        new_value -> Text,
+        code_digest -> Text,
+        attempts -> Integer,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(authorization_codes -> grants (grant_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 
@@ -282,4 +293,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     sign_in_failures,
     rate_limits,
     password_resets,
+    contact_changes,
 );

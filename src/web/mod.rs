@@ -1,6 +1,7 @@
 //! The HTTP surface: actix only. Handlers parse, call one domain function and
 //! render; the rules live in `domain`.
 
+mod account;
 mod browser;
 mod discovery;
 mod health;
@@ -50,7 +51,18 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(password::code_page)
         .service(password::code_submit)
         .service(password::new_password_page)
-        .service(password::new_password_submit);
+        .service(password::new_password_submit)
+        .service(account::show)
+        .service(account::name)
+        .service(account::email)
+        .service(account::phone)
+        .service(account::email_verify)
+        .service(account::phone_verify)
+        .service(account::password)
+        .service(account::authenticator)
+        .service(account::recovery_codes)
+        .service(account::revoke_application)
+        .service(account::sign_out_everywhere);
 }
 
 /// The Content-Security-Policy of a page. Browsers apply `form-action` to the

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod account;
 mod browser;
 mod cli;
 mod http;

@@ -15,3 +15,15 @@ CREATE TABLE password_resets (
     expires_at BIGINT NOT NULL,
     used_at BIGINT
 );
+
+-- A change of a communication email or phone waiting for the code sent to
+-- the new address; at most one of each kind per person.
+CREATE TABLE contact_changes (
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('email', 'phone')),
+    new_value TEXT NOT NULL,
+    code_digest TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, kind)
+);

@@ -1,1 +1,2 @@
+DROP TABLE contact_changes;
 DROP TABLE password_resets;

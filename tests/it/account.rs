@@ -1,0 +1,207 @@
+//! The account page: a signed-in person manages their own sign-in.
+
+use portti::crypto::totp;
+use portti::domain::recovery_codes;
+
+use crate::oidc::{
+    CALLBACK, PASSWORD, authorization_request, confidential_client, first_sign_in_at, now, person, relying_party,
+};
+use crate::support::pages::{Landing, PageClient, element_text};
+use crate::support::{TestDb, TestServer};
+
+const NEW_PASSWORD: &str = "kuusi kissaa kiipesi puuhun";
+
+/// Signs in straight to /account for the first time (enrolment, terms).
+/// Returns the account page, the authenticator secret, the recovery codes and
+/// the time of the enrolment code.
+async fn first_account_sign_in(pages: &PageClient) -> (String, Vec<u8>, Vec<String>, i64) {
+    let (path, _, page) = pages.open("/account").await.page();
+    assert!(path.starts_with("/signin/"), "no session: the account page asks to sign in first");
+    let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+    let typed = element_text(&page, "totp-secret");
+    let secret = totp_rs::Secret::try_from_base32(typed.replace(' ', "")).unwrap().as_bytes().to_vec();
+    let at = now();
+    let (_, _, page) = pages.submit(&page, "/enrol", &[("code", &totp::code_at(&secret, at).unwrap())]).await.page();
+    let codes: Vec<String> =
+        page.split("<li><code>").skip(1).map(|rest| rest.split('<').next().unwrap().to_owned()).collect();
+    let (_, _, page) = pages.submit(&page, "/recovery-codes", &[]).await.page();
+    let (path, _, page) = pages.submit(&page, "/terms", &[]).await.page();
+    assert_eq!(path, "/account", "after the sign-in, the account page itself");
+    (page, secret, codes, at)
+}
+
+fn setup() -> (TestDb, TestServer, portti::domain::ids::UserId) {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let user = person(&server.state, "maija@example.com");
+    (db, server, user)
+}
+
+fn outbox_texts(db: &TestDb, server: &TestServer) -> Vec<String> {
+    use diesel::prelude::*;
+    use portti::store::schema::outbox;
+    let rows: Vec<(String, Option<String>)> = outbox::table
+        .order(outbox::created_at)
+        .select((outbox::id, outbox::sealed_content))
+        .load(&mut db.connection())
+        .unwrap();
+    rows.into_iter()
+        .filter_map(|(id, sealed)| {
+            let opened = server.state.keys.open(&format!("outbox:{id}"), &sealed?).ok()?;
+            String::from_utf8(opened).ok()
+        })
+        .collect()
+}
+
+fn last_code(db: &TestDb, server: &TestServer) -> String {
+    let text = outbox_texts(db, server).pop().unwrap();
+    let start = text.find("code is ").unwrap() + "code is ".len();
+    text[start..start + 6].to_owned()
+}
+
+#[actix_web::test]
+async fn name_contacts_and_recovery_codes() {
+    let (db, server, user_id) = setup();
+    let pages = PageClient::new(&server.base);
+    let (page, _, old_codes, _) = first_account_sign_in(&pages).await;
+    assert!(page.contains("maija@example.com"));
+
+    let (_, _, page) = pages.submit(&page, "/account/name", &[("name", "Maija Virtanen")]).await.page();
+    assert!(page.contains(r#"value="Maija Virtanen""#) && page.contains("Saved."));
+
+    // A new email for codes: a code goes to the new address; a wrong one is refused.
+    let (_, _, page) = pages.submit(&page, "/account/email", &[("email", "maija.v@example.org")]).await.page();
+    assert!(page.contains("Sent to maija.v@example.org"));
+    let (_, status, page) = pages.submit(&page, "/account/email/verify", &[("code", "000000")]).await.page();
+    assert_eq!(status, 400);
+    let code = last_code(&db, &server);
+    let (_, _, page) = pages.submit(&page, "/account/email/verify", &[("code", &code)]).await.page();
+    assert!(page.contains("<strong>maija.v@example.org</strong> (confirmed)"), "{page}");
+    let user = server.state.store.read(|r| r.user(&user_id)).unwrap().unwrap();
+    assert_eq!(user.communication.email.as_str(), "maija.v@example.org");
+    assert!(user.communication.email_verified);
+    assert_eq!(user.email.as_str(), "maija@example.com", "the sign-in email stays");
+
+    // A new phone: refused in the wrong form, confirmed by SMS in the right one.
+    let (_, status, page) = pages.submit(&page, "/account/phone", &[("phone", "040-123.4567")]).await.page();
+    assert_eq!(status, 400);
+    assert!(page.contains("+358401234567"), "the message shows the expected form");
+    let (_, _, page) = pages.submit(&page, "/account/phone", &[("phone", "+358 50 7654321")]).await.page();
+    let code = last_code(&db, &server);
+    pages.submit(&page, "/account/phone/verify", &[("code", &code)]).await.page();
+    let user = server.state.store.read(|r| r.user(&user_id)).unwrap().unwrap();
+    assert_eq!(user.communication.phone.unwrap().as_str(), "+358507654321");
+    assert!(user.communication.phone_verified);
+
+    // New recovery codes end the old ones.
+    let (_, _, page) = pages.open("/account").await.page();
+    let (_, status, page) = pages.submit(&page, "/account/recovery-codes", &[]).await.page();
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("<li><code>").count(), 10);
+    let old = recovery_codes::digest(&old_codes[0]);
+    let used = server.state.store.write(|tx| tx.use_recovery_code(&user_id, &old, 1)).unwrap();
+    assert!(!used, "an old recovery code no longer works");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn changing_the_password_ends_the_other_sessions() {
+    let (db, server, _) = setup();
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+    let (page, secret, _, at) = first_account_sign_in(&pages).await;
+    let elsewhere = PageClient::new(&server.base);
+    let (_, _, p) = elsewhere.open(&authorization_request(&rp, &[]).url).await.page();
+    let (_, _, p) = elsewhere.submit(&p, "/email", &[("email", "maija@example.com")]).await.page();
+    let (_, _, p) = elsewhere.submit(&p, "/password", &[("password", PASSWORD)]).await.page();
+    assert!(
+        elsewhere
+            .submit(&p, "/code", &[("code", &totp::code_at(&secret, at + 30).unwrap())])
+            .await
+            .left()
+            .starts_with(CALLBACK)
+    );
+
+    let form = |current: &'static str, new: &'static str, confirm: &'static str| {
+        [("current_password", current), ("new_password", new), ("confirm_password", confirm)]
+    };
+    let (_, status, page) =
+        pages.submit(&page, "/account/password", &form("wrong one here", NEW_PASSWORD, NEW_PASSWORD)).await.page();
+    assert_eq!(status, 400);
+    assert!(page.contains("current password is not right"));
+    let (_, status, page) =
+        pages.submit(&page, "/account/password", &form(PASSWORD, NEW_PASSWORD, "something else")).await.page();
+    assert_eq!(status, 400);
+    let (_, status, page) =
+        pages.submit(&page, "/account/password", &form(PASSWORD, NEW_PASSWORD, NEW_PASSWORD)).await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains("Saved."), "this browser stays signed in");
+
+    let (path, _, _) = elsewhere.open(&authorization_request(&rp, &[]).url).await.page();
+    assert!(path.starts_with("/signin/"), "the other session ended");
+    assert!(outbox_texts(&db, &server).last().unwrap().contains("password of your account was changed"));
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn a_new_authenticator_replaces_the_old_one() {
+    let (_db, server, _) = setup();
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+    let (page, old_secret, _, at) = first_account_sign_in(&pages).await;
+
+    let (_, status, page) = pages.submit(&page, "/account/authenticator", &[("code", "000000")]).await.page();
+    assert_eq!(status, 400);
+    let current = totp::code_at(&old_secret, at + 30).unwrap();
+    let (path, _, page) = pages.submit(&page, "/account/authenticator", &[("code", &current)]).await.page();
+    assert!(path.starts_with("/signin/") && page.contains("Set up 2-step verification"), "{path}");
+    let typed = element_text(&page, "totp-secret");
+    let new_secret = totp_rs::Secret::try_from_base32(typed.replace(' ', "")).unwrap().as_bytes().to_vec();
+    let (_, _, page) =
+        pages.submit(&page, "/enrol", &[("code", &totp::code_at(&new_secret, now()).unwrap())]).await.page();
+    let (path, _, _) = pages.submit(&page, "/recovery-codes", &[]).await.page();
+    assert_eq!(path, "/account");
+
+    // Two minutes on: the old authenticator no longer signs in; the new one does.
+    server.state.clock.advance(120);
+    let later = server.state.clock.now();
+    let other = PageClient::new(&server.base);
+    let (_, _, p) = other.open(&authorization_request(&rp, &[]).url).await.page();
+    let (_, _, p) = other.submit(&p, "/email", &[("email", "maija@example.com")]).await.page();
+    let (_, _, p) = other.submit(&p, "/password", &[("password", PASSWORD)]).await.page();
+    let (_, status, p) =
+        other.submit(&p, "/code", &[("code", &totp::code_at(&old_secret, later).unwrap())]).await.page();
+    assert_eq!(status, 400);
+    let left = other.submit(&p, "/code", &[("code", &totp::code_at(&new_secret, later).unwrap())]).await.left();
+    assert!(left.starts_with(CALLBACK));
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn applications_can_be_removed_and_everything_signed_out() {
+    let (_db, server, _) = setup();
+    confidential_client(&server.state, "ledger", false, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", None).await;
+    let pages = PageClient::new(&server.base);
+    let (callback, _, _, _) =
+        first_sign_in_at(&pages, &authorization_request(&rp, &["email"]).url, "maija@example.com").await;
+    assert!(callback.starts_with(CALLBACK));
+
+    let (path, _, page) = pages.open("/account").await.page();
+    assert_eq!(path, "/account");
+    assert!(page.contains("<strong>ledger</strong>"), "the consented application is listed");
+    let (_, _, page) = pages.submit(&page, "/account/applications/ledger/revoke", &[]).await.page();
+    assert!(!page.contains("<strong>ledger</strong>"));
+    let (_, _, consent) = pages.open(&authorization_request(&rp, &["email"]).url).await.page();
+    assert!(consent.contains("Allow access"), "removed: the application must ask again");
+
+    let (_, _, page) = pages.open("/account").await.page();
+    assert_eq!(page.matches("<li>Signed in").count(), 1);
+    let landing = pages.submit(&page, "/account/sign-out-everywhere", &[]).await;
+    let Landing::Page { path, .. } = landing else { panic!("expected the sign-in") };
+    assert!(path.starts_with("/signin/"), "signed out everywhere: the account page asks to sign in");
+    server.stop().await;
+}
