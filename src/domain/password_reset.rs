@@ -67,10 +67,9 @@ pub fn start(
     if per_address > RESETS_PER_HOUR {
         return Err(Error::RateLimited);
     }
-    let user = match state.store.read(|r| r.user_id_by_email(&email))? {
-        Some(id) => state.store.read(|r| r.user(&id))?,
-        None => None,
-    };
+    // Both lookups happen whether or not the address has an account.
+    let id = state.store.read(|r| r.user_id_by_email(&email))?.unwrap_or_else(UserId::generate);
+    let user = state.store.read(|r| r.user(&id))?;
     let reset_id = random_token();
     let id_digest = sha256_hex(&reset_id);
     let (lifetime, code) = match method {
@@ -113,8 +112,16 @@ pub fn start(
     };
     state.store.write(|tx| {
         tx.insert_password_reset(&reset)?;
-        if let Some(message) = &message {
-            enqueue(tx, &state.keys, now, message, Some(now + lifetime))?;
+        match &message {
+            Some(message) => {
+                enqueue(tx, &state.keys, now, message, Some(now + lifetime))?;
+            }
+            // The same work (sealing a message, a second write) without a
+            // message, so the answer takes as long as for a real account.
+            None => {
+                state.keys.seal("decoy", reset.id_digest.as_bytes())?;
+                tx.hit_rate_limit("reset:decoy", now, 3600)?;
+            }
         }
         Ok(())
     })?;

@@ -224,3 +224,31 @@ async fn an_expired_link_does_nothing() {
     assert!(page.contains("expired"));
     server.stop().await;
 }
+
+#[actix_web::test]
+async fn asking_for_a_reset_takes_as_long_for_an_unknown_email() {
+    let db = TestDb::sqlite();
+    let server = db.serve("[sign_in]\nattempts_per_minute_per_address = 1000");
+    person(&server.state, "maija@example.com");
+    let pages = PageClient::new(&server.base);
+    let (_, _, page) = pages.open("/password/forgot").await.page();
+    let mut timings = [Vec::new(), Vec::new()];
+    for round in 0..5 {
+        for (which, email) in ["maija@example.com", "nobody@example.com"].iter().enumerate() {
+            let started = std::time::Instant::now();
+            let (_, status, _) =
+                pages.submit(&page, "/password/forgot", &[("email", email), ("method", "email")]).await.page();
+            if round > 0 {
+                timings[which].push(started.elapsed().as_secs_f64());
+            }
+            assert_eq!(status, 200);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (known, unknown) = (median(&mut timings[0]), median(&mut timings[1]));
+    assert!((0.5..2.0).contains(&(unknown / known)), "known {known:.5}s, unknown {unknown:.5}s");
+    server.stop().await;
+}
