@@ -304,15 +304,16 @@ pub fn resume(
     Ok(signin_path(&flow_id))
 }
 
-/// The authorization request and typed email of a flow (for "forgot your password?").
+/// The application's request (none for the account pages) and the typed
+/// email of a flow, for "forgot your password?".
 pub fn flow_origin(
     state: &AppState,
     now: UnixSeconds,
     flow_id: &str,
     browser_id: &str,
-) -> Result<(AuthorizationRequest, Option<String>)> {
+) -> Result<(Option<AuthorizationRequest>, Option<String>)> {
     let flow = load(state, now, flow_id, browser_id)?;
-    Ok((flow.client_request()?.clone(), flow.stored.email))
+    Ok((flow.request, flow.stored.email))
 }
 
 /// The subject of an ID token this service issued (expired or not).

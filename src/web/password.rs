@@ -110,7 +110,7 @@ pub async fn forgot_submit(req: HttpRequest, state: web::Data<AppState>, form: w
     let (typed, flow_for_page, browser_for_page) = (email.clone(), flow.clone(), browser.clone());
     let started = run(&state, move |s, now| {
         // The sign-in it started from, to return to afterwards (if it is this browser's).
-        let request = flow.and_then(|flow| signin::flow_origin(s, now, &flow, &browser).ok()).map(|(r, _)| r);
+        let request = flow.and_then(|flow| signin::flow_origin(s, now, &flow, &browser).ok()).and_then(|(r, _)| r);
         password_reset::start(s, now, &browser, &email, method, request.as_ref(), address.as_deref())
     })
     .await;

@@ -326,3 +326,177 @@ async fn a_person_is_locked_out_after_eight_wrong_passwords() {
     callback.server.stop(false).await;
     server.stop().await;
 }
+
+/// A person with an authenticator, terms accepted, and a first-party client
+/// whose callback is the local page; returns the client's authorize URL
+/// maker, the authenticator secret, the recovery codes and the enrolment time.
+async fn enrolled_person(
+    server: &crate::support::TestServer,
+    callback: &Callback,
+) -> (impl Fn() -> String + use<>, Vec<u8>, Vec<String>, i64) {
+    person(&server.state, "maija@example.com");
+    let new = NewClient::parse("ledger", ClientKind::Public, std::slice::from_ref(&callback.url), &[], &[], true, None)
+        .unwrap();
+    add_client(&server.state.store, 1, new).unwrap();
+    let base = server.base.clone();
+    let redirect = url::form_urlencoded::byte_serialize(callback.url.as_bytes()).collect::<String>();
+    let authorize = move || {
+        let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+        format!(
+            "{base}/authorize?client_id=ledger&response_type=code&scope=openid&redirect_uri={redirect}&code_challenge={}&code_challenge_method=S256",
+            challenge.as_str()
+        )
+    };
+    let pages = crate::support::pages::PageClient::new(&server.base);
+    let (_, secret, codes, at) = crate::oidc::first_sign_in_at(&pages, &authorize(), "maija@example.com").await;
+    (authorize, secret, codes, at)
+}
+
+async fn click_link(browser: &Client, text: &str) {
+    let link = browser.find(Locator::LinkText(text)).await.unwrap();
+    link.click().await.unwrap();
+    for _ in 0..200 {
+        if link.text().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the link {text} led nowhere");
+}
+
+#[actix_web::test]
+async fn a_person_resets_a_forgotten_password_by_email_and_is_back_in_the_application() {
+    let Some((browser, _driver, _profile)) = browser().await else { return };
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let callback = callback_server().await;
+    let (authorize, secret, _, at) = enrolled_person(&server, &callback).await;
+
+    browser.goto(&authorize()).await.unwrap();
+    fill(&browser, "Email", "maija@example.com").await;
+    press(&browser, "Next").await;
+    click_link(&browser, "Forgot your password?").await;
+    expect_heading(&browser, "Forgot your password?").await;
+    let email = browser.find(Locator::Id("email")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(email.as_deref(), Some("maija@example.com"), "the email is filled in");
+    press(&browser, "Send").await;
+    expect_heading(&browser, "Check your email").await;
+
+    let (mails, _) = crate::password_reset::delivered(&server, &db).await;
+    let link = crate::password_reset::reset_link(mails.last().unwrap(), &server.base);
+    browser.goto(&link).await.unwrap();
+    expect_heading(&browser, "Choose a new password").await;
+    fill(&browser, "New password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "Confirm new password", "kuusi kissaa kiipesi puuhun").await;
+    press(&browser, "Save").await;
+
+    // Back in the sign-in, email known; the authenticator still asked.
+    expect_heading(&browser, "Sign in").await;
+    fill(&browser, "Password", "kuusi kissaa kiipesi puuhun").await;
+    press(&browser, "Sign in").await;
+    expect_heading(&browser, "2-step verification").await;
+    fill(&browser, "Authenticator code", &totp::code_at(&secret, at + 30).unwrap()).await;
+    press(&browser, "Verify").await;
+    expect_heading(&browser, "Back at the application").await;
+    browser.close().await.unwrap();
+    callback.server.stop(false).await;
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn a_person_who_lost_the_authenticator_signs_in_with_a_recovery_code_and_sets_up_a_new_one() {
+    let Some((browser, _driver, _profile)) = browser().await else { return };
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let callback = callback_server().await;
+    let (authorize, _, codes, _) = enrolled_person(&server, &callback).await;
+
+    browser.goto(&authorize()).await.unwrap();
+    fill(&browser, "Email", "maija@example.com").await;
+    press(&browser, "Next").await;
+    fill(&browser, "Password", PASSWORD).await;
+    press(&browser, "Sign in").await;
+    click_link(&browser, "Lost your authenticator? Use a recovery code").await;
+    fill(&browser, "Recovery code", &codes[3]).await;
+    press(&browser, "Verify").await;
+    expect_heading(&browser, "Set up 2-step verification").await;
+    let typed = browser.find(Locator::Id("totp-secret")).await.unwrap().text().await.unwrap();
+    let fresh = totp_rs::Secret::try_from_base32(typed.replace(' ', "")).unwrap().as_bytes().to_vec();
+    fill(&browser, "Authenticator code", &totp::code_at(&fresh, now()).unwrap()).await;
+    press(&browser, "Verify").await;
+    expect_heading(&browser, "Save your recovery codes").await;
+    press(&browser, "Continue").await;
+    expect_heading(&browser, "Back at the application").await;
+    browser.close().await.unwrap();
+    callback.server.stop(false).await;
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn a_person_resets_by_sms_and_manages_the_account() {
+    let Some((browser, _driver, _profile)) = browser().await else { return };
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let callback = callback_server().await;
+    let (_, secret, _, at) = enrolled_person(&server, &callback).await;
+
+    // The account page asks to sign in; the password is forgotten: by SMS.
+    browser.goto(&format!("{}/account", server.base)).await.unwrap();
+    expect_heading(&browser, "Sign in").await;
+    fill(&browser, "Email", "maija@example.com").await;
+    press(&browser, "Next").await;
+    click_link(&browser, "Forgot your password?").await;
+    browser.find(Locator::Css("input[name=method][value=sms]")).await.unwrap().click().await.unwrap();
+    press(&browser, "Send").await;
+    expect_heading(&browser, "Enter the code").await;
+    let (_, sms) = crate::password_reset::delivered(&server, &db).await;
+    let text: serde_json::Value = serde_json::from_str(sms.last().unwrap()).unwrap();
+    let code: String = text["text"].as_str().unwrap().chars().filter(char::is_ascii_digit).take(6).collect();
+    fill(&browser, "Verification code", &code).await;
+    press(&browser, "Verify").await;
+    expect_heading(&browser, "Choose a new password").await;
+    fill(&browser, "New password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "Confirm new password", "kuusi kissaa kiipesi puuhun").await;
+    press(&browser, "Save").await;
+
+    // Not from an application: to the account page, which asks to sign in.
+    expect_heading(&browser, "Sign in").await;
+    fill(&browser, "Email", "maija@example.com").await;
+    press(&browser, "Next").await;
+    fill(&browser, "Password", "kuusi kissaa kiipesi puuhun").await;
+    press(&browser, "Sign in").await;
+    fill(&browser, "Authenticator code", &totp::code_at(&secret, at + 30).unwrap()).await;
+    press(&browser, "Verify").await;
+    expect_heading(&browser, "Your account").await;
+
+    // Change the name.
+    fill(&browser, "Name", "Maija Virtanen").await;
+    browser.find(Locator::Css("form[action='/account/name'] button")).await.unwrap().click().await.unwrap();
+    expect_status(&browser, "Saved.").await;
+    let name = browser.find(Locator::Id("name")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(name.as_deref(), Some("Maija Virtanen"));
+
+    // New recovery codes, shown once.
+    browser.find(Locator::Css("form[action='/account/recovery-codes'] button")).await.unwrap().click().await.unwrap();
+    expect_heading(&browser, "Save your recovery codes").await;
+    assert_eq!(browser.find_all(Locator::Css("#recovery-codes code")).await.unwrap().len(), 10);
+    click_link(&browser, "Back to your account").await;
+
+    // Sign out everywhere.
+    browser
+        .find(Locator::Css("form[action='/account/sign-out-everywhere'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    expect_heading(&browser, "Sign in").await;
+    browser.close().await.unwrap();
+    callback.server.stop(false).await;
+    server.stop().await;
+}
+
+async fn expect_status(browser: &Client, expected: &str) {
+    let text = text_once(browser, "[role=status]", |text| text.contains(expected)).await;
+    assert!(text.contains(expected), "status {text:?} lacks {expected:?}");
+}

@@ -18,7 +18,7 @@ const NEW_PASSWORD: &str = "kuusi kissaa kiipesi puuhun";
 
 /// Delivers the outbox (to files, as configured) and returns the texts of the
 /// emails and SMS messages written so far.
-async fn delivered(server: &TestServer, db: &TestDb) -> (Vec<String>, Vec<String>) {
+pub async fn delivered(server: &TestServer, db: &TestDb) -> (Vec<String>, Vec<String>) {
     let state = &server.state;
     let worker = OutboxWorker::new(
         state.store.clone(),
@@ -40,7 +40,7 @@ async fn delivered(server: &TestServer, db: &TestDb) -> (Vec<String>, Vec<String
 }
 
 /// The reset link in an email (quoted-printable soft breaks undone).
-fn reset_link(mail: &str, base: &str) -> String {
+pub fn reset_link(mail: &str, base: &str) -> String {
     let text = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
     let start = text.find(&format!("{base}/password/reset/")).expect("a reset link");
     text[start..].split_whitespace().next().unwrap().to_owned()
