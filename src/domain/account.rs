@@ -89,14 +89,10 @@ pub fn change_password(
 ) -> Result<()> {
     let user = state.store.read(|r| r.user(&session.user_id))?.ok_or(Error::NotFound("account"))?;
     let subject = account_subject(Some(&user.id), "");
-    let attempt = throttle::begin_attempt(state, now, &subject)?;
     let stored = state.store.read(|r| r.password_hash_by_email(user.email.as_str()))?.and_then(|(_, hash)| hash);
-    let matches = password::verify_password(current, stored.as_deref().unwrap_or(&state.dummy_password_hash))?;
-    if !matches || stored.is_none() {
-        throttle::attempt_failed(state, now, attempt)?;
+    if !throttle::check_password(state, now, &subject, stored.as_deref(), current)? {
         return Err(Error::InvalidRequest("The current password is not right.".to_owned()));
     }
-    throttle::attempt_passed(state, attempt)?;
     if new_password != confirmation {
         return Err(Error::InvalidRequest("The new passwords do not match.".to_owned()));
     }

@@ -19,7 +19,7 @@ use super::tokens::issue_code;
 use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::{random_token, sha256_hex};
-use crate::crypto::{password, totp};
+use crate::crypto::totp;
 use crate::error::{Error, Result};
 use crate::store::{StoredFlow, Write};
 
@@ -70,6 +70,42 @@ struct Flow {
     /// The step as stored when this request loaded the flow: saving checks
     /// that no other request moved it on in the meantime.
     loaded_step: String,
+}
+
+impl Flow {
+    /// A new flow for this browser at `step`; returns it and the id its URL carries.
+    fn new(
+        now: UnixSeconds,
+        browser_id: &str,
+        request: Option<AuthorizationRequest>,
+        step: Step,
+        email: Option<String>,
+    ) -> Result<(Self, String)> {
+        let flow_id = random_token();
+        let stored = StoredFlow {
+            id_digest: sha256_hex(&flow_id),
+            browser_digest: sha256_hex(browser_id),
+            request: serde_json::to_string(&request).map_err(Error::internal)?,
+            step: step.as_str().to_owned(),
+            email,
+            user_id: None,
+            amr: String::new(),
+            auth_time: None,
+            session_public_id: None,
+            sealed_pending_secret: None,
+            created_at: now,
+            expires_at: now + FLOW_SECONDS,
+        };
+        Ok((Self { stored, request, step, loaded_step: step.as_str().to_owned() }, flow_id))
+    }
+
+    /// Carries over how an existing session signed in.
+    fn signed_in_as(&mut self, session: &Session) {
+        self.stored.user_id = Some(session.user_id.as_str().to_owned());
+        self.stored.amr = session.amr.join(" ");
+        self.stored.auth_time = Some(session.auth_time);
+        self.stored.session_public_id = Some(session.public_id.clone());
+    }
 }
 
 fn already_done() -> Error {
@@ -205,26 +241,9 @@ pub fn authorize(
             && hinted_subject.as_deref().is_none_or(|sub| sub == s.user_id.as_str())
     });
     let prompt = request.prompt;
-    let flow_id = random_token();
-    let mut flow = Flow {
-        stored: StoredFlow {
-            id_digest: sha256_hex(&flow_id),
-            browser_digest: sha256_hex(browser_id),
-            request: serde_json::to_string(&Some(&request)).map_err(Error::internal)?,
-            step: Step::Email.as_str().to_owned(),
-            email: request.login_hint.clone().and_then(|hint| Email::parse(&hint).ok()).map(|e| e.as_str().to_owned()),
-            user_id: None,
-            amr: String::new(),
-            auth_time: None,
-            session_public_id: None,
-            sealed_pending_secret: None,
-            created_at: now,
-            expires_at: now + FLOW_SECONDS,
-        },
-        request: Some(request),
-        step: Step::Email,
-        loaded_step: Step::Email.as_str().to_owned(),
-    };
+    let login_hint =
+        request.login_hint.clone().and_then(|hint| Email::parse(&hint).ok()).map(|e| e.as_str().to_owned());
+    let (mut flow, flow_id) = Flow::new(now, browser_id, Some(request), Step::Email, login_hint)?;
     let Some(session) = usable else {
         if prompt == Prompt::None {
             return Ok(Authorized::Redirect(flow_error(state, &flow, "login_required", "the person is not signed in")));
@@ -235,10 +254,7 @@ pub fn authorize(
         })?;
         return Ok(Authorized::Redirect(signin_path(&flow_id)));
     };
-    flow.stored.user_id = Some(session.user_id.as_str().to_owned());
-    flow.stored.amr = session.amr.join(" ");
-    flow.stored.auth_time = Some(session.auth_time);
-    flow.stored.session_public_id = Some(session.public_id.clone());
+    flow.signed_in_as(&session);
     state.store.write(|tx| {
         tx.insert_flow(&flow.stored)?;
         let next = after_authentication(tx, state, now, &mut flow)?;
@@ -256,22 +272,8 @@ pub fn authorize(
 
 /// Starts a sign-in to the account pages (no application involved).
 pub fn start_account_sign_in(state: &AppState, now: UnixSeconds, browser_id: &str) -> Result<String> {
-    let flow_id = random_token();
-    let stored = StoredFlow {
-        id_digest: sha256_hex(&flow_id),
-        browser_digest: sha256_hex(browser_id),
-        request: serde_json::to_string(&None::<AuthorizationRequest>).map_err(Error::internal)?,
-        step: Step::Email.as_str().to_owned(),
-        email: None,
-        user_id: None,
-        amr: String::new(),
-        auth_time: None,
-        session_public_id: None,
-        sealed_pending_secret: None,
-        created_at: now,
-        expires_at: now + FLOW_SECONDS,
-    };
-    state.store.write(|tx| tx.insert_flow(&stored))?;
+    let (flow, flow_id) = Flow::new(now, browser_id, None, Step::Email, None)?;
+    state.store.write(|tx| tx.insert_flow(&flow.stored))?;
     Ok(signin_path(&flow_id))
 }
 
@@ -285,22 +287,8 @@ pub fn resume(
     request: &AuthorizationRequest,
     email: &str,
 ) -> Result<String> {
-    let flow_id = random_token();
-    let stored = StoredFlow {
-        id_digest: sha256_hex(&flow_id),
-        browser_digest: sha256_hex(browser_id),
-        request: serde_json::to_string(&Some(request)).map_err(Error::internal)?,
-        step: Step::Password.as_str().to_owned(),
-        email: Some(email.to_owned()),
-        user_id: None,
-        amr: String::new(),
-        auth_time: None,
-        session_public_id: None,
-        sealed_pending_secret: None,
-        created_at: now,
-        expires_at: now + FLOW_SECONDS,
-    };
-    state.store.write(|tx| tx.insert_flow(&stored))?;
+    let (flow, flow_id) = Flow::new(now, browser_id, Some(request.clone()), Step::Password, Some(email.to_owned()))?;
+    state.store.write(|tx| tx.insert_flow(&flow.stored))?;
     Ok(signin_path(&flow_id))
 }
 
@@ -448,15 +436,11 @@ pub fn submit_password(
     let account = state.store.read(|r| r.password_hash_by_email(&email))?;
     let user_id = account.as_ref().map(|(id, _)| id.clone());
     let subject = account_subject(user_id.as_ref(), &email);
-    let attempt = throttle::begin_attempt(state, now, &subject)?;
-    let hash = account.as_ref().and_then(|(_, hash)| hash.clone());
-    let matches = password::verify_password(password, hash.as_deref().unwrap_or(&state.dummy_password_hash))?;
-    let (Some(user_id), true, Some(_)) = (user_id, matches, hash) else {
-        throttle::attempt_failed(state, now, attempt)?;
+    let hash = account.and_then(|(_, hash)| hash);
+    let (Some(user_id), true) = (user_id, throttle::check_password(state, now, &subject, hash.as_deref(), password)?)
+    else {
         return Err(Error::InvalidRequest(WRONG_PASSWORD.to_owned()));
     };
-    // Earlier failures stay counted until the second factor is done too.
-    throttle::attempt_passed(state, attempt)?;
     flow.stored.user_id = Some(user_id.as_str().to_owned());
     flow.add_amr("pwd");
     if state.store.read(|r| r.totp(&user_id))?.is_some() {
@@ -506,27 +490,9 @@ pub(super) fn authenticator_code_matches(
 /// Starts the setting-up of a new authenticator for a signed-in person (from
 /// the account pages, after they proved the current one). Returns its path.
 pub fn start_reenrolment(state: &AppState, now: UnixSeconds, browser_id: &str, session: &Session) -> Result<String> {
-    let flow_id = random_token();
-    let mut flow = Flow {
-        stored: StoredFlow {
-            id_digest: sha256_hex(&flow_id),
-            browser_digest: sha256_hex(browser_id),
-            request: serde_json::to_string(&None::<AuthorizationRequest>).map_err(Error::internal)?,
-            step: Step::Enrol.as_str().to_owned(),
-            email: None,
-            user_id: Some(session.user_id.as_str().to_owned()),
-            amr: session.amr.join(" "),
-            auth_time: Some(session.auth_time),
-            session_public_id: Some(session.public_id.clone()),
-            sealed_pending_secret: None,
-            created_at: now,
-            expires_at: now + FLOW_SECONDS,
-        },
-        request: None,
-        step: Step::Enrol,
-        loaded_step: Step::Enrol.as_str().to_owned(),
-    };
-    flow.stored.email = state.store.read(|r| r.user(&session.user_id))?.map(|u| u.email.as_str().to_owned());
+    let email = state.store.read(|r| r.user(&session.user_id))?.map(|u| u.email.as_str().to_owned());
+    let (mut flow, flow_id) = Flow::new(now, browser_id, None, Step::Enrol, email)?;
+    flow.signed_in_as(session);
     flow.stored.sealed_pending_secret = Some(state.keys.seal(&pending_context(&flow), &totp::generate_secret())?);
     state.store.write(|tx| tx.insert_flow(&flow.stored))?;
     Ok(signin_path(&flow_id))

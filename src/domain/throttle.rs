@@ -61,6 +61,28 @@ pub fn signed_in(state: &AppState, subject: &str) -> Result<()> {
     state.store.write(|tx| tx.clear_sign_in_failures(subject))
 }
 
+/// Checks a password as one attempt against the account's lockout. Without a
+/// stored hash (no account, or no password yet) the dummy hash is checked, so
+/// the answer takes as long either way.
+pub fn check_password(
+    state: &AppState,
+    now: UnixSeconds,
+    subject: &str,
+    stored: Option<&str>,
+    password: &str,
+) -> Result<bool> {
+    let attempt = begin_attempt(state, now, subject)?;
+    let verified = crate::crypto::password::verify_password(password, stored.unwrap_or(&state.dummy_password_hash))?;
+    if verified && stored.is_some() {
+        // Earlier failures stay counted until a second factor is done too.
+        attempt_passed(state, attempt)?;
+        Ok(true)
+    } else {
+        attempt_failed(state, now, attempt)?;
+        Ok(false)
+    }
+}
+
 /// Counts an attempt from a client address; refuses past the per-minute limit.
 pub fn check_address(state: &AppState, now: UnixSeconds, address: Option<&str>) -> Result<()> {
     let Some(address) = address else { return Ok(()) };
