@@ -101,6 +101,8 @@ pub fn change_password(
     let notice = changed_notice(&user, now, "password");
     state.store.write(|tx| {
         tx.set_password_hash(&user.id, &hash, now)?;
+        tx.use_user_password_resets(&user.id, now)?;
+        tx.delete_user_flows(&user.id)?;
         tx.end_other_sessions(&user.id, &session.public_id, now)?;
         tx.revoke_user_grants(user.id.as_str(), now)?;
         enqueue(tx, &state.keys, now, &notice, None)?;
@@ -114,9 +116,9 @@ fn changed_notice(user: &User, now: UnixSeconds, what: &str) -> Message {
     let when = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0)));
     Message::Email {
         to: user.communication.email.clone(),
-        subject: format!("Your {what} was changed"),
+        subject: format!("Your {what} changed"),
         body: format!(
-            "The {what} of your account was changed on {when}.\n\n\
+            "The {what} of your account changed on {when}.\n\n\
              If you did not do this, contact your administrator at once.\n"
         ),
     }
@@ -142,8 +144,26 @@ fn code_context(session: &Session, contact: Contact) -> String {
     format!("contact-change:{}:{}", session.user_id, contact.kind())
 }
 
+/// How recent a sign-in must be for the changes that could hand the account
+/// to someone else (where codes go, new recovery codes).
+pub const RECENT_SIGN_IN_SECONDS: i64 = 10 * 60;
+
+/// Contact-change codes one person may have sent per hour.
+const CONTACT_CODES_PER_HOUR: i32 = 5;
+
+/// Refuses when the session's sign-in is not recent: a stolen session alone
+/// must not be enough to take the account over.
+fn ensure_recent_sign_in(session: &Session, now: UnixSeconds) -> Result<()> {
+    if now - session.auth_time > RECENT_SIGN_IN_SECONDS {
+        return Err(Error::InvalidRequest(
+            "For your security, sign in again before changing this (your sign-in is over 10 minutes old).".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Sends a code to a new communication email or phone; the change is made
-/// when the code comes back.
+/// when the code comes back. Needs a recent sign-in.
 pub fn start_contact_change(
     state: &AppState,
     now: UnixSeconds,
@@ -151,6 +171,11 @@ pub fn start_contact_change(
     contact: Contact,
     value: &str,
 ) -> Result<()> {
+    ensure_recent_sign_in(session, now)?;
+    let sent = state.store.write(|tx| tx.hit_rate_limit(&format!("contact:{}", session.user_id), now, 3600))?;
+    if sent > CONTACT_CODES_PER_HOUR {
+        return Err(Error::RateLimited);
+    }
     let code = format!("{:06}", u32::from_le_bytes(random_bytes::<4>()) % 1_000_000);
     let (normalised, message) = match contact {
         Contact::Email => {
@@ -196,10 +221,11 @@ pub fn confirm_contact_change(
         .read(|r| r.contact_change(user_id, contact.kind()))?
         .filter(|change| change.expires_at > now)
         .ok_or_else(|| Error::InvalidRequest("The code has expired. Ask for a new one.".to_owned()))?;
-    if pending.attempts >= CONTACT_CODE_ATTEMPTS {
+    // Counted before the check, so parallel guesses cannot all slip under the limit.
+    let attempts = state.store.write(|tx| tx.count_contact_change_attempt(user_id, contact.kind()))?;
+    if attempts > CONTACT_CODE_ATTEMPTS {
         return Err(Error::InvalidRequest("Too many wrong codes. Ask for a new one.".to_owned()));
     }
-    state.store.write(|tx| tx.count_contact_change_attempt(user_id, contact.kind()))?;
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
     let presented = state.keys.code_digest(&code_context(session, contact), &code)?;
     let matches: bool = {
@@ -249,10 +275,18 @@ pub fn reset_authenticator(
     signin::start_reenrolment(state, now, browser_id, session)
 }
 
-/// Ten new recovery codes; the old ones stop working.
-pub fn new_recovery_codes(state: &AppState, session: &Session) -> Result<Vec<String>> {
+/// Ten new recovery codes; the old ones stop working. Needs a recent sign-in,
+/// and the person is told by email.
+pub fn new_recovery_codes(state: &AppState, now: UnixSeconds, session: &Session) -> Result<Vec<String>> {
+    ensure_recent_sign_in(session, now)?;
+    let user = state.store.read(|r| r.user(&session.user_id))?.ok_or(Error::NotFound("account"))?;
     let (codes, digests) = recovery_codes::generate();
-    state.store.write(|tx| tx.replace_recovery_codes(&session.user_id, &digests))?;
+    state.store.write(|tx| {
+        tx.replace_recovery_codes(&session.user_id, &digests)?;
+        enqueue(tx, &state.keys, now, &changed_notice(&user, now, "recovery codes"), None)?;
+        Ok(())
+    })?;
+    state.outbox_wake.notify_one();
     Ok(codes)
 }
 
@@ -269,6 +303,7 @@ pub fn withdraw_consent(state: &AppState, now: UnixSeconds, session: &Session, c
 /// refresh token.
 pub fn sign_out_everywhere(state: &AppState, now: UnixSeconds, session: &Session) -> Result<()> {
     state.store.write(|tx| {
+        tx.delete_user_flows(&session.user_id)?;
         tx.end_user_sessions(&session.user_id, now)?;
         tx.revoke_user_grants(session.user_id.as_str(), now)?;
         Ok(())

@@ -62,14 +62,14 @@ pub fn start(
 ) -> Result<Started> {
     let email = Email::parse(email)?;
     throttle::check_address(state, now, address)?;
-    let per_address =
-        state.store.write(|tx| tx.hit_rate_limit(&format!("reset:{}", sha256_hex(email.as_str())), now, 3600))?;
-    if per_address > RESETS_PER_HOUR {
-        return Err(Error::RateLimited);
-    }
+    // Past the hourly limit of an address nothing more is sent, but the
+    // answer stays the same: the limit must not lock the person out, nor tell
+    // anything about the address.
+    let bucket = format!("reset:{}", state.keys.code_digest("reset-limit", email.as_str())?);
+    let within_limit = state.store.write(|tx| tx.hit_rate_limit(&bucket, now, 3600))? <= RESETS_PER_HOUR;
     // Both lookups happen whether or not the address has an account.
     let id = state.store.read(|r| r.user_id_by_email(&email))?.unwrap_or_else(UserId::generate);
-    let user = state.store.read(|r| r.user(&id))?;
+    let user = state.store.read(|r| r.user(&id))?.filter(|_| within_limit);
     let reset_id = random_token();
     let id_digest = sha256_hex(&reset_id);
     let (lifetime, code) = match method {
@@ -162,7 +162,11 @@ pub fn verify_code(state: &AppState, now: UnixSeconds, reset_id: &str, browser_i
     if !matches || reset.user_id.is_none() {
         return Err(Error::InvalidRequest(CODE_NOT_RIGHT.to_owned()));
     }
-    state.store.write(|tx| tx.verify_password_reset(&id_digest, now))
+    state.store.write(|tx| {
+        tx.verify_password_reset(&id_digest, now)?;
+        // Ten minutes from the code to choose the new password.
+        tx.extend_password_reset(&id_digest, now + CODE_SECONDS)
+    })
 }
 
 fn load(state: &AppState, now: UnixSeconds, id_digest: &str) -> Result<StoredReset> {
@@ -231,6 +235,8 @@ pub fn set_password(
             return Err(Error::NotFound("password reset"));
         }
         tx.set_password_hash(&user_id, &hash, now)?;
+        tx.use_user_password_resets(&user_id, now)?;
+        tx.delete_user_flows(&user_id)?;
         tx.end_user_sessions(&user_id, now)?;
         tx.revoke_user_grants(user_id.as_str(), now)?;
         enqueue(tx, &state.keys, now, &notice, None)?;

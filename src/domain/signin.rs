@@ -34,6 +34,9 @@ pub enum Step {
     Password,
     Code,
     Enrol,
+    /// Setting up an authenticator that replaces the current one (after a
+    /// recovery code, or from the account page).
+    Reenrol,
     RecoveryCodes,
     Terms,
     Consent,
@@ -46,6 +49,7 @@ impl Step {
             Step::Password => "password",
             Step::Code => "code",
             Step::Enrol => "enrol",
+            Step::Reenrol => "reenrol",
             Step::RecoveryCodes => "recovery_codes",
             Step::Terms => "terms",
             Step::Consent => "consent",
@@ -53,10 +57,19 @@ impl Step {
     }
 
     fn parse(stored: &str) -> Result<Self> {
-        [Step::Email, Step::Password, Step::Code, Step::Enrol, Step::RecoveryCodes, Step::Terms, Step::Consent]
-            .into_iter()
-            .find(|step| step.as_str() == stored)
-            .ok_or_else(|| Error::internal("unknown stored sign-in step"))
+        [
+            Step::Email,
+            Step::Password,
+            Step::Code,
+            Step::Enrol,
+            Step::Reenrol,
+            Step::RecoveryCodes,
+            Step::Terms,
+            Step::Consent,
+        ]
+        .into_iter()
+        .find(|step| step.as_str() == stored)
+        .ok_or_else(|| Error::internal("unknown stored sign-in step"))
     }
 }
 
@@ -345,7 +358,7 @@ pub fn view(state: &AppState, now: UnixSeconds, flow_id: &str, browser_id: &str)
         Step::Email => View::Email { email: flow.stored.email.clone() },
         Step::Password => View::Password { email: flow.stored.email.clone().unwrap_or_default() },
         Step::Code => View::Code,
-        Step::Enrol => {
+        Step::Enrol | Step::Reenrol => {
             let secret = pending_secret(state, &flow)?;
             let email = flow.stored.email.clone().unwrap_or_default();
             View::Enrol {
@@ -491,7 +504,7 @@ pub(super) fn authenticator_code_matches(
 /// the account pages, after they proved the current one). Returns its path.
 pub fn start_reenrolment(state: &AppState, now: UnixSeconds, browser_id: &str, session: &Session) -> Result<String> {
     let email = state.store.read(|r| r.user(&session.user_id))?.map(|u| u.email.as_str().to_owned());
-    let (mut flow, flow_id) = Flow::new(now, browser_id, None, Step::Enrol, email)?;
+    let (mut flow, flow_id) = Flow::new(now, browser_id, None, Step::Reenrol, email)?;
     flow.signed_in_as(session);
     flow.stored.sealed_pending_secret = Some(state.keys.seal(&pending_context(&flow), &totp::generate_secret())?);
     state.store.write(|tx| tx.insert_flow(&flow.stored))?;
@@ -515,7 +528,7 @@ pub fn submit_recovery_code(
     // The authenticator is lost: set up a new one before going on.
     let secret = totp::generate_secret();
     flow.stored.sealed_pending_secret = Some(state.keys.seal(&pending_context(&flow), &secret)?);
-    flow.set_step(Step::Enrol);
+    flow.set_step(Step::Reenrol);
     state.store.write(|tx| save(tx, &mut flow))?;
     Ok(Outcome::show())
 }
@@ -568,7 +581,13 @@ pub fn confirm_enrolment(
     browser_id: &str,
     code: &str,
 ) -> Result<Outcome> {
-    let mut flow = load_at(state, now, flow_id, browser_id, Step::Enrol)?;
+    let mut flow = load(state, now, flow_id, browser_id)?;
+    // Replacing an authenticator is a step of its own; a first enrolment never replaces one.
+    let replacing = match flow.step {
+        Step::Enrol => false,
+        Step::Reenrol => true,
+        _ => return Err(already_done()),
+    };
     let user_id = flow.user_id()?;
     let secret = pending_secret(state, &flow)?;
     let Some(step) = totp::matching_step(&secret, code, now) else {
@@ -576,9 +595,6 @@ pub fn confirm_enrolment(
     };
     let sealed = state.keys.seal(&totp_context(&user_id), &secret)?;
     let (codes, digests) = recovery_codes::generate();
-    // After a recovery code (the second factor is already done) the new
-    // authenticator replaces the lost one; otherwise it is the first one.
-    let replacing = flow.amr().iter().any(|method| method == "otp");
     state.store.write(|tx| {
         // Another flow (a second tab) may have enrolled meanwhile: never replace that.
         if !replacing && tx.totp(&user_id)?.is_some() {
@@ -660,6 +676,11 @@ fn finish_authentication(
     let user_id = flow.user_id()?;
     let amr = flow.amr();
     state.store.write(|tx| {
+        // A session that signed this flow in (re-enrolment from the account
+        // page) is replaced by the new one, not kept beside it.
+        if let Some(previous) = &flow.stored.session_public_id {
+            tx.end_session_by_public_id(previous, now)?;
+        }
         let (session, cookie) = session::start(tx, state, now, &user_id, now, &amr)?;
         flow.stored.session_public_id = Some(session.public_id);
         flow.stored.auth_time = Some(now);

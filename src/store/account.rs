@@ -127,7 +127,8 @@ impl Write<'_> {
         .execute(self.conn)?)
     }
 
-    /// Starts (or restarts) a contact change.
+    /// Starts (or restarts) a contact change. A restart keeps the wrong
+    /// attempts counted so far, so asking for a new code does not reset them.
     pub fn put_contact_change(
         &mut self,
         user_id: &UserId,
@@ -136,6 +137,12 @@ impl Write<'_> {
         code_digest: &str,
         expires_at: i64,
     ) -> Result<()> {
+        let attempts = contact_changes::table
+            .find((user_id.as_str(), kind))
+            .select(contact_changes::attempts)
+            .first::<i32>(self.conn)
+            .optional()?
+            .unwrap_or(0);
         diesel::delete(contact_changes::table.find((user_id.as_str(), kind))).execute(self.conn)?;
         diesel::insert_into(contact_changes::table)
             .values((
@@ -143,18 +150,19 @@ impl Write<'_> {
                 contact_changes::kind.eq(kind),
                 contact_changes::new_value.eq(new_value),
                 contact_changes::code_digest.eq(code_digest),
+                contact_changes::attempts.eq(attempts),
                 contact_changes::expires_at.eq(expires_at),
             ))
             .execute(self.conn)?;
         Ok(())
     }
 
-    /// Counts a code attempt at a contact change.
-    pub fn count_contact_change_attempt(&mut self, user_id: &UserId, kind: &str) -> Result<()> {
+    /// Counts a code attempt at a contact change; returns the attempts so far.
+    pub fn count_contact_change_attempt(&mut self, user_id: &UserId, kind: &str) -> Result<i32> {
         diesel::update(contact_changes::table.find((user_id.as_str(), kind)))
             .set(contact_changes::attempts.eq(contact_changes::attempts + 1))
             .execute(self.conn)?;
-        Ok(())
+        Ok(contact_changes::table.find((user_id.as_str(), kind)).select(contact_changes::attempts).first(self.conn)?)
     }
 
     pub fn delete_contact_change(&mut self, user_id: &UserId, kind: &str) -> Result<()> {

@@ -59,6 +59,26 @@ impl Write<'_> {
         Ok(updated == 1)
     }
 
+    /// Ends every open reset of a user (once the password has changed).
+    pub fn use_user_password_resets(&mut self, user_id: &UserId, now: i64) -> Result<()> {
+        diesel::update(
+            password_resets::table
+                .filter(password_resets::user_id.eq(user_id.as_str()))
+                .filter(password_resets::used_at.is_null()),
+        )
+        .set(password_resets::used_at.eq(now))
+        .execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Gives a verified SMS reset `until` to set the new password.
+    pub fn extend_password_reset(&mut self, id_digest: &str, until: i64) -> Result<()> {
+        diesel::update(password_resets::table.find(id_digest))
+            .set(password_resets::expires_at.eq(until))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
     pub fn set_password_hash(&mut self, user_id: &UserId, hash: &str, now: i64) -> Result<()> {
         diesel::update(users::table.find(user_id.as_str()))
             .set((users::password_hash.eq(hash), users::updated_at.eq(now)))

@@ -89,6 +89,22 @@ impl Write<'_> {
         Ok(())
     }
 
+    pub fn end_session_by_public_id(&mut self, public_id: &str, now: i64) -> Result<()> {
+        diesel::update(
+            browser_sessions::table
+                .filter(browser_sessions::public_id.eq(public_id))
+                .filter(browser_sessions::ended_at.is_null()),
+        )
+        .set(browser_sessions::ended_at.eq(now))
+        .execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Deletes every sign-in in progress of a user (after a password change).
+    pub fn delete_user_flows(&mut self, user_id: &UserId) -> Result<usize> {
+        Ok(diesel::delete(login_flows::table.filter(login_flows::user_id.eq(user_id.as_str()))).execute(self.conn)?)
+    }
+
     /// Ends every session of a user (a password reset, "sign out everywhere").
     pub fn end_user_sessions(&mut self, user_id: &UserId, now: i64) -> Result<usize> {
         Ok(diesel::update(

@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id_or_new, check_csrf, csrf_token, error_page, page, run, see_other, session_cookie_removal,
+    browser_id, browser_id_or_new, check_csrf, csrf_token, error_page, page, run, see_other, session_cookie_removal,
     session_cookie_value,
 };
 use super::messages::Messages;
@@ -117,6 +117,12 @@ async fn sign_in_first(req: &HttpRequest, state: &web::Data<AppState>) -> HttpRe
     response
 }
 
+/// A fresh sign-in to the account pages, for the changes that need one.
+#[get("/account/sign-in-again")]
+pub async fn sign_in_again(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    sign_in_first(&req, &state).await
+}
+
 #[derive(Deserialize)]
 pub struct AccountQuery {
     done: Option<String>,
@@ -129,7 +135,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, query: web::Quer
         Ok(None) => return sign_in_first(&req, &state).await,
         Err(e) => return error_page(&e),
     };
-    let (browser, _) = browser_id_or_new(&req, &state);
+    let (browser, new_cookie) = browser_id_or_new(&req, &state);
     let csrf = match csrf_token(&state, &browser) {
         Ok(csrf) => csrf,
         Err(e) => return error_page(&e),
@@ -138,10 +144,15 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, query: web::Quer
         "sent" => "We sent a code. Enter it below.".to_owned(),
         _ => "Saved.".to_owned(),
     });
-    match run(&state, move |s, now| account::overview(s, now, &session)).await {
+    let mut response = match run(&state, move |s, now| account::overview(s, now, &session)).await {
         Ok(overview) => render(overview, csrf, None, done, StatusCode::OK),
         Err(e) => error_page(&e),
+    };
+    // The forms' tokens belong to this cookie: a browser that lost it gets it back.
+    if let Some(cookie) = new_cookie {
+        let _ = response.add_cookie(&cookie);
     }
+    response
 }
 
 /// What a form did.
@@ -169,7 +180,7 @@ async fn act(
         Ok(None) => return sign_in_first(&req, &state).await,
         Err(e) => return error_page(&e),
     };
-    let (browser, _) = browser_id_or_new(&req, &state);
+    let Some(browser) = browser_id(&req, &state) else { return sign_in_first(&req, &state).await };
     if let Err(e) = check_csrf(&state, &browser, &csrf) {
         return error_page(&e);
     }
@@ -301,8 +312,8 @@ pub struct CsrfForm {
 
 #[post("/account/recovery-codes")]
 pub async fn recovery_codes(req: HttpRequest, state: web::Data<AppState>, form: web::Form<CsrfForm>) -> HttpResponse {
-    act(req, state, form.into_inner().csrf, |s, _, session, _| {
-        account::new_recovery_codes(s, session).map(Done::RecoveryCodes)
+    act(req, state, form.into_inner().csrf, |s, now, session, _| {
+        account::new_recovery_codes(s, now, session).map(Done::RecoveryCodes)
     })
     .await
 }

@@ -53,6 +53,7 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(password::new_password_page)
         .service(password::new_password_submit)
         .service(account::show)
+        .service(account::sign_in_again)
         .service(account::name)
         .service(account::email)
         .service(account::phone)

@@ -18,13 +18,25 @@ pub fn current() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
+/// The path as logged: the secrets some paths carry (a password-reset link's
+/// token, a sign-in flow's id) are left out.
+fn loggable(path: &str) -> String {
+    for prefix in ["/password/reset/", "/signin/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.split_once('/').map(|(_, tail)| format!("/{tail}")).unwrap_or_default();
+            return format!("{prefix}…{tail}");
+        }
+    }
+    path.to_owned()
+}
+
 /// Middleware: gives the request an id, a tracing span and a closing log line.
 pub async fn assign(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %request.path());
+    let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %loggable(request.path()));
     let started = Instant::now();
     let mut response = REQUEST_ID.scope(id.clone(), next.call(request)).instrument(span.clone()).await?;
     let status = response.status().as_u16();
@@ -33,4 +45,17 @@ pub async fn assign(
         response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_paths_stay_out_of_the_log() {
+        assert_eq!(loggable("/password/reset/SECRET"), "/password/reset/…");
+        assert_eq!(loggable("/password/reset/SECRET/code"), "/password/reset/…/code");
+        assert_eq!(loggable("/signin/FLOW/password"), "/signin/…/password");
+        assert_eq!(loggable("/token"), "/token");
+    }
 }

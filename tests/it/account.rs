@@ -94,6 +94,20 @@ async fn name_contacts_and_recovery_codes() {
     assert_eq!(user.communication.phone.unwrap().as_str(), "+358507654321");
     assert!(user.communication.phone_verified);
 
+    // Five wrong codes end a contact change; asking again does not reset the count.
+    let (_, _, page) = pages.submit(&page, "/account/phone", &[("phone", "+358 50 1112222")]).await.page();
+    let mut page = page;
+    for _ in 0..5 {
+        let (_, status, next) = pages.submit(&page, "/account/phone/verify", &[("code", "000000")]).await.page();
+        assert_eq!(status, 400);
+        page = next;
+    }
+    let (_, _, page) = pages.submit(&page, "/account/phone", &[("phone", "+358 50 1112222")]).await.page();
+    let code = last_code(&db, &server);
+    let (_, status, page) = pages.submit(&page, "/account/phone/verify", &[("code", &code)]).await.page();
+    assert_eq!(status, 400, "the right code after five wrong ones is refused");
+    assert!(page.contains("Too many wrong codes"));
+
     // New recovery codes end the old ones.
     let (_, _, page) = pages.open("/account").await.page();
     let (_, status, page) = pages.submit(&page, "/account/recovery-codes", &[]).await.page();
@@ -102,14 +116,23 @@ async fn name_contacts_and_recovery_codes() {
     let old = recovery_codes::digest(&old_codes[0]);
     let used = server.state.store.write(|tx| tx.use_recovery_code(&user_id, &old, 1)).unwrap();
     assert!(!used, "an old recovery code no longer works");
+
+    // Eleven minutes after the sign-in, where codes go can no longer change.
+    server.state.clock.advance(11 * 60);
+    let (_, _, page) = pages.open("/account").await.page();
+    let (_, status, page) = pages.submit(&page, "/account/email", &[("email", "attacker@example.net")]).await.page();
+    assert_eq!(status, 400);
+    assert!(page.contains("sign in again"), "a stolen session alone cannot redirect the codes");
+    let (_, status, _) = pages.submit(&page, "/account/recovery-codes", &[]).await.page();
+    assert_eq!(status, 400, "nor make new recovery codes");
     server.stop().await;
 }
 
 #[actix_web::test]
 async fn changing_the_password_ends_the_other_sessions() {
     let (db, server, _) = setup();
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let client_secret = confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&server, "ledger", Some(&client_secret)).await;
     let pages = PageClient::new(&server.base);
     let (page, secret, _, at) = first_account_sign_in(&pages).await;
     let elsewhere = PageClient::new(&server.base);
@@ -123,6 +146,17 @@ async fn changing_the_password_ends_the_other_sessions() {
             .left()
             .starts_with(CALLBACK)
     );
+
+    // An application holds a refresh token from before the change.
+    let offline = authorization_request(&rp, &["offline_access"]);
+    let callback = elsewhere.open(&offline.url).await.left();
+    let tokens = rp
+        .exchange_code(crate::oidc::code_of(&callback, &offline))
+        .unwrap()
+        .set_pkce_verifier(offline.verifier)
+        .request_async(&crate::oidc::http())
+        .await
+        .unwrap();
 
     let form = |current: &'static str, new: &'static str, confirm: &'static str| {
         [("current_password", current), ("new_password", new), ("confirm_password", confirm)]
@@ -141,7 +175,11 @@ async fn changing_the_password_ends_the_other_sessions() {
 
     let (path, _, _) = elsewhere.open(&authorization_request(&rp, &[]).url).await.page();
     assert!(path.starts_with("/signin/"), "the other session ended");
-    assert!(outbox_texts(&db, &server).last().unwrap().contains("password of your account was changed"));
+    use openidconnect::OAuth2TokenResponse;
+    let refreshed =
+        rp.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&crate::oidc::http()).await;
+    assert!(refreshed.is_err(), "refresh tokens from before the change are revoked");
+    assert!(outbox_texts(&db, &server).last().unwrap().contains("password of your account changed"));
     server.stop().await;
 }
 
@@ -198,10 +236,21 @@ async fn applications_can_be_removed_and_everything_signed_out() {
     let (_, _, consent) = pages.open(&authorization_request(&rp, &["email"]).url).await.page();
     assert!(consent.contains("Allow access"), "removed: the application must ask again");
 
+    // Signed in in another browser too.
+    let other = PageClient::new(&server.base);
+    let (_, secret, _, at) = (pages.base.clone(), (), (), ());
+    let _ = (secret, at);
+    let (_, _, p) = other.open("/account").await.page();
+    let (_, _, p) = other.submit(&p, "/email", &[("email", "maija@example.com")]).await.page();
+    let (_, _, p) = other.submit(&p, "/password", &[("password", PASSWORD)]).await.page();
+    assert!(p.contains("2-step verification"));
+
     let (_, _, page) = pages.open("/account").await.page();
     assert_eq!(page.matches("<li>Signed in").count(), 1);
     let landing = pages.submit(&page, "/account/sign-out-everywhere", &[]).await;
     let Landing::Page { path, .. } = landing else { panic!("expected the sign-in") };
     assert!(path.starts_with("/signin/"), "signed out everywhere: the account page asks to sign in");
+    let (path, status, _) = other.submit(&p, "/code", &[("code", "123456")]).await.page();
+    assert_eq!(status, 404, "the other browser's sign-in in progress ended too: {path}");
     server.stop().await;
 }

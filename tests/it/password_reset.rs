@@ -87,7 +87,12 @@ async fn a_reset_by_email_link_leads_back_to_the_application_and_ends_old_sessio
     assert_eq!(status, 200);
     assert!(page.contains("Check your email"));
     let (mails, _) = delivered(&server, &db).await;
+    let earlier_link = reset_link(mails.last().unwrap(), &server.base);
+    let page = forgot_page(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+    pages.submit(&page, "/password/forgot", &[("email", "maija@example.com"), ("method", "email")]).await.page();
+    let (mails, _) = delivered(&server, &db).await;
     let link = reset_link(mails.last().unwrap(), &server.base);
+    assert_ne!(link, earlier_link);
 
     // The new password must meet the policy and be typed twice the same.
     let (_, _, page) = pages.open(&link).await.page();
@@ -123,10 +128,12 @@ async fn a_reset_by_email_link_leads_back_to_the_application_and_ends_old_sessio
     let (path, _, _) = old_device.open(&authorization_request(&rp, &[]).url).await.page();
     assert!(path.starts_with("/signin/"), "old sessions are over");
 
-    // The link worked once; and the person was told.
+    // The link worked once, and the earlier link ended with it; the person was told.
     let (_, status, page) = pages.open(&link).await.page();
     assert_eq!(status, 404);
     assert!(page.contains("expired or was used already"));
+    let (_, status, _) = pages.open(&earlier_link).await.page();
+    assert_eq!(status, 404, "every open reset ends with the password change");
     let (mails, _) = delivered(&server, &db).await;
     assert!(mails.last().unwrap().contains("Subject: Your password was changed"));
     assert!(mails.last().unwrap().contains("GMT"), "and when");
@@ -153,20 +160,18 @@ async fn a_reset_by_sms_code_allows_five_attempts() {
     let pages = PageClient::new(&server.base);
 
     let mut page = ask_for_sms(&pages, &authorization_request(&rp, &[]).url).await;
-    for attempt in 1..=6 {
+    for attempt in 1..=5 {
         let (_, status, next) = pages.submit(&page, "/code", &[("code", "000000")]).await.page();
         assert_eq!(status, 400, "attempt {attempt}");
-        if attempt == 6 {
-            assert!(next.contains("Too many wrong codes"), "the sixth attempt is refused outright");
-        }
         page = next;
     }
     let (_, sms) = delivered(&server, &db).await;
     let first: serde_json::Value = serde_json::from_str(&sms[0]).unwrap();
     assert_eq!(first["to"], "+358401234567", "to the communication phone");
     let old_code: String = first["text"].as_str().unwrap().chars().filter(char::is_ascii_digit).take(6).collect();
-    let (_, status, _) = pages.submit(&page, "/code", &[("code", &old_code)]).await.page();
-    assert_eq!(status, 400, "even the right code, after five wrong ones");
+    let (_, status, next) = pages.submit(&page, "/code", &[("code", &old_code)]).await.page();
+    assert_eq!(status, 400, "the right code as the sixth attempt, after five wrong ones, is refused");
+    assert!(next.contains("Too many wrong codes"));
 
     let page = ask_for_sms(&pages, &authorization_request(&rp, &[]).url).await;
     let (_, sms) = delivered(&server, &db).await;
@@ -227,28 +232,44 @@ async fn an_expired_link_does_nothing() {
 
 #[actix_web::test]
 async fn asking_for_a_reset_takes_as_long_for_an_unknown_email() {
+    const ROUNDS: usize = 16;
     let db = TestDb::sqlite();
     let server = db.serve("[sign_in]\nattempts_per_minute_per_address = 1000");
-    person(&server.state, "maija@example.com");
+    // One known and one unknown address per round, so both sides do the same
+    // kind of writes (a first reset of that address) every time.
+    for round in 0..ROUNDS {
+        let input = portti::domain::user::NewUserInput {
+            email: format!("known{round}@example.com"),
+            name: "Known Person".to_owned(),
+            phone: Some("+358401234567".to_owned()),
+            ..Default::default()
+        };
+        portti::domain::user::add_user(&server.state.store, &server.state.keys, 1, input).unwrap();
+    }
     let pages = PageClient::new(&server.base);
     let (_, _, page) = pages.open("/password/forgot").await.page();
-    let mut timings = [Vec::new(), Vec::new()];
-    for round in 0..5 {
-        for (which, email) in ["maija@example.com", "nobody@example.com"].iter().enumerate() {
-            let started = std::time::Instant::now();
-            let (_, status, _) =
-                pages.submit(&page, "/password/forgot", &[("email", email), ("method", "email")]).await.page();
-            if round > 0 {
-                timings[which].push(started.elapsed().as_secs_f64());
-            }
-            assert_eq!(status, 200);
-        }
-    }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
     };
-    let (known, unknown) = (median(&mut timings[0]), median(&mut timings[1]));
-    assert!((0.5..2.0).contains(&(unknown / known)), "known {known:.5}s, unknown {unknown:.5}s");
+    for method in ["email", "sms"] {
+        let mut timings = [Vec::new(), Vec::new()];
+        for round in 0..ROUNDS {
+            for (which, email) in
+                [format!("known{round}@example.com"), format!("{method}{round}@nobody.example")].iter().enumerate()
+            {
+                let started = std::time::Instant::now();
+                let (_, status, _) =
+                    pages.submit(&page, "/password/forgot", &[("email", email), ("method", method)]).await.page();
+                timings[which].push(started.elapsed().as_secs_f64());
+                assert_eq!(status, 200);
+            }
+        }
+        let (known, unknown) = (median(&mut timings[0]), median(&mut timings[1]));
+        // The answer for an unknown address does the same work (the decoy);
+        // the margin allows for a busy machine.
+        let ratio = unknown / known;
+        assert!((0.67..1.5).contains(&ratio), "{method}: known {known:.5}s, unknown {unknown:.5}s");
+    }
     server.stop().await;
 }
