@@ -269,6 +269,14 @@ async fn a_person_signs_in_enrols_consents_and_signs_out() {
     fill(&browser, "Authenticator code", &totp::code_at(&totp_secret, now() + 30).unwrap()).await;
     press(&browser, "Verify").await;
     expect_heading(&browser, "Back at the application").await;
+    // The account page lists the application; its access can be cancelled.
+    browser.goto(&format!("{}/account", server.base)).await.unwrap();
+    expect_heading(&browser, "Your account").await;
+    assert!(browser.source().await.unwrap().contains("<strong>ledger</strong>"));
+    press_in(&browser, "/account/applications/ledger/revoke").await;
+    expect_status(&browser, "Saved.").await;
+    assert!(!browser.source().await.unwrap().contains("<strong>ledger</strong>"));
+
     // Signing out without an ID token asks first; the confirmation still returns
     // the browser to the application (CSP lets that form's redirect through).
     let signed_out = format!("{}/signed-out", callback.url.trim_end_matches("/callback"));
@@ -476,6 +484,39 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
     let name = browser.find(Locator::Id("name")).await.unwrap().prop("value").await.unwrap();
     assert_eq!(name.as_deref(), Some("Maija Virtanen"));
 
+    // A new phone for codes, confirmed by SMS.
+    fill(&browser, "Phone", "+358 50 7654321").await;
+    press_in(&browser, "/account/phone").await;
+    expect_status(&browser, "We sent a code").await;
+    let (_, sms) = crate::password_reset::delivered(&server, &db).await;
+    let text: serde_json::Value = serde_json::from_str(sms.last().unwrap()).unwrap();
+    assert_eq!(text["to"], "+358507654321");
+    let code: String = text["text"].as_str().unwrap().chars().filter(char::is_ascii_digit).take(6).collect();
+    fill(&browser, "Verification code", &code).await;
+    press_in(&browser, "/account/phone/verify").await;
+    expect_status(&browser, "Saved.").await;
+    assert!(browser.source().await.unwrap().contains("+358507654321</strong> (confirmed)"));
+
+    // The password, given the current one.
+    fill(&browser, "Password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "New password", "seitsemän koiraa haukkuu kuulle").await;
+    fill(&browser, "Confirm new password", "seitsemän koiraa haukkuu kuulle").await;
+    press_in(&browser, "/account/password").await;
+    expect_status(&browser, "Saved.").await;
+
+    // A minute on: a new authenticator, given a fresh code from the current one.
+    server.state.clock.advance(60);
+    fill(&browser, "Authenticator code", &totp::code_at(&secret, server.state.clock.now()).unwrap()).await;
+    press_in(&browser, "/account/authenticator").await;
+    expect_heading(&browser, "Set up 2-step verification").await;
+    let typed = browser.find(Locator::Id("totp-secret")).await.unwrap().text().await.unwrap();
+    let fresh = totp_rs::Secret::try_from_base32(typed.replace(' ', "")).unwrap().as_bytes().to_vec();
+    fill(&browser, "Authenticator code", &totp::code_at(&fresh, server.state.clock.now()).unwrap()).await;
+    press(&browser, "Verify").await;
+    expect_heading(&browser, "Save your recovery codes").await;
+    press(&browser, "Continue").await;
+    expect_heading(&browser, "Your account").await;
+
     // New recovery codes, shown once.
     browser.find(Locator::Css("form[action='/account/recovery-codes'] button")).await.unwrap().click().await.unwrap();
     expect_heading(&browser, "Save your recovery codes").await;
@@ -494,6 +535,19 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
     browser.close().await.unwrap();
     callback.server.stop(false).await;
     server.stop().await;
+}
+
+/// Presses the button of the form posting to `action`.
+async fn press_in(browser: &Client, action: &str) {
+    let button = browser.find(Locator::Css(&format!("form[action='{action}'] button"))).await.unwrap();
+    button.click().await.unwrap();
+    for _ in 0..200 {
+        if button.text().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the form {action} led nowhere");
 }
 
 async fn expect_status(browser: &Client, expected: &str) {
