@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod notify;
 pub mod store;
 pub mod telemetry;
@@ -46,6 +47,8 @@ pub struct AppState {
     /// A password hash that matches nothing: verified against when an email
     /// has no account, so that answer takes as long as any other.
     pub dummy_password_hash: Arc<str>,
+    /// This instance's counters, exposed at `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
             signing: Arc::new(RwLock::new(Arc::new(key_set))),
             discovery,
             dummy_password_hash,
+            metrics: Arc::new(metrics::Metrics::new()?),
         })
     }
 

@@ -564,6 +564,7 @@ fn second_factor_checked(
     let subject = account_subject(Some(&user_id), "");
     let attempt = throttle::begin_attempt(state, now, &subject)?;
     if !check(&user_id)? {
+        state.metrics.sign_in(crate::metrics::SignInOutcome::WrongCode);
         throttle::attempt_failed(state, now, attempt)?;
         return Err(Error::InvalidRequest(wrong.to_owned()));
     }
@@ -675,6 +676,7 @@ fn finish_authentication(
 ) -> Result<Outcome> {
     let user_id = flow.user_id()?;
     let amr = flow.amr();
+    state.metrics.sign_in(crate::metrics::SignInOutcome::Success);
     state.store.write(|tx| {
         // A session that signed this flow in (re-enrolment from the account
         // page) is replaced by the new one, not kept beside it.

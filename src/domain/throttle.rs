@@ -5,6 +5,7 @@ use crate::clock::UnixSeconds;
 use crate::crypto::secret::sha256_hex;
 use crate::domain::ids::UserId;
 use crate::error::{Error, Result};
+use crate::metrics::SignInOutcome;
 
 /// Whose failures are counted: an account, or an address with no account
 /// (so that an unknown address locks exactly like a known one).
@@ -29,10 +30,12 @@ pub fn begin_attempt(state: &AppState, now: UnixSeconds, subject: &str) -> Resul
     if let Some(until) = state.store.read(|r| r.locked_until(subject))?
         && until > now
     {
+        state.metrics.sign_in(SignInOutcome::Refused);
         return Err(Error::RateLimited);
     }
     let count = state.store.write(|tx| tx.record_sign_in_attempt(subject, now, now - settings.lockout_seconds))?;
     if count > settings.max_failures {
+        state.metrics.sign_in(SignInOutcome::Refused);
         return Err(Error::RateLimited);
     }
     Ok(Attempt { subject: subject.to_owned(), count })
@@ -43,6 +46,7 @@ pub fn attempt_failed(state: &AppState, now: UnixSeconds, attempt: Attempt) -> R
     let settings = &state.settings.sign_in;
     if attempt.count >= settings.max_failures {
         state.store.write(|tx| tx.lock_sign_in(&attempt.subject, now + settings.lockout_seconds))?;
+        state.metrics.lockout();
         let kind = attempt.subject.split(':').next().unwrap_or("");
         tracing::warn!(subject = kind, "account locked after failed attempts");
     }
@@ -74,10 +78,12 @@ pub fn check_password(
     let attempt = begin_attempt(state, now, subject)?;
     let verified = crate::crypto::password::verify_password(password, stored.unwrap_or(&state.dummy_password_hash))?;
     if verified && stored.is_some() {
-        // Earlier failures stay counted until a second factor is done too.
+        // Earlier failures stay counted (and the metrics count no success)
+        // until a second factor is done too.
         attempt_passed(state, attempt)?;
         Ok(true)
     } else {
+        state.metrics.sign_in(SignInOutcome::WrongPassword);
         attempt_failed(state, now, attempt)?;
         Ok(false)
     }
@@ -88,6 +94,7 @@ pub fn check_address(state: &AppState, now: UnixSeconds, address: Option<&str>) 
     let Some(address) = address else { return Ok(()) };
     let hits = state.store.write(|tx| tx.hit_rate_limit(&format!("sign-in:{address}"), now, 60))?;
     if hits > state.settings.sign_in.attempts_per_minute_per_address {
+        state.metrics.sign_in(SignInOutcome::Refused);
         return Err(Error::RateLimited);
     }
     Ok(())

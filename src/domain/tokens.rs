@@ -95,7 +95,12 @@ pub struct TokenResponse {
 
 /// Handles a token request from an authenticated client.
 pub fn exchange(state: &AppState, now: UnixSeconds, client: &Client, request: TokenRequest) -> Result<TokenResponse> {
-    match request {
+    let grant = match &request {
+        TokenRequest::AuthorizationCode { .. } => "authorization_code",
+        TokenRequest::RefreshToken { .. } => "refresh_token",
+        TokenRequest::ClientCredentials { .. } => "client_credentials",
+    };
+    let response = match request {
         TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
             redeem_code(state, now, client, &code, &redirect_uri, code_verifier.as_deref())
         }
@@ -103,7 +108,9 @@ pub fn exchange(state: &AppState, now: UnixSeconds, client: &Client, request: To
             refresh(state, now, client, &refresh_token, scope.as_deref())
         }
         TokenRequest::ClientCredentials { scope } => client_credentials(state, now, client, scope.as_deref()),
-    }
+    }?;
+    state.metrics.token_issued(grant);
+    Ok(response)
 }
 
 /// Creates the grant of a completed sign-in and its authorization code.

@@ -103,6 +103,12 @@ impl Store {
         Ok(Self { pool, url: url.clone() })
     }
 
+    /// Connections in the pool, and how many of them are idle.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     /// The URL this store was opened with.
     pub fn url(&self) -> &DatabaseUrl {
         &self.url

@@ -22,6 +22,7 @@ pub fn routes(config: &mut ServiceConfig) {
     config
         .service(health::healthz)
         .service(health::readyz)
+        .service(health::metrics)
         .service(home::home)
         .service(home::stylesheet)
         .service(discovery::openid_configuration)

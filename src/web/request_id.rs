@@ -38,9 +38,17 @@ pub async fn assign(
     let id = uuid::Uuid::new_v4().simple().to_string();
     let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %loggable(request.path()));
     let started = Instant::now();
+    let metrics = request.app_data::<actix_web::web::Data<crate::AppState>>().map(|state| state.metrics.clone());
+    let method = request.method().clone();
     let mut response = REQUEST_ID.scope(id.clone(), next.call(request)).instrument(span.clone()).await?;
     let status = response.status().as_u16();
-    span.in_scope(|| tracing::info!(status, elapsed_ms = started.elapsed().as_millis() as u64, "request finished"));
+    let elapsed = started.elapsed();
+    if let Some(metrics) = metrics {
+        // The route's pattern (`/signin/{flow}`), never the path with its secrets.
+        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        metrics.request(&route, method.as_str(), status, elapsed.as_secs_f64());
+    }
+    span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_millis() as u64, "request finished"));
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
     }

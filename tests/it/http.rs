@@ -90,3 +90,59 @@ async fn cookies_are_http_only_same_site_and_host_bound_over_https() {
         running.stop().await.unwrap();
     }
 }
+
+/// The value of one series in a Prometheus text exposition.
+fn series(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_sign_ins_tokens_and_read_the_outbox() {
+    use portti::domain::client::{ClientKind, NewClient, add_client};
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    crate::oidc::person(&server.state, "maija@example.com");
+    crate::oidc::confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let new = NewClient::parse(
+        "service",
+        ClientKind::Confidential { secret: None },
+        &[],
+        &[],
+        &["client_credentials".to_owned()],
+        false,
+        Some("ES256"),
+    )
+    .unwrap();
+    let secret = add_client(&server.state.store, 1, new).unwrap().client_secret.unwrap();
+    let http = crate::oidc::http();
+    for _ in 0..2 {
+        http.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    }
+    http.post(format!("{}/token", server.base))
+        .basic_auth("service", Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let rp = crate::oidc::relying_party(&server, "ledger", None).await;
+    let pages = crate::support::pages::PageClient::new(&server.base);
+    let (_, _, page) = pages.open(&crate::oidc::authorization_request(&rp, &[]).url).await.page();
+    let (path, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    pages.submit(&page, "/password", &[("password", "not the password")]).await.page();
+    pages.open("/password/forgot").await.page();
+
+    let text = http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(series(&text, r#"portti_http_requests_total{method="GET",route="/healthz",status="200"}"#), Some(2.0));
+    assert_eq!(series(&text, r#"portti_tokens_issued_total{grant="client_credentials"}"#), Some(1.0));
+    assert_eq!(series(&text, r#"portti_sign_in_steps_total{outcome="wrong_password"}"#), Some(1.0));
+    assert!(
+        series(&text, r#"portti_http_requests_total{method="POST",route="/signin/{flow}/password",status="400"}"#)
+            .is_some(),
+        "routes are counted by pattern"
+    );
+    assert!(!text.contains(path.trim_start_matches("/signin/")), "no flow id (a secret) in the metrics");
+    assert_eq!(series(&text, r#"portti_outbox_messages{state="pending"}"#), Some(0.0));
+    assert!(series(&text, r#"portti_db_pool_connections{state="open"}"#).is_some_and(|n| n >= 1.0));
+    assert!(text.contains("portti_http_request_duration_seconds_bucket"));
+    server.stop().await;
+}
