@@ -15,6 +15,7 @@ pub mod national_id;
 pub mod password_policy;
 pub mod password_reset;
 pub mod recovery_codes;
+pub mod redirect;
 pub mod session;
 pub mod signin;
 pub mod signing_keys;

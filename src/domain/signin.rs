@@ -13,6 +13,7 @@ use super::client::ClientId;
 use super::contact::Email;
 use super::ids::UserId;
 use super::recovery_codes;
+use super::redirect::{code_redirect, error_redirect};
 use super::session::{self, Session};
 use super::throttle::{self, account_subject};
 use super::tokens::issue_code;
@@ -756,59 +757,10 @@ fn pending_secret(state: &AppState, flow: &Flow) -> Result<Vec<u8>> {
     state.keys.open(&pending_context(flow), sealed)
 }
 
-fn code_redirect(state: &AppState, request: &AuthorizationRequest, code: &str) -> String {
-    let mut pairs = vec![("code", code)];
-    if let Some(client_state) = &request.state {
-        pairs.push(("state", client_state));
-    }
-    pairs.push(("iss", &state.settings.issuer));
-    with_query(&request.redirect_uri, &pairs)
-}
-
 /// An error sent back to the application; a sign-in to the account pages goes back to them.
 fn flow_error(state: &AppState, flow: &Flow, error: &str, description: &str) -> String {
     match &flow.request {
         Some(request) => error_redirect(state, &request.redirect_uri, error, description, request.state.as_deref()),
         None => ACCOUNT_PATH.to_owned(),
-    }
-}
-
-fn error_redirect(
-    state: &AppState,
-    redirect_uri: &str,
-    error: &str,
-    description: &str,
-    client_state: Option<&str>,
-) -> String {
-    let mut pairs = vec![("error", error), ("error_description", description)];
-    if let Some(client_state) = client_state {
-        pairs.push(("state", client_state));
-    }
-    pairs.push(("iss", &state.settings.issuer));
-    with_query(redirect_uri, &pairs)
-}
-
-/// Appends query parameters to a (registered, hence valid) redirect URI.
-fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
-    match url::Url::parse(uri) {
-        Ok(mut url) => {
-            url.query_pairs_mut().extend_pairs(pairs);
-            url.to_string()
-        }
-        Err(_) => uri.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_is_appended_to_registered_uris() {
-        assert_eq!(with_query("https://a.example/cb", &[("code", "x y")]), "https://a.example/cb?code=x+y");
-        assert_eq!(
-            with_query("https://a.example/cb?tenant=1", &[("code", "c")]),
-            "https://a.example/cb?tenant=1&code=c"
-        );
     }
 }
