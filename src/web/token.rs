@@ -46,6 +46,13 @@ fn client_credentials(req: &HttpRequest, form: &HashMap<String, String>) -> Resu
     }
 }
 
+/// The client credentials and the `token` of an introspection or revocation request.
+fn credentials_and_token(req: &HttpRequest, form: HashMap<String, String>) -> Result<(ClientCredentials, String)> {
+    let credentials = client_credentials(req, &form)?;
+    let token = form.get("token").cloned().ok_or_else(|| Error::InvalidRequest("token is required".to_owned()))?;
+    Ok((credentials, token))
+}
+
 fn no_store_json(body: &impl serde::Serialize) -> HttpResponse {
     HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).insert_header((PRAGMA, "no-cache")).json(body)
 }
@@ -73,9 +80,7 @@ pub async fn introspection(
     state: web::Data<AppState>,
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse> {
-    let form = form.into_inner();
-    let credentials = client_credentials(&req, &form)?;
-    let token = form.get("token").cloned().ok_or_else(|| Error::InvalidRequest("token is required".to_owned()))?;
+    let (credentials, token) = credentials_and_token(&req, form.into_inner())?;
     let answer = run(&state, move |s, now| {
         let client = authenticate_client(s, &credentials)?;
         introspect(s, now, &client, &token)
@@ -90,9 +95,7 @@ pub async fn revocation(
     state: web::Data<AppState>,
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse> {
-    let form = form.into_inner();
-    let credentials = client_credentials(&req, &form)?;
-    let token = form.get("token").cloned().ok_or_else(|| Error::InvalidRequest("token is required".to_owned()))?;
+    let (credentials, token) = credentials_and_token(&req, form.into_inner())?;
     run(&state, move |s, now| {
         let client = authenticate_client(s, &credentials)?;
         revoke(s, now, &client, &token)

@@ -5,6 +5,7 @@ use portti::domain::recovery_codes;
 
 use crate::oidc::{
     CALLBACK, PASSWORD, authorization_request, confidential_client, first_sign_in_at, now, person, relying_party,
+    to_password_page,
 };
 use crate::support::pages::{Landing, PageClient, element_text};
 use crate::support::{TestDb, TestServer};
@@ -136,8 +137,7 @@ async fn changing_the_password_ends_the_other_sessions() {
     let pages = PageClient::new(&server.base);
     let (page, secret, _, at) = first_account_sign_in(&pages).await;
     let elsewhere = PageClient::new(&server.base);
-    let (_, _, p) = elsewhere.open(&authorization_request(&rp, &[]).url).await.page();
-    let (_, _, p) = elsewhere.submit(&p, "/email", &[("email", "maija@example.com")]).await.page();
+    let p = to_password_page(&elsewhere, &authorization_request(&rp, &[]).url, "maija@example.com").await;
     let (_, _, p) = elsewhere.submit(&p, "/password", &[("password", PASSWORD)]).await.page();
     assert!(
         elsewhere
@@ -207,8 +207,7 @@ async fn a_new_authenticator_replaces_the_old_one() {
     server.state.clock.advance(120);
     let later = server.state.clock.now();
     let other = PageClient::new(&server.base);
-    let (_, _, p) = other.open(&authorization_request(&rp, &[]).url).await.page();
-    let (_, _, p) = other.submit(&p, "/email", &[("email", "maija@example.com")]).await.page();
+    let p = to_password_page(&other, &authorization_request(&rp, &[]).url, "maija@example.com").await;
     let (_, _, p) = other.submit(&p, "/password", &[("password", PASSWORD)]).await.page();
     let (_, status, p) =
         other.submit(&p, "/code", &[("code", &totp::code_at(&old_secret, later).unwrap())]).await.page();
@@ -240,8 +239,7 @@ async fn applications_can_be_removed_and_everything_signed_out() {
     let other = PageClient::new(&server.base);
     let (_, secret, _, at) = (pages.base.clone(), (), (), ());
     let _ = (secret, at);
-    let (_, _, p) = other.open("/account").await.page();
-    let (_, _, p) = other.submit(&p, "/email", &[("email", "maija@example.com")]).await.page();
+    let p = to_password_page(&other, "/account", "maija@example.com").await;
     let (_, _, p) = other.submit(&p, "/password", &[("password", PASSWORD)]).await.page();
     assert!(p.contains("2-step verification"));
 

@@ -74,6 +74,21 @@ pub async fn relying_party(server: &TestServer, id: &str, secret: Option<&str>) 
     .set_revocation_url(RevocationUrl::new(format!("{}/revoke", server.base)).unwrap())
 }
 
+/// The usual fixture: Maija, with a password, and the first-party client
+/// `ledger` as the relying party.
+pub async fn maija_and_ledger(server: &TestServer) -> Rp {
+    person(&server.state, "maija@example.com");
+    confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    relying_party(server, "ledger", None).await
+}
+
+/// Opens a sign-in and gives the email; returns the password page.
+pub async fn to_password_page(pages: &PageClient, url: &str, email: &str) -> String {
+    let (_, _, page) = pages.open(url).await.page();
+    let (_, _, page) = pages.submit(&page, "/email", &[("email", email)]).await.page();
+    page
+}
+
 /// An authorization request: its URL, and what the RP keeps to check the answer.
 pub struct Request {
     pub url: String,
@@ -143,8 +158,7 @@ pub async fn sign_in(
     secret: &[u8],
     at: i64,
 ) -> crate::support::pages::Landing {
-    let (_, _, page) = pages.open(url).await.page();
-    let (_, _, page) = pages.submit(&page, "/email", &[("email", email)]).await.page();
+    let page = to_password_page(pages, url, email).await;
     let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
     assert!(page.contains(r#"<label for="code">Authenticator code</label>"#), "{page}");
     let code = totp::code_at(secret, at).unwrap();

@@ -8,8 +8,8 @@ use portti::notify::{OutboxWorker, Transports};
 use portti::store::schema::outbox;
 
 use crate::oidc::{
-    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, first_sign_in_at, http, person,
-    relying_party,
+    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, first_sign_in_at, http, maija_and_ledger,
+    person, relying_party, to_password_page,
 };
 use crate::support::pages::PageClient;
 use crate::support::{TestDb, TestServer};
@@ -48,8 +48,7 @@ pub fn reset_link(mail: &str, base: &str) -> String {
 
 /// To the password page of a sign-in, then to "Forgot your password?".
 async fn forgot_page(pages: &PageClient, url: &str, email: &str) -> String {
-    let (_, _, page) = pages.open(url).await.page();
-    let (_, _, page) = pages.submit(&page, "/email", &[("email", email)]).await.page();
+    let page = to_password_page(pages, url, email).await;
     let link = page.split("href=\"").find(|rest| rest.starts_with("/password/forgot")).expect("a forgot link");
     let link = link.split('"').next().unwrap().replace("&amp;", "&");
     let (_, status, page) = pages.open(&link).await.page();
@@ -114,8 +113,7 @@ async fn a_reset_by_email_link_leads_back_to_the_application_and_ends_old_sessio
     assert!(page.contains("maija@example.com") && page.contains(r#"<label for="password">Password</label>"#));
     let (_, status, _) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
     assert_eq!(status, 400, "the old password is gone");
-    let (_, _, page) = pages.open(&authorization_request(&rp, &[]).url).await.page();
-    let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    let page = to_password_page(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
     let (_, _, page) = pages.submit(&page, "/password", &[("password", NEW_PASSWORD)]).await.page();
     assert!(page.contains("2-step verification"), "a reset does not skip the authenticator");
     let code = totp::code_at(&totp_secret, enrolled_at + 30).unwrap();
@@ -154,9 +152,7 @@ async fn ask_for_sms(pages: &PageClient, url: &str) -> String {
 async fn a_reset_by_sms_code_allows_five_attempts() {
     let db = TestDb::sqlite();
     let server = db.serve("");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
 
     let mut page = ask_for_sms(&pages, &authorization_request(&rp, &[]).url).await;
@@ -189,9 +185,7 @@ async fn a_reset_by_sms_code_allows_five_attempts() {
 async fn an_unknown_email_gets_the_same_answer_and_no_message() {
     let db = TestDb::sqlite();
     let server = db.serve("");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
 
     for method in ["email", "sms"] {

@@ -5,15 +5,14 @@ use portti::crypto::totp;
 
 use crate::oidc::{
     CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, first_sign_in, first_sign_in_at, http,
-    now, person, relying_party, sign_in,
+    maija_and_ledger, now, person, relying_party, sign_in, to_password_page,
 };
 use crate::support::TestDb;
 use crate::support::pages::{Landing, PageClient, query_param};
 
 /// Email and password steps with a given password; returns the landing page.
 async fn try_password(pages: &PageClient, url: &str, email: &str, password: &str) -> (reqwest::StatusCode, String) {
-    let (_, _, page) = pages.open(url).await.page();
-    let (_, _, page) = pages.submit(&page, "/email", &[("email", email)]).await.page();
+    let page = to_password_page(pages, url, email).await;
     let (_, status, page) = pages.submit(&page, "/password", &[("password", password)]).await.page();
     (status, page)
 }
@@ -26,9 +25,7 @@ fn notice(page: &str) -> String {
 async fn a_wrong_password_and_an_unknown_email_read_the_same() {
     let db = TestDb::sqlite();
     let server = db.serve("");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
 
     let url = authorization_request(&rp, &[]).url;
@@ -45,9 +42,7 @@ async fn a_wrong_password_and_an_unknown_email_read_the_same() {
 async fn eight_failures_lock_the_account_for_thirty_minutes() {
     let db = TestDb::sqlite();
     let server = db.serve("");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
     let url = authorization_request(&rp, &[]).url;
 
@@ -72,9 +67,7 @@ async fn eight_failures_lock_the_account_for_thirty_minutes() {
 async fn an_authenticator_code_is_accepted_once_and_a_recovery_code_once() {
     let db = TestDb::sqlite();
     let server = db.serve("");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
 
     let first = PageClient::new(&server.base);
     let (_, secret, recovery, enrolled_at) =
@@ -133,9 +126,7 @@ async fn an_authenticator_code_is_accepted_once_and_a_recovery_code_once() {
 async fn forged_forms_and_other_browsers_are_refused() {
     let db = TestDb::sqlite();
     let server = db.serve("");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
     let (path, _, page) = pages.open(&authorization_request(&rp, &[]).url).await.page();
 
@@ -225,8 +216,7 @@ async fn denied_consent_and_untrusted_requests() {
     let rp = relying_party(&server, "ledger", None).await;
     let pages = PageClient::new(&server.base);
 
-    let (_, _, page) = pages.open(&authorization_request(&rp, &[]).url).await.page();
-    let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    let page = to_password_page(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
     let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
     let secret =
         totp_rs::Secret::try_from_base32(crate::support::pages::element_text(&page, "totp-secret").replace(' ', ""))
@@ -258,9 +248,7 @@ async fn denied_consent_and_untrusted_requests() {
 async fn a_new_terms_version_is_accepted_again() {
     let db = TestDb::sqlite();
     let server = db.serve("[terms]\nversion = \"2026-01\"\ntext = \"First terms.\"");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let (_, secret, _) =
         first_sign_in(&PageClient::new(&server.base), &authorization_request(&rp, &[]).url, "maija@example.com").await;
     server.stop().await;
@@ -278,8 +266,7 @@ async fn a_new_terms_version_is_accepted_again() {
 
 /// Email and password; returns the authenticator-code page.
 async fn to_code_step(pages: &PageClient, url: &str) -> String {
-    let (_, _, page) = pages.open(url).await.page();
-    let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    let page = to_password_page(pages, url, "maija@example.com").await;
     let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
     assert!(page.contains("2-step verification"), "{page}");
     page
@@ -289,9 +276,7 @@ async fn to_code_step(pages: &PageClient, url: &str) -> String {
 async fn wrong_authenticator_codes_lock_and_a_right_password_does_not_reset_them() {
     let db = TestDb::sqlite();
     let server = db.serve("");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let (_, secret, _, enrolled_at) =
         first_sign_in_at(&PageClient::new(&server.base), &authorization_request(&rp, &[]).url, "maija@example.com")
             .await;
@@ -313,8 +298,7 @@ async fn wrong_authenticator_codes_lock_and_a_right_password_does_not_reset_them
     assert!(notice(&page).contains("Too many attempts"));
 
     server.state.clock.advance(29 * 60);
-    let (_, _, page) = pages.open(&authorization_request(&rp, &[]).url).await.page();
-    let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    let page = to_password_page(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
     let (_, status, _) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
     assert_eq!(status, 429, "still locked after 29 minutes");
     server.state.clock.advance(60 + 1);
@@ -326,9 +310,7 @@ async fn wrong_authenticator_codes_lock_and_a_right_password_does_not_reset_them
 async fn attempts_from_one_address_are_throttled() {
     let db = TestDb::sqlite();
     let server = db.serve("[sign_in]\nattempts_per_minute_per_address = 3");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
     let url = authorization_request(&rp, &[]).url;
     for (n, email) in ["a@example.com", "b@example.com", "c@example.com"].iter().enumerate() {
@@ -348,9 +330,7 @@ async fn attempts_from_one_address_are_throttled() {
 async fn an_unknown_email_takes_as_long_as_a_known_one() {
     let db = TestDb::sqlite();
     let server = db.serve("[sign_in]\nattempts_per_minute_per_address = 1000\nmax_failures = 1000");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
     let url = authorization_request(&rp, &[]).url;
 
@@ -383,9 +363,7 @@ async fn an_unknown_email_takes_as_long_as_a_known_one() {
 async fn sign_out_without_a_hint_asks_first_and_only_returns_to_registered_addresses() {
     let db = TestDb::sqlite();
     let server = db.serve("");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
     first_sign_in(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
 
@@ -423,9 +401,7 @@ async fn sign_out_without_a_hint_asks_first_and_only_returns_to_registered_addre
 async fn prompt_max_age_and_login_hint() {
     let db = TestDb::sqlite();
     let server = db.serve("");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
 
     let hinted = format!("{}&login_hint=maija%40example.com", authorization_request(&rp, &[]).url);
@@ -467,9 +443,7 @@ async fn prompt_max_age_and_login_hint() {
 async fn a_session_ends_at_its_absolute_limit_even_when_used() {
     let db = TestDb::sqlite();
     let server = db.serve("[session]\nidle_seconds = 1800\nabsolute_seconds = 3000");
-    person(&server.state, "maija@example.com");
-    confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = relying_party(&server, "ledger", None).await;
+    let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
     first_sign_in(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
 
