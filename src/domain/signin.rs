@@ -20,7 +20,7 @@ use super::tokens::issue_code;
 use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::{random_token, sha256_hex};
-use crate::crypto::totp;
+use crate::crypto::{Keys, totp};
 use crate::error::{Error, Result};
 use crate::store::{StoredFlow, Write};
 
@@ -595,7 +595,7 @@ pub fn confirm_enrolment(
     let Some(step) = totp::matching_step(&secret, code, now) else {
         return Err(Error::InvalidRequest(WRONG_CODE.to_owned()));
     };
-    let sealed = state.keys.seal(&totp_context(&user_id), &secret)?;
+    let sealed = seal_authenticator(&state.keys, &user_id, &secret)?;
     let (codes, digests) = recovery_codes::generate();
     state.store.write(|tx| {
         // Another flow (a second tab) may have enrolled meanwhile: never replace that.
@@ -750,6 +750,11 @@ fn pending_context(flow: &Flow) -> String {
 
 fn totp_context(user_id: &UserId) -> String {
     format!("totp:{user_id}")
+}
+
+/// An authenticator secret sealed for storage with `set_totp`; bound to its user.
+pub fn seal_authenticator(keys: &Keys, user_id: &UserId, secret: &[u8]) -> Result<String> {
+    keys.seal(&totp_context(user_id), secret)
 }
 
 fn pending_secret(state: &AppState, flow: &Flow) -> Result<Vec<u8>> {

@@ -1,0 +1,296 @@
+//! Portti's benchmark: `scripts/bench` builds this and the server in release
+//! mode and runs it. See BENCHMARKS.md for what it measures and the figures.
+//!
+//! For each database backend it starts `portti serve` on a fresh database,
+//! seeds people to sign in, and loads each case from this process over
+//! loopback: a number of connections, a warm-up, then a measured window.
+//! Every answer is checked, and every token issued is verified against the
+//! JWKS after the window, so a fast wrong answer cannot pass.
+
+mod cases;
+mod ceilings;
+mod load;
+mod report;
+mod seed;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use clap::Parser;
+use portti::crypto::signing::SigningAlg;
+
+use crate::cases::{
+    ClientCredentials, Introspect, Refresh, SignIn, SignInShared, StaticGet, TokenResponse, Userinfo, Verifier, basic,
+    sign_in,
+};
+use crate::ceilings::Ceilings;
+use crate::load::{Conn, Tally, Window, Worker};
+use crate::report::{BackendReport, Row};
+use crate::server::{Backend, Clients, Server, Site};
+
+/// Whatever went wrong, as text: a benchmark reports, it does not recover.
+pub type Fail = Box<dyn std::error::Error + Send + Sync>;
+
+/// Says what was being done when an error happened.
+pub trait Context<T> {
+    fn context(self, doing: &str) -> Result<T, Fail>;
+}
+
+impl<T, E: Into<Fail>> Context<T> for Result<T, E> {
+    fn context(self, doing: &str) -> Result<T, Fail> {
+        self.map_err(|e| format!("{doing}: {}", e.into()).into())
+    }
+}
+
+/// Measures Portti under load against the limits of this machine.
+#[derive(Parser, Debug)]
+struct Args {
+    /// The server binary: a release build.
+    #[arg(long, default_value = "target/release/portti")]
+    server: PathBuf,
+    /// Length of each measured window, in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Warm-up before each window, in seconds.
+    #[arg(long, default_value_t = 2)]
+    warm_up: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Which backends to run: sqlite, postgres or both.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<String>,
+    /// The PostgreSQL server; each run gets a schema of its own, dropped afterwards.
+    #[arg(long, env = "PORTTI_BENCH_POSTGRES_URL", default_value = "postgres://root@127.0.0.1:5432/test")]
+    postgres_url: String,
+    /// How many people to seed; each sign-in uses one.
+    #[arg(long, default_value_t = 3000)]
+    people: usize,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("bench: some answers were wrong; see the table");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs everything and prints the report; returns whether every answer was right.
+async fn run(mut args: Args) -> Result<bool, Fail> {
+    args.server = std::fs::canonicalize(&args.server)
+        .context(&format!("no server binary at {}; run scripts/bench", args.server.display()))?;
+    let backends = args
+        .backends
+        .iter()
+        .map(|name| match name.as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" => Ok(Backend::Postgres(args.postgres_url.clone())),
+            other => Err(format!("unknown backend {other}; use sqlite or postgres")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    eprintln!("measuring the ceilings on one core");
+    let ceilings = tokio::task::spawn_blocking(ceilings::measure).await??;
+    let mut reports = Vec::new();
+    for backend in &backends {
+        reports.push(bench_backend(&args, backend, &ceilings).await?);
+    }
+    let settings = report::Settings { connections: args.connections, seconds: args.seconds, warm_up: args.warm_up };
+    print!("{}", report::render(&settings, &ceilings, &reports));
+    Ok(reports.iter().all(BackendReport::all_right))
+}
+
+/// How many times the server is restarted to time start-up on an existing database.
+const RESTARTS: usize = 5;
+
+async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> Result<BackendReport, Fail> {
+    let name = backend.name();
+    let clients = Clients::new();
+    let site = Site::new(backend, &clients).context("preparing the database")?;
+    eprintln!("{name}: first start, on a new database");
+    let (server, first_start) = site.start(&args.server).await.context("starting the server")?;
+    let (config, count) = (site.config.clone(), args.people);
+    let people = tokio::task::spawn_blocking(move || seed::people(&config, count)).await?.context("seeding people")?;
+    server.stop().await.context("stopping the server")?;
+
+    let mut ready_times = Vec::new();
+    let mut server = None;
+    for _ in 0..RESTARTS {
+        if let Some(running) = server.take() {
+            Server::stop(running).await?;
+        }
+        let (running, ready) = site.start(&args.server).await?;
+        ready_times.push(ready);
+        server = Some(running);
+    }
+    let server = server.ok_or("no server")?;
+    ready_times.sort();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = server.memory()?;
+
+    let mut conn = Conn::new(site.addr);
+    let discovery = conn.get("/.well-known/openid-configuration", &[]).await?.body;
+    let jwks = conn.get("/jwks", &[]).await?.body;
+    let verifier = Arc::new(Verifier::from_jwks(&jwks, &site.issuer)?);
+    let bench = Bench { args, backend: name, server: &server, addr: site.addr };
+    let mut rows = Vec::new();
+
+    for (case, path, body) in [("discovery", "/.well-known/openid-configuration", &discovery), ("JWKS", "/jwks", &jwks)]
+    {
+        let workers = bench.workers(|_| StaticGet { path, expected: body.clone() });
+        rows.push(bench.case(case, workers).await?.0);
+    }
+
+    for (alg, id, secret) in &clients.machine {
+        let alg = SigningAlg::parse(alg)?;
+        let authorization = basic(id, secret);
+        let workers =
+            bench.workers(|_| ClientCredentials { authorization: authorization.clone(), access_tokens: vec![] });
+        let (mut row, workers) = bench.case(&format!("client_credentials {}", alg.as_str()), workers).await?;
+        let tokens: Vec<&String> = workers.iter().flat_map(|w| &w.access_tokens).collect();
+        row.check("every access token verifies against the JWKS", verifier.verify_all(&tokens));
+        row.of_ceiling = Some((row.per_second / ceilings.signing(alg), format!("{} signing", alg.as_str())));
+        rows.push(row);
+    }
+
+    let (web_id, web_secret) = &clients.web;
+    let shared = Arc::new(SignInShared {
+        people,
+        next: AtomicUsize::new(0),
+        client_id: web_id.clone(),
+        authorization: basic(web_id, web_secret),
+        verifier: verifier.clone(),
+    });
+    eprintln!("{name}: signing in {} people for the token cases", args.connections);
+    let mut sessions: Vec<(String, TokenResponse)> = Vec::new();
+    for index in 0..args.connections {
+        let person = &shared.people[index];
+        sessions.push(sign_in(&mut conn, &shared, person).await?);
+    }
+    shared.next.store(args.connections, std::sync::atomic::Ordering::Relaxed);
+
+    let workers = bench.workers(|i| Userinfo {
+        authorization: format!("Bearer {}", sessions[i].1.access_token),
+        sub: sessions[i].0.clone(),
+    });
+    rows.push(bench.case("userinfo", workers).await?.0);
+
+    let workers = bench.workers(|i| Introspect {
+        authorization: shared.authorization.clone(),
+        form: format!("token={}", sessions[i].1.access_token),
+        sub: sessions[i].0.clone(),
+    });
+    rows.push(bench.case("introspection", workers).await?.0);
+
+    let mut workers = Vec::new();
+    for (_, tokens) in &sessions {
+        let current = tokens.refresh_token.clone().ok_or("a sign-in with offline_access gave no refresh token")?;
+        workers.push(Refresh {
+            authorization: shared.authorization.clone(),
+            current,
+            spent: vec![],
+            access_tokens: vec![],
+        });
+    }
+    let (mut row, workers) = bench.case("refresh_token rotation", workers).await?;
+    let tokens: Vec<&String> = workers.iter().flat_map(|w| &w.access_tokens).collect();
+    row.check("every access token verifies against the JWKS", verifier.verify_all(&tokens));
+    row.check(
+        "no refresh token accepted twice",
+        Refresh::check_rotation(&workers, &mut conn).await.map(|()| workers.len()),
+    );
+    rows.push(row);
+
+    let workers = bench.workers(|_| SignIn { shared: shared.clone(), signed_in: vec![] });
+    let (mut row, workers) = bench.case("whole sign-in", workers).await?;
+    row.unit = "sign-ins";
+    row.of_ceiling = Some((row.per_second / ceilings.argon2id, "Argon2id".to_owned()));
+    let signed_in: Vec<&String> =
+        workers.iter().flat_map(|w| w.signed_in.iter().map(|(_, t)| &t.access_token)).collect();
+    row.check("every access token verifies against the JWKS", verifier.verify_all(&signed_in));
+    rows.push(row);
+
+    let peak = server.memory()?;
+    server.stop().await?;
+    Ok(BackendReport {
+        name,
+        first_start,
+        ready: ready_times[ready_times.len() / 2],
+        idle_mb: idle.now,
+        peak_mb: peak.peak,
+        rows,
+    })
+}
+
+/// One backend's server under load.
+struct Bench<'a> {
+    args: &'a Args,
+    backend: &'static str,
+    server: &'a Server,
+    addr: std::net::SocketAddr,
+}
+
+impl Bench<'_> {
+    fn workers<W>(&self, make: impl FnMut(usize) -> W) -> Vec<W> {
+        (0..self.args.connections).map(make).collect()
+    }
+
+    /// Runs one case and reads the server's CPU time at the window's edges.
+    async fn case<W: Worker>(&self, name: &str, workers: Vec<W>) -> Result<(Row, Vec<W>), Fail> {
+        eprintln!("{}: {name}", self.backend);
+        let measured = Duration::from_secs(self.args.seconds);
+        let window = Window::after_warm_up(Duration::from_secs(self.args.warm_up), measured);
+        let cpu = async {
+            tokio::time::sleep_until(window.start.into()).await;
+            let before = self.server.cpu_seconds()?;
+            tokio::time::sleep_until(window.end.into()).await;
+            Ok::<_, Fail>(self.server.cpu_seconds()? - before)
+        };
+        let (ran, cpu) = tokio::join!(load::run(self.addr, workers, window), cpu);
+        let (workers, tally) = ran?;
+        Ok((Row::new(name, tally, measured, cpu?), workers))
+    }
+}
+
+impl Row {
+    fn new(case: &str, mut tally: Tally, measured: Duration, cpu_seconds: f64) -> Self {
+        let done = tally.latencies_us.len();
+        Row {
+            case: case.to_owned(),
+            unit: "requests",
+            per_second: done as f64 / measured.as_secs_f64(),
+            p50_ms: tally.percentile_ms(0.5),
+            p99_ms: tally.percentile_ms(0.99),
+            errors: tally.errors,
+            cpu_per_1000: if done == 0 { f64::NAN } else { cpu_seconds * 1000.0 / done as f64 },
+            of_ceiling: None,
+            problems: tally.first_error.into_iter().collect(),
+        }
+    }
+
+    /// Records a check made after the run.
+    fn check(&mut self, what: &str, outcome: Result<usize, Fail>) {
+        if let Err(e) = outcome {
+            self.problems.push(format!("{what}: {e}"));
+        }
+    }
+}

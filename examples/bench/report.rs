@@ -1,0 +1,196 @@
+//! The report: Markdown tables, ready to paste into BENCHMARKS.md, and the
+//! targets of this machine, each marked met or missed.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use portti::crypto::signing::SigningAlg;
+
+use crate::ceilings::Ceilings;
+
+/// How the load was applied.
+pub struct Settings {
+    pub connections: usize,
+    pub seconds: u64,
+    pub warm_up: u64,
+}
+
+/// One case on one backend.
+pub struct Row {
+    pub case: String,
+    /// What one operation is: a request, or a whole sign-in.
+    pub unit: &'static str,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+    /// Server CPU seconds (user and system) per 1,000 operations.
+    pub cpu_per_1000: f64,
+    /// The rate as a fraction of a one-core ceiling, and which.
+    pub of_ceiling: Option<(f64, String)>,
+    /// Wrong answers, and failed checks after the run.
+    pub problems: Vec<String>,
+}
+
+pub struct BackendReport {
+    pub name: &'static str,
+    pub first_start: Duration,
+    /// Median time to ready on an existing database.
+    pub ready: Duration,
+    pub idle_mb: f64,
+    pub peak_mb: f64,
+    pub rows: Vec<Row>,
+}
+
+impl BackendReport {
+    pub fn all_right(&self) -> bool {
+        self.rows.iter().all(|row| row.errors == 0 && row.problems.is_empty())
+    }
+}
+
+fn thousands(value: f64) -> String {
+    if !value.is_finite() {
+        return "–".to_owned();
+    }
+    let digits = format!("{:.0}", value);
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.0} ms", duration.as_secs_f64() * 1000.0)
+}
+
+pub fn render(settings: &Settings, ceilings: &Ceilings, reports: &[BackendReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### Ceilings: one core, in the benchmark's process\n");
+    let _ = writeln!(out, "| operation | per second |\n|---|---:|");
+    for (alg, rate) in &ceilings.signatures {
+        let _ = writeln!(out, "| {} signature (aws-lc-rs, key parsed once) | {} |", alg.as_str(), thousands(*rate));
+    }
+    let _ = writeln!(out, "| Argon2id hash (m = 19456 KiB, t = 2, p = 1) | {:.1} |", ceilings.argon2id);
+
+    let _ = writeln!(
+        out,
+        "\n### Load: {} connections, {} s measured after {} s of warm-up\n",
+        settings.connections, settings.seconds, settings.warm_up
+    );
+    let _ = writeln!(
+        out,
+        "| backend | case | per second | p50 | p99 | errors | server CPU s / 1,000 | of one-core ceiling |\n\
+         |---|---|---:|---:|---:|---:|---:|---|"
+    );
+    for report in reports {
+        for row in &report.rows {
+            let ceiling = row
+                .of_ceiling
+                .as_ref()
+                .map(|(fraction, of)| format!("{:.0} % of {of}", fraction * 100.0))
+                .unwrap_or_default();
+            let unit = if row.unit == "requests" { String::new() } else { format!(" {}", row.unit) };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {}{unit} | {:.2} ms | {:.2} ms | {} | {:.3} | {ceiling} |",
+                report.name,
+                row.case,
+                thousands(row.per_second),
+                row.p50_ms,
+                row.p99_ms,
+                row.errors,
+                row.cpu_per_1000,
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\n### Memory and start-up\n");
+    let _ = writeln!(
+        out,
+        "| backend | ready, existing database (median of 5) | first start, new database | idle RSS | peak RSS |\n\
+         |---|---:|---:|---:|---:|"
+    );
+    for report in reports {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1} MB | {:.1} MB |",
+            report.name,
+            millis(report.ready),
+            millis(report.first_start),
+            report.idle_mb,
+            report.peak_mb
+        );
+    }
+
+    let problems: Vec<String> = reports
+        .iter()
+        .flat_map(|r| r.rows.iter().flat_map(move |row| row.problems.iter().map(move |p| (r.name, &row.case, p))))
+        .map(|(backend, case, problem)| format!("- {backend}, {case}: {problem}"))
+        .collect();
+    if !problems.is_empty() {
+        let _ = writeln!(out, "\n### Wrong answers\n\n{}", problems.join("\n"));
+    }
+
+    let _ = writeln!(out, "\n### Targets\n");
+    for (met, target) in targets(ceilings, reports) {
+        let _ = writeln!(out, "- [{}] {target}", if met { "x" } else { " " });
+    }
+    out
+}
+
+/// The targets for this 2-core machine (issue 5), each with whether it was met.
+fn targets(ceilings: &Ceilings, reports: &[BackendReport]) -> Vec<(bool, String)> {
+    let rows = || reports.iter().flat_map(|r| r.rows.iter().map(move |row| (r.name, row)));
+    let mut targets = Vec::new();
+    for alg in [SigningAlg::ES256, SigningAlg::EdDSA] {
+        let case = format!("client_credentials {}", alg.as_str());
+        let worst =
+            rows().filter(|(_, row)| row.case == case).map(|(_, row)| row.per_second).fold(f64::INFINITY, f64::min);
+        let fraction = worst / ceilings.signing(alg);
+        targets.push((fraction >= 0.5, format!("{case} ≥ 50 % of the signing ceiling: {:.0} %", fraction * 100.0)));
+    }
+    let worst =
+        rows().filter(|(_, row)| row.unit == "sign-ins").map(|(_, row)| row.per_second).fold(f64::INFINITY, f64::min);
+    let fraction = worst / ceilings.argon2id;
+    targets.push((fraction >= 0.9, format!("sign-ins ≥ 90 % of the Argon2id ceiling: {:.0} %", fraction * 100.0)));
+    for case in ["discovery", "JWKS"] {
+        let worst =
+            rows().filter(|(_, row)| row.case == case).map(|(_, row)| row.per_second).fold(f64::INFINITY, f64::min);
+        targets.push((worst >= 50_000.0, format!("{case} ≥ 50,000 requests/s: {}", thousands(worst))));
+    }
+    let slowest = rows()
+        .filter(|(_, row)| row.unit == "requests")
+        .max_by(|a, b| a.1.p99_ms.total_cmp(&b.1.p99_ms))
+        .map(|(backend, row)| (row.p99_ms, format!("{} on {backend}", row.case)));
+    if let Some((p99, which)) = slowest {
+        targets.push((p99 < 10.0, format!("p99 under 10 ms but for sign-in: worst {p99:.2} ms ({which})")));
+    }
+    let errors: u64 = rows().map(|(_, row)| row.errors + row.problems.len() as u64).sum();
+    targets.push((errors == 0, format!("no errors: {errors}")));
+    let idle = reports.iter().map(|r| r.idle_mb).fold(0.0, f64::max);
+    targets.push((idle < 30.0, format!("idle memory under 30 MB: {idle:.1} MB")));
+    let peak = reports.iter().map(|r| r.peak_mb).fold(0.0, f64::max);
+    targets.push((peak < 100.0, format!("peak memory under 100 MB: {peak:.1} MB")));
+    let ready = reports.iter().map(|r| r.ready).max().unwrap_or_default();
+    targets.push((
+        ready < Duration::from_millis(200),
+        format!("ready in under 200 ms on an existing database: {}", millis(ready)),
+    ));
+    targets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(f64::NAN), "–");
+    }
+}
