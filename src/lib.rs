@@ -44,11 +44,11 @@ pub struct AppState {
     signing: Arc<RwLock<Arc<KeySet>>>,
     /// The discovery document, serialised once.
     pub discovery: bytes::Bytes,
-    /// A password hash that matches nothing: verified against when an email
-    /// has no account, so that answer takes as long as any other.
-    pub dummy_password_hash: Arc<str>,
     /// This instance's counters, exposed at `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// One permit per database connection: requests wait for a connection
+    /// here, on the async workers, rather than as parked blocking threads.
+    pub database_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -69,7 +69,7 @@ impl AppState {
         })?;
         let key_set = KeySet::load(&store, &keys, clock.now())?;
         let discovery = domain::discovery::document(&settings)?;
-        let dummy_password_hash = crypto::password::hash_password(&crypto::secret::random_token())?.into();
+        let settings_pool_size = settings.database_pool_size as usize;
         Ok(Self {
             settings: Arc::new(settings),
             store,
@@ -78,8 +78,8 @@ impl AppState {
             outbox_wake: Arc::new(Notify::new()),
             signing: Arc::new(RwLock::new(Arc::new(key_set))),
             discovery,
-            dummy_password_hash,
             metrics: Arc::new(metrics::Metrics::new()?),
+            database_slots: Arc::new(tokio::sync::Semaphore::new(settings_pool_size)),
         })
     }
 

@@ -67,6 +67,9 @@ struct Args {
     /// The PostgreSQL server; each run gets a schema of its own, dropped afterwards.
     #[arg(long, env = "PORTTI_BENCH_POSTGRES_URL", default_value = "postgres://root@127.0.0.1:5432/test")]
     postgres_url: String,
+    /// Run only the cases whose name contains this (for profiling one).
+    #[arg(long)]
+    only: Option<String>,
     /// How many people to seed; each sign-in uses one.
     #[arg(long, default_value_t = 3000)]
     people: usize,
@@ -229,6 +232,7 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
     row.check("every access token verifies against the JWKS", verifier.verify_all(&signed_in));
     rows.push(row);
 
+    rows.retain(|row| row.measured);
     let peak = server.memory()?;
     server.stop().await?;
     Ok(BackendReport {
@@ -255,7 +259,11 @@ impl Bench<'_> {
     }
 
     /// Runs one case and reads the server's CPU time at the window's edges.
+    /// A case left out with `--only` runs no load and reports nothing.
     async fn case<W: Worker>(&self, name: &str, workers: Vec<W>) -> Result<(Row, Vec<W>), Fail> {
+        if self.args.only.as_deref().is_some_and(|only| !name.contains(only)) {
+            return Ok((Row::skipped(name), workers));
+        }
         eprintln!("{}: {name}", self.backend);
         let measured = Duration::from_secs(self.args.seconds);
         let window = Window::after_warm_up(Duration::from_secs(self.args.warm_up), measured);
@@ -284,7 +292,12 @@ impl Row {
             cpu_per_1000: if done == 0 { f64::NAN } else { cpu_seconds * 1000.0 / done as f64 },
             of_ceiling: None,
             problems: tally.first_error.into_iter().collect(),
+            measured: true,
         }
+    }
+
+    fn skipped(case: &str) -> Self {
+        Row { measured: false, ..Row::new(case, Tally::default(), Duration::from_secs(1), f64::NAN) }
     }
 
     /// Records a check made after the run.

@@ -30,6 +30,8 @@ pub struct Row {
     pub of_ceiling: Option<(f64, String)>,
     /// Wrong answers, and failed checks after the run.
     pub problems: Vec<String>,
+    /// False for a case left out with `--only`.
+    pub measured: bool,
 }
 
 pub struct BackendReport {

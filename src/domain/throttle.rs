@@ -76,8 +76,7 @@ pub fn check_password(
     password: &str,
 ) -> Result<bool> {
     let attempt = begin_attempt(state, now, subject)?;
-    let verified = crate::crypto::password::verify_password(password, stored.unwrap_or(&state.dummy_password_hash))?;
-    if verified && stored.is_some() {
+    if crate::crypto::password::verify_password_or_decoy(password, stored)? {
         // Earlier failures stay counted (and the metrics count no success)
         // until a second factor is done too.
         attempt_passed(state, attempt)?;

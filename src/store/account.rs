@@ -58,7 +58,7 @@ impl Read<'_> {
                 contact_changes::attempts,
                 contact_changes::expires_at,
             ))
-            .first::<(String, String, i32, i64)>(self.conn)
+            .get_result::<(String, String, i32, i64)>(self.conn)
             .optional()?;
         Ok(row.map(|(new_value, code_digest, attempts, expires_at)| StoredContactChange {
             new_value,
@@ -140,7 +140,7 @@ impl Write<'_> {
         let attempts = contact_changes::table
             .find((user_id.as_str(), kind))
             .select(contact_changes::attempts)
-            .first::<i32>(self.conn)
+            .get_result::<i32>(self.conn)
             .optional()?
             .unwrap_or(0);
         diesel::delete(contact_changes::table.find((user_id.as_str(), kind))).execute(self.conn)?;
@@ -162,7 +162,10 @@ impl Write<'_> {
         diesel::update(contact_changes::table.find((user_id.as_str(), kind)))
             .set(contact_changes::attempts.eq(contact_changes::attempts + 1))
             .execute(self.conn)?;
-        Ok(contact_changes::table.find((user_id.as_str(), kind)).select(contact_changes::attempts).first(self.conn)?)
+        Ok(contact_changes::table
+            .find((user_id.as_str(), kind))
+            .select(contact_changes::attempts)
+            .get_result(self.conn)?)
     }
 
     pub fn delete_contact_change(&mut self, user_id: &UserId, kind: &str) -> Result<()> {

@@ -35,8 +35,11 @@ fn grants_str(grants: &[GrantType]) -> String {
 impl Read<'_> {
     /// The client with this id, if any.
     pub fn client(&mut self, id: &ClientId) -> Result<Option<Client>> {
-        let Some(row) =
-            clients::table.find(id.as_str()).select(ClientRow::as_select()).first::<ClientRow>(self.conn).optional()?
+        let Some(row) = clients::table
+            .find(id.as_str())
+            .select(ClientRow::as_select())
+            .get_result::<ClientRow>(self.conn)
+            .optional()?
         else {
             return Ok(None);
         };
@@ -66,7 +69,8 @@ impl Read<'_> {
 
     /// Where the client was registered, if it exists.
     pub fn client_source(&mut self, id: &ClientId) -> Result<Option<ClientSource>> {
-        let source = clients::table.find(id.as_str()).select(clients::source).first::<String>(self.conn).optional()?;
+        let source =
+            clients::table.find(id.as_str()).select(clients::source).get_result::<String>(self.conn).optional()?;
         Ok(source.map(|s| if s == "config" { ClientSource::Config } else { ClientSource::Cli }))
     }
 }

@@ -34,7 +34,7 @@ impl Read<'_> {
         let row = companies::table
             .find(id.as_str())
             .select(CompanyRow::as_select())
-            .first::<CompanyRow>(self.conn)
+            .get_result::<CompanyRow>(self.conn)
             .optional()?;
         Ok(row.map(Company::from))
     }

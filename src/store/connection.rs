@@ -1,6 +1,7 @@
 //! The database URL, the two-backend connection and its pool manager.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, SqliteConnection};
@@ -119,19 +120,44 @@ pub struct ConnectionManager {
     pub(super) url: DatabaseUrl,
 }
 
+/// A connection that has just done good work is not checked again before its
+/// next use (as HikariCP does): checking costs a round trip to PostgreSQL on
+/// every request. One that sat idle longer, or whose last work failed, is.
+const TRUSTED_AFTER_SUCCESS: Duration = Duration::from_secs(1);
+
+/// A connection in the pool, and when it last did work without an error.
+pub struct Pooled {
+    pub(super) conn: DbConnection,
+    last_success: Instant,
+}
+
+impl Pooled {
+    /// Records the outcome of work done on this connection.
+    pub(super) fn record<T, E>(&mut self, outcome: &std::result::Result<T, E>) {
+        if outcome.is_ok() {
+            self.last_success = Instant::now();
+        }
+    }
+}
+
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = ConnectError;
 
-    fn connect(&self) -> Result<DbConnection, ConnectError> {
-        self.url.establish()
+    fn connect(&self) -> Result<Pooled, ConnectError> {
+        Ok(Pooled { conn: self.url.establish()?, last_success: Instant::now() })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
-        Ok(conn.batch_execute("SELECT 1")?)
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), ConnectError> {
+        if pooled.last_success.elapsed() < TRUSTED_AFTER_SUCCESS {
+            return Ok(());
+        }
+        pooled.conn.batch_execute("SELECT 1")?;
+        pooled.last_success = Instant::now();
+        Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+    fn has_broken(&self, _pooled: &mut Pooled) -> bool {
         false
     }
 }

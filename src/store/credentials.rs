@@ -22,7 +22,7 @@ impl Read<'_> {
         let row = users::table
             .filter(users::email.eq(email))
             .select((users::id, users::password_hash))
-            .first::<(String, Option<String>)>(self.conn)
+            .get_result::<(String, Option<String>)>(self.conn)
             .optional()?;
         Ok(row.map(|(id, hash)| (UserId::from_stored(id), hash)))
     }
@@ -31,7 +31,7 @@ impl Read<'_> {
         let row = totp_credentials::table
             .find(user_id.as_str())
             .select((totp_credentials::sealed_secret, totp_credentials::last_used_step))
-            .first::<(String, i64)>(self.conn)
+            .get_result::<(String, i64)>(self.conn)
             .optional()?;
         Ok(row.map(|(sealed_secret, last_used_step)| StoredTotp { sealed_secret, last_used_step }))
     }
@@ -50,7 +50,7 @@ impl Read<'_> {
         Ok(consents::table
             .find((user_id.as_str(), client_id))
             .select(consents::scopes)
-            .first::<String>(self.conn)
+            .get_result::<String>(self.conn)
             .optional()?)
     }
 

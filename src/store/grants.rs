@@ -47,15 +47,19 @@ pub struct StoredRefreshToken {
 
 impl Read<'_> {
     pub fn grant(&mut self, id: &str) -> Result<Option<StoredGrant>> {
-        Ok(grants::table.find(id).select(StoredGrant::as_select()).first(self.conn).optional()?)
+        Ok(grants::table.find(id).select(StoredGrant::as_select()).get_result(self.conn).optional()?)
     }
 
     pub fn authorization_code(&mut self, digest: &str) -> Result<Option<StoredCode>> {
-        Ok(authorization_codes::table.find(digest).select(StoredCode::as_select()).first(self.conn).optional()?)
+        Ok(authorization_codes::table.find(digest).select(StoredCode::as_select()).get_result(self.conn).optional()?)
     }
 
     pub fn refresh_token(&mut self, digest: &str) -> Result<Option<StoredRefreshToken>> {
-        Ok(refresh_tokens::table.find(digest).select(StoredRefreshToken::as_select()).first(self.conn).optional()?)
+        Ok(refresh_tokens::table
+            .find(digest)
+            .select(StoredRefreshToken::as_select())
+            .get_result(self.conn)
+            .optional()?)
     }
 }
 

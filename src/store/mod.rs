@@ -6,6 +6,11 @@
 //! to upgrade a read lock), and a function that takes `&mut Write` says in its
 //! signature that it changes the database. Everything here is synchronous; the
 //! web layer runs it on the blocking pool.
+//!
+//! Single-row lookups use `get_result`, never `first`: diesel binds `first`'s
+//! `LIMIT 1` as a parameter, and SQLite re-prepares a statement whose LIMIT is
+//! a parameter each time it is bound, which cost a token request a third of
+//! its time (BENCHMARKS.md). Clippy holds the line (`clippy.toml`).
 
 mod account;
 mod clients;
@@ -22,6 +27,7 @@ mod signing_keys;
 mod throttle;
 mod users;
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -53,6 +59,11 @@ const STARTUP_LOCK: i64 = 0x706f_7274_7469;
 pub struct Store {
     pool: r2d2::Pool<ConnectionManager>,
     url: DatabaseUrl,
+    /// SQLite takes one writer at a time. Writers of this process queue here
+    /// and are woken the moment it is their turn; left to SQLite's busy
+    /// handler they would poll with sleeps of up to 100 ms (a p99 of 60 ms
+    /// for refresh tokens under load, BENCHMARKS.md).
+    sqlite_writer: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -100,7 +111,7 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager { url: url.clone() })
             .map_err(|e| Error::Unavailable(format!("cannot open the database pool at {}: {e}", url.redacted())))?;
-        Ok(Self { pool, url: url.clone() })
+        Ok(Self { pool, url: url.clone(), sqlite_writer: Arc::new(Mutex::new(())) })
     }
 
     /// Connections in the pool, and how many of them are idle.
@@ -116,8 +127,8 @@ impl Store {
 
     /// Applies the pending migrations; returns the versions applied.
     pub fn migrate(&self) -> Result<Vec<String>> {
-        let mut conn = self.pool.get()?;
-        let applied = match &mut *conn {
+        let mut pooled = self.pool.get()?;
+        let applied = match &mut pooled.conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
             DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions),
         };
@@ -141,27 +152,33 @@ impl Store {
 
     /// Runs `work` with a connection, outside any transaction.
     pub fn read<T>(&self, work: impl FnOnce(&mut Read<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.pool.get()?;
-        work(&mut Read { conn: &mut conn })
+        let mut pooled = self.pool.get()?;
+        let outcome = work(&mut Read { conn: &mut pooled.conn });
+        pooled.record(&outcome);
+        outcome
     }
 
     /// Runs `work` in one transaction: all of it is stored, or none of it.
     pub fn write<T>(&self, work: impl FnOnce(&mut Write<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.pool.get()?;
-        let conn: &mut DbConnection = &mut conn;
-        if matches!(conn, DbConnection::Sqlite(_)) {
-            return sqlite_immediate_transaction(conn, work);
-        }
-        conn.transaction(|conn| work(&mut Write { read: Read { conn } }))
+        let mut pooled = self.pool.get()?;
+        let conn = &mut pooled.conn;
+        let outcome = if matches!(conn, DbConnection::Sqlite(_)) {
+            let _turn = self.sqlite_writer.lock().unwrap_or_else(PoisonError::into_inner);
+            sqlite_immediate_transaction(conn, work)
+        } else {
+            conn.transaction(|conn| work(&mut Write { read: Read { conn } }))
+        };
+        pooled.record(&outcome);
+        outcome
     }
 
     /// Whether the database answers, with Portti's tables in place; quickly,
     /// so a load balancer's probe gets an answer rather than a time-out.
     pub fn ping(&self) -> Result<()> {
-        let mut conn = self.pool.get_timeout(Duration::from_secs(2))?;
+        let mut pooled = self.pool.get_timeout(Duration::from_secs(2))?;
         schema::instance_settings::table
             .select(schema::instance_settings::name)
-            .first::<String>(&mut *conn)
+            .get_result::<String>(&mut pooled.conn)
             .optional()
             .map(|_| ())
             .map_err(|e| Error::Unavailable(format!("database: {e}")))
@@ -177,7 +194,7 @@ impl Store {
             let stored = s::instance_settings
                 .filter(s::name.eq("master_key_check"))
                 .select(s::value)
-                .first::<String>(tx.conn)
+                .get_result::<String>(tx.conn)
                 .optional()?;
             match stored {
                 None => {

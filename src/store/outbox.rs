@@ -104,7 +104,7 @@ impl Write<'_> {
                     outbox::expires_at,
                     outbox::attempts,
                 ))
-                .first::<(String, String, Option<String>, Option<i64>, i32)>(self.conn)?;
+                .get_result::<(String, String, Option<String>, Option<i64>, i32)>(self.conn)?;
             claimed.push(ClaimedMessage {
                 id: MessageId::from_stored(id),
                 channel: if channel == "sms" { "sms" } else { "email" },

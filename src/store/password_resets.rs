@@ -26,7 +26,7 @@ pub struct StoredReset {
 
 impl Read<'_> {
     pub fn password_reset(&mut self, id_digest: &str) -> Result<Option<StoredReset>> {
-        Ok(password_resets::table.find(id_digest).select(StoredReset::as_select()).first(self.conn).optional()?)
+        Ok(password_resets::table.find(id_digest).select(StoredReset::as_select()).get_result(self.conn).optional()?)
     }
 }
 
@@ -41,7 +41,7 @@ impl Write<'_> {
         diesel::update(password_resets::table.find(id_digest))
             .set(password_resets::attempts.eq(password_resets::attempts + 1))
             .execute(self.conn)?;
-        Ok(password_resets::table.find(id_digest).select(password_resets::attempts).first(self.conn)?)
+        Ok(password_resets::table.find(id_digest).select(password_resets::attempts).get_result(self.conn)?)
     }
 
     pub fn verify_password_reset(&mut self, id_digest: &str, now: i64) -> Result<()> {

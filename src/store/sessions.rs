@@ -42,19 +42,23 @@ pub struct StoredFlow {
 
 impl Read<'_> {
     pub fn session(&mut self, id_digest: &str) -> Result<Option<StoredSession>> {
-        Ok(browser_sessions::table.find(id_digest).select(StoredSession::as_select()).first(self.conn).optional()?)
+        Ok(browser_sessions::table
+            .find(id_digest)
+            .select(StoredSession::as_select())
+            .get_result(self.conn)
+            .optional()?)
     }
 
     pub fn session_by_public_id(&mut self, public_id: &str) -> Result<Option<StoredSession>> {
         Ok(browser_sessions::table
             .filter(browser_sessions::public_id.eq(public_id))
             .select(StoredSession::as_select())
-            .first(self.conn)
+            .get_result(self.conn)
             .optional()?)
     }
 
     pub fn flow(&mut self, id_digest: &str) -> Result<Option<StoredFlow>> {
-        Ok(login_flows::table.find(id_digest).select(StoredFlow::as_select()).first(self.conn).optional()?)
+        Ok(login_flows::table.find(id_digest).select(StoredFlow::as_select()).get_result(self.conn).optional()?)
     }
 }
 

@@ -67,7 +67,7 @@ impl Read<'_> {
         Ok(sign_in_failures::table
             .find(subject)
             .select(sign_in_failures::locked_until)
-            .first::<Option<i64>>(self.conn)
+            .get_result::<Option<i64>>(self.conn)
             .optional()?
             .flatten())
     }

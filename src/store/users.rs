@@ -58,7 +58,7 @@ impl Read<'_> {
             .inner_join(communication_contacts::table)
             .filter(users::id.eq(id.as_str()))
             .select((UserRow::as_select(), ContactsRow::as_select()))
-            .first::<(UserRow, ContactsRow)>(self.conn)
+            .get_result::<(UserRow, ContactsRow)>(self.conn)
             .optional()?;
         Ok(row.map(|(user, contacts)| user_from_rows(user, contacts)))
     }
@@ -68,7 +68,7 @@ impl Read<'_> {
         let id = users::table
             .filter(users::email.eq(email.as_str()))
             .select(users::id)
-            .first::<String>(self.conn)
+            .get_result::<String>(self.conn)
             .optional()?;
         Ok(id.map(UserId::from_stored))
     }
@@ -78,7 +78,7 @@ impl Read<'_> {
         let id = users::table
             .filter(users::national_id_digest.eq(digest))
             .select(users::id)
-            .first::<String>(self.conn)
+            .get_result::<String>(self.conn)
             .optional()?;
         Ok(id.map(UserId::from_stored))
     }

@@ -96,11 +96,13 @@ fn address_of(req: &HttpRequest, header: Option<&str>) -> Option<String> {
     forwarded.or_else(|| req.peer_addr().map(|addr| addr.ip().to_string()))
 }
 
-/// Runs domain work on the blocking pool with the current time.
+/// Runs domain work on the blocking pool with the current time, once a
+/// database connection is free for it.
 pub async fn run<T: Send + 'static>(
     state: &web::Data<AppState>,
     work: impl FnOnce(&AppState, UnixSeconds) -> Result<T> + Send + 'static,
 ) -> Result<T> {
+    let _slot = state.database_slots.acquire().await.map_err(Error::internal)?;
     let state = state.get_ref().clone();
     web::block(move || {
         let now = state.clock.now();

@@ -57,7 +57,7 @@ async fn email_is_delivered_over_smtp() {
     assert!(received[0].data.contains("Your code is 123456."));
 
     let (sent_at, sealed): (Option<i64>, Option<String>) =
-        outbox::table.select((outbox::sent_at, outbox::sealed_content)).first(&mut db.connection()).unwrap();
+        outbox::table.select((outbox::sent_at, outbox::sealed_content)).get_result(&mut db.connection()).unwrap();
     assert!(sent_at.is_some());
     assert!(sealed.is_none(), "delivered content is erased");
     assert_eq!(worker(&state).deliver_due().await.unwrap(), 0, "nothing is sent twice");
@@ -75,7 +75,7 @@ async fn sms_is_posted_to_the_gateway_and_retried_with_backoff() {
     assert_eq!(worker.deliver_due().await.unwrap(), 0, "the gateway fails the first try");
     let (attempts, error, next): (i32, Option<String>, i64) = outbox::table
         .select((outbox::attempts, outbox::last_error, outbox::next_attempt_at))
-        .first(&mut db.connection())
+        .get_result(&mut db.connection())
         .unwrap();
     assert_eq!(attempts, 1);
     assert!(error.unwrap().contains("500"));

@@ -100,7 +100,7 @@ fn users_with_memberships_and_contacts(db: &TestDb) {
     assert_eq!(rights, vec!["hours_only", "ledger"]);
 
     let hash: Option<String> =
-        users::table.find(user.id.as_str()).select(users::password_hash).first(&mut db.connection()).unwrap();
+        users::table.find(user.id.as_str()).select(users::password_hash).get_result(&mut db.connection()).unwrap();
     let hash = hash.unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(portti::crypto::password::verify_password("lumiukko kahvipannu purjevene", &hash).unwrap());
@@ -113,7 +113,7 @@ fn personal_identity_code_is_stored_only_as_keyed_hash(db: &TestDb) {
     let user = add_user(&state.store, &state.keys, 1, input).unwrap().user;
     assert!(user.has_national_id);
     let digest: Option<String> =
-        users::table.find(user.id.as_str()).select(users::national_id_digest).first(&mut db.connection()).unwrap();
+        users::table.find(user.id.as_str()).select(users::national_id_digest).get_result(&mut db.connection()).unwrap();
     let digest = digest.unwrap();
     assert!(!digest.contains("131052"));
     assert_eq!(digest, state.keys.national_id_digest("131052-308T").unwrap());
