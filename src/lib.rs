@@ -46,8 +46,8 @@ pub struct AppState {
     pub discovery: bytes::Bytes,
     /// This instance's counters, exposed at `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
-    /// One permit per database connection: requests wait for a connection
-    /// here, on the async workers, rather than as parked blocking threads.
+    /// One permit per database connection, for the API endpoints
+    /// ([`web::browser::run_in_database_slot`]).
     pub database_slots: Arc<tokio::sync::Semaphore>,
 }
 

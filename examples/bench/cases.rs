@@ -15,6 +15,8 @@ use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use portti::crypto::signing::SigningAlg;
+
 use crate::Fail;
 use crate::load::{Conn, Reply, Worker};
 use crate::seed::{PASSWORD, Person};
@@ -299,6 +301,9 @@ pub async fn sign_in(conn: &mut Conn, shared: &SignInShared, person: &Person) ->
     if claims.get("nonce").and_then(|n| n.as_str()) != Some(&nonce) {
         return Err("the ID token's nonce is not the request's".into());
     }
+    if claims.get("email").and_then(|e| e.as_str()) != Some(&person.email) {
+        return Err("the ID token is not the signed-in person's".into());
+    }
     let sub = claims.get("sub").and_then(|s| s.as_str()).ok_or("no sub in the ID token")?.to_owned();
     Ok((sub, tokens))
 }
@@ -343,16 +348,24 @@ impl Verifier {
         Ok(jsonwebtoken::decode::<serde_json::Value>(token, key, &validation)?.claims)
     }
 
-    /// Verifies every access token, on every core; returns how many.
-    pub fn verify_all(&self, tokens: &[&String]) -> Result<usize, Fail> {
+    /// Verifies every access token, on every core, and that each was signed
+    /// with `alg`; returns how many.
+    pub fn verify_all(&self, tokens: &[&String], alg: SigningAlg) -> Result<usize, Fail> {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let chunk = tokens.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
             let checks: Vec<_> = tokens
                 .chunks(chunk)
                 .map(|part| {
-                    scope
-                        .spawn(move || part.iter().try_for_each(|token| self.verify(token, "at+jwt", None).map(|_| ())))
+                    scope.spawn(move || {
+                        part.iter().try_for_each(|token| -> Result<(), Fail> {
+                            self.verify(token, "at+jwt", None)?;
+                            match jsonwebtoken::decode_header(token)?.alg {
+                                signed if format!("{signed:?}") == alg.as_str() => Ok(()),
+                                signed => Err(format!("signed with {signed:?}, not {}", alg.as_str()).into()),
+                            }
+                        })
+                    })
                 })
                 .collect();
             for check in checks {

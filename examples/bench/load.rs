@@ -114,6 +114,7 @@ pub trait Worker: Send + 'static {
 pub struct Tally {
     /// Latency of each operation finished in the window, in microseconds.
     pub latencies_us: Vec<u32>,
+    /// Wrong answers and failed requests, over the whole run.
     pub errors: u64,
     pub first_error: Option<String>,
 }
@@ -168,13 +169,13 @@ pub async fn run<W: Worker>(addr: SocketAddr, workers: Vec<W>, window: Window) -
                     }
                     let result = worker.step(&mut conn).await;
                     let finished = Instant::now();
-                    if started < window.start || finished > window.end {
-                        continue;
-                    }
                     match result {
-                        Ok(()) => tally
+                        // Counted in the window they finish in, as the server's CPU is.
+                        Ok(()) if finished >= window.start && finished <= window.end => tally
                             .latencies_us
                             .push(u32::try_from(finished.duration_since(started).as_micros()).unwrap_or(u32::MAX)),
+                        Ok(()) => {}
+                        // Wrong answers count whenever they happen, warm-up included.
                         Err(e) => {
                             tally.errors += 1;
                             tally.first_error.get_or_insert_with(|| e.to_string());

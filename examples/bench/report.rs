@@ -80,8 +80,13 @@ pub fn render(settings: &Settings, ceilings: &Ceilings, reports: &[BackendReport
 
     let _ = writeln!(
         out,
-        "\n### Load: {} connections, {} s measured after {} s of warm-up\n",
-        settings.connections, settings.seconds, settings.warm_up
+        "\n### Load: {} connections, {} s measured after {} s of warm-up\n\n\
+         The server and the load generator share this machine's {} cores, so a rate can pass \
+         100 % of a one-core ceiling.\n",
+        settings.connections,
+        settings.seconds,
+        settings.warm_up,
+        std::thread::available_parallelism().map_or(1, usize::from)
     );
     let _ = writeln!(
         out,

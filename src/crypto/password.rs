@@ -25,7 +25,9 @@ static HASHING_THREADS: LazyLock<mpsc::Sender<Job>> = LazyLock::new(|| {
             loop {
                 let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
                 match job {
-                    Ok(job) => job(),
+                    // A panicking job loses its answer (its caller gets an
+                    // error), not the thread.
+                    Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
                     Err(mpsc::RecvError) => return,
                 }
             }
@@ -63,13 +65,27 @@ thread_local! {
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Argon2 of `password` and `salt` into `out`, in this thread's memory.
+/// The most memory a stored hash may ask for (1 GiB), so a corrupt one
+/// cannot make a hashing thread allocate without bound.
+const MAX_MEMORY_KIB: u32 = 1 << 20;
+
+/// Argon2 of `password` and `salt` into `out`: in this thread's kept memory
+/// with the production parameters, in memory of its own with any others.
 fn argon2_into(argon2: &Argon2<'_>, params: &Params, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<()> {
+    if params.m_cost() > MAX_MEMORY_KIB {
+        return Err(Error::internal("stored password hash asks for more than 1 GiB"));
+    }
+    let mut run = |memory: &mut [Block]| {
+        argon2.hash_password_into_with_memory(password, salt, out, memory).map_err(Error::internal)
+    };
+    if params != hasher()?.params() {
+        return run(&mut vec![Block::default(); params.block_count()]);
+    }
     MEMORY.with_borrow_mut(|memory| {
         if memory.len() != params.block_count() {
             *memory = vec![Block::default(); params.block_count()];
         }
-        argon2.hash_password_into_with_memory(password, salt, out, memory.as_mut_slice()).map_err(Error::internal)
+        run(memory)
     })
 }
 

@@ -125,18 +125,21 @@ pub struct ConnectionManager {
 /// every request. One that sat idle longer, or whose last work failed, is.
 const TRUSTED_AFTER_SUCCESS: Duration = Duration::from_secs(1);
 
-/// A connection in the pool, and when it last did work without an error.
+/// A connection in the pool, and when it last did work without an error
+/// (`None` once work on it failed).
 pub struct Pooled {
     pub(super) conn: DbConnection,
-    last_success: Instant,
+    last_success: Option<Instant>,
 }
 
 impl Pooled {
     /// Records the outcome of work done on this connection.
     pub(super) fn record<T, E>(&mut self, outcome: &std::result::Result<T, E>) {
-        if outcome.is_ok() {
-            self.last_success = Instant::now();
-        }
+        self.last_success = outcome.is_ok().then(Instant::now);
+    }
+
+    fn trusted(&self) -> bool {
+        self.last_success.is_some_and(|at| at.elapsed() < TRUSTED_AFTER_SUCCESS)
     }
 }
 
@@ -145,15 +148,15 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<Pooled, ConnectError> {
-        Ok(Pooled { conn: self.url.establish()?, last_success: Instant::now() })
+        Ok(Pooled { conn: self.url.establish()?, last_success: Some(Instant::now()) })
     }
 
     fn is_valid(&self, pooled: &mut Pooled) -> Result<(), ConnectError> {
-        if pooled.last_success.elapsed() < TRUSTED_AFTER_SUCCESS {
+        if pooled.trusted() {
             return Ok(());
         }
         pooled.conn.batch_execute("SELECT 1")?;
-        pooled.last_success = Instant::now();
+        pooled.last_success = Some(Instant::now());
         Ok(())
     }
 

@@ -159,6 +159,8 @@ impl Store {
     }
 
     /// Runs `work` in one transaction: all of it is stored, or none of it.
+    /// `work` must not call `read` or `write` itself: on SQLite it holds the
+    /// one write turn, and a nested write would wait for it forever.
     pub fn write<T>(&self, work: impl FnOnce(&mut Write<'_>) -> Result<T>) -> Result<T> {
         let mut pooled = self.pool.get()?;
         let conn = &mut pooled.conn;

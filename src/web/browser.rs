@@ -96,19 +96,30 @@ fn address_of(req: &HttpRequest, header: Option<&str>) -> Option<String> {
     forwarded.or_else(|| req.peer_addr().map(|addr| addr.ip().to_string()))
 }
 
-/// Runs domain work on the blocking pool with the current time, once a
-/// database connection is free for it.
+/// Runs domain work on the blocking pool with the current time.
 pub async fn run<T: Send + 'static>(
     state: &web::Data<AppState>,
     work: impl FnOnce(&AppState, UnixSeconds) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let _slot = state.database_slots.acquire().await.map_err(Error::internal)?;
     let state = state.get_ref().clone();
     web::block(move || {
         let now = state.clock.now();
         work(&state, now)
     })
     .await?
+}
+
+/// [`run`] for the token, userinfo, introspection and revocation endpoints,
+/// once one of the database slots is free: under load their requests wait
+/// here, on the async workers, rather than as parked blocking threads. Work
+/// that checks a password must not come here: it would hold a slot while it
+/// waits for a hashing thread.
+pub async fn run_in_database_slot<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    work: impl FnOnce(&AppState, UnixSeconds) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let _slot = state.database_slots.acquire().await.map_err(Error::internal)?;
+    run(state, work).await
 }
 
 /// A rendered page with the given status; pages are never cached.

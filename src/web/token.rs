@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::browser::run;
+use super::browser::run_in_database_slot as run;
 use crate::AppState;
 use crate::domain::claims::user_claims;
 use crate::domain::ids::UserId;
