@@ -46,6 +46,8 @@ pub struct AppState {
     pub discovery: bytes::Bytes,
     /// This instance's counters, exposed at `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Clients recently read, for the token, introspection and revocation endpoints.
+    pub clients: Arc<domain::client_cache::ClientCache>,
     /// One permit per database connection, for the API endpoints
     /// ([`web::browser::run_in_database_slot`]).
     pub database_slots: Arc<tokio::sync::Semaphore>,
@@ -79,6 +81,7 @@ impl AppState {
             signing: Arc::new(RwLock::new(Arc::new(key_set))),
             discovery,
             metrics: Arc::new(metrics::Metrics::new()?),
+            clients: Arc::default(),
             database_slots: Arc::new(tokio::sync::Semaphore::new(settings_pool_size)),
         })
     }

@@ -6,6 +6,7 @@ pub mod account;
 pub mod authorization;
 pub mod claims;
 pub mod client;
+pub mod client_cache;
 pub mod company;
 pub mod contact;
 pub mod discovery;

@@ -20,7 +20,7 @@ use super::session::Session;
 use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::{random_token, sha256_hex};
-use crate::crypto::signing;
+use crate::crypto::signing::{self, SigningKey};
 use crate::error::{Error, Result};
 use crate::store::{StoredCode, StoredGrant, Write};
 
@@ -72,12 +72,37 @@ pub struct ClientCredentials {
 pub fn authenticate_client(state: &AppState, credentials: &ClientCredentials) -> Result<Client> {
     let id = credentials.client_id.as_deref().ok_or(Error::InvalidClient)?;
     let id = ClientId::parse(id).map_err(|_| Error::InvalidClient)?;
-    let client = state.store.read(|r| r.client(&id))?.ok_or(Error::InvalidClient)?;
+    let client = state.clients.get_or_load(&id, || state.store.read(|r| r.client(&id)))?.ok_or(Error::InvalidClient)?;
+    check_credentials(&client, credentials)?;
+    Ok(Client::clone(&client))
+}
+
+fn check_credentials(client: &Client, credentials: &ClientCredentials) -> Result<()> {
     match (&client.secret_digest, credentials.client_secret.as_deref()) {
-        (None, None) => Ok(client),
-        (Some(_), Some(secret)) if client.secret_matches(secret) => Ok(client),
+        (None, None) => Ok(()),
+        (Some(_), Some(secret)) if client.secret_matches(secret) => Ok(()),
         _ => Err(Error::InvalidClient),
     }
+}
+
+/// Answers a `client_credentials` request at once, on the caller's thread,
+/// when it needs neither the database nor much CPU: its client was read
+/// recently and signs with ES256 or EdDSA (an RSA signature takes a quarter
+/// of a millisecond). Handing such a request to the blocking pool cost a
+/// quarter of its time. `None`: take the usual way.
+pub fn answer_at_once(
+    state: &AppState,
+    now: UnixSeconds,
+    credentials: &ClientCredentials,
+    request: &TokenRequest,
+) -> Option<Result<TokenResponse>> {
+    let TokenRequest::ClientCredentials { .. } = request else { return None };
+    let id = ClientId::parse(credentials.client_id.as_deref()?).ok()?;
+    let client = state.clients.fresh(&id)?;
+    if client.alg == SigningAlg::RS256 {
+        return None;
+    }
+    Some(check_credentials(&client, credentials).and_then(|()| exchange(state, now, &client, request.clone())))
 }
 
 /// What the token endpoint answers.
@@ -163,6 +188,9 @@ fn redeem_code(
     if !client.grants.contains(&GrantType::AuthorizationCode) {
         return Err(Error::UnauthorizedClient("the client may not use authorization_code".to_owned()));
     }
+    // The key is taken before the transaction: once it commits, nothing but
+    // the signature itself may fail.
+    let signer = state.key_set().signer(client.alg)?.clone();
     let digest = sha256_hex(code);
     // The outer result rolls back; the inner one is committed, so a replayed
     // code's revocation is stored even though the request fails.
@@ -196,9 +224,10 @@ fn redeem_code(
                 (None, None) if client.is_public() => return Ok(Err(invalid_grant("PKCE is required"))),
                 (None, None) => {}
             }
-            issue_for_grant(tx, state, now, client, &grant, stored.nonce.as_deref(), None).map(Ok)
+            record_grant_tokens(tx, now, client, grant, stored.nonce, None).map(Ok)
         })
         .and_then(|outcome| outcome)
+        .and_then(|tokens| sign_grant_tokens(state, now, client, &signer, tokens))
 }
 
 fn refresh(
@@ -211,6 +240,9 @@ fn refresh(
     if !client.grants.contains(&GrantType::RefreshToken) {
         return Err(Error::UnauthorizedClient("the client may not use refresh_token".to_owned()));
     }
+    // The key is taken before the transaction: once it commits, nothing but
+    // the signature itself may fail.
+    let signer = state.key_set().signer(client.alg)?.clone();
     let digest = sha256_hex(token);
     state
         .store
@@ -243,9 +275,10 @@ fn refresh(
                 }
                 _ => None,
             };
-            issue_for_grant(tx, state, now, client, &grant, None, narrowed).map(Ok)
+            record_grant_tokens(tx, now, client, grant, None, narrowed).map(Ok)
         })
         .and_then(|outcome| outcome)
+        .and_then(|tokens| sign_grant_tokens(state, now, client, &signer, tokens))
 }
 
 fn client_credentials(
@@ -353,23 +386,53 @@ fn at_hash(alg: SigningAlg, access_token: &str) -> String {
 
 /// Issues an access token, an ID token and (with `offline_access`) a rotated
 /// refresh token for a grant.
-fn issue_for_grant(
+/// What a grant's tokens are made of, decided inside the grant's transaction.
+/// They are signed after it commits ([`sign_grant_tokens`]), so that signing
+/// (two RSA signatures take half a millisecond) never holds SQLite's one
+/// write turn.
+struct GrantTokens {
+    grant: StoredGrant,
+    nonce: Option<String>,
+    scopes: Vec<String>,
+    user_claims: Map<String, Value>,
+    refresh_token: Option<String>,
+}
+
+/// Reads the user's claims and stores a new refresh token, if the grant has one.
+fn record_grant_tokens(
     tx: &mut Write<'_>,
+    now: UnixSeconds,
+    client: &Client,
+    grant: StoredGrant,
+    nonce: Option<String>,
+    narrowed_scopes: Option<Vec<String>>,
+) -> Result<GrantTokens> {
+    let scopes: Vec<String> =
+        narrowed_scopes.unwrap_or_else(|| grant.scopes.split_whitespace().map(str::to_owned).collect());
+    let user_claims = user_claims(tx, &UserId::from_stored(grant.user_id.clone()), &scopes)?;
+    let refresh_token =
+        if scopes.iter().any(|s| s == "offline_access") && client.grants.contains(&GrantType::RefreshToken) {
+            let token = random_token();
+            tx.insert_refresh_token(&sha256_hex(&token), &grant.id, now)?;
+            Some(token)
+        } else {
+            None
+        };
+    Ok(GrantTokens { grant, nonce, scopes, user_claims, refresh_token })
+}
+
+/// Signs the access token and the ID token of a grant.
+fn sign_grant_tokens(
     state: &AppState,
     now: UnixSeconds,
     client: &Client,
-    grant: &StoredGrant,
-    nonce: Option<&str>,
-    narrowed_scopes: Option<Vec<String>>,
+    signer: &SigningKey,
+    tokens: GrantTokens,
 ) -> Result<TokenResponse> {
-    let scopes: Vec<String> =
-        narrowed_scopes.unwrap_or_else(|| grant.scopes.split_whitespace().map(str::to_owned).collect());
-    let user_id = UserId::from_stored(grant.user_id.clone());
-    let claims = user_claims(tx, &user_id, &scopes)?;
+    let GrantTokens { grant, nonce, scopes, user_claims: claims, refresh_token } = tokens;
+    let grant = &grant;
     let amr: Vec<String> = grant.amr.split_whitespace().map(str::to_owned).collect();
     let settings = &state.settings;
-    let key_set = state.key_set();
-    let signer = key_set.signer(client.alg)?;
     let scope = scopes.join(" ");
 
     let access_claims = AccessTokenClaims {
@@ -410,15 +473,6 @@ fn issue_for_grant(
         id_claims.insert(name, value);
     }
     let id_token = signer.sign("JWT", &id_claims)?;
-
-    let refresh_token =
-        if scopes.iter().any(|s| s == "offline_access") && client.grants.contains(&GrantType::RefreshToken) {
-            let token = random_token();
-            tx.insert_refresh_token(&sha256_hex(&token), &grant.id, now)?;
-            Some(token)
-        } else {
-            None
-        };
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

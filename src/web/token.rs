@@ -13,7 +13,9 @@ use crate::AppState;
 use crate::domain::claims::user_claims;
 use crate::domain::ids::UserId;
 use crate::domain::token_status::{introspect, revoke};
-use crate::domain::tokens::{ClientCredentials, TokenRequest, authenticate_client, exchange, verify_access_token};
+use crate::domain::tokens::{
+    ClientCredentials, TokenRequest, answer_at_once, authenticate_client, exchange, verify_access_token,
+};
 use crate::error::{Error, Result};
 
 /// The client credentials of a request: HTTP Basic (RFC 6749 2.3.1, each part
@@ -66,6 +68,9 @@ pub async fn token_endpoint(
     let form = form.into_inner();
     let credentials = client_credentials(&req, &form)?;
     let request = TokenRequest::parse(&form)?;
+    if let Some(answer) = answer_at_once(&state, state.clock.now(), &credentials, &request) {
+        return Ok(no_store_json(&answer?));
+    }
     let response = run(&state, move |s, now| {
         let client = authenticate_client(s, &credentials)?;
         exchange(s, now, &client, request)
