@@ -3,9 +3,10 @@
 //! `client_credentials` request on SQLite, more on PostgreSQL).
 //!
 //! A change made elsewhere (by `portti client add`, or on another instance)
-//! is seen here within [`CLIENT_CACHE_SECONDS`]: a removed client or a
-//! replaced secret keeps working that long, as a rotated signing key takes
-//! `keys.refresh_seconds` to be used everywhere.
+//! is seen here within [`CLIENT_CACHE_SECONDS`]: a removed client, or a
+//! replaced or removed secret, is still accepted that long, as a rotated
+//! signing key takes `keys.refresh_seconds` to be used everywhere. A new
+//! client works at once: unknown ids are never kept.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -41,12 +42,18 @@ impl ClientCache {
         if let Some(client) = self.fresh(id) {
             return Ok(Some(client));
         }
+        // Stamped with when the read began, and never over a later read:
+        // a slow read must not keep an older row alive past its 5 seconds.
+        let read_at = Instant::now();
         let loaded = load()?.map(Arc::new);
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        match &loaded {
-            Some(client) => entries.insert(id.clone(), (Instant::now(), client.clone())),
-            None => entries.remove(id),
-        };
+        let newer_kept = entries.get(id).is_some_and(|(kept_at, _)| *kept_at > read_at);
+        if !newer_kept {
+            match &loaded {
+                Some(client) => entries.insert(id.clone(), (read_at, client.clone())),
+                None => entries.remove(id),
+            };
+        }
         Ok(loaded)
     }
 }
@@ -99,5 +106,20 @@ mod tests {
         }
         assert_eq!(reads.get(), 3, "an unknown id is looked up each time");
         assert!(cache.fresh(&unknown).is_none());
+    }
+
+    #[test]
+    fn a_slow_read_does_not_replace_a_later_one() {
+        let cache = ClientCache::default();
+        let id = ClientId::parse("ledger").unwrap();
+        let later = Client { first_party: true, ..client("ledger") };
+        cache
+            .get_or_load(&id, || {
+                // Another request reads the client (changed meanwhile) while this read is slow.
+                cache.get_or_load(&id, || Ok(Some(later.clone())))?;
+                Ok(Some(client("ledger")))
+            })
+            .unwrap();
+        assert!(cache.fresh(&id).unwrap().first_party, "the read that began later is the one kept");
     }
 }

@@ -384,12 +384,12 @@ fn at_hash(alg: SigningAlg, access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }
 
-/// Issues an access token, an ID token and (with `offline_access`) a rotated
-/// refresh token for a grant.
-/// What a grant's tokens are made of, decided inside the grant's transaction.
-/// They are signed after it commits ([`sign_grant_tokens`]), so that signing
-/// (two RSA signatures take half a millisecond) never holds SQLite's one
-/// write turn.
+/// What a grant's tokens are made of (an access token, an ID token and, with
+/// `offline_access`, a rotated refresh token), decided inside the grant's
+/// transaction. They are signed after it commits ([`sign_grant_tokens`]), so
+/// that signing (two RSA signatures take half a millisecond) never holds
+/// SQLite's one write turn. Should a signature then fail, the code or refresh
+/// token is spent without an answer, and the person signs in again.
 struct GrantTokens {
     grant: StoredGrant,
     nonce: Option<String>,

@@ -111,6 +111,36 @@ async fn client_authentication_and_grant_rules() {
     server.stop().await;
 }
 
+/// A client read once is kept, and its `client_credentials` requests are then
+/// answered without the blocking pool: they must be checked just the same.
+#[actix_web::test]
+async fn kept_clients_are_checked_as_strictly_as_read_ones() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let service = confidential_client(&server.state, "service", false, "ES256", &["client_credentials"]);
+    let ledger = confidential_client(&server.state, "ledger", false, "EdDSA", &["authorization_code"]);
+    let cc = [("grant_type", "client_credentials")];
+    for round in ["first round (the client is read)", "second round (kept)"] {
+        let (status, body) = post_token(&server, Some(("service", &service)), &cc).await;
+        assert_eq!(status, 200, "{round}: {body}");
+        let token = body["access_token"].as_str().unwrap();
+        let claims: Value = signing::verify(token, "at+jwt", server.state.key_set().published()).unwrap();
+        assert_eq!((claims["sub"].as_str(), claims["client_id"].as_str()), (Some("service"), Some("service")));
+
+        let (status, body) = post_token(&server, Some(("service", "wrong")), &cc).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{round}");
+        let (status, body) = post_token(&server, None, &[cc[0], ("client_id", "service")]).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{round}: no secret");
+        let (status, body) = post_token(&server, Some(("service", &service)), &[cc[0], ("scope", "openid")]).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")), "{round}");
+        let (status, body) = post_token(&server, Some(("ledger", &ledger)), &cc).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("unauthorized_client")), "{round}");
+    }
+    let kept = |id| server.state.clients.fresh(&portti::domain::client::ClientId::parse(id).unwrap()).is_some();
+    assert!(kept("service") && kept("ledger"), "the second round was answered from the kept clients");
+    server.stop().await;
+}
+
 #[actix_web::test]
 async fn public_clients_must_use_pkce_and_the_right_verifier() {
     let db = TestDb::sqlite();
