@@ -3,6 +3,7 @@
 //! that checking them does not take the server's CPU while it is measured.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -104,22 +105,43 @@ impl Worker for Refresh {
 }
 
 impl Refresh {
-    /// After the run: no refresh token was handed out twice, a spent one is
-    /// refused, and the refusal ends the grant, so the current one is too.
-    pub async fn check_rotation(workers: &[Refresh], conn: &mut Conn) -> Result<(), Fail> {
+    async fn present(&self, conn: &mut Conn, token: &str) -> Result<Reply, Fail> {
+        let form = serde_urlencoded::to_string([("grant_type", "refresh_token"), ("refresh_token", token)])?;
+        conn.post("/token", &[("authorization", &self.authorization)], form).await
+    }
+
+    /// After the run: no refresh token was handed out twice; each worker's
+    /// current token, presented twice at once on two connections, is
+    /// accepted exactly once; and that reuse ended the grant, so its last
+    /// spent tokens and the one just issued are all refused.
+    pub async fn check_rotation(workers: &[Refresh], addr: SocketAddr) -> Result<(), Fail> {
         let mut seen = HashSet::new();
         for token in workers.iter().flat_map(|w| w.spent.iter().chain([&w.current])) {
             if !seen.insert(token) {
                 return Err("a refresh token was handed out twice".into());
             }
         }
+        let (mut one, mut other) = (Conn::new(addr), Conn::new(addr));
         for worker in workers {
-            let Some(spent) = worker.spent.last() else { continue };
-            for token in [spent, &worker.current] {
-                let form = serde_urlencoded::to_string([("grant_type", "refresh_token"), ("refresh_token", token)])?;
-                let reply = conn.post("/token", &[("authorization", &worker.authorization)], form).await?;
+            let (first, second) =
+                tokio::join!(worker.present(&mut one, &worker.current), worker.present(&mut other, &worker.current));
+            let (first, second) = (first?, second?);
+            let issued: Vec<TokenResponse> = [&first, &second]
+                .into_iter()
+                .filter(|r| r.status == StatusCode::OK)
+                .map(token_response)
+                .collect::<Result<_, _>>()?;
+            let [winner] = issued.as_slice() else {
+                return Err(
+                    format!("one refresh token presented twice at once was accepted {} times", issued.len()).into()
+                );
+            };
+            let issued_now = winner.refresh_token.as_deref().ok_or("no new refresh token")?;
+            let recently_spent = worker.spent.iter().rev().take(3).map(String::as_str);
+            for token in recently_spent.chain([worker.current.as_str(), issued_now]) {
+                let reply = worker.present(&mut one, token).await?;
                 if reply.status != StatusCode::BAD_REQUEST || !reply.body.starts_with(br#"{"error":"invalid_grant""#) {
-                    return Err(unexpected("a spent refresh token, used again", &reply));
+                    return Err(unexpected("a refresh token of a grant ended by reuse", &reply));
                 }
             }
         }

@@ -149,25 +149,39 @@ pub fn render(settings: &Settings, ceilings: &Ceilings, reports: &[BackendReport
     out
 }
 
-/// The targets for this 2-core machine (issue 5), each with whether it was met.
+/// The targets for this 2-core machine (issue 5), each with whether it was
+/// met. A target whose cases were left out (`--only`) is not shown.
 fn targets(ceilings: &Ceilings, reports: &[BackendReport]) -> Vec<(bool, String)> {
     let rows = || reports.iter().flat_map(|r| r.rows.iter().map(move |row| (r.name, row)));
+    // The lowest rate of the matching rows, over both backends.
+    let worst = |matches: &dyn Fn(&Row) -> bool| {
+        rows().filter(|(_, row)| matches(row)).map(|(_, row)| row.per_second).reduce(f64::min)
+    };
     let mut targets = Vec::new();
-    for alg in [SigningAlg::ES256, SigningAlg::EdDSA] {
-        let case = format!("client_credentials {}", alg.as_str());
-        let worst =
-            rows().filter(|(_, row)| row.case == case).map(|(_, row)| row.per_second).fold(f64::INFINITY, f64::min);
-        let fraction = worst / ceilings.signing(alg);
-        targets.push((fraction >= 0.5, format!("{case} ≥ 50 % of the signing ceiling: {:.0} %", fraction * 100.0)));
+    let signing: Vec<(SigningAlg, f64)> = [SigningAlg::ES256, SigningAlg::EdDSA]
+        .into_iter()
+        .filter_map(|alg| {
+            let case = format!("client_credentials {}", alg.as_str());
+            worst(&|row| row.case == case).map(|rate| (alg, rate / ceilings.signing(alg)))
+        })
+        .collect();
+    if !signing.is_empty() {
+        let best = signing.iter().map(|(_, fraction)| *fraction).fold(0.0, f64::max);
+        let each: Vec<String> =
+            signing.iter().map(|(alg, fraction)| format!("{} {:.0} %", alg.as_str(), fraction * 100.0)).collect();
+        targets.push((
+            best >= 0.5,
+            format!("client_credentials with ES256 or EdDSA ≥ 50 % of its signing ceiling: {}", each.join(", ")),
+        ));
     }
-    let worst =
-        rows().filter(|(_, row)| row.unit == "sign-ins").map(|(_, row)| row.per_second).fold(f64::INFINITY, f64::min);
-    let fraction = worst / ceilings.argon2id;
-    targets.push((fraction >= 0.9, format!("sign-ins ≥ 90 % of the Argon2id ceiling: {:.0} %", fraction * 100.0)));
+    if let Some(rate) = worst(&|row| row.unit == "sign-ins") {
+        let fraction = rate / ceilings.argon2id;
+        targets.push((fraction >= 0.9, format!("sign-ins ≥ 90 % of the Argon2id ceiling: {:.0} %", fraction * 100.0)));
+    }
     for case in ["discovery", "JWKS"] {
-        let worst =
-            rows().filter(|(_, row)| row.case == case).map(|(_, row)| row.per_second).fold(f64::INFINITY, f64::min);
-        targets.push((worst >= 50_000.0, format!("{case} ≥ 50,000 requests/s: {}", thousands(worst))));
+        if let Some(rate) = worst(&|row| row.case == case) {
+            targets.push((rate >= 50_000.0, format!("{case} ≥ 50,000 requests/s: {}", thousands(rate))));
+        }
     }
     let slowest = rows()
         .filter(|(_, row)| row.unit == "requests")
@@ -199,5 +213,38 @@ mod tests {
         assert_eq!(thousands(1234567.4), "1,234,567");
         assert_eq!(thousands(999.0), "999");
         assert_eq!(thousands(f64::NAN), "–");
+    }
+
+    fn row(case: &str, per_second: f64) -> Row {
+        Row {
+            case: case.to_owned(),
+            unit: "requests",
+            per_second,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            errors: 0,
+            cpu_per_1000: 0.1,
+            of_ceiling: None,
+            problems: vec![],
+            measured: true,
+        }
+    }
+
+    fn report(rows: Vec<Row>) -> BackendReport {
+        let ms = Duration::from_millis(5);
+        BackendReport { name: "SQLite", first_start: ms, ready: ms, idle_mb: 10.0, peak_mb: 20.0, rows }
+    }
+
+    #[test]
+    fn either_fast_algorithm_meets_the_signing_target_and_cases_left_out_are_not_judged() {
+        let ceilings =
+            Ceilings { signatures: vec![(SigningAlg::ES256, 100.0), (SigningAlg::EdDSA, 1000.0)], argon2id: 10.0 };
+        let reports = [report(vec![row("client_credentials ES256", 60.0), row("client_credentials EdDSA", 100.0)])];
+        let targets = targets(&ceilings, &reports);
+        let signing = targets.iter().find(|(_, text)| text.contains("ES256 or EdDSA")).unwrap();
+        assert!(signing.0, "ES256 at 60 % is enough: {}", signing.1);
+        assert!(signing.1.ends_with("ES256 60 %, EdDSA 10 %"), "{}", signing.1);
+        assert!(!targets.iter().any(|(_, text)| text.contains("discovery") || text.contains("sign-ins")));
+        assert!(targets.iter().all(|(met, _)| *met), "{targets:?}");
     }
 }
