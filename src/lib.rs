@@ -71,7 +71,7 @@ impl AppState {
         })?;
         let key_set = KeySet::load(&store, &keys, clock.now())?;
         let discovery = domain::discovery::document(&settings)?;
-        let settings_pool_size = settings.database_pool_size as usize;
+        let pool_size = settings.database_pool_size as usize;
         Ok(Self {
             settings: Arc::new(settings),
             store,
@@ -82,7 +82,7 @@ impl AppState {
             discovery,
             metrics: Arc::new(metrics::Metrics::new()?),
             clients: Arc::default(),
-            database_slots: Arc::new(tokio::sync::Semaphore::new(settings_pool_size)),
+            database_slots: Arc::new(tokio::sync::Semaphore::new(pool_size)),
         })
     }
 

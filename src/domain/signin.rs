@@ -433,7 +433,7 @@ pub fn change_email(state: &AppState, now: UnixSeconds, flow_id: &str, browser_i
 /// nothing tells which it was.
 const WRONG_PASSWORD: &str = "The email or password is not right.";
 
-/// The password step. An unknown email is checked against a dummy hash, so
+/// The password step. An unknown email is checked against a decoy hash, so
 /// it takes as long and reads the same as a wrong password, and it locks the
 /// same way after repeated failures.
 pub fn submit_password(

@@ -66,8 +66,8 @@ pub fn signed_in(state: &AppState, subject: &str) -> Result<()> {
 }
 
 /// Checks a password as one attempt against the account's lockout. Without a
-/// stored hash (no account, or no password yet) the dummy hash is checked, so
-/// the answer takes as long either way.
+/// stored hash (no account, or no password yet) a decoy hash of the same cost
+/// is checked, so the answer takes as long either way.
 pub fn check_password(
     state: &AppState,
     now: UnixSeconds,

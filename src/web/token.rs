@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::browser::run_in_database_slot as run;
+use super::browser::run_in_database_slot;
 use crate::AppState;
 use crate::domain::claims::user_claims;
 use crate::domain::ids::UserId;
@@ -71,7 +71,7 @@ pub async fn token_endpoint(
     if let Some(answer) = answer_at_once(&state, state.clock.now(), &credentials, &request) {
         return Ok(no_store_json(&answer?));
     }
-    let response = run(&state, move |s, now| {
+    let response = run_in_database_slot(&state, move |s, now| {
         let client = authenticate_client(s, &credentials)?;
         exchange(s, now, &client, request)
     })
@@ -86,7 +86,7 @@ pub async fn introspection(
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse> {
     let (credentials, token) = credentials_and_token(&req, form.into_inner())?;
-    let answer = run(&state, move |s, now| {
+    let answer = run_in_database_slot(&state, move |s, now| {
         let client = authenticate_client(s, &credentials)?;
         introspect(s, now, &client, &token)
     })
@@ -101,7 +101,7 @@ pub async fn revocation(
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse> {
     let (credentials, token) = credentials_and_token(&req, form.into_inner())?;
-    run(&state, move |s, now| {
+    run_in_database_slot(&state, move |s, now| {
         let client = authenticate_client(s, &credentials)?;
         revoke(s, now, &client, &token)
     })
@@ -123,7 +123,7 @@ fn bearer_token(req: &HttpRequest, form: Option<&HashMap<String, String>>) -> Re
 }
 
 async fn userinfo(state: web::Data<AppState>, token: String) -> Result<HttpResponse> {
-    let claims = run(&state, move |s, now| {
+    let claims = run_in_database_slot(&state, move |s, now| {
         let access = verify_access_token(s, now, &token)?;
         let scopes: Vec<String> = access.scope.split_whitespace().map(str::to_owned).collect();
         if !scopes.iter().any(|scope| scope == "openid") || access.gid.is_none() {
