@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod i18n;
 pub mod metrics;
 pub mod notify;
 pub mod store;
@@ -38,7 +39,8 @@ pub struct AppState {
     pub store: Store,
     pub keys: Keys,
     pub clock: Clock,
-    /// Wakes the outbox worker when a message was just queued.
+    /// Wakes the outbox worker when a transaction that queued a message
+    /// commits (the store notifies it).
     pub outbox_wake: Arc<Notify>,
     /// The signing keys, reloaded from the database every `keys.refresh_seconds`.
     signing: Arc<RwLock<Arc<KeySet>>>,
@@ -72,18 +74,54 @@ impl AppState {
         let key_set = KeySet::load(&store, &keys, clock.now())?;
         let discovery = domain::discovery::document(&settings)?;
         let pool_size = settings.database_pool_size as usize;
+        let outbox_wake = store.outbox_queued();
         Ok(Self {
             settings: Arc::new(settings),
             store,
             keys,
             clock,
-            outbox_wake: Arc::new(Notify::new()),
+            outbox_wake,
             signing: Arc::new(RwLock::new(Arc::new(key_set))),
             discovery,
             metrics: Arc::new(metrics::Metrics::new()?),
             clients: Arc::default(),
             database_slots: Arc::new(tokio::sync::Semaphore::new(pool_size)),
         })
+    }
+
+    /// What the sign-in (and sign-out) reads and writes.
+    pub fn sign_in(&self) -> domain::signin::SignIn<'_> {
+        domain::signin::SignIn {
+            store: &self.store,
+            keys: &self.keys,
+            issuer: &self.settings.issuer,
+            terms: &self.settings.terms,
+            sessions: &self.settings.session,
+            tokens: &self.settings.tokens,
+            lockout: self.lockout(),
+            signing: self.key_set(),
+        }
+    }
+
+    /// The account lockout and address throttle.
+    pub fn lockout(&self) -> domain::throttle::Lockout<'_> {
+        domain::throttle::Lockout { rules: &self.settings.sign_in, metrics: &self.metrics }
+    }
+
+    /// What the account page's changes need; messages go out in `lang`.
+    pub fn account(&self, lang: i18n::Lang) -> domain::account::AccountContext<'_> {
+        domain::account::AccountContext { sign_in: self.sign_in(), texts: i18n::Texts::new(lang) }
+    }
+
+    /// What a password reset needs; messages go out in `lang`.
+    pub fn password_reset(&self, lang: i18n::Lang) -> domain::password_reset::ResetContext<'_> {
+        domain::password_reset::ResetContext {
+            store: &self.store,
+            keys: &self.keys,
+            issuer: &self.settings.issuer,
+            lockout: self.lockout(),
+            texts: i18n::Texts::new(lang),
+        }
     }
 
     /// The signing keys in use now.

@@ -1,28 +1,44 @@
 //! The account page: a signed-in person manages their own name, contact
 //! details, password, authenticator, recovery codes, applications and sessions.
-
-use std::time::{Duration, UNIX_EPOCH};
+//!
+//! Each change is one write transaction; a change of the password is two,
+//! as at sign-in, so that Argon2 never runs inside one.
 
 use super::company::parse_name;
 use super::contact::{Email, PhoneNumber};
 use super::password_policy::check_new_password;
 use super::recovery_codes;
+use super::refusal::{Refusal, minutes};
 use super::session::Session;
-use super::signin;
-use super::throttle::{self, account_subject};
+use super::signin::{self, SignIn};
+use super::throttle::account_subject;
 use super::user::User;
-use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::password;
 use crate::crypto::secret::random_bytes;
 use crate::error::{Error, Result};
+use crate::i18n::{Texts, date_time};
 use crate::notify::{Message, enqueue};
-use crate::store::StoredConsent;
+use crate::store::{Store, StoredConsent, Write};
 
 /// How long a code for a new email or phone works.
 pub const CONTACT_CODE_SECONDS: i64 = 10 * 60;
 /// Wrong codes allowed per contact change.
 pub const CONTACT_CODE_ATTEMPTS: i32 = 5;
+/// How recent a sign-in must be for the changes that could hand the account
+/// to someone else (where codes go, new recovery codes).
+pub const RECENT_SIGN_IN_SECONDS: i64 = 10 * 60;
+/// Contact-change codes one person may have sent per hour.
+const CONTACT_CODES_PER_HOUR: i32 = 5;
+
+/// What the account page's changes need: the sign-in's context (a new
+/// authenticator goes through a sign-in step) and the language the
+/// messages it sends are written in.
+#[derive(Clone)]
+pub struct AccountContext<'a> {
+    pub sign_in: SignIn<'a>,
+    pub texts: Texts,
+}
 
 /// One of the person's sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,9 +62,10 @@ pub struct Overview {
     pub pending_phone: Option<String>,
 }
 
-pub fn overview(state: &AppState, now: UnixSeconds, session: &Session) -> Result<Overview> {
-    state.store.read(|r| {
-        let user = r.user(&session.user_id)?.ok_or(Error::NotFound("account"))?;
+/// What the account page shows the person of `session`.
+pub fn overview(store: &Store, now: UnixSeconds, session: &Session) -> Result<Overview> {
+    store.read(|r| {
+        let user = r.user(&session.user_id)?.ok_or(Refusal::SignInExpired)?;
         let sessions = r
             .live_sessions(&session.user_id, now)?
             .into_iter()
@@ -58,69 +75,85 @@ pub fn overview(state: &AppState, now: UnixSeconds, session: &Session) -> Result
                 current: s.public_id == session.public_id,
             })
             .collect();
-        let pending = |kind: &str, r: &mut crate::store::Read<'_>| -> Result<Option<String>> {
-            Ok(r.contact_change(&session.user_id, kind)?.filter(|c| c.expires_at > now).map(|c| c.new_value))
+        let mut pending = |contact: Contact| -> Result<Option<String>> {
+            Ok(r.contact_change(&session.user_id, contact.kind())?.filter(|c| c.expires_at > now).map(|c| c.new_value))
         };
+        let (pending_email, pending_phone) = (pending(Contact::Email)?, pending(Contact::Phone)?);
         Ok(Overview {
             applications: r.consents_of(&session.user_id)?,
             recovery_codes_left: r.unused_recovery_codes(&session.user_id)?,
-            pending_email: pending("email", r)?,
-            pending_phone: pending("phone", r)?,
+            pending_email,
+            pending_phone,
             sessions,
             user,
         })
     })
 }
 
-pub fn change_name(state: &AppState, now: UnixSeconds, session: &Session, name: &str) -> Result<()> {
-    let name = parse_name(name, "name")?;
-    state.store.write(|tx| tx.set_user_name(&session.user_id, &name, now))
+pub fn change_name(store: &Store, now: UnixSeconds, session: &Session, name: &str) -> Result<()> {
+    let name = parse_name(name)?;
+    store.write(|tx| tx.set_user_name(&session.user_id, &name, now))
+}
+
+/// The person of a session, read in the caller's transaction.
+fn user_of(tx: &mut Write<'_>, session: &Session) -> Result<User> {
+    Ok(tx.user(&session.user_id)?.ok_or(Refusal::SignInExpired)?)
 }
 
 /// Changes the password, given the current one (counted against the lockout).
 /// The other sessions end, refresh tokens are revoked, and the person is told.
 pub fn change_password(
-    state: &AppState,
+    ctx: &AccountContext<'_>,
     now: UnixSeconds,
     session: &Session,
     current: &str,
     new_password: &str,
     confirmation: &str,
 ) -> Result<()> {
-    let user = state.store.read(|r| r.user(&session.user_id))?.ok_or(Error::NotFound("account"))?;
-    let subject = account_subject(Some(&user.id), "");
-    let stored = state.store.read(|r| r.password_hash_by_email(user.email.as_str()))?.and_then(|(_, hash)| hash);
-    if !throttle::check_password(state, now, &subject, stored.as_deref(), current)? {
-        return Err(Error::InvalidRequest("The current password is not right.".to_owned()));
+    let store = ctx.sign_in.store;
+    let lockout = ctx.sign_in.lockout;
+    let subject = account_subject(Some(&session.user_id), "");
+    let (user, stored, attempt) = store.write(|tx| {
+        let user = user_of(tx, session)?;
+        let stored = tx.password_hash_by_email(user.email.as_str())?.and_then(|(_, hash)| hash);
+        Ok(lockout.begin_attempt(tx, now, &subject)?.map(|attempt| (user, stored, attempt)))
+    })??;
+    if !password::verify_password_or_decoy(current, stored.as_deref())? {
+        store.write(|tx| lockout.attempt_failed(tx, now, attempt))?;
+        return Err(Refusal::WrongCurrentPassword.into());
     }
-    if new_password != confirmation {
-        return Err(Error::InvalidRequest("The new passwords do not match.".to_owned()));
-    }
-    check_new_password(new_password, &[user.email.as_str(), &user.name])?;
-    let hash = password::hash_password(new_password)?;
-    let notice = changed_notice(&user, now, "password");
-    state.store.write(|tx| {
-        tx.set_password_hash(&user.id, &hash, now)?;
+    let acceptable = if new_password == confirmation {
+        check_new_password(new_password, &[user.email.as_str(), &user.name])
+    } else {
+        Err(Refusal::PasswordsDiffer)
+    };
+    let hash = match acceptable {
+        Ok(()) => Some(password::hash_password(new_password)?),
+        Err(_) => None,
+    };
+    let notice = changed_notice(&ctx.texts, &user, now, "mail.what_password");
+    store.write(|tx| {
+        lockout.attempt_passed(tx, attempt)?;
+        let Some(hash) = &hash else { return Ok(()) };
+        tx.set_password_hash(&user.id, hash, now)?;
         tx.use_user_password_resets(&user.id, now)?;
         tx.delete_user_flows(&user.id)?;
         tx.end_other_sessions(&user.id, &session.public_id, now)?;
         tx.revoke_user_grants(user.id.as_str(), now)?;
-        enqueue(tx, &state.keys, now, &notice, None)?;
+        enqueue(tx, ctx.sign_in.keys, now, &notice, None)?;
         Ok(())
     })?;
-    state.outbox_wake.notify_one();
-    Ok(())
+    acceptable.map_err(Error::Refused)
 }
 
-fn changed_notice(user: &User, now: UnixSeconds, what: &str) -> Message {
-    let when = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0)));
+/// The email telling a person that something of their account changed, in
+/// case it was not them; `what` is the catalogue key naming the thing.
+fn changed_notice(texts: &Texts, user: &User, now: UnixSeconds, what: &str) -> Message {
+    let what = texts.get(what).to_owned();
     Message::Email {
         to: user.communication.email.clone(),
-        subject: format!("Your {what} changed"),
-        body: format!(
-            "The {what} of your account changed on {when}.\n\n\
-             If you did not do this, contact your administrator at once.\n"
-        ),
+        subject: texts.fill("mail.changed_subject", &[("what", what.clone())]),
+        body: texts.fill("mail.changed_body", &[("what", what), ("when", date_time(now))]),
     }
 }
 
@@ -138,26 +171,25 @@ impl Contact {
             Contact::Phone => "phone",
         }
     }
+
+    /// The catalogue key that names it in a notice.
+    fn what(self) -> &'static str {
+        match self {
+            Contact::Email => "mail.what_email",
+            Contact::Phone => "mail.what_phone",
+        }
+    }
 }
 
 fn code_context(session: &Session, contact: Contact) -> String {
     format!("contact-change:{}:{}", session.user_id, contact.kind())
 }
 
-/// How recent a sign-in must be for the changes that could hand the account
-/// to someone else (where codes go, new recovery codes).
-pub const RECENT_SIGN_IN_SECONDS: i64 = 10 * 60;
-
-/// Contact-change codes one person may have sent per hour.
-const CONTACT_CODES_PER_HOUR: i32 = 5;
-
 /// Refuses when the session's sign-in is not recent: a stolen session alone
 /// must not be enough to take the account over.
-fn ensure_recent_sign_in(session: &Session, now: UnixSeconds) -> Result<()> {
+pub fn ensure_recent_sign_in(session: &Session, now: UnixSeconds) -> Result<(), Refusal> {
     if now - session.auth_time > RECENT_SIGN_IN_SECONDS {
-        return Err(Error::InvalidRequest(
-            "For your security, sign in again before changing this (your sign-in is over 10 minutes old).".to_owned(),
-        ));
+        return Err(Refusal::SignInAgain { minutes: minutes(RECENT_SIGN_IN_SECONDS) });
     }
     Ok(())
 }
@@ -165,147 +197,179 @@ fn ensure_recent_sign_in(session: &Session, now: UnixSeconds) -> Result<()> {
 /// Sends a code to a new communication email or phone; the change is made
 /// when the code comes back. Needs a recent sign-in.
 pub fn start_contact_change(
-    state: &AppState,
+    ctx: &AccountContext<'_>,
     now: UnixSeconds,
     session: &Session,
     contact: Contact,
     value: &str,
 ) -> Result<()> {
     ensure_recent_sign_in(session, now)?;
-    let sent = state.store.write(|tx| tx.hit_rate_limit(&format!("contact:{}", session.user_id), now, 3600))?;
-    if sent > CONTACT_CODES_PER_HOUR {
-        return Err(Error::RateLimited);
-    }
     let code = format!("{:06}", u32::from_le_bytes(random_bytes::<4>()) % 1_000_000);
+    let texts = &ctx.texts;
+    let filled = [("code", code.clone()), ("minutes", minutes(CONTACT_CODE_SECONDS).to_string())];
     let (normalised, message) = match contact {
         Contact::Email => {
             let email = Email::parse(value)?;
             let message = Message::Email {
                 to: email.clone(),
-                subject: "Confirm your email address".to_owned(),
-                body: format!("Your verification code is {code}. It is valid for 10 minutes.\n"),
+                subject: texts.get("mail.confirm_email_subject").to_owned(),
+                body: texts.fill("mail.confirm_email_body", &filled),
             };
             (email.as_str().to_owned(), message)
         }
         Contact::Phone => {
             let phone = PhoneNumber::parse(value)?;
-            let message = Message::Sms {
-                to: phone.clone(),
-                text: format!("Your verification code is {code}. It is valid for 10 minutes."),
-            };
-            (phone.as_str().to_owned(), message)
+            (phone.as_str().to_owned(), Message::Sms { to: phone, text: texts.fill("mail.code_sms", &filled) })
         }
     };
-    let digest = state.keys.code_digest(&code_context(session, contact), &code)?;
+    let keys = ctx.sign_in.keys;
+    let digest = keys.code_digest(&code_context(session, contact), &code)?;
     let expires_at = now + CONTACT_CODE_SECONDS;
-    state.store.write(|tx| {
+    ctx.sign_in.store.write(|tx| {
+        if tx.hit_rate_limit(&format!("contact:{}", session.user_id), now, 3600)? > CONTACT_CODES_PER_HOUR {
+            return Err(Refusal::TooManyAttempts.into());
+        }
         tx.put_contact_change(&session.user_id, contact.kind(), &normalised, &digest, expires_at)?;
-        enqueue(tx, &state.keys, now, &message, Some(expires_at))?;
+        enqueue(tx, keys, now, &message, Some(expires_at))?;
         Ok(())
-    })?;
-    state.outbox_wake.notify_one();
-    Ok(())
+    })
 }
 
-/// Confirms a contact change with the code sent to the new address.
+/// Confirms a contact change with the code sent to the new address, in one
+/// transaction: the attempt is counted (and stays counted when the code is
+/// wrong), the contact changes, and the old address is told.
 pub fn confirm_contact_change(
-    state: &AppState,
+    ctx: &AccountContext<'_>,
     now: UnixSeconds,
     session: &Session,
     contact: Contact,
     code: &str,
 ) -> Result<()> {
+    let keys = ctx.sign_in.keys;
     let user_id = &session.user_id;
-    let pending = state
-        .store
-        .read(|r| r.contact_change(user_id, contact.kind()))?
-        .filter(|change| change.expires_at > now)
-        .ok_or_else(|| Error::InvalidRequest("The code has expired. Ask for a new one.".to_owned()))?;
-    // Counted before the check, so parallel guesses cannot all slip under the limit.
-    let attempts = state.store.write(|tx| tx.count_contact_change_attempt(user_id, contact.kind()))?;
-    if attempts > CONTACT_CODE_ATTEMPTS {
-        return Err(Error::InvalidRequest("Too many wrong codes. Ask for a new one.".to_owned()));
-    }
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
-    let presented = state.keys.code_digest(&code_context(session, contact), &code)?;
-    let matches: bool = {
-        use subtle::ConstantTimeEq;
-        pending.code_digest.as_bytes().ct_eq(presented.as_bytes()).into()
-    };
-    if !matches {
-        return Err(Error::InvalidRequest("That code is not right.".to_owned()));
-    }
-    let user = state.store.read(|r| r.user(user_id))?.ok_or(Error::NotFound("account"))?;
-    state.store.write(|tx| {
-        match contact {
-            Contact::Email => tx.set_communication_email(user_id, &pending.new_value, now)?,
-            Contact::Phone => tx.set_communication_phone(user_id, &pending.new_value, now)?,
-        }
-        tx.delete_contact_change(user_id, contact.kind())?;
-        // The old address hears of it, in case this was not the person.
-        let what = match contact {
-            Contact::Email => "email address for codes",
-            Contact::Phone => "phone number for codes",
-        };
-        enqueue(tx, &state.keys, now, &changed_notice(&user, now, what), None)?;
-        Ok(())
-    })?;
-    state.outbox_wake.notify_one();
-    Ok(())
+    let presented = keys.code_digest(&code_context(session, contact), &code)?;
+    ctx.sign_in
+        .store
+        .write(|tx| {
+            let Some(pending) = tx.contact_change(user_id, contact.kind())?.filter(|change| change.expires_at > now)
+            else {
+                return Ok(Err(Refusal::CodeExpired));
+            };
+            // Counted before the check, so parallel guesses cannot all slip under the limit.
+            if tx.count_contact_change_attempt(user_id, contact.kind())? > CONTACT_CODE_ATTEMPTS {
+                return Ok(Err(Refusal::TooManyWrongCodes));
+            }
+            let matches: bool = {
+                use subtle::ConstantTimeEq;
+                pending.code_digest.as_bytes().ct_eq(presented.as_bytes()).into()
+            };
+            if !matches {
+                return Ok(Err(Refusal::WrongCode));
+            }
+            let user = user_of(tx, session)?;
+            match contact {
+                Contact::Email => tx.set_communication_email(user_id, &pending.new_value, now)?,
+                Contact::Phone => tx.set_communication_phone(user_id, &pending.new_value, now)?,
+            }
+            tx.delete_contact_change(user_id, contact.kind())?;
+            // The old address hears of it, in case this was not the person.
+            enqueue(tx, keys, now, &changed_notice(&ctx.texts, &user, now, contact.what()), None)?;
+            Ok(Ok(()))
+        })?
+        .map_err(Error::Refused)
 }
 
-/// Starts setting up a new authenticator, given a current code. Returns the
-/// path of the enrolment page.
+/// Starts setting up a new authenticator, given a current code (counted
+/// against the lockout). Returns the path of the enrolment page.
 pub fn reset_authenticator(
-    state: &AppState,
+    ctx: &AccountContext<'_>,
     now: UnixSeconds,
     session: &Session,
     browser_id: &str,
     code: &str,
 ) -> Result<String> {
+    let SignIn { store, keys, lockout, .. } = &ctx.sign_in;
     let subject = account_subject(Some(&session.user_id), "");
-    let attempt = throttle::begin_attempt(state, now, &subject)?;
-    if !signin::authenticator_code_matches(state, now, &session.user_id, code)? {
-        throttle::attempt_failed(state, now, attempt)?;
-        return Err(Error::InvalidRequest(
-            "That code is not right. Enter the current code from your authenticator app.".to_owned(),
-        ));
-    }
-    throttle::signed_in(state, &subject)?;
-    signin::start_reenrolment(state, now, browser_id, session)
+    store
+        .write(|tx| {
+            let attempt = match lockout.begin_attempt(tx, now, &subject)? {
+                Ok(attempt) => attempt,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            if !signin::authenticator_code_matches(tx, keys, now, &session.user_id, code)? {
+                lockout.attempt_failed(tx, now, attempt)?;
+                return Ok(Err(Refusal::WrongAuthenticatorCode));
+            }
+            lockout.signed_in(tx, &subject)?;
+            signin::start_reenrolment(tx, keys, now, browser_id, session).map(Ok)
+        })?
+        .map_err(Error::Refused)
 }
 
 /// Ten new recovery codes; the old ones stop working. Needs a recent sign-in,
 /// and the person is told by email.
-pub fn new_recovery_codes(state: &AppState, now: UnixSeconds, session: &Session) -> Result<Vec<String>> {
+pub fn new_recovery_codes(ctx: &AccountContext<'_>, now: UnixSeconds, session: &Session) -> Result<Vec<String>> {
     ensure_recent_sign_in(session, now)?;
-    let user = state.store.read(|r| r.user(&session.user_id))?.ok_or(Error::NotFound("account"))?;
     let (codes, digests) = recovery_codes::generate();
-    state.store.write(|tx| {
+    ctx.sign_in.store.write(|tx| {
+        let user = user_of(tx, session)?;
         tx.replace_recovery_codes(&session.user_id, &digests)?;
-        enqueue(tx, &state.keys, now, &changed_notice(&user, now, "recovery codes"), None)?;
+        enqueue(tx, ctx.sign_in.keys, now, &changed_notice(&ctx.texts, &user, now, "mail.what_recovery_codes"), None)?;
         Ok(())
     })?;
-    state.outbox_wake.notify_one();
     Ok(codes)
 }
 
 /// Withdraws the consent given to an application and revokes its tokens.
-pub fn withdraw_consent(state: &AppState, now: UnixSeconds, session: &Session, client_id: &str) -> Result<()> {
-    let removed = state.store.write(|tx| tx.withdraw_consent(&session.user_id, client_id, now))?;
-    if removed == 0 {
-        return Err(Error::NotFound("application"));
-    }
-    Ok(())
+pub fn withdraw_consent(store: &Store, now: UnixSeconds, session: &Session, client_id: &str) -> Result<()> {
+    store.write(|tx| {
+        if tx.withdraw_consent(&session.user_id, client_id, now)? == 0 {
+            return Err(Refusal::ApplicationNotFound.into());
+        }
+        Ok(())
+    })
 }
 
 /// Ends every session of the person, this one included, and revokes every
 /// refresh token.
-pub fn sign_out_everywhere(state: &AppState, now: UnixSeconds, session: &Session) -> Result<()> {
-    state.store.write(|tx| {
+pub fn sign_out_everywhere(store: &Store, now: UnixSeconds, session: &Session) -> Result<()> {
+    store.write(|tx| {
         tx.delete_user_flows(&session.user_id)?;
         tx.end_user_sessions(&session.user_id, now)?;
         tx.revoke_user_grants(session.user_id.as_str(), now)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::UserId;
+
+    fn session(auth_time: i64) -> Session {
+        Session {
+            public_id: "sid".into(),
+            user_id: UserId::generate(),
+            auth_time,
+            amr: vec!["pwd".into(), "otp".into()],
+        }
+    }
+
+    #[test]
+    fn changes_that_could_hand_the_account_over_need_a_recent_sign_in() {
+        let now = 1_000_000;
+        assert!(ensure_recent_sign_in(&session(now - RECENT_SIGN_IN_SECONDS), now).is_ok());
+        assert_eq!(
+            ensure_recent_sign_in(&session(now - RECENT_SIGN_IN_SECONDS - 1), now),
+            Err(Refusal::SignInAgain { minutes: 10 })
+        );
+    }
+
+    #[test]
+    fn codes_are_bound_to_the_person_and_the_kind_of_contact() {
+        let s = session(0);
+        assert_ne!(code_context(&s, Contact::Email), code_context(&s, Contact::Phone));
+        assert!(code_context(&s, Contact::Email).contains(s.user_id.as_str()));
+    }
 }

@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 
 use super::client::{Client, ClientId, GrantType};
 use super::discovery::SCOPES;
+use super::refusal::Refusal;
 
 /// The parameters of an authorization request, as sent.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -66,7 +67,7 @@ pub struct AuthorizationRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizationError {
     /// The client or redirect URI cannot be trusted: tell the person, redirect nowhere.
-    Page(String),
+    Page(Refusal),
     /// Send the error back to the client's redirect URI.
     Redirect { redirect_uri: String, error: &'static str, description: String, state: Option<String> },
 }
@@ -80,15 +81,13 @@ pub fn validate(
     client: Option<&Client>,
 ) -> Result<AuthorizationRequest, AuthorizationError> {
     let Some(client) = client else {
-        return Err(AuthorizationError::Page("The application that sent you here is not known.".to_owned()));
+        return Err(AuthorizationError::Page(Refusal::UnknownApplication));
     };
     let Some(redirect_uri) = params.redirect_uri.as_deref() else {
-        return Err(AuthorizationError::Page("The application did not say where to return you.".to_owned()));
+        return Err(AuthorizationError::Page(Refusal::MissingRedirect));
     };
     if !client.redirect_uris.iter().any(|registered| registered == redirect_uri) {
-        return Err(AuthorizationError::Page(
-            "The application asked to return you to an address it has not registered.".to_owned(),
-        ));
+        return Err(AuthorizationError::Page(Refusal::UnregisteredRedirect));
     }
     let state = params.state.clone().filter(|s| !s.is_empty());
     let fail = |error: &'static str, description: &str| AuthorizationError::Redirect {

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::ids::CompanyId;
+use super::refusal::Refusal;
 use crate::clock::UnixSeconds;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -18,16 +19,16 @@ pub struct Company {
 }
 
 /// Validates a display name (of a company or a person): 1–200 characters, no control characters.
-pub fn parse_name(input: &str, what: &str) -> Result<String> {
+pub fn parse_name(input: &str) -> Result<String, Refusal> {
     let name = input.trim();
     if name.is_empty() {
-        return Err(Error::InvalidRequest(format!("Enter the {what}.")));
+        return Err(Refusal::NameMissing);
     }
     if name.chars().count() > 200 {
-        return Err(Error::InvalidRequest(format!("The {what} is too long (at most 200 characters).")));
+        return Err(Refusal::NameTooLong);
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::InvalidRequest(format!("The {what} contains control characters.")));
+        return Err(Refusal::NameControlCharacters);
     }
     Ok(name.to_owned())
 }
@@ -35,7 +36,7 @@ pub fn parse_name(input: &str, what: &str) -> Result<String> {
 /// Adds a company; with `office_id`, as a client company of that accounting
 /// office. An office's client cannot itself have clients.
 pub fn add_company(store: &Store, now: UnixSeconds, name: &str, office_id: Option<&CompanyId>) -> Result<Company> {
-    let name = parse_name(name, "company name")?;
+    let name = parse_name(name)?;
     store.write(|tx| {
         if let Some(office_id) = office_id {
             let office = tx.company(office_id)?.ok_or(Error::NotFound("accounting office"))?;

@@ -3,8 +3,9 @@
 use serde::Deserialize;
 
 use super::client::ClientId;
+use super::refusal::Refusal;
 use super::session;
-use crate::AppState;
+use super::signin::SignIn;
 use crate::clock::UnixSeconds;
 use crate::crypto::signing;
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ pub enum LoggedOut {
 /// the person must confirm (`confirmed`) so that a link cannot sign them out.
 /// A `post_logout_redirect_uri` is followed only when the client registered it.
 pub fn logout(
-    state: &AppState,
+    ctx: &SignIn<'_>,
     now: UnixSeconds,
     session_cookie: Option<&str>,
     params: &LogoutParams,
@@ -49,12 +50,9 @@ pub fn logout(
 ) -> Result<LoggedOut> {
     let hint = match params.id_token_hint.as_deref() {
         Some(token) => {
-            let key_set = state.key_set();
-            let hint = signing::verify::<IdTokenHint>(token, "JWT", key_set.published())
-                .filter(|hint| hint.iss == state.settings.issuer)
-                .ok_or_else(|| {
-                    Error::InvalidRequest("The id_token_hint is not a valid ID token of this service.".to_owned())
-                })?;
+            let hint = signing::verify::<IdTokenHint>(token, "JWT", ctx.signing.published())
+                .filter(|hint| hint.iss == ctx.issuer)
+                .ok_or(Refusal::InvalidLogoutHint)?;
             Some(hint)
         }
         None => None,
@@ -66,7 +64,7 @@ pub fn logout(
     });
     let client_id = match (params.client_id.as_deref(), hinted_client.as_deref()) {
         (Some(given), Some(hinted)) if given != hinted => {
-            return Err(Error::InvalidRequest("client_id does not match the id_token_hint.".to_owned()));
+            return Err(Refusal::LogoutClientMismatch.into());
         }
         (Some(given), _) => Some(given.to_owned()),
         (None, hinted) => hinted.map(str::to_owned),
@@ -74,20 +72,18 @@ pub fn logout(
     let redirect = match params.post_logout_redirect_uri.as_deref() {
         Some(uri) => {
             let client = match client_id.as_deref().map(ClientId::parse) {
-                Some(Ok(id)) => state.store.read(|r| r.client(&id))?,
+                Some(Ok(id)) => ctx.store.read(|r| r.client(&id))?,
                 _ => None,
             };
             let registered = client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
             if !registered {
-                return Err(Error::InvalidRequest(
-                    "The application asked to return you to an address it has not registered.".to_owned(),
-                ));
+                return Err(Refusal::UnregisteredRedirect.into());
             }
             Some(uri.to_owned())
         }
         None => None,
     };
-    let current = session::current(state, now, session_cookie)?;
+    let current = session::current(ctx.store, ctx.sessions, now, session_cookie)?;
     let hint_matches = match (&hint, &current) {
         (Some(hint), Some(current)) => {
             hint.sub == current.user_id.as_str() && hint.sid.as_deref().is_none_or(|sid| sid == current.public_id)
@@ -99,7 +95,7 @@ pub fn logout(
         return Ok(LoggedOut::Confirm);
     }
     if let Some(cookie) = session_cookie {
-        session::end(state, now, cookie)?;
+        session::end(ctx.store, now, cookie)?;
     }
     Ok(match redirect {
         Some(uri) => {

@@ -17,6 +17,7 @@ pub mod password_policy;
 pub mod password_reset;
 pub mod recovery_codes;
 pub mod redirect;
+pub mod refusal;
 pub mod session;
 pub mod signin;
 pub mod signing_keys;

@@ -4,21 +4,21 @@
 //! reset changes the password only: the authenticator still guards the next
 //! sign-in, and every session and refresh token of the person ends.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use super::authorization::AuthorizationRequest;
 use super::contact::Email;
 use super::ids::UserId;
 use super::password_policy::check_new_password;
+use super::refusal::{Refusal, minutes};
 use super::signin;
-use super::throttle;
-use crate::AppState;
+use super::throttle::Lockout;
 use crate::clock::UnixSeconds;
+use crate::crypto::Keys;
 use crate::crypto::password;
 use crate::crypto::secret::{random_bytes, random_token, sha256_hex};
 use crate::error::{Error, Result};
+use crate::i18n::{Texts, date_time};
 use crate::notify::{Message, enqueue};
-use crate::store::StoredReset;
+use crate::store::{Read, Store, StoredReset};
 
 /// How long an emailed reset link works.
 pub const LINK_SECONDS: i64 = 30 * 60;
@@ -29,11 +29,37 @@ pub const CODE_ATTEMPTS: i32 = 5;
 /// Resets one email address may ask for per hour.
 const RESETS_PER_HOUR: i32 = 5;
 
+/// What a reset reads and writes, and the language of the messages it sends.
+#[derive(Clone)]
+pub struct ResetContext<'a> {
+    pub store: &'a Store,
+    pub keys: &'a Keys,
+    pub issuer: &'a str,
+    pub lockout: Lockout<'a>,
+    pub texts: Texts,
+}
+
 /// How the person wants to continue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     EmailLink,
     SmsCode,
+}
+
+impl Method {
+    fn stored(self) -> &'static str {
+        match self {
+            Method::EmailLink => "email",
+            Method::SmsCode => "sms",
+        }
+    }
+
+    fn lifetime(self) -> i64 {
+        match self {
+            Method::EmailLink => LINK_SECONDS,
+            Method::SmsCode => CODE_SECONDS,
+        }
+    }
 }
 
 /// What a started reset leads to.
@@ -52,7 +78,7 @@ fn code_context(id_digest: &str) -> String {
 /// Starts a reset. Known or not, the address gets the same answer; only a
 /// known account gets a message. `request` is the sign-in it started from.
 pub fn start(
-    state: &AppState,
+    ctx: &ResetContext<'_>,
     now: UnixSeconds,
     browser_id: &str,
     email: &str,
@@ -61,71 +87,74 @@ pub fn start(
     address: Option<&str>,
 ) -> Result<Started> {
     let email = Email::parse(email)?;
-    throttle::check_address(state, now, address)?;
-    // Past the hourly limit of an address nothing more is sent, but the
-    // answer stays the same: the limit must not lock the person out, nor tell
-    // anything about the address.
-    let bucket = format!("reset:{}", state.keys.code_digest("reset-limit", email.as_str())?);
-    let within_limit = state.store.write(|tx| tx.hit_rate_limit(&bucket, now, 3600))? <= RESETS_PER_HOUR;
-    // Both lookups happen whether or not the address has an account.
-    let id = state.store.read(|r| r.user_id_by_email(&email))?.unwrap_or_else(UserId::generate);
-    let user = state.store.read(|r| r.user(&id))?.filter(|_| within_limit);
+    let bucket = format!("reset:{}", ctx.keys.code_digest("reset-limit", email.as_str())?);
     let reset_id = random_token();
     let id_digest = sha256_hex(&reset_id);
-    let (lifetime, code) = match method {
-        Method::EmailLink => (LINK_SECONDS, None),
-        Method::SmsCode => (CODE_SECONDS, Some(six_digits())),
+    let code = match method {
+        Method::EmailLink => None,
+        Method::SmsCode => Some(six_digits()),
     };
-    let reset = StoredReset {
-        id_digest: id_digest.clone(),
-        browser_digest: sha256_hex(browser_id),
-        user_id: user.as_ref().map(|u| u.id.as_str().to_owned()),
-        method: match method {
-            Method::EmailLink => "email",
-            Method::SmsCode => "sms",
+    let lifetime = method.lifetime();
+    let code_digest = code.as_deref().map(|c| ctx.keys.code_digest(&code_context(&id_digest), c)).transpose()?;
+    let request = request.map(serde_json::to_string).transpose().map_err(Error::internal)?;
+    ctx.store.write(|tx| {
+        if let Err(refusal) = ctx.lockout.check_address(tx, now, address)? {
+            return Err(refusal.into());
         }
-        .to_owned(),
-        code_digest: code.as_deref().map(|c| state.keys.code_digest(&code_context(&id_digest), c)).transpose()?,
-        attempts: 0,
-        verified_at: None,
-        request: request.map(serde_json::to_string).transpose().map_err(Error::internal)?,
-        created_at: now,
-        expires_at: now + lifetime,
-        used_at: None,
-    };
-    let message = match (&user, method, &code) {
-        (Some(user), Method::EmailLink, _) => Some(Message::Email {
-            to: user.communication.email.clone(),
-            subject: "Reset your password".to_owned(),
-            body: format!(
-                "Someone asked to reset the password of your account.\n\n\
-                 To choose a new password, open this link within 30 minutes:\n{}/password/reset/{reset_id}\n\n\
-                 If it was not you, ignore this message: your password stays as it is.\n",
-                state.settings.issuer
-            ),
-        }),
-        (Some(user), Method::SmsCode, Some(code)) => user.communication.phone.clone().map(|to| Message::Sms {
-            to,
-            text: format!("Your verification code is {code}. It is valid for 10 minutes."),
-        }),
-        _ => None,
-    };
-    state.store.write(|tx| {
+        // Past the hourly limit of an address nothing more is sent, but the
+        // answer stays the same: the limit must not lock the person out, nor
+        // tell anything about the address.
+        let within_limit = tx.hit_rate_limit(&bucket, now, 3600)? <= RESETS_PER_HOUR;
+        // Both lookups happen whether or not the address has an account.
+        let id = tx.user_id_by_email(&email)?.unwrap_or_else(UserId::generate);
+        let user = tx.user(&id)?.filter(|_| within_limit);
+        let reset = StoredReset {
+            id_digest: id_digest.clone(),
+            browser_digest: sha256_hex(browser_id),
+            user_id: user.as_ref().map(|u| u.id.as_str().to_owned()),
+            method: method.stored().to_owned(),
+            code_digest: code_digest.clone(),
+            attempts: 0,
+            verified_at: None,
+            request: request.clone(),
+            created_at: now,
+            expires_at: now + lifetime,
+            used_at: None,
+        };
         tx.insert_password_reset(&reset)?;
+        let texts = &ctx.texts;
+        let message = match (&user, &code) {
+            (Some(user), None) => Some(Message::Email {
+                to: user.communication.email.clone(),
+                subject: texts.get("mail.reset_subject").to_owned(),
+                body: texts.fill(
+                    "mail.reset_body",
+                    &[
+                        ("minutes", minutes(LINK_SECONDS).to_string()),
+                        ("link", format!("{}/password/reset/{reset_id}", ctx.issuer)),
+                    ],
+                ),
+            }),
+            (Some(user), Some(code)) => user.communication.phone.clone().map(|to| Message::Sms {
+                to,
+                text: texts
+                    .fill("mail.code_sms", &[("code", code.clone()), ("minutes", minutes(CODE_SECONDS).to_string())]),
+            }),
+            (None, _) => None,
+        };
         match &message {
             Some(message) => {
-                enqueue(tx, &state.keys, now, message, Some(now + lifetime))?;
+                enqueue(tx, ctx.keys, now, message, Some(now + lifetime))?;
             }
             // The same work (sealing a message, a second write) without a
             // message, so the answer takes as long as for a real account.
             None => {
-                state.keys.seal("decoy", reset.id_digest.as_bytes())?;
+                ctx.keys.seal("decoy", reset.id_digest.as_bytes())?;
                 tx.hit_rate_limit("reset:decoy", now, 3600)?;
             }
         }
         Ok(())
     })?;
-    state.outbox_wake.notify_one();
     Ok(match method {
         Method::EmailLink => Started::LinkSent,
         Method::SmsCode => Started::CodeSent { reset_id },
@@ -137,62 +166,79 @@ fn six_digits() -> String {
     format!("{n:06}")
 }
 
-const CODE_NOT_RIGHT: &str = "That code is not right, or it has expired.";
-
-/// Checks the SMS code of a reset; five wrong codes end the reset.
-pub fn verify_code(state: &AppState, now: UnixSeconds, reset_id: &str, browser_id: &str, code: &str) -> Result<()> {
-    let id_digest = sha256_hex(reset_id);
-    let reset = load(state, now, &id_digest)?;
-    if reset.method != "sms" || reset.browser_digest != sha256_hex(browser_id) || reset.verified_at.is_some() {
-        return Err(Error::NotFound("password reset"));
-    }
-    let attempts = state.store.write(|tx| tx.count_reset_attempt(&id_digest))?;
-    if attempts > CODE_ATTEMPTS {
-        return Err(Error::InvalidRequest(
-            "Too many wrong codes. Go back to the sign-in and ask for a new code.".to_owned(),
-        ));
-    }
-    let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
-    let presented = state.keys.code_digest(&code_context(&id_digest), &code)?;
-    let matches = reset.code_digest.as_deref().is_some_and(|stored| {
-        use subtle::ConstantTimeEq;
-        stored.as_bytes().ct_eq(presented.as_bytes()).into()
-    });
-    // A reset of an unknown address has a code too, which nobody was sent.
-    if !matches || reset.user_id.is_none() {
-        return Err(Error::InvalidRequest(CODE_NOT_RIGHT.to_owned()));
-    }
-    state.store.write(|tx| {
-        tx.verify_password_reset(&id_digest, now)?;
-        // Ten minutes from the code to choose the new password.
-        tx.extend_password_reset(&id_digest, now + CODE_SECONDS)
-    })
-}
-
-fn load(state: &AppState, now: UnixSeconds, id_digest: &str) -> Result<StoredReset> {
-    match state.store.read(|r| r.password_reset(id_digest))? {
+/// The reset behind an id, while it is neither used nor expired.
+fn load(r: &mut Read<'_>, now: UnixSeconds, id_digest: &str) -> Result<StoredReset> {
+    match r.password_reset(id_digest)? {
         Some(reset) if reset.used_at.is_none() && reset.expires_at > now => Ok(reset),
-        _ => Err(Error::NotFound("password reset")),
+        _ => Err(Refusal::ResetExpired.into()),
     }
 }
 
-/// The reset that may set a password now: an emailed link (from any
-/// browser), or an SMS reset whose code was verified in this browser.
-fn usable(state: &AppState, now: UnixSeconds, reset_id: &str, browser_id: &str) -> Result<(StoredReset, UserId)> {
-    let reset = load(state, now, &sha256_hex(reset_id))?;
-    let allowed = match reset.method.as_str() {
+/// Whether this browser's SMS reset waits for its code.
+fn awaits_code(reset: &StoredReset, browser_id: &str) -> bool {
+    reset.method == Method::SmsCode.stored()
+        && reset.browser_digest == sha256_hex(browser_id)
+        && reset.verified_at.is_none()
+}
+
+/// Whether a reset may set a password in this browser: an emailed link (from
+/// any browser), or an SMS reset whose code was verified here.
+fn may_set_password(reset: &StoredReset, browser_id: &str) -> bool {
+    match reset.method.as_str() {
         "email" => true,
         _ => reset.verified_at.is_some() && reset.browser_digest == sha256_hex(browser_id),
-    };
-    match (allowed, reset.user_id.clone()) {
+    }
+}
+
+/// Checks the SMS code of a reset in one transaction: the attempt is counted
+/// (and stays counted when the code is wrong); five wrong codes end it.
+pub fn verify_code(
+    ctx: &ResetContext<'_>,
+    now: UnixSeconds,
+    reset_id: &str,
+    browser_id: &str,
+    code: &str,
+) -> Result<()> {
+    let id_digest = sha256_hex(reset_id);
+    let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
+    let presented = ctx.keys.code_digest(&code_context(&id_digest), &code)?;
+    ctx.store
+        .write(|tx| {
+            let reset = load(tx, now, &id_digest)?;
+            if !awaits_code(&reset, browser_id) {
+                return Err(Refusal::ResetExpired.into());
+            }
+            if tx.count_reset_attempt(&id_digest)? > CODE_ATTEMPTS {
+                return Ok(Err(Refusal::TooManyWrongCodes));
+            }
+            let matches = reset.code_digest.as_deref().is_some_and(|stored| {
+                use subtle::ConstantTimeEq;
+                stored.as_bytes().ct_eq(presented.as_bytes()).into()
+            });
+            // A reset of an unknown address has a code too, which nobody was sent.
+            if !matches || reset.user_id.is_none() {
+                return Ok(Err(Refusal::WrongCode));
+            }
+            tx.verify_password_reset(&id_digest, now)?;
+            // Ten minutes from the code to choose the new password.
+            tx.extend_password_reset(&id_digest, now + CODE_SECONDS)?;
+            Ok(Ok(()))
+        })?
+        .map_err(Error::Refused)
+}
+
+/// The reset that may set a password now, and its person.
+fn usable(r: &mut Read<'_>, now: UnixSeconds, reset_id: &str, browser_id: &str) -> Result<(StoredReset, UserId)> {
+    let reset = load(r, now, &sha256_hex(reset_id))?;
+    match (may_set_password(&reset, browser_id), reset.user_id.clone()) {
         (true, Some(user_id)) => Ok((reset, UserId::from_stored(user_id))),
-        _ => Err(Error::NotFound("password reset")),
+        _ => Err(Refusal::ResetExpired.into()),
     }
 }
 
 /// Whether the reset may set a password now (to show its form).
-pub fn check(state: &AppState, now: UnixSeconds, reset_id: &str, browser_id: &str) -> Result<()> {
-    usable(state, now, reset_id, browser_id).map(|_| ())
+pub fn check(store: &Store, now: UnixSeconds, reset_id: &str, browser_id: &str) -> Result<()> {
+    store.read(|r| usable(r, now, reset_id, browser_id)).map(|_| ())
 }
 
 /// Where a finished reset leads.
@@ -206,48 +252,45 @@ pub enum Finished {
 
 /// Sets the new password: the policy applies; every session ends, every
 /// refresh token is revoked, and an email tells the person when it happened.
+/// The hash is made first; using the reset, the change and the way back into
+/// the sign-in are then one transaction.
 pub fn set_password(
-    state: &AppState,
+    ctx: &ResetContext<'_>,
     now: UnixSeconds,
     reset_id: &str,
     browser_id: &str,
     new_password: &str,
     confirmation: &str,
 ) -> Result<Finished> {
-    let (reset, user_id) = usable(state, now, reset_id, browser_id)?;
+    let (reset, user_id) = ctx.store.read(|r| usable(r, now, reset_id, browser_id))?;
     if new_password != confirmation {
-        return Err(Error::InvalidRequest("The passwords do not match.".to_owned()));
+        return Err(Refusal::PasswordsDiffer.into());
     }
-    let user = state.store.read(|r| r.user(&user_id))?.ok_or(Error::NotFound("password reset"))?;
+    let user = ctx.store.read(|r| r.user(&user_id))?.ok_or(Refusal::ResetExpired)?;
     check_new_password(new_password, &[user.email.as_str(), &user.name])?;
     let hash = password::hash_password(new_password)?;
-    let changed_at = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0)));
     let notice = Message::Email {
         to: user.communication.email.clone(),
-        subject: "Your password was changed".to_owned(),
-        body: format!(
-            "The password of your account was changed on {changed_at}.\n\n\
-             If you did not do this, contact your administrator at once.\n"
-        ),
+        subject: ctx.texts.get("mail.password_reset_subject").to_owned(),
+        body: ctx.texts.fill("mail.password_reset_body", &[("when", date_time(now))]),
     };
-    state.store.write(|tx| {
+    let request: Option<AuthorizationRequest> =
+        reset.request.as_deref().map(serde_json::from_str).transpose().map_err(Error::internal)?;
+    let finished = ctx.store.write(|tx| {
         if !tx.use_password_reset(&reset.id_digest, now)? {
-            return Err(Error::NotFound("password reset"));
+            return Err(Refusal::ResetExpired.into());
         }
         tx.set_password_hash(&user_id, &hash, now)?;
         tx.use_user_password_resets(&user_id, now)?;
         tx.delete_user_flows(&user_id)?;
         tx.end_user_sessions(&user_id, now)?;
         tx.revoke_user_grants(user_id.as_str(), now)?;
-        enqueue(tx, &state.keys, now, &notice, None)?;
-        Ok(())
+        enqueue(tx, ctx.keys, now, &notice, None)?;
+        Ok(match &request {
+            Some(request) => Finished::SignIn(signin::resume(tx, now, browser_id, request, user.email.as_str())?),
+            None => Finished::Done,
+        })
     })?;
-    state.outbox_wake.notify_one();
     tracing::info!(user_id = %user_id, "password reset");
-    let request: Option<AuthorizationRequest> =
-        reset.request.as_deref().map(serde_json::from_str).transpose().map_err(Error::internal)?;
-    match request {
-        Some(request) => Ok(Finished::SignIn(signin::resume(state, now, browser_id, &request, user.email.as_str())?)),
-        None => Ok(Finished::Done),
-    }
+    Ok(finished)
 }

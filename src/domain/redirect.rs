@@ -2,21 +2,20 @@
 //! its registered redirect URI with `state` and `iss` (RFC 9207).
 
 use super::authorization::AuthorizationRequest;
-use crate::AppState;
 
 /// The redirect that hands the application its authorization code.
-pub fn code_redirect(state: &AppState, request: &AuthorizationRequest, code: &str) -> String {
+pub fn code_redirect(issuer: &str, request: &AuthorizationRequest, code: &str) -> String {
     let mut pairs = vec![("code", code)];
     if let Some(client_state) = &request.state {
         pairs.push(("state", client_state));
     }
-    pairs.push(("iss", &state.settings.issuer));
+    pairs.push(("iss", issuer));
     with_query(&request.redirect_uri, &pairs)
 }
 
 /// The redirect that tells the application what went wrong.
 pub fn error_redirect(
-    state: &AppState,
+    issuer: &str,
     redirect_uri: &str,
     error: &str,
     description: &str,
@@ -26,7 +25,7 @@ pub fn error_redirect(
     if let Some(client_state) = client_state {
         pairs.push(("state", client_state));
     }
-    pairs.push(("iss", &state.settings.issuer));
+    pairs.push(("iss", issuer));
     with_query(redirect_uri, &pairs)
 }
 

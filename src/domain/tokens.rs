@@ -142,7 +142,7 @@ pub fn exchange(state: &AppState, now: UnixSeconds, client: &Client, request: To
 /// Returns the code to send to the client.
 pub fn issue_code(
     tx: &mut Write<'_>,
-    state: &AppState,
+    tokens: &crate::config::TokensConfig,
     now: UnixSeconds,
     request: &AuthorizationRequest,
     session: &Session,
@@ -156,7 +156,7 @@ pub fn issue_code(
         auth_time: session.auth_time,
         amr: session.amr.join(" "),
         created_at: now,
-        expires_at: now + state.settings.tokens.refresh_token_seconds,
+        expires_at: now + tokens.refresh_token_seconds,
         revoked_at: None,
     };
     tx.insert_grant(&grant)?;

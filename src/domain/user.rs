@@ -74,7 +74,7 @@ pub struct UserWithMemberships {
 /// hash; the password, if given, must meet the policy.
 pub fn add_user(store: &Store, keys: &Keys, now: UnixSeconds, input: NewUserInput) -> Result<UserWithMemberships> {
     let email = Email::parse(&input.email)?;
-    let name = parse_name(&input.name, "name")?;
+    let name = parse_name(&input.name)?;
     let phone = input.phone.as_deref().map(PhoneNumber::parse).transpose()?;
     let national_id_digest = match input.national_id.as_deref() {
         Some(code) => Some(keys.national_id_digest(NationalId::parse(code)?.canonical())?),

@@ -64,6 +64,9 @@ pub struct Store {
     /// handler they would poll with sleeps of up to 100 ms (a p99 of 60 ms
     /// for refresh tokens under load, BENCHMARKS.md).
     sqlite_writer: Arc<Mutex<()>>,
+    /// Notified when a transaction that put a message in the outbox commits,
+    /// so the worker delivers it at once; nobody wakes it by hand.
+    outbox_queued: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -80,6 +83,14 @@ pub struct Read<'a> {
 /// A handle for reading and writing inside one transaction.
 pub struct Write<'a> {
     read: Read<'a>,
+    /// Whether this transaction put a message in the outbox.
+    enqueued: bool,
+}
+
+impl<'a> Write<'a> {
+    fn new(conn: &'a mut DbConnection) -> Self {
+        Self { read: Read { conn }, enqueued: false }
+    }
 }
 
 impl<'a> std::ops::Deref for Write<'a> {
@@ -111,13 +122,23 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .build(ConnectionManager { url: url.clone() })
             .map_err(|e| Error::Unavailable(format!("cannot open the database pool at {}: {e}", url.redacted())))?;
-        Ok(Self { pool, url: url.clone(), sqlite_writer: Arc::new(Mutex::new(())) })
+        Ok(Self {
+            pool,
+            url: url.clone(),
+            sqlite_writer: Arc::new(Mutex::new(())),
+            outbox_queued: Arc::new(tokio::sync::Notify::new()),
+        })
     }
 
     /// Connections in the pool, and how many of them are idle.
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+
+    /// Notified whenever a transaction that queued a message has committed.
+    pub fn outbox_queued(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_queued.clone()
     }
 
     /// The URL this store was opened with.
@@ -160,17 +181,27 @@ impl Store {
 
     /// Runs `work` in one transaction: all of it is stored, or none of it.
     /// `work` must not call `read` or `write` itself: on SQLite it holds the
-    /// one write turn, and a nested write would wait for it forever.
+    /// one write turn, and a nested write would wait for it forever. Once a
+    /// transaction that queued a message commits, the outbox worker is woken.
     pub fn write<T>(&self, work: impl FnOnce(&mut Write<'_>) -> Result<T>) -> Result<T> {
         let mut pooled = self.pool.get()?;
         let conn = &mut pooled.conn;
+        let mut enqueued = false;
         let outcome = if matches!(conn, DbConnection::Sqlite(_)) {
             let _turn = self.sqlite_writer.lock().unwrap_or_else(PoisonError::into_inner);
-            sqlite_immediate_transaction(conn, work)
+            sqlite_immediate_transaction(conn, &mut enqueued, work)
         } else {
-            conn.transaction(|conn| work(&mut Write { read: Read { conn } }))
+            conn.transaction(|conn| {
+                let mut tx = Write::new(conn);
+                let outcome = work(&mut tx);
+                enqueued = tx.enqueued;
+                outcome
+            })
         };
         pooled.record(&outcome);
+        if outcome.is_ok() && enqueued {
+            self.outbox_queued.notify_one();
+        }
         outcome
     }
 
@@ -222,10 +253,13 @@ fn versions(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String
 
 fn sqlite_immediate_transaction<T>(
     conn: &mut DbConnection,
+    enqueued: &mut bool,
     work: impl FnOnce(&mut Write<'_>) -> Result<T>,
 ) -> Result<T> {
     conn.batch_execute("BEGIN IMMEDIATE")?;
-    let outcome = work(&mut Write { read: Read { conn: &mut *conn } });
+    let mut tx = Write::new(&mut *conn);
+    let outcome = work(&mut tx);
+    *enqueued = tx.enqueued;
     let finished = match &outcome {
         Ok(_) => conn.batch_execute("COMMIT"),
         Err(_) => conn.batch_execute("ROLLBACK"),

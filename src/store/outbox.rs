@@ -64,6 +64,7 @@ impl Write<'_> {
                 outbox::attempts.eq(0),
             ))
             .execute(self.conn)?;
+        self.enqueued = true;
         Ok(())
     }
 

@@ -22,20 +22,18 @@ pub struct StoredSession {
     pub ended_at: Option<i64>,
 }
 
-/// A sign-in flow as stored.
+/// A sign-in flow as stored: the application's request and the flow's
+/// state, both JSON, and the version its last save left.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = login_flows)]
 pub struct StoredFlow {
     pub id_digest: String,
     pub browser_digest: String,
     pub request: String,
-    pub step: String,
-    pub email: Option<String>,
+    pub state: String,
+    pub version: i32,
+    /// Who the flow has authenticated so far, if anyone.
     pub user_id: Option<String>,
-    pub amr: String,
-    pub auth_time: Option<i64>,
-    pub session_public_id: Option<String>,
-    pub sealed_pending_secret: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -125,28 +123,32 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Saves a flow's progress, if it is still at `expected_step`; false when
-    /// another request moved it on first (a double submit).
-    pub fn update_flow(&mut self, flow: &StoredFlow, expected_step: &str) -> Result<bool> {
+    /// Saves a flow's new state, if it is still at the version it was read
+    /// at; moves the version on. False when another request saved first (a
+    /// double submit, a second tab).
+    pub fn update_flow(
+        &mut self,
+        id_digest: &str,
+        expected_version: i32,
+        state: &str,
+        user_id: Option<&str>,
+    ) -> Result<bool> {
         let updated =
-            diesel::update(login_flows::table.find(&flow.id_digest).filter(login_flows::step.eq(expected_step)))
+            diesel::update(login_flows::table.find(id_digest).filter(login_flows::version.eq(expected_version)))
                 .set((
-                    login_flows::step.eq(&flow.step),
-                    login_flows::email.eq(&flow.email),
-                    login_flows::user_id.eq(&flow.user_id),
-                    login_flows::amr.eq(&flow.amr),
-                    login_flows::auth_time.eq(flow.auth_time),
-                    login_flows::session_public_id.eq(&flow.session_public_id),
-                    login_flows::sealed_pending_secret.eq(&flow.sealed_pending_secret),
+                    login_flows::state.eq(state),
+                    login_flows::user_id.eq(user_id),
+                    login_flows::version.eq(expected_version + 1),
                 ))
                 .execute(self.conn)?;
         Ok(updated == 1)
     }
 
-    /// Ends a flow that is at `expected_step`; false when it was not.
-    pub fn delete_flow(&mut self, id_digest: &str, expected_step: &str) -> Result<bool> {
-        let deleted = diesel::delete(login_flows::table.find(id_digest).filter(login_flows::step.eq(expected_step)))
-            .execute(self.conn)?;
+    /// Ends a flow that is still at `expected_version`; false when it was not.
+    pub fn delete_flow(&mut self, id_digest: &str, expected_version: i32) -> Result<bool> {
+        let deleted =
+            diesel::delete(login_flows::table.find(id_digest).filter(login_flows::version.eq(expected_version)))
+                .execute(self.conn)?;
         Ok(deleted == 1)
     }
 

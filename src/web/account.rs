@@ -1,6 +1,6 @@
-//! `/account`: the person's own account page and its forms.
-
-use std::time::{Duration, UNIX_EPOCH};
+//! `/account`: the person's own account page and its forms. Every handler
+//! takes [`SignedIn`] (a browser without a session is sent to sign in) and
+//! every form a [`CsrfForm`].
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -8,15 +8,17 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id, browser_id_or_new, check_csrf, csrf_token, error_page, page, run, see_other, session_cookie_removal,
-    session_cookie_value,
+    browser_id_or_new, csrf_token, error_page, is_form_refusal, page, run, see_other, session_cookie_removal,
 };
-use super::messages::Messages;
+use super::error_response::status_of;
+use super::extract::{CsrfForm, NoFields, SignedIn, sign_in_first};
+use super::page::PageTexts;
 use crate::AppState;
-use crate::domain::account::{self, Contact, Overview};
-use crate::domain::session::{self, Session};
-use crate::domain::signin;
+use crate::domain::account::{self, Contact, Overview, RECENT_SIGN_IN_SECONDS};
+use crate::domain::refusal::minutes;
+use crate::domain::session::Session;
 use crate::error::{Error, Result};
+use crate::i18n::date_time;
 
 struct AppRow {
     client_id: String,
@@ -31,15 +33,16 @@ struct SessionRow {
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
-    t: &'static Messages,
+    t: PageTexts,
     csrf: String,
     notice: Option<String>,
     done: Option<String>,
+    recent_minutes: i64,
     email: String,
     name: String,
     communication_email: String,
     email_verified: bool,
-    communication_phone: String,
+    communication_phone: Option<String>,
     phone_verified: bool,
     pending_email: Option<String>,
     pending_phone: Option<String>,
@@ -51,16 +54,13 @@ struct AccountPage {
 #[derive(Template)]
 #[template(path = "account_recovery_codes.html")]
 struct RecoveryCodesPage {
-    t: &'static Messages,
+    t: PageTexts,
     codes: Vec<String>,
-}
-
-fn date(seconds: i64) -> String {
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).unwrap_or(0)))
 }
 
 fn render(
     overview: Overview,
+    t: PageTexts,
     csrf: String,
     notice: Option<String>,
     done: Option<String>,
@@ -71,15 +71,16 @@ fn render(
     page(
         status,
         &AccountPage {
-            t: Messages::for_locales(None),
+            t,
             csrf,
             notice,
             done,
+            recent_minutes: minutes(RECENT_SIGN_IN_SECONDS),
             email: user.email.as_str().to_owned(),
             name: user.name,
             communication_email: contacts.email.as_str().to_owned(),
             email_verified: contacts.email_verified,
-            communication_phone: contacts.phone.map(|p| p.as_str().to_owned()).unwrap_or_else(|| "none".to_owned()),
+            communication_phone: contacts.phone.map(|p| p.as_str().to_owned()),
             phone_verified: contacts.phone_verified,
             pending_email: overview.pending_email,
             pending_phone: overview.pending_phone,
@@ -92,29 +93,10 @@ fn render(
             sessions: overview
                 .sessions
                 .into_iter()
-                .map(|s| SessionRow { when: date(s.created_at), current: s.current })
+                .map(|s| SessionRow { when: date_time(s.created_at), current: s.current })
                 .collect(),
         },
     )
-}
-
-/// The signed-in person of this browser, if any.
-async fn current(req: &HttpRequest, state: &web::Data<AppState>) -> Result<Option<Session>> {
-    let cookie = session_cookie_value(req, state);
-    run(state, move |s, now| session::current(s, now, cookie.as_deref())).await
-}
-
-/// Sends a browser without a session to sign in, and back here afterwards.
-async fn sign_in_first(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse {
-    let (browser, new_cookie) = browser_id_or_new(req, state);
-    let mut response = match run(state, move |s, now| signin::start_account_sign_in(s, now, &browser)).await {
-        Ok(path) => see_other(&path).finish(),
-        Err(e) => error_page(&e),
-    };
-    if let Some(cookie) = new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
 }
 
 /// A fresh sign-in to the account pages, for the changes that need one.
@@ -129,30 +111,38 @@ pub struct AccountQuery {
 }
 
 #[get("/account")]
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, query: web::Query<AccountQuery>) -> HttpResponse {
-    let session = match current(&req, &state).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return sign_in_first(&req, &state).await,
-        Err(e) => return error_page(&e),
-    };
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<AccountQuery>,
+) -> HttpResponse {
+    let t = PageTexts::for_request(&req, None);
     let (browser, new_cookie) = browser_id_or_new(&req, &state);
     let csrf = match csrf_token(&state, &browser) {
         Ok(csrf) => csrf,
-        Err(e) => return error_page(&e),
+        Err(e) => return error_page(&e, &t),
     };
     let done = query.into_inner().done.map(|what| match what.as_str() {
-        "sent" => "We sent a code. Enter it below.".to_owned(),
-        _ => "Saved.".to_owned(),
+        "sent" => t.get("account.code_sent").to_owned(),
+        _ => t.get("account.saved").to_owned(),
     });
-    let mut response = match run(&state, move |s, now| account::overview(s, now, &session)).await {
-        Ok(overview) => render(overview, csrf, None, done, StatusCode::OK),
-        Err(e) => error_page(&e),
+    let session = signed_in.session;
+    let mut response = match run(&state, move |s, now| account::overview(&s.store, now, &session)).await {
+        Ok(overview) => render(overview, t, csrf, None, done, StatusCode::OK),
+        Err(e) => error_page(&e, &t),
     };
     // The forms' tokens belong to this cookie: a browser that lost it gets it back.
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
     }
     response
+}
+
+/// A form's address opened as a page (the language switch returns there).
+#[get("/account/{form:.+}")]
+pub async fn show_form_address() -> HttpResponse {
+    see_other(crate::domain::signin::ACCOUNT_PATH).finish()
 }
 
 /// What a form did.
@@ -167,153 +157,200 @@ enum Done {
     SignedOut,
 }
 
-/// Runs one form of the account page: the browser must be signed in and the
-/// form its own; a refusal shows the page again with what went wrong.
+/// The context an account form's action runs with.
+struct Action<'a> {
+    state: &'a AppState,
+    now: i64,
+    session: &'a Session,
+    browser: &'a str,
+    lang: crate::i18n::Lang,
+}
+
+/// Runs one form of the account page; a refusal shows the page again with
+/// what went wrong.
 async fn act(
     req: HttpRequest,
     state: web::Data<AppState>,
-    csrf: String,
-    action: impl FnOnce(&AppState, i64, &Session, &str) -> Result<Done> + Send + 'static,
+    signed_in: SignedIn,
+    browser: String,
+    action: impl FnOnce(Action<'_>) -> Result<Done> + Send + 'static,
 ) -> HttpResponse {
-    let session = match current(&req, &state).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return sign_in_first(&req, &state).await,
-        Err(e) => return error_page(&e),
-    };
-    let Some(browser) = browser_id(&req, &state) else { return sign_in_first(&req, &state).await };
-    if let Err(e) = check_csrf(&state, &browser, &csrf) {
-        return error_page(&e);
-    }
+    let t = PageTexts::for_request(&req, None);
+    let lang = t.lang();
+    let session = signed_in.session;
     let (for_action, for_page) = (session.clone(), session);
     let browser_for_action = browser.clone();
-    match run(&state, move |s, now| action(s, now, &for_action, &browser_for_action)).await {
+    let outcome = run(&state, move |s, now| {
+        action(Action { state: s, now, session: &for_action, browser: &browser_for_action, lang })
+    })
+    .await;
+    match outcome {
         Ok(Done::Saved(what)) => see_other(&format!("/account?done={what}")).finish(),
         Ok(Done::Redirect(path)) => see_other(&path).finish(),
-        Ok(Done::RecoveryCodes(codes)) => {
-            page(StatusCode::OK, &RecoveryCodesPage { t: Messages::for_locales(None), codes })
-        }
+        Ok(Done::RecoveryCodes(codes)) => page(StatusCode::OK, &RecoveryCodesPage { t, codes }),
         Ok(Done::SignedOut) => {
             let mut response = see_other("/account").finish();
             let _ = response.add_cookie(&session_cookie_removal(&state));
             response
         }
-        Err(e @ (Error::InvalidRequest(_) | Error::RateLimited | Error::NotFound("application"))) => {
-            let status = actix_web::ResponseError::status_code(&e);
-            match (csrf_token(&state, &browser), run(&state, move |s, now| account::overview(s, now, &for_page)).await)
-            {
-                (Ok(csrf), Ok(overview)) => render(overview, csrf, Some(e.to_string()), None, status),
-                (Err(e), _) | (_, Err(e)) => error_page(&e),
+        Err(e) if is_form_refusal(&e) => {
+            let status = status_of(&e);
+            let notice = match &e {
+                Error::Refused(refusal) => Some(t.texts.refusal(refusal)),
+                _ => None,
+            };
+            match (
+                csrf_token(&state, &browser),
+                run(&state, move |s, now| account::overview(&s.store, now, &for_page)).await,
+            ) {
+                (Ok(csrf), Ok(overview)) => render(overview, t, csrf, notice, None, status),
+                (Err(e), _) | (_, Err(e)) => error_page(&e, &t),
             }
         }
-        Err(e) => error_page(&e),
+        Err(e) => error_page(&e, &t),
     }
 }
 
 #[derive(Deserialize)]
 pub struct NameForm {
-    csrf: String,
     name: String,
 }
 
 #[post("/account/name")]
-pub async fn name(req: HttpRequest, state: web::Data<AppState>, form: web::Form<NameForm>) -> HttpResponse {
-    let NameForm { csrf, name } = form.into_inner();
-    act(req, state, csrf, move |s, now, session, _| {
-        account::change_name(s, now, session, &name).map(|()| Done::Saved("name"))
+pub async fn name(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: CsrfForm<NameForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: NameForm { name } } = form;
+    act(req, state, signed_in, browser, move |a| {
+        account::change_name(&a.state.store, a.now, a.session, &name).map(|()| Done::Saved("name"))
     })
     .await
 }
 
 #[derive(Deserialize)]
 pub struct EmailForm {
-    csrf: String,
     email: String,
 }
 
 #[post("/account/email")]
-pub async fn email(req: HttpRequest, state: web::Data<AppState>, form: web::Form<EmailForm>) -> HttpResponse {
-    let EmailForm { csrf, email } = form.into_inner();
-    act(req, state, csrf, move |s, now, session, _| {
-        account::start_contact_change(s, now, session, Contact::Email, &email).map(|()| Done::Saved("sent"))
+pub async fn email(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: CsrfForm<EmailForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: EmailForm { email } } = form;
+    act(req, state, signed_in, browser, move |a| {
+        account::start_contact_change(&a.state.account(a.lang), a.now, a.session, Contact::Email, &email)
+            .map(|()| Done::Saved("sent"))
     })
     .await
 }
 
 #[derive(Deserialize)]
 pub struct PhoneForm {
-    csrf: String,
     phone: String,
 }
 
 #[post("/account/phone")]
-pub async fn phone(req: HttpRequest, state: web::Data<AppState>, form: web::Form<PhoneForm>) -> HttpResponse {
-    let PhoneForm { csrf, phone } = form.into_inner();
-    act(req, state, csrf, move |s, now, session, _| {
-        account::start_contact_change(s, now, session, Contact::Phone, &phone).map(|()| Done::Saved("sent"))
+pub async fn phone(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: CsrfForm<PhoneForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: PhoneForm { phone } } = form;
+    act(req, state, signed_in, browser, move |a| {
+        account::start_contact_change(&a.state.account(a.lang), a.now, a.session, Contact::Phone, &phone)
+            .map(|()| Done::Saved("sent"))
     })
     .await
 }
 
 #[derive(Deserialize)]
 pub struct CodeForm {
-    csrf: String,
     code: String,
 }
 
 #[post("/account/email/verify")]
-pub async fn email_verify(req: HttpRequest, state: web::Data<AppState>, form: web::Form<CodeForm>) -> HttpResponse {
-    let CodeForm { csrf, code } = form.into_inner();
-    act(req, state, csrf, move |s, now, session, _| {
-        account::confirm_contact_change(s, now, session, Contact::Email, &code).map(|()| Done::Saved("email"))
+pub async fn email_verify(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: CsrfForm<CodeForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: CodeForm { code } } = form;
+    act(req, state, signed_in, browser, move |a| {
+        account::confirm_contact_change(&a.state.account(a.lang), a.now, a.session, Contact::Email, &code)
+            .map(|()| Done::Saved("email"))
     })
     .await
 }
 
 #[post("/account/phone/verify")]
-pub async fn phone_verify(req: HttpRequest, state: web::Data<AppState>, form: web::Form<CodeForm>) -> HttpResponse {
-    let CodeForm { csrf, code } = form.into_inner();
-    act(req, state, csrf, move |s, now, session, _| {
-        account::confirm_contact_change(s, now, session, Contact::Phone, &code).map(|()| Done::Saved("phone"))
+pub async fn phone_verify(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: CsrfForm<CodeForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: CodeForm { code } } = form;
+    act(req, state, signed_in, browser, move |a| {
+        account::confirm_contact_change(&a.state.account(a.lang), a.now, a.session, Contact::Phone, &code)
+            .map(|()| Done::Saved("phone"))
     })
     .await
 }
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
-    csrf: String,
     current_password: String,
     new_password: String,
     confirm_password: String,
 }
 
 #[post("/account/password")]
-pub async fn password(req: HttpRequest, state: web::Data<AppState>, form: web::Form<PasswordForm>) -> HttpResponse {
-    let PasswordForm { csrf, current_password, new_password, confirm_password } = form.into_inner();
-    act(req, state, csrf, move |s, now, session, _| {
-        account::change_password(s, now, session, &current_password, &new_password, &confirm_password)
+pub async fn password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: CsrfForm<PasswordForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: PasswordForm { current_password, new_password, confirm_password } } = form;
+    act(req, state, signed_in, browser, move |a| {
+        let ctx = a.state.account(a.lang);
+        account::change_password(&ctx, a.now, a.session, &current_password, &new_password, &confirm_password)
             .map(|()| Done::Saved("password"))
     })
     .await
 }
 
 #[post("/account/authenticator")]
-pub async fn authenticator(req: HttpRequest, state: web::Data<AppState>, form: web::Form<CodeForm>) -> HttpResponse {
-    let CodeForm { csrf, code } = form.into_inner();
-    act(req, state, csrf, move |s, now, session, browser| {
-        account::reset_authenticator(s, now, session, browser, &code).map(Done::Redirect)
+pub async fn authenticator(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: CsrfForm<CodeForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: CodeForm { code } } = form;
+    act(req, state, signed_in, browser, move |a| {
+        account::reset_authenticator(&a.state.account(a.lang), a.now, a.session, a.browser, &code).map(Done::Redirect)
     })
     .await
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 #[post("/account/recovery-codes")]
-pub async fn recovery_codes(req: HttpRequest, state: web::Data<AppState>, form: web::Form<CsrfForm>) -> HttpResponse {
-    act(req, state, form.into_inner().csrf, |s, now, session, _| {
-        account::new_recovery_codes(s, now, session).map(Done::RecoveryCodes)
+pub async fn recovery_codes(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: CsrfForm<NoFields>,
+) -> HttpResponse {
+    act(req, state, signed_in, form.browser, |a| {
+        account::new_recovery_codes(&a.state.account(a.lang), a.now, a.session).map(Done::RecoveryCodes)
     })
     .await
 }
@@ -322,12 +359,13 @@ pub async fn recovery_codes(req: HttpRequest, state: web::Data<AppState>, form: 
 pub async fn revoke_application(
     req: HttpRequest,
     state: web::Data<AppState>,
+    signed_in: SignedIn,
     client: web::Path<String>,
-    form: web::Form<CsrfForm>,
+    form: CsrfForm<NoFields>,
 ) -> HttpResponse {
     let client = client.into_inner();
-    act(req, state, form.into_inner().csrf, move |s, now, session, _| {
-        account::withdraw_consent(s, now, session, &client).map(|()| Done::Saved("application"))
+    act(req, state, signed_in, form.browser, move |a| {
+        account::withdraw_consent(&a.state.store, a.now, a.session, &client).map(|()| Done::Saved("application"))
     })
     .await
 }
@@ -336,10 +374,11 @@ pub async fn revoke_application(
 pub async fn sign_out_everywhere(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<CsrfForm>,
+    signed_in: SignedIn,
+    form: CsrfForm<NoFields>,
 ) -> HttpResponse {
-    act(req, state, form.into_inner().csrf, |s, now, session, _| {
-        account::sign_out_everywhere(s, now, session).map(|()| Done::SignedOut)
+    act(req, state, signed_in, form.browser, |a| {
+        account::sign_out_everywhere(&a.state.store, a.now, a.session).map(|()| Done::SignedOut)
     })
     .await
 }

@@ -8,11 +8,12 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use askama::Template;
 
-use super::messages::Messages;
+use super::error_response::{is_server_side, status_of};
+use super::page::PageTexts;
 use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::random_token;
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 
 const BROWSER_COOKIE: &str = "portti_browser";
 const SESSION_COOKIE: &str = "portti_session";
@@ -71,15 +72,6 @@ pub fn csrf_token(state: &AppState, browser_id: &str) -> Result<String> {
     state.keys.csrf_token(browser_id)
 }
 
-/// Refuses a form whose anti-forgery token does not belong to this browser.
-pub fn check_csrf(state: &AppState, browser_id: &str, token: &str) -> Result<()> {
-    if state.keys.csrf_token_matches(browser_id, token) {
-        Ok(())
-    } else {
-        Err(Error::InvalidRequest("This form has expired. Reload the page and try again.".to_owned()))
-    }
-}
-
 /// The client's address, for throttling: the connection's peer, or, behind a
 /// proxy configured in `sign_in.client_address_header`, what that header says.
 pub fn client_address(req: &HttpRequest, state: &AppState) -> Option<String> {
@@ -129,7 +121,10 @@ pub fn page(status: StatusCode, template: &impl Template) -> HttpResponse {
             .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
             .insert_header((CACHE_CONTROL, "no-store"))
             .body(html),
-        Err(e) => error_page(&Error::internal(format_args!("template: {e}"))),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            HttpResponse::InternalServerError().finish()
+        }
     }
 }
 
@@ -143,31 +138,36 @@ pub fn see_other(location: &str) -> HttpResponseBuilder {
 #[derive(Template)]
 #[template(path = "error_page.html")]
 struct ErrorPage<'a> {
-    t: &'static Messages,
+    t: &'a PageTexts,
     message: String,
     request_id: Option<&'a str>,
 }
 
-/// An error as a page: what a person can act on is said; an internal error
-/// shows only a reference, and its detail goes to the log.
-pub fn error_page(error: &Error) -> HttpResponse {
-    let t = Messages::for_locales(None);
+/// An error as a page in the person's language: what a person can act on is
+/// said; an internal error shows only a reference, and its detail goes to the log.
+pub fn error_page(error: &Error, t: &PageTexts) -> HttpResponse {
     let request_id = super::request_id::current();
     let message = match error {
-        Error::NotFound("password reset") => t.expired_reset.to_owned(),
-        Error::NotFound(_) => t.expired_sign_in.to_owned(),
-        Error::Internal(_) | Error::Config(_) | Error::Unavailable(_) => {
-            tracing::error!(request_id = request_id.as_deref(), error = %error, "page failed");
-            "Something went wrong on our side. Try again in a moment.".to_owned()
-        }
+        Error::Refused(refusal) => t.texts.refusal(refusal),
+        Error::Unavailable(_) => t.get("error.unavailable").to_owned(),
+        e if is_server_side(e) => t.get("error.internal").to_owned(),
+        // Protocol errors and the like: developer English, as the OAuth answer would be.
         other => other.to_string(),
     };
-    let status = actix_web::ResponseError::status_code(error);
+    if is_server_side(error) {
+        tracing::error!(request_id = request_id.as_deref(), error = %error, "page failed");
+    }
     let body = ErrorPage { t, message, request_id: request_id.as_deref() }.render().unwrap_or_default();
-    HttpResponseBuilder::new(status)
+    HttpResponseBuilder::new(status_of(error))
         .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))
         .body(body)
+}
+
+/// Whether a failed form is shown again with its notice (a refusal), rather
+/// than as an error page.
+pub fn is_form_refusal(error: &Error) -> bool {
+    matches!(error, Error::Refused(refusal) if !matches!(refusal, Refusal::SignInExpired | Refusal::ResetExpired | Refusal::FormExpired))
 }
 
 #[cfg(test)]

@@ -1,21 +1,23 @@
 //! The front page and the stylesheet.
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use actix_web::{HttpResponse, Responder, get, web};
+use actix_web::{HttpRequest, HttpResponse, Responder, get, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
+use super::page::PageTexts;
 use crate::AppState;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
 struct HomePage {
+    t: PageTexts,
     issuer: String,
 }
 
 #[get("/")]
-pub async fn home(state: web::Data<AppState>) -> impl Responder {
-    HomePage { issuer: state.settings.issuer.clone() }
+pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> impl Responder {
+    HomePage { t: PageTexts::for_request(&req, None), issuer: state.settings.issuer.clone() }
 }
 
 const STYLESHEET: &str = include_str!("../../static/portti.css");

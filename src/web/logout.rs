@@ -7,17 +7,17 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id, browser_id_or_new, check_csrf, csrf_token, error_page, page, run, see_other, session_cookie_removal,
+    browser_id, browser_id_or_new, csrf_token, error_page, page, run, see_other, session_cookie_removal,
     session_cookie_value,
 };
-use super::messages::Messages;
+use super::page::PageTexts;
 use crate::AppState;
 use crate::domain::logout::{LoggedOut, LogoutParams, logout};
 
 #[derive(Template)]
 #[template(path = "logout_confirm.html")]
 struct ConfirmPage {
-    t: &'static Messages,
+    t: PageTexts,
     csrf: String,
     post_logout_redirect_uri: Option<String>,
     client_state: Option<String>,
@@ -27,20 +27,20 @@ struct ConfirmPage {
 #[derive(Template)]
 #[template(path = "signed_out.html")]
 struct SignedOutPage {
-    t: &'static Messages,
+    t: PageTexts,
 }
 
 async fn respond(req: HttpRequest, state: web::Data<AppState>, params: LogoutParams, confirmed: bool) -> HttpResponse {
     let session = session_cookie_value(&req, &state);
     let for_page = params.clone();
-    let outcome = run(&state, move |s, now| logout(s, now, session.as_deref(), &params, confirmed)).await;
-    let t = Messages::for_locales(None);
+    let outcome = run(&state, move |s, now| logout(&s.sign_in(), now, session.as_deref(), &params, confirmed)).await;
+    let t = PageTexts::for_request(&req, None);
     match outcome {
         Ok(LoggedOut::Confirm) => {
             let (browser, new_cookie) = browser_id_or_new(&req, &state);
             let csrf = match csrf_token(&state, &browser) {
                 Ok(csrf) => csrf,
-                Err(e) => return error_page(&e),
+                Err(e) => return error_page(&e, &t),
             };
             let target = for_page
                 .post_logout_redirect_uri
@@ -76,7 +76,7 @@ async fn respond(req: HttpRequest, state: web::Data<AppState>, params: LogoutPar
             let _ = response.add_cookie(&session_cookie_removal(&state));
             response
         }
-        Err(e) => error_page(&e),
+        Err(e) => error_page(&e, &t),
     }
 }
 
@@ -103,7 +103,7 @@ pub async fn logout_post(req: HttpRequest, state: web::Data<AppState>, form: web
     // A confirmation counts only from a form this service showed to this browser.
     let confirmed = confirm.as_deref() == Some("yes")
         && match (browser_id(&req, &state), csrf.as_deref()) {
-            (Some(browser), Some(token)) => check_csrf(&state, &browser, token).is_ok(),
+            (Some(browser), Some(token)) => state.keys.csrf_token_matches(&browser, token),
             _ => false,
         };
     respond(req, state, params, confirmed).await

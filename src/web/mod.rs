@@ -4,10 +4,12 @@
 mod account;
 mod browser;
 mod discovery;
+pub mod error_response;
+mod extract;
 mod health;
 mod home;
 mod logout;
-pub mod messages;
+pub mod page;
 mod password;
 pub mod request_id;
 mod signin;
@@ -40,6 +42,7 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(signin::recovery_codes_step)
         .service(signin::terms_step)
         .service(signin::consent_step)
+        .service(signin::show_form_address)
         .service(token::token_endpoint)
         .service(token::introspection)
         .service(token::revocation)
@@ -64,7 +67,9 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(account::authenticator)
         .service(account::recovery_codes)
         .service(account::revoke_application)
-        .service(account::sign_out_everywhere);
+        .service(account::sign_out_everywhere)
+        .service(account::show_form_address)
+        .service(page::switch);
 }
 
 /// The Content-Security-Policy of a page. Browsers apply `form-action` to the

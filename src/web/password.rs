@@ -6,18 +6,22 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id, browser_id_or_new, check_csrf, client_address, csrf_token, error_page, page, run, see_other,
+    browser_id, browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, page, run, see_other,
 };
-use super::messages::Messages;
+use super::error_response::status_of;
+use super::extract::CsrfForm;
+use super::page::PageTexts;
 use crate::AppState;
-use crate::domain::password_reset::{self, Finished, Method, Started};
+use crate::domain::password_policy::MIN_LENGTH;
+use crate::domain::password_reset::{self, CODE_SECONDS, Finished, LINK_SECONDS, Method, Started};
+use crate::domain::refusal::{Refusal, minutes};
 use crate::domain::signin;
-use crate::error::{Error, Result};
+use crate::error::Error;
 
 #[derive(Template)]
 #[template(path = "password_forgot.html")]
 struct ForgotPage {
-    t: &'static Messages,
+    t: PageTexts,
     csrf: String,
     notice: Option<String>,
     flow: Option<String>,
@@ -27,38 +31,35 @@ struct ForgotPage {
 #[derive(Template)]
 #[template(path = "password_check_email.html")]
 struct CheckEmailPage {
-    t: &'static Messages,
+    t: PageTexts,
+    link_minutes: i64,
 }
 
 #[derive(Template)]
 #[template(path = "password_code.html")]
 struct CodePage {
-    t: &'static Messages,
+    t: PageTexts,
     csrf: String,
     notice: Option<String>,
     reset: String,
+    code_minutes: i64,
 }
 
 #[derive(Template)]
 #[template(path = "password_new.html")]
 struct NewPasswordPage {
-    t: &'static Messages,
+    t: PageTexts,
     csrf: String,
     notice: Option<String>,
     reset: String,
+    min_length: usize,
 }
 
-fn t() -> &'static Messages {
-    Messages::for_locales(None)
-}
-
-/// A form's failure shown on its own page; anything else as an error page.
-fn form_error(e: Error, render: impl FnOnce(StatusCode, String) -> HttpResponse) -> HttpResponse {
-    match e {
-        Error::InvalidRequest(_) | Error::RateLimited => {
-            render(actix_web::ResponseError::status_code(&e), e.to_string())
-        }
-        other => error_page(&other),
+/// A form's refusal shown on its own page; anything else as an error page.
+fn form_error(e: Error, t: &PageTexts, render: impl FnOnce(StatusCode, String) -> HttpResponse) -> HttpResponse {
+    match &e {
+        Error::Refused(refusal) if is_form_refusal(&e) => render(status_of(&e), t.texts.refusal(refusal)),
+        _ => error_page(&e, t),
     }
 }
 
@@ -69,20 +70,23 @@ pub struct ForgotQuery {
 
 #[get("/password/forgot")]
 pub async fn forgot_page(req: HttpRequest, state: web::Data<AppState>, query: web::Query<ForgotQuery>) -> HttpResponse {
+    let t = PageTexts::for_request(&req, None);
     let (browser, new_cookie) = browser_id_or_new(&req, &state);
     let flow = query.into_inner().flow;
-    let email = match flow.clone() {
+    let origin = match flow.clone() {
         Some(flow) => {
             let browser = browser.clone();
-            run(&state, move |s, now| signin::flow_origin(s, now, &flow, &browser)).await.ok().and_then(|(_, e)| e)
+            run(&state, move |s, now| signin::flow_origin(&s.store, now, &flow, &browser)).await
         }
-        None => None,
+        None => Ok(None),
+    };
+    let email = match origin {
+        Ok(origin) => origin.and_then(|o| o.email).unwrap_or_default(),
+        Err(e) => return error_page(&e, &t),
     };
     let mut response = match csrf_token(&state, &browser) {
-        Ok(csrf) => {
-            page(StatusCode::OK, &ForgotPage { t: t(), csrf, notice: None, flow, email: email.unwrap_or_default() })
-        }
-        Err(e) => error_page(&e),
+        Ok(csrf) => page(StatusCode::OK, &ForgotPage { t, csrf, notice: None, flow, email }),
+        Err(e) => error_page(&e, &t),
     };
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
@@ -92,57 +96,65 @@ pub async fn forgot_page(req: HttpRequest, state: web::Data<AppState>, query: we
 
 #[derive(Deserialize)]
 pub struct ForgotForm {
-    csrf: String,
     email: String,
     method: String,
     flow: Option<String>,
 }
 
 #[post("/password/forgot")]
-pub async fn forgot_submit(req: HttpRequest, state: web::Data<AppState>, form: web::Form<ForgotForm>) -> HttpResponse {
-    let ForgotForm { csrf, email, method, flow } = form.into_inner();
-    let Some(browser) = browser_id(&req, &state) else { return error_page(&Error::NotFound("password reset")) };
-    if let Err(e) = check_csrf(&state, &browser, &csrf) {
-        return error_page(&e);
-    }
+pub async fn forgot_submit(req: HttpRequest, state: web::Data<AppState>, form: CsrfForm<ForgotForm>) -> HttpResponse {
+    let CsrfForm { browser, form: ForgotForm { email, method, flow } } = form;
+    let t = PageTexts::for_request(&req, None);
+    let lang = t.lang();
     let method = if method == "sms" { Method::SmsCode } else { Method::EmailLink };
     let address = client_address(&req, &state);
     let (typed, flow_for_page, browser_for_page) = (email.clone(), flow.clone(), browser.clone());
     let started = run(&state, move |s, now| {
         // The sign-in it started from, to return to afterwards (if it is this browser's).
-        let request = flow.and_then(|flow| signin::flow_origin(s, now, &flow, &browser).ok()).and_then(|(r, _)| r);
-        password_reset::start(s, now, &browser, &email, method, request.as_ref(), address.as_deref())
+        let origin = match flow {
+            Some(flow) => signin::flow_origin(&s.store, now, &flow, &browser)?,
+            None => None,
+        };
+        let request = origin.and_then(|o| o.request);
+        password_reset::start(
+            &s.password_reset(lang),
+            now,
+            &browser,
+            &email,
+            method,
+            request.as_ref(),
+            address.as_deref(),
+        )
     })
     .await;
     match started {
-        Ok(Started::LinkSent) => page(StatusCode::OK, &CheckEmailPage { t: t() }),
+        Ok(Started::LinkSent) => page(StatusCode::OK, &CheckEmailPage { t, link_minutes: minutes(LINK_SECONDS) }),
         Ok(Started::CodeSent { reset_id }) => see_other(&format!("/password/reset/{reset_id}/code")).finish(),
-        Err(e) => form_error(e, |status, notice| match csrf_token(&state, &browser_for_page) {
-            Ok(csrf) => {
-                page(status, &ForgotPage { t: t(), csrf, notice: Some(notice), flow: flow_for_page, email: typed })
-            }
-            Err(e) => error_page(&e),
+        Err(e) => form_error(e, &t.clone(), |status, notice| match csrf_token(&state, &browser_for_page) {
+            Ok(csrf) => page(
+                status,
+                &ForgotPage { t: t.clone(), csrf, notice: Some(notice), flow: flow_for_page, email: typed },
+            ),
+            Err(e) => error_page(&e, &t),
         }),
     }
 }
 
-fn require_browser(req: &HttpRequest, state: &AppState) -> Result<(String, String)> {
-    let browser = browser_id(req, state).ok_or(Error::NotFound("password reset"))?;
-    let csrf = csrf_token(state, &browser)?;
-    Ok((browser, csrf))
-}
-
 #[get("/password/reset/{reset}/code")]
 pub async fn code_page(req: HttpRequest, state: web::Data<AppState>, reset: web::Path<String>) -> HttpResponse {
-    match require_browser(&req, &state) {
-        Ok((_, csrf)) => page(StatusCode::OK, &CodePage { t: t(), csrf, notice: None, reset: reset.into_inner() }),
-        Err(e) => error_page(&e),
+    let t = PageTexts::for_request(&req, None);
+    let Some(browser) = browser_id(&req, &state) else { return error_page(&Refusal::ResetExpired.into(), &t) };
+    match csrf_token(&state, &browser) {
+        Ok(csrf) => page(
+            StatusCode::OK,
+            &CodePage { t, csrf, notice: None, reset: reset.into_inner(), code_minutes: minutes(CODE_SECONDS) },
+        ),
+        Err(e) => error_page(&e, &t),
     }
 }
 
 #[derive(Deserialize)]
 pub struct CodeForm {
-    csrf: String,
     code: String,
 }
 
@@ -151,38 +163,43 @@ pub async fn code_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     reset: web::Path<String>,
-    form: web::Form<CodeForm>,
+    form: CsrfForm<CodeForm>,
 ) -> HttpResponse {
     let reset = reset.into_inner();
-    let CodeForm { csrf, code } = form.into_inner();
-    let (browser, page_csrf) = match require_browser(&req, &state) {
-        Ok(found) => found,
-        Err(e) => return error_page(&e),
+    let CsrfForm { browser, form: CodeForm { code } } = form;
+    let t = PageTexts::for_request(&req, None);
+    let lang = t.lang();
+    let page_csrf = match csrf_token(&state, &browser) {
+        Ok(csrf) => csrf,
+        Err(e) => return error_page(&e, &t),
     };
-    if let Err(e) = check_csrf(&state, &browser, &csrf) {
-        return error_page(&e);
-    }
     let id = reset.clone();
-    match run(&state, move |s, now| password_reset::verify_code(s, now, &id, &browser, &code)).await {
+    match run(&state, move |s, now| password_reset::verify_code(&s.password_reset(lang), now, &id, &browser, &code))
+        .await
+    {
         Ok(()) => see_other(&format!("/password/reset/{reset}")).finish(),
-        Err(e) => form_error(e, |status, notice| {
-            page(status, &CodePage { t: t(), csrf: page_csrf, notice: Some(notice), reset })
+        Err(e) => form_error(e, &t.clone(), |status, notice| {
+            page(
+                status,
+                &CodePage { t, csrf: page_csrf, notice: Some(notice), reset, code_minutes: minutes(CODE_SECONDS) },
+            )
         }),
     }
 }
 
 #[get("/password/reset/{reset}")]
 pub async fn new_password_page(req: HttpRequest, state: web::Data<AppState>, reset: web::Path<String>) -> HttpResponse {
+    let t = PageTexts::for_request(&req, None);
     // An emailed link may be opened in a browser that has never been here.
     let (browser, new_cookie) = browser_id_or_new(&req, &state);
     let reset = reset.into_inner();
     let (id, b) = (reset.clone(), browser.clone());
-    let mut response = match run(&state, move |s, now| password_reset::check(s, now, &id, &b)).await {
+    let mut response = match run(&state, move |s, now| password_reset::check(&s.store, now, &id, &b)).await {
         Ok(()) => match csrf_token(&state, &browser) {
-            Ok(csrf) => page(StatusCode::OK, &NewPasswordPage { t: t(), csrf, notice: None, reset }),
-            Err(e) => error_page(&e),
+            Ok(csrf) => page(StatusCode::OK, &NewPasswordPage { t, csrf, notice: None, reset, min_length: MIN_LENGTH }),
+            Err(e) => error_page(&e, &t),
         },
-        Err(e) => error_page(&e),
+        Err(e) => error_page(&e, &t),
     };
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
@@ -192,7 +209,6 @@ pub async fn new_password_page(req: HttpRequest, state: web::Data<AppState>, res
 
 #[derive(Deserialize)]
 pub struct NewPasswordForm {
-    csrf: String,
     new_password: String,
     confirm_password: String,
 }
@@ -202,28 +218,27 @@ pub async fn new_password_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     reset: web::Path<String>,
-    form: web::Form<NewPasswordForm>,
+    form: CsrfForm<NewPasswordForm>,
 ) -> HttpResponse {
     let reset = reset.into_inner();
-    let NewPasswordForm { csrf, new_password, confirm_password } = form.into_inner();
-    let (browser, page_csrf) = match require_browser(&req, &state) {
-        Ok(found) => found,
-        Err(e) => return error_page(&e),
+    let CsrfForm { browser, form: NewPasswordForm { new_password, confirm_password } } = form;
+    let t = PageTexts::for_request(&req, None);
+    let lang = t.lang();
+    let page_csrf = match csrf_token(&state, &browser) {
+        Ok(csrf) => csrf,
+        Err(e) => return error_page(&e, &t),
     };
-    if let Err(e) = check_csrf(&state, &browser, &csrf) {
-        return error_page(&e);
-    }
     let id = reset.clone();
     let finished = run(&state, move |s, now| {
-        password_reset::set_password(s, now, &id, &browser, &new_password, &confirm_password)
+        password_reset::set_password(&s.password_reset(lang), now, &id, &browser, &new_password, &confirm_password)
     })
     .await;
     match finished {
         Ok(Finished::SignIn(path)) => see_other(&path).finish(),
         // Not from an application's sign-in: on to the account pages (which ask to sign in).
-        Ok(Finished::Done) => see_other(crate::domain::signin::ACCOUNT_PATH).finish(),
-        Err(e) => form_error(e, |status, notice| {
-            page(status, &NewPasswordPage { t: t(), csrf: page_csrf, notice: Some(notice), reset })
+        Ok(Finished::Done) => see_other(signin::ACCOUNT_PATH).finish(),
+        Err(e) => form_error(e, &t.clone(), |status, notice| {
+            page(status, &NewPasswordPage { t, csrf: page_csrf, notice: Some(notice), reset, min_length: MIN_LENGTH })
         }),
     }
 }

@@ -1,5 +1,6 @@
-//! `/authorize` and the hosted sign-in pages. Each handler checks the
-//! browser and its form token, calls one domain function and renders.
+//! `/authorize` and the hosted sign-in pages. Each form handler takes a
+//! [`CsrfForm`] (the browser and its form token, checked), calls one domain
+//! function and renders, in the person's language.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_SECURITY_POLICY, HeaderValue};
@@ -8,23 +9,27 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id, browser_id_or_new, check_csrf, client_address, csrf_token, error_page, page, run, see_other,
+    browser_id, browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, page, run, see_other,
     session_cookie, session_cookie_value,
 };
-use super::messages::Messages;
+use super::error_response::status_of;
+use super::extract::{CsrfForm, NoFields};
+use super::page::PageTexts;
 use crate::AppState;
 use crate::domain::authorization::AuthorizationParams;
-use crate::domain::signin::{self, Authorized, Next, Outcome, View};
-use crate::error::{Error, Result};
+use crate::domain::signin::{self, Authorized, FlowPage, Next, Outcome, View};
+use crate::error::{Error, Refusal, Result};
 
 async fn authorize(req: HttpRequest, state: web::Data<AppState>, params: AuthorizationParams) -> HttpResponse {
+    let t = PageTexts::for_request(&req, params.ui_locales.as_deref());
     let (browser, new_cookie) = browser_id_or_new(&req, &state);
     let session = session_cookie_value(&req, &state);
-    let outcome = run(&state, move |s, now| signin::authorize(s, now, &browser, session.as_deref(), &params)).await;
+    let outcome =
+        run(&state, move |s, now| signin::authorize(&s.sign_in(), now, &browser, session.as_deref(), &params)).await;
     let mut response = match outcome {
         Ok(Authorized::Redirect(location)) => see_other(&location).finish(),
-        Ok(Authorized::Page(message)) => error_page(&Error::InvalidRequest(message)),
-        Err(e) => error_page(&e),
+        Ok(Authorized::Page(refusal)) => error_page(&refusal.into(), &t),
+        Err(e) => error_page(&e, &t),
     };
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
@@ -55,7 +60,7 @@ macro_rules! page_template {
         #[derive(Template)]
         #[template(path = $path)]
         struct $name {
-            t: &'static Messages,
+            t: PageTexts,
             flow: String,
             csrf: String,
             notice: Option<String>,
@@ -68,21 +73,25 @@ page_template!(EmailPage, "signin_email.html" { email: String });
 page_template!(PasswordPage, "signin_password.html" { email: String });
 page_template!(CodePage, "signin_code.html" {});
 page_template!(RecoveryPage, "signin_recovery.html" {});
-page_template!(EnrolPage, "signin_enrol.html" { qr_svg: String, secret_text: String });
+page_template!(EnrolPage, "signin_enrol.html" { qr_svg: String, otpauth_uri: String, secret_text: String });
 page_template!(RecoveryCodesPage, "signin_recovery_codes.html" { codes: Vec<String> });
 page_template!(TermsPage, "signin_terms.html" { version: String, text: String });
 page_template!(ConsentPage, "signin_consent.html" { client_id: String, scopes: Vec<String> });
 
-/// Renders the page of a flow's step, with a notice when a form failed; its
-/// forms may send the browser on to `origin`, the application's.
-fn render(
-    (view, origin): (View, Option<String>),
+/// What a flow's page needs besides its view.
+struct PageContext {
+    t: PageTexts,
     flow: String,
     csrf: String,
     notice: Option<String>,
     status: StatusCode,
-) -> HttpResponse {
-    let mut response = render_view(view, flow, csrf, notice, status);
+}
+
+/// Renders the page of a flow's step; its forms may send the browser on to
+/// the application's origin.
+fn render(flow_page: FlowPage, ctx: PageContext) -> HttpResponse {
+    let origin = flow_page.origin.clone();
+    let mut response = render_view(flow_page.view, ctx);
     allow_form_target(&mut response, &origin);
     response
 }
@@ -93,20 +102,24 @@ fn allow_form_target(response: &mut HttpResponse, origin: &Option<String>) {
     }
 }
 
-fn render_view(view: View, flow: String, csrf: String, notice: Option<String>, status: StatusCode) -> HttpResponse {
-    let t = Messages::for_locales(None);
+fn render_view(view: View, ctx: PageContext) -> HttpResponse {
+    let PageContext { t, flow, csrf, notice, status } = ctx;
     match view {
         View::Email { email } => page(status, &EmailPage { t, flow, csrf, notice, email: email.unwrap_or_default() }),
         View::Password { email } => page(status, &PasswordPage { t, flow, csrf, notice, email }),
         View::Code => page(status, &CodePage { t, flow, csrf, notice }),
         View::Enrol { otpauth_uri, secret_text, .. } => match qr_svg(&otpauth_uri) {
-            Ok(qr_svg) => page(status, &EnrolPage { t, flow, csrf, notice, qr_svg, secret_text }),
-            Err(e) => error_page(&e),
+            Ok(qr_svg) => page(status, &EnrolPage { t, flow, csrf, notice, qr_svg, otpauth_uri, secret_text }),
+            Err(e) => error_page(&e, &t),
         },
         View::RecoveryCodes => page(status, &RecoveryCodesPage { t, flow, csrf, notice, codes: Vec::new() }),
         View::Terms { version, text } => page(status, &TermsPage { t, flow, csrf, notice, version, text }),
         View::Consent { client_id, scopes } => {
-            let scopes = scopes.iter().map(|scope| t.scope(scope).to_owned()).filter(|s| !s.is_empty()).collect();
+            let scopes = scopes
+                .iter()
+                .filter(|scope| crate::domain::discovery::SCOPES.contains(&scope.as_str()))
+                .map(|scope| t.get(&format!("scope.{scope}")).to_owned())
+                .collect();
             page(status, &ConsentPage { t, flow, csrf, notice, client_id, scopes })
         }
     }
@@ -118,116 +131,115 @@ fn qr_svg(uri: &str) -> Result<String> {
     Ok(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build())
 }
 
-/// The browser of a sign-in request; without it the flow cannot be this browser's.
-fn require_browser(req: &HttpRequest, state: &AppState) -> Result<String> {
-    browser_id(req, state).ok_or(Error::NotFound("sign-in"))
+/// Loads the page of a flow for this browser.
+async fn flow_page(state: &web::Data<AppState>, flow: &str, browser: &str) -> Result<FlowPage> {
+    let (id, browser) = (flow.to_owned(), browser.to_owned());
+    run(state, move |s, now| signin::view(&s.sign_in(), now, &id, &browser)).await
 }
 
-#[get("/signin/{flow}")]
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, flow: web::Path<String>) -> HttpResponse {
-    let flow = flow.into_inner();
-    let Ok(browser) = require_browser(&req, &state) else { return error_page(&Error::NotFound("sign-in")) };
-    let csrf = match csrf_token(&state, &browser) {
-        Ok(csrf) => csrf,
-        Err(e) => return error_page(&e),
-    };
-    let id = flow.clone();
-    match run(&state, move |s, now| signin::view(s, now, &id, &browser)).await {
-        Ok(view) => render(view, flow, csrf, None, StatusCode::OK),
-        Err(e) => error_page(&e),
-    }
-}
-
-#[get("/signin/{flow}/recovery")]
-pub async fn show_recovery(req: HttpRequest, state: web::Data<AppState>, flow: web::Path<String>) -> HttpResponse {
-    let flow = flow.into_inner();
-    let Ok(browser) = require_browser(&req, &state) else { return error_page(&Error::NotFound("sign-in")) };
-    let csrf = match csrf_token(&state, &browser) {
-        Ok(csrf) => csrf,
-        Err(e) => return error_page(&e),
-    };
-    let id = flow.clone();
-    match run(&state, move |s, now| signin::view(s, now, &id, &browser)).await {
-        Ok((View::Code, origin)) => {
-            let mut response =
-                page(StatusCode::OK, &RecoveryPage { t: Messages::for_locales(None), flow, csrf, notice: None });
-            allow_form_target(&mut response, &origin);
-            response
-        }
-        Ok(_) => see_other(&signin::signin_path(&flow)).finish(),
-        Err(e) => error_page(&e),
-    }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
-#[derive(Deserialize)]
-pub struct EmailForm {
-    csrf: String,
-    email: String,
-}
-
-#[derive(Deserialize)]
-pub struct PasswordForm {
-    csrf: String,
-    password: String,
-}
-
-#[derive(Deserialize)]
-pub struct CodeForm {
-    csrf: String,
-    code: String,
-}
-
-#[derive(Deserialize)]
-pub struct ConsentForm {
-    csrf: String,
-    decision: String,
-}
-
-/// Which page shows a failed form again.
-#[derive(Clone, Copy)]
+/// Which page a flow shows: its step's, or the recovery-code form of the second factor.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum FormPage {
     Step,
     Recovery,
 }
 
-/// Checks the browser and form token, runs one step, and answers: onwards
-/// (303), the recovery codes (shown once, right here), or the same page with
-/// what went wrong.
+/// Shows a flow's page to this browser, in the language its application asked for.
+async fn show_flow(req: HttpRequest, state: web::Data<AppState>, flow: String, form_page: FormPage) -> HttpResponse {
+    let Some(browser) = browser_id(&req, &state) else {
+        return error_page(&Refusal::SignInExpired.into(), &PageTexts::for_request(&req, None));
+    };
+    let csrf = match csrf_token(&state, &browser) {
+        Ok(csrf) => csrf,
+        Err(e) => return error_page(&e, &PageTexts::for_request(&req, None)),
+    };
+    match flow_page(&state, &flow, &browser).await {
+        Ok(loaded) => {
+            let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref());
+            let ctx = PageContext { t, flow, csrf, notice: None, status: StatusCode::OK };
+            match (form_page, &loaded.view) {
+                (FormPage::Recovery, View::Code) => recovery_page(loaded, ctx),
+                (FormPage::Recovery, _) => see_other(&signin::signin_path(&ctx.flow)).finish(),
+                (FormPage::Step, _) => render(loaded, ctx),
+            }
+        }
+        Err(e) => error_page(&e, &PageTexts::for_request(&req, None)),
+    }
+}
+
+fn recovery_page(loaded: FlowPage, ctx: PageContext) -> HttpResponse {
+    let PageContext { t, flow, csrf, notice, status } = ctx;
+    let mut response = page(status, &RecoveryPage { t, flow, csrf, notice });
+    allow_form_target(&mut response, &loaded.origin);
+    response
+}
+
+#[get("/signin/{flow}")]
+pub async fn show(req: HttpRequest, state: web::Data<AppState>, flow: web::Path<String>) -> HttpResponse {
+    show_flow(req, state, flow.into_inner(), FormPage::Step).await
+}
+
+#[get("/signin/{flow}/recovery")]
+pub async fn show_recovery(req: HttpRequest, state: web::Data<AppState>, flow: web::Path<String>) -> HttpResponse {
+    show_flow(req, state, flow.into_inner(), FormPage::Recovery).await
+}
+
+/// A form's address opened as a page (the language switch returns there):
+/// the flow's own page.
+#[get("/signin/{flow}/{form}")]
+pub async fn show_form_address(path: web::Path<(String, String)>) -> HttpResponse {
+    see_other(&signin::signin_path(&path.into_inner().0)).finish()
+}
+
+#[derive(Deserialize)]
+pub struct EmailForm {
+    email: String,
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    password: String,
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    decision: String,
+}
+
+/// Runs one step and answers: onwards (303), the recovery codes (shown once,
+/// right here), or the same page with what went wrong.
 async fn step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: String,
-    csrf: String,
+    browser: String,
     form_page: FormPage,
     action: impl FnOnce(&AppState, i64, &str, &str, Option<&str>) -> Result<Outcome> + Send + 'static,
 ) -> HttpResponse {
-    let Ok(browser) = require_browser(&req, &state) else { return error_page(&Error::NotFound("sign-in")) };
-    if let Err(e) = check_csrf(&state, &browser, &csrf) {
-        return error_page(&e);
-    }
     let address = client_address(&req, &state);
     let (id, browser_for_action) = (flow.clone(), browser.clone());
     let result = run(&state, move |s, now| action(s, now, &id, &browser_for_action, address.as_deref())).await;
+    let fallback_texts = || PageTexts::for_request(&req, None);
     match result {
         Ok(outcome) => {
             let mut response = match (&outcome.next, outcome.recovery_codes) {
                 (Next::Redirect(location), _) => see_other(location).finish(),
                 (Next::Show, Some(codes)) => {
-                    let (id, browser) = (flow.clone(), browser.clone());
-                    let origin = run(&state, move |s, now| signin::view(s, now, &id, &browser)).await;
-                    let mut response = page(
-                        StatusCode::OK,
-                        &RecoveryCodesPage { t: Messages::for_locales(None), flow, csrf, notice: None, codes },
-                    );
-                    if let Ok((_, origin)) = origin {
-                        allow_form_target(&mut response, &origin);
+                    match (flow_page(&state, &flow, &browser).await, csrf_token(&state, &browser)) {
+                        (Ok(loaded), Ok(csrf)) => {
+                            let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref());
+                            let mut response =
+                                page(StatusCode::OK, &RecoveryCodesPage { t, flow, csrf, notice: None, codes });
+                            allow_form_target(&mut response, &loaded.origin);
+                            response
+                        }
+                        (Err(e), _) | (_, Err(e)) => error_page(&e, &fallback_texts()),
                     }
-                    response
                 }
                 (Next::Show, None) => see_other(&signin::signin_path(&flow)).finish(),
             };
@@ -236,22 +248,25 @@ async fn step(
             }
             response
         }
-        Err(e @ (Error::InvalidRequest(_) | Error::RateLimited)) => {
-            let status = actix_web::ResponseError::status_code(&e);
-            let notice = Some(e.to_string());
-            let id = flow.clone();
-            match (form_page, run(&state, move |s, now| signin::view(s, now, &id, &browser)).await) {
-                (FormPage::Recovery, Ok((View::Code, origin))) => {
-                    let mut response =
-                        page(status, &RecoveryPage { t: Messages::for_locales(None), flow, csrf, notice });
-                    allow_form_target(&mut response, &origin);
-                    response
+        Err(e) if is_form_refusal(&e) => {
+            let status = status_of(&e);
+            match (flow_page(&state, &flow, &browser).await, csrf_token(&state, &browser)) {
+                (Ok(loaded), Ok(csrf)) => {
+                    let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref());
+                    let notice = match &e {
+                        Error::Refused(refusal) => Some(t.texts.refusal(refusal)),
+                        _ => None,
+                    };
+                    let ctx = PageContext { t, flow, csrf, notice, status };
+                    match (form_page, &loaded.view) {
+                        (FormPage::Recovery, View::Code) => recovery_page(loaded, ctx),
+                        _ => render(loaded, ctx),
+                    }
                 }
-                (_, Ok(view)) => render(view, flow, csrf, notice, status),
-                (_, Err(e)) => error_page(&e),
+                (Err(e), _) | (_, Err(e)) => error_page(&e, &fallback_texts()),
             }
         }
-        Err(e) => error_page(&e),
+        Err(e) => error_page(&e, &fallback_texts()),
     }
 }
 
@@ -260,11 +275,11 @@ pub async fn email_step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: web::Path<String>,
-    form: web::Form<EmailForm>,
+    form: CsrfForm<EmailForm>,
 ) -> HttpResponse {
-    let EmailForm { csrf, email } = form.into_inner();
-    step(req, state, flow.into_inner(), csrf, FormPage::Step, move |s, now, id, b, _| {
-        signin::submit_email(s, now, id, b, &email)
+    let CsrfForm { browser, form: EmailForm { email } } = form;
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |s, now, id, b, _| {
+        signin::submit_email(&s.sign_in(), now, id, b, &email)
     })
     .await
 }
@@ -274,10 +289,10 @@ pub async fn change_email_step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: web::Path<String>,
-    form: web::Form<CsrfForm>,
+    form: CsrfForm<NoFields>,
 ) -> HttpResponse {
-    step(req, state, flow.into_inner(), form.into_inner().csrf, FormPage::Step, |s, now, id, b, _| {
-        signin::change_email(s, now, id, b)
+    step(req, state, flow.into_inner(), form.browser, FormPage::Step, |s, now, id, b, _| {
+        signin::change_email(&s.sign_in(), now, id, b)
     })
     .await
 }
@@ -287,11 +302,11 @@ pub async fn password_step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: web::Path<String>,
-    form: web::Form<PasswordForm>,
+    form: CsrfForm<PasswordForm>,
 ) -> HttpResponse {
-    let PasswordForm { csrf, password } = form.into_inner();
-    step(req, state, flow.into_inner(), csrf, FormPage::Step, move |s, now, id, b, address| {
-        signin::submit_password(s, now, id, b, &password, address)
+    let CsrfForm { browser, form: PasswordForm { password } } = form;
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |s, now, id, b, address| {
+        signin::submit_password(&s.sign_in(), now, id, b, &password, address)
     })
     .await
 }
@@ -301,11 +316,11 @@ pub async fn code_step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: web::Path<String>,
-    form: web::Form<CodeForm>,
+    form: CsrfForm<CodeForm>,
 ) -> HttpResponse {
-    let CodeForm { csrf, code } = form.into_inner();
-    step(req, state, flow.into_inner(), csrf, FormPage::Step, move |s, now, id, b, address| {
-        signin::submit_code(s, now, id, b, &code, address)
+    let CsrfForm { browser, form: CodeForm { code } } = form;
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |s, now, id, b, address| {
+        signin::submit_code(&s.sign_in(), now, id, b, &code, address)
     })
     .await
 }
@@ -315,11 +330,11 @@ pub async fn recovery_step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: web::Path<String>,
-    form: web::Form<CodeForm>,
+    form: CsrfForm<CodeForm>,
 ) -> HttpResponse {
-    let CodeForm { csrf, code } = form.into_inner();
-    step(req, state, flow.into_inner(), csrf, FormPage::Recovery, move |s, now, id, b, address| {
-        signin::submit_recovery_code(s, now, id, b, &code, address)
+    let CsrfForm { browser, form: CodeForm { code } } = form;
+    step(req, state, flow.into_inner(), browser, FormPage::Recovery, move |s, now, id, b, address| {
+        signin::submit_recovery_code(&s.sign_in(), now, id, b, &code, address)
     })
     .await
 }
@@ -329,11 +344,11 @@ pub async fn enrol_step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: web::Path<String>,
-    form: web::Form<CodeForm>,
+    form: CsrfForm<CodeForm>,
 ) -> HttpResponse {
-    let CodeForm { csrf, code } = form.into_inner();
-    step(req, state, flow.into_inner(), csrf, FormPage::Step, move |s, now, id, b, _| {
-        signin::confirm_enrolment(s, now, id, b, &code)
+    let CsrfForm { browser, form: CodeForm { code } } = form;
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |s, now, id, b, _| {
+        signin::confirm_enrolment(&s.sign_in(), now, id, b, &code)
     })
     .await
 }
@@ -343,10 +358,10 @@ pub async fn recovery_codes_step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: web::Path<String>,
-    form: web::Form<CsrfForm>,
+    form: CsrfForm<NoFields>,
 ) -> HttpResponse {
-    step(req, state, flow.into_inner(), form.into_inner().csrf, FormPage::Step, |s, now, id, b, _| {
-        signin::acknowledge_recovery_codes(s, now, id, b)
+    step(req, state, flow.into_inner(), form.browser, FormPage::Step, |s, now, id, b, _| {
+        signin::acknowledge_recovery_codes(&s.sign_in(), now, id, b)
     })
     .await
 }
@@ -356,10 +371,10 @@ pub async fn terms_step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: web::Path<String>,
-    form: web::Form<CsrfForm>,
+    form: CsrfForm<NoFields>,
 ) -> HttpResponse {
-    step(req, state, flow.into_inner(), form.into_inner().csrf, FormPage::Step, |s, now, id, b, _| {
-        signin::accept_terms(s, now, id, b)
+    step(req, state, flow.into_inner(), form.browser, FormPage::Step, |s, now, id, b, _| {
+        signin::accept_terms(&s.sign_in(), now, id, b)
     })
     .await
 }
@@ -369,11 +384,11 @@ pub async fn consent_step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: web::Path<String>,
-    form: web::Form<ConsentForm>,
+    form: CsrfForm<ConsentForm>,
 ) -> HttpResponse {
-    let ConsentForm { csrf, decision } = form.into_inner();
-    step(req, state, flow.into_inner(), csrf, FormPage::Step, move |s, now, id, b, _| {
-        signin::decide_consent(s, now, id, b, decision == "allow")
+    let CsrfForm { browser, form: ConsentForm { decision } } = form;
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |s, now, id, b, _| {
+        signin::decide_consent(&s.sign_in(), now, id, b, decision == "allow")
     })
     .await
 }

@@ -106,7 +106,7 @@ async fn name_contacts_and_recovery_codes() {
     let (_, _, page) = pages.submit(&page, "/account/phone", &[("phone", "+358 50 1112222")]).await.page();
     let code = last_code(&db, &server);
     let (_, status, page) = pages.submit(&page, "/account/phone/verify", &[("code", &code)]).await.page();
-    assert_eq!(status, 400, "the right code after five wrong ones is refused");
+    assert_eq!(status, 429, "the right code after five wrong ones is refused");
     assert!(page.contains("Too many wrong codes"));
 
     // New recovery codes end the old ones.

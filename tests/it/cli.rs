@@ -134,7 +134,7 @@ fn invalid_input_gets_a_message_a_person_can_act_on() {
     let run = |args: &[&str]| portti(dir.path()).args(args).output().unwrap();
 
     let phone = failure(&run(&["user", "add", "--email", "a@example.com", "--name", "A", "--phone", "040-123.4567"]));
-    assert!(phone.contains("contains `-`") && phone.contains("+358401234567"), "{phone}");
+    assert!(phone.contains("contains “-”") && phone.contains("+358401234567"), "{phone}");
     let hetu =
         failure(&run(&["user", "add", "--email", "a@example.com", "--name", "A", "--national-id", "131052-308U"]));
     assert!(hetu.contains("wrong check character"), "{hetu}");

@@ -134,7 +134,7 @@ async fn a_reset_by_email_link_leads_back_to_the_application_and_ends_old_sessio
     assert_eq!(status, 404, "every open reset ends with the password change");
     let (mails, _) = delivered(&server, &db).await;
     assert!(mails.last().unwrap().contains("Subject: Your password was changed"));
-    assert!(mails.last().unwrap().contains("GMT"), "and when");
+    assert!(mails.last().unwrap().contains(" UTC"), "and when");
     server.stop().await;
 }
 
@@ -166,7 +166,7 @@ async fn a_reset_by_sms_code_allows_five_attempts() {
     assert_eq!(first["to"], "+358401234567", "to the communication phone");
     let old_code: String = first["text"].as_str().unwrap().chars().filter(char::is_ascii_digit).take(6).collect();
     let (_, status, next) = pages.submit(&page, "/code", &[("code", &old_code)]).await.page();
-    assert_eq!(status, 400, "the right code as the sixth attempt, after five wrong ones, is refused");
+    assert_eq!(status, 429, "the right code as the sixth attempt, after five wrong ones, is refused");
     assert!(next.contains("Too many wrong codes"));
 
     let page = ask_for_sms(&pages, &authorization_request(&rp, &[]).url).await;
@@ -195,7 +195,8 @@ async fn an_unknown_email_gets_the_same_answer_and_no_message() {
             let (path, status, body) =
                 pages.submit(&page, "/password/forgot", &[("email", email), ("method", method)]).await.page();
             // The pages differ only in their random ids and form tokens.
-            let shape = body.split("/password/reset/").next().unwrap().to_owned();
+            let main = body.split("<main").nth(1).unwrap_or(&body);
+            let shape = main.split("/password/reset/").next().unwrap().to_owned();
             let path_shape = path.split('/').filter(|p| p.len() < 40).collect::<Vec<_>>().join("/");
             answers.push((status, path_shape, shape));
         }

@@ -137,8 +137,9 @@ async fn forged_forms_and_other_browsers_are_refused() {
 
     // Another browser (no binding cookie) cannot use the flow, even with its token.
     let stranger = PageClient::new(&server.base);
-    let (_, status, _) = stranger.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
-    assert_eq!(status, 404);
+    let (_, status, body) = stranger.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
+    assert_eq!(status, 400);
+    assert!(body.contains("This form has expired"));
     let (_, status, body) = stranger.open(&path).await.page();
     assert_eq!(status, 404);
     assert!(body.contains("start again"));

@@ -62,7 +62,7 @@ fn offices_and_client_companies(db: &TestDb) {
     assert!(matches!(nested, Err(Error::InvalidRequest(_))), "a client company cannot have clients");
     let missing = add_company(&state.store, 100, "X", Some(&portti::domain::ids::CompanyId::generate()));
     assert!(matches!(missing, Err(Error::NotFound(_))));
-    assert!(matches!(add_company(&state.store, 100, "   ", None), Err(Error::InvalidRequest(_))));
+    assert!(matches!(add_company(&state.store, 100, "   ", None), Err(Error::Refused(_))));
 }
 
 fn users_with_memberships_and_contacts(db: &TestDb) {
@@ -158,7 +158,7 @@ fn invalid_memberships_write_nothing(db: &TestDb) {
     assert!(matches!(add_user(&state.store, &state.keys, 1, input), Err(Error::NotFound(_))));
     let mut weak = user_input("maija@example.com");
     weak.password = Some("password123".to_owned());
-    assert!(matches!(add_user(&state.store, &state.keys, 1, weak), Err(Error::InvalidRequest(_))));
+    assert!(matches!(add_user(&state.store, &state.keys, 1, weak), Err(Error::Refused(_))));
     assert_eq!(user_count(db), 0);
 }
 

@@ -1,0 +1,296 @@
+//! Why Portti says no to a person: one value per reason, with a stable code
+//! for the JSON APIs and a text per language in the catalogue
+//! (`locales/*.toml`, section `refusal`). The domain decides *that* and
+//! *why*; the web layer says it, in the person's language.
+
+use crate::clock::UnixSeconds;
+
+/// A refusal a person can act on. Its text is `refusal.<key>` in the
+/// catalogue, filled with [`Refusal::arguments`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A form's anti-forgery token does not belong to this browser.
+    FormExpired,
+    /// The sign-in expired, never existed, or is another browser's.
+    SignInExpired,
+    /// The password reset expired, was used, or is another browser's.
+    ResetExpired,
+    /// The step was already done (a double submit, an old tab).
+    StepAlreadyDone,
+    /// The email or password is wrong; the same words for an unknown email.
+    WrongPassword,
+    /// The authenticator code is wrong or was used already.
+    WrongAuthenticatorCode,
+    /// The recovery code is wrong or was used already.
+    WrongRecoveryCode,
+    /// A code sent by email or SMS is wrong.
+    WrongCode,
+    /// A code sent by email or SMS has expired (or there is none).
+    CodeExpired,
+    /// Too many wrong codes for this code: ask for a new one.
+    TooManyWrongCodes,
+    /// Too many attempts: the account is locked or the address throttled.
+    TooManyAttempts,
+    /// A first enrolment found an authenticator already set up (another tab).
+    AuthenticatorExists,
+    /// The application the sign-in is for was removed meanwhile.
+    ApplicationGone,
+    /// The application that sent the person is not known.
+    UnknownApplication,
+    /// The application did not say where to return the person.
+    MissingRedirect,
+    /// The application asked to return the person to an unregistered address.
+    UnregisteredRedirect,
+    /// A logout's `id_token_hint` is not an ID token of this service.
+    InvalidLogoutHint,
+    /// A logout's `client_id` is not the hint's audience.
+    LogoutClientMismatch,
+    /// The application is not among the person's consented ones.
+    ApplicationNotFound,
+    /// The current password given on the account page is wrong.
+    WrongCurrentPassword,
+    /// The new password and its confirmation differ.
+    PasswordsDiffer,
+    /// The new password is shorter than the policy's minimum.
+    PasswordTooShort { min: usize },
+    /// The new password is longer than the policy's maximum.
+    PasswordTooLong { max: usize },
+    /// The new password is common or guessable.
+    PasswordTooEasy,
+    /// The change needs a sign-in from the last few minutes.
+    SignInAgain { minutes: i64 },
+    /// No email address was given.
+    EmailMissing,
+    /// The email address is not in valid form.
+    EmailInvalid { input: String },
+    /// The email address is longer than 254 characters.
+    EmailTooLong,
+    /// No phone number was given.
+    PhoneMissing,
+    /// The phone number has a character other than digits, spaces and a leading `+`.
+    PhoneCharacter { input: String, character: char },
+    /// The phone number is not a valid number.
+    PhoneInvalid { input: String },
+    /// The phone number cannot receive SMS.
+    PhoneNotMobile { input: String },
+    /// No name was given.
+    NameMissing,
+    /// The name is over 200 characters.
+    NameTooLong,
+    /// The name has control characters.
+    NameControlCharacters,
+}
+
+impl Refusal {
+    /// The stable snake_case code the JSON APIs answer; several refusals of
+    /// one kind share a code (every bad phone number is `invalid_phone`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::FormExpired => "form_expired",
+            Refusal::SignInExpired => "sign_in_expired",
+            Refusal::ResetExpired => "reset_expired",
+            Refusal::StepAlreadyDone => "step_already_done",
+            Refusal::WrongPassword => "wrong_password",
+            Refusal::WrongAuthenticatorCode | Refusal::WrongRecoveryCode | Refusal::WrongCode => "invalid_code",
+            Refusal::CodeExpired => "code_expired",
+            Refusal::TooManyWrongCodes | Refusal::TooManyAttempts => "too_many_attempts",
+            Refusal::AuthenticatorExists => "authenticator_exists",
+            Refusal::ApplicationGone | Refusal::UnknownApplication => "unknown_application",
+            Refusal::MissingRedirect | Refusal::UnregisteredRedirect => "invalid_redirect",
+            Refusal::InvalidLogoutHint | Refusal::LogoutClientMismatch => "invalid_logout_request",
+            Refusal::ApplicationNotFound => "not_found",
+            Refusal::WrongCurrentPassword => "wrong_password",
+            Refusal::PasswordsDiffer => "passwords_differ",
+            Refusal::PasswordTooShort { .. } | Refusal::PasswordTooLong { .. } | Refusal::PasswordTooEasy => {
+                "weak_password"
+            }
+            Refusal::SignInAgain { .. } => "sign_in_again",
+            Refusal::EmailMissing | Refusal::EmailInvalid { .. } | Refusal::EmailTooLong => "invalid_email",
+            Refusal::PhoneMissing
+            | Refusal::PhoneCharacter { .. }
+            | Refusal::PhoneInvalid { .. }
+            | Refusal::PhoneNotMobile { .. } => "invalid_phone",
+            Refusal::NameMissing | Refusal::NameTooLong | Refusal::NameControlCharacters => "invalid_name",
+        }
+    }
+
+    /// The catalogue key of its text, without the `refusal.` section.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Refusal::FormExpired => "form_expired",
+            Refusal::SignInExpired => "sign_in_expired",
+            Refusal::ResetExpired => "reset_expired",
+            Refusal::StepAlreadyDone => "step_already_done",
+            Refusal::WrongPassword => "wrong_password",
+            Refusal::WrongAuthenticatorCode => "wrong_authenticator_code",
+            Refusal::WrongRecoveryCode => "wrong_recovery_code",
+            Refusal::WrongCode => "wrong_code",
+            Refusal::CodeExpired => "code_expired",
+            Refusal::TooManyWrongCodes => "too_many_wrong_codes",
+            Refusal::TooManyAttempts => "too_many_attempts",
+            Refusal::AuthenticatorExists => "authenticator_exists",
+            Refusal::ApplicationGone => "application_gone",
+            Refusal::UnknownApplication => "unknown_application",
+            Refusal::MissingRedirect => "missing_redirect",
+            Refusal::UnregisteredRedirect => "unregistered_redirect",
+            Refusal::InvalidLogoutHint => "invalid_logout_hint",
+            Refusal::LogoutClientMismatch => "logout_client_mismatch",
+            Refusal::ApplicationNotFound => "application_not_found",
+            Refusal::WrongCurrentPassword => "wrong_current_password",
+            Refusal::PasswordsDiffer => "passwords_differ",
+            Refusal::PasswordTooShort { .. } => "password_too_short",
+            Refusal::PasswordTooLong { .. } => "password_too_long",
+            Refusal::PasswordTooEasy => "password_too_easy",
+            Refusal::SignInAgain { .. } => "sign_in_again",
+            Refusal::EmailMissing => "email_missing",
+            Refusal::EmailInvalid { .. } => "email_invalid",
+            Refusal::EmailTooLong => "email_too_long",
+            Refusal::PhoneMissing => "phone_missing",
+            Refusal::PhoneCharacter { .. } => "phone_character",
+            Refusal::PhoneInvalid { .. } => "phone_invalid",
+            Refusal::PhoneNotMobile { .. } => "phone_not_mobile",
+            Refusal::NameMissing => "name_missing",
+            Refusal::NameTooLong => "name_too_long",
+            Refusal::NameControlCharacters => "name_control_characters",
+        }
+    }
+
+    /// The values its text is filled with (`{input}` and the like).
+    pub fn arguments(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Refusal::PasswordTooShort { min } => vec![("min", min.to_string())],
+            Refusal::PasswordTooLong { max } => vec![("max", max.to_string())],
+            Refusal::SignInAgain { minutes } => vec![("minutes", minutes.to_string())],
+            Refusal::EmailInvalid { input } | Refusal::PhoneInvalid { input } | Refusal::PhoneNotMobile { input } => {
+                vec![("input", input.clone())]
+            }
+            Refusal::PhoneCharacter { input, character } => {
+                vec![("input", input.clone()), ("character", character.to_string())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The HTTP status: a limit is 429, something gone or out of reach 404,
+    /// anything else a refused input, 400.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::TooManyAttempts | Refusal::TooManyWrongCodes => 429,
+            Refusal::SignInExpired | Refusal::ResetExpired | Refusal::ApplicationNotFound => 404,
+            _ => 400,
+        }
+    }
+
+    /// One example of every refusal, for the catalogue's tests. The match
+    /// makes a new variant a compile error here until it is listed.
+    pub fn examples() -> Vec<Refusal> {
+        let all = vec![
+            Refusal::FormExpired,
+            Refusal::SignInExpired,
+            Refusal::ResetExpired,
+            Refusal::StepAlreadyDone,
+            Refusal::WrongPassword,
+            Refusal::WrongAuthenticatorCode,
+            Refusal::WrongRecoveryCode,
+            Refusal::WrongCode,
+            Refusal::CodeExpired,
+            Refusal::TooManyWrongCodes,
+            Refusal::TooManyAttempts,
+            Refusal::AuthenticatorExists,
+            Refusal::ApplicationGone,
+            Refusal::UnknownApplication,
+            Refusal::MissingRedirect,
+            Refusal::UnregisteredRedirect,
+            Refusal::InvalidLogoutHint,
+            Refusal::LogoutClientMismatch,
+            Refusal::ApplicationNotFound,
+            Refusal::WrongCurrentPassword,
+            Refusal::PasswordsDiffer,
+            Refusal::PasswordTooShort { min: 10 },
+            Refusal::PasswordTooLong { max: 256 },
+            Refusal::PasswordTooEasy,
+            Refusal::SignInAgain { minutes: 10 },
+            Refusal::EmailMissing,
+            Refusal::EmailInvalid { input: "maija@".to_owned() },
+            Refusal::EmailTooLong,
+            Refusal::PhoneMissing,
+            Refusal::PhoneCharacter { input: "040-1234567".to_owned(), character: '-' },
+            Refusal::PhoneInvalid { input: "+3584".to_owned() },
+            Refusal::PhoneNotMobile { input: "+35891234567".to_owned() },
+            Refusal::NameMissing,
+            Refusal::NameTooLong,
+            Refusal::NameControlCharacters,
+        ];
+        for refusal in &all {
+            match refusal {
+                Refusal::FormExpired
+                | Refusal::SignInExpired
+                | Refusal::ResetExpired
+                | Refusal::StepAlreadyDone
+                | Refusal::WrongPassword
+                | Refusal::WrongAuthenticatorCode
+                | Refusal::WrongRecoveryCode
+                | Refusal::WrongCode
+                | Refusal::CodeExpired
+                | Refusal::TooManyWrongCodes
+                | Refusal::TooManyAttempts
+                | Refusal::AuthenticatorExists
+                | Refusal::ApplicationGone
+                | Refusal::UnknownApplication
+                | Refusal::MissingRedirect
+                | Refusal::UnregisteredRedirect
+                | Refusal::InvalidLogoutHint
+                | Refusal::LogoutClientMismatch
+                | Refusal::ApplicationNotFound
+                | Refusal::WrongCurrentPassword
+                | Refusal::PasswordsDiffer
+                | Refusal::PasswordTooShort { .. }
+                | Refusal::PasswordTooLong { .. }
+                | Refusal::PasswordTooEasy
+                | Refusal::SignInAgain { .. }
+                | Refusal::EmailMissing
+                | Refusal::EmailInvalid { .. }
+                | Refusal::EmailTooLong
+                | Refusal::PhoneMissing
+                | Refusal::PhoneCharacter { .. }
+                | Refusal::PhoneInvalid { .. }
+                | Refusal::PhoneNotMobile { .. }
+                | Refusal::NameMissing
+                | Refusal::NameTooLong
+                | Refusal::NameControlCharacters => {}
+            }
+        }
+        all
+    }
+}
+
+/// Minutes in a number of seconds, for texts that say "10 minutes".
+pub fn minutes(seconds: UnixSeconds) -> i64 {
+    seconds / 60
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_snake_case_and_statuses_follow_the_contract() {
+        for refusal in Refusal::examples() {
+            let code = refusal.code();
+            assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
+            assert!(matches!(refusal.status(), 400 | 404 | 429), "{refusal:?}");
+        }
+        assert_eq!(Refusal::PhoneCharacter { input: "x".into(), character: '-' }.code(), "invalid_phone");
+        assert_eq!(Refusal::TooManyAttempts.status(), 429);
+        assert_eq!(Refusal::SignInExpired.status(), 404);
+    }
+
+    #[test]
+    fn each_refusal_has_a_key_of_its_own() {
+        let mut keys: Vec<&str> = Refusal::examples().iter().map(Refusal::key).collect();
+        let count = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), count);
+    }
+}

@@ -1,0 +1,473 @@
+//! The hosted sign-in: a flow that starts at `/authorize` and walks a person
+//! through email, password and authenticator code (enrolling one on the first
+//! sign-in), the terms of service and consent, and ends with an authorization
+//! code sent back to the client.
+//!
+//! A flow is bound to the browser that started it (a cookie) and lives in the
+//! database, so any instance can serve any step. Its state is a
+//! [`SignInState`]; each step is one write transaction that reads the flow,
+//! decides, and saves the next state, refused if another request saved first.
+
+mod state;
+mod steps;
+
+use std::sync::Arc;
+
+pub use state::{AfterAuthentication, SignInState};
+pub use steps::{
+    accept_terms, acknowledge_recovery_codes, authenticator_code_matches, change_email, confirm_enrolment,
+    decide_consent, seal_authenticator, start_reenrolment, submit_code, submit_email, submit_password,
+    submit_recovery_code,
+};
+
+use super::authorization::{self, AuthorizationError, AuthorizationParams, AuthorizationRequest, Prompt};
+use super::client::ClientId;
+use super::contact::Email;
+use super::ids::UserId;
+use super::redirect::{code_redirect, error_redirect};
+use super::refusal::Refusal;
+use super::session::{self, Session};
+use super::signing_keys::KeySet;
+use super::throttle::Lockout;
+use super::tokens::issue_code;
+use crate::clock::UnixSeconds;
+use crate::config::{SessionConfig, Terms, TokensConfig};
+use crate::crypto::secret::{random_token, sha256_hex};
+use crate::crypto::{Keys, totp};
+use crate::error::{Error, Result};
+use crate::store::{Read, Store, StoredFlow, Write};
+
+/// How long a person has to finish signing in.
+pub const FLOW_SECONDS: i64 = 30 * 60;
+
+/// Where the account pages are.
+pub const ACCOUNT_PATH: &str = "/account";
+
+/// What the sign-in reads and writes.
+#[derive(Clone)]
+pub struct SignIn<'a> {
+    pub store: &'a Store,
+    pub keys: &'a Keys,
+    pub issuer: &'a str,
+    pub terms: &'a Terms,
+    pub sessions: &'a SessionConfig,
+    pub tokens: &'a TokensConfig,
+    pub lockout: Lockout<'a>,
+    /// The published signing keys, to read an `id_token_hint`.
+    pub signing: Arc<KeySet>,
+}
+
+/// A sign-in in progress, as one request loaded it.
+#[derive(Debug, Clone)]
+struct Flow {
+    id_digest: String,
+    /// The application's request; `None` for signing in to the account page.
+    request: Option<AuthorizationRequest>,
+    state: SignInState,
+    /// The version it was loaded at: saving checks that no other request
+    /// saved in the meantime.
+    version: i32,
+}
+
+impl Flow {
+    /// A new flow for this browser; returns it with the row to insert and
+    /// the id its URL carries.
+    fn new(
+        now: UnixSeconds,
+        browser_id: &str,
+        request: Option<AuthorizationRequest>,
+        state: SignInState,
+    ) -> Result<(Self, StoredFlow, String)> {
+        let flow_id = random_token();
+        let id_digest = sha256_hex(&flow_id);
+        let stored = StoredFlow {
+            id_digest: id_digest.clone(),
+            browser_digest: sha256_hex(browser_id),
+            request: serde_json::to_string(&request).map_err(Error::internal)?,
+            state: serde_json::to_string(&state).map_err(Error::internal)?,
+            version: 0,
+            user_id: state.user().map(|u| u.as_str().to_owned()),
+            created_at: now,
+            expires_at: now + FLOW_SECONDS,
+        };
+        Ok((Self { id_digest, request, state, version: 0 }, stored, flow_id))
+    }
+
+    /// The application's request, for the steps that only an application's sign-in has.
+    fn client_request(&self) -> Result<&AuthorizationRequest> {
+        self.request.as_ref().ok_or_else(|| Error::internal("the account sign-in has no application"))
+    }
+
+    /// The context under which a pending authenticator secret is sealed.
+    fn pending_context(&self) -> String {
+        format!("pending-totp:{}", self.id_digest)
+    }
+
+    /// Moves on to `state` and saves it, provided no other request saved
+    /// first. A lost race is an error, so the whole step rolls back: the
+    /// winner's work stands, the loser's changes nothing.
+    fn advance(&mut self, tx: &mut Write<'_>, state: SignInState) -> Result<()> {
+        let json = serde_json::to_string(&state).map_err(Error::internal)?;
+        let user = state.user().map(|u| u.as_str().to_owned());
+        if !tx.update_flow(&self.id_digest, self.version, &json, user.as_deref())? {
+            return Err(Refusal::StepAlreadyDone.into());
+        }
+        self.version += 1;
+        self.state = state;
+        Ok(())
+    }
+
+    /// Ends the flow, provided no other request ended or moved it first.
+    fn finish(&self, tx: &mut Write<'_>) -> Result<()> {
+        if !tx.delete_flow(&self.id_digest, self.version)? {
+            return Err(Refusal::StepAlreadyDone.into());
+        }
+        Ok(())
+    }
+
+    /// An error sent back to the application; a sign-in to the account pages goes back to them.
+    fn error_redirect(&self, issuer: &str, error: &str, description: &str) -> String {
+        match &self.request {
+            Some(request) => {
+                error_redirect(issuer, &request.redirect_uri, error, description, request.state.as_deref())
+            }
+            None => ACCOUNT_PATH.to_owned(),
+        }
+    }
+}
+
+/// Loads this browser's flow, live at `now`.
+fn load(r: &mut Read<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Flow> {
+    let stored = r.flow(&sha256_hex(flow_id))?.ok_or(Refusal::SignInExpired)?;
+    if stored.expires_at <= now || stored.browser_digest != sha256_hex(browser_id) {
+        return Err(Refusal::SignInExpired.into());
+    }
+    Ok(Flow {
+        request: serde_json::from_str(&stored.request).map_err(Error::internal)?,
+        state: serde_json::from_str(&stored.state).map_err(Error::internal)?,
+        id_digest: stored.id_digest,
+        version: stored.version,
+    })
+}
+
+/// What to do after a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Show the flow's page (its new step).
+    Show,
+    /// Leave for this address: the client's redirect URI, with a code or an error.
+    Redirect(String),
+}
+
+/// The outcome of a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub next: Next,
+    /// A new session cookie to set, once the person is authenticated.
+    pub session_cookie: Option<String>,
+    /// Recovery codes to show, once, right after enrolment.
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+impl Outcome {
+    fn show() -> Self {
+        Self { next: Next::Show, session_cookie: None, recovery_codes: None }
+    }
+
+    fn next(next: Next) -> Self {
+        Self { next, session_cookie: None, recovery_codes: None }
+    }
+}
+
+/// What `/authorize` leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorized {
+    /// An error that cannot be sent to the client: show it.
+    Page(Refusal),
+    /// Go here: the sign-in pages, or straight back to the client.
+    Redirect(String),
+}
+
+/// Starts a sign-in for an authorization request. With a usable session
+/// (single sign-on) the person goes straight back to the client unless terms
+/// or consent are needed; `prompt=none` never shows a page.
+pub fn authorize(
+    ctx: &SignIn<'_>,
+    now: UnixSeconds,
+    browser_id: &str,
+    session_cookie: Option<&str>,
+    params: &AuthorizationParams,
+) -> Result<Authorized> {
+    let client = match params.client_id.as_deref().map(ClientId::parse) {
+        Some(Ok(id)) => ctx.store.read(|r| r.client(&id))?,
+        _ => None,
+    };
+    let request = match authorization::validate(params, client.as_ref()) {
+        Ok(request) => request,
+        Err(AuthorizationError::Page(refusal)) => return Ok(Authorized::Page(refusal)),
+        Err(AuthorizationError::Redirect { redirect_uri, error, description, state: client_state }) => {
+            return Ok(Authorized::Redirect(error_redirect(
+                ctx.issuer,
+                &redirect_uri,
+                error,
+                &description,
+                client_state.as_deref(),
+            )));
+        }
+    };
+
+    let session = session::current(ctx.store, ctx.sessions, now, session_cookie)?;
+    // With an id_token_hint, only a session of the person it names will do.
+    let hinted_subject = params.id_token_hint.as_deref().and_then(|hint| hinted_subject(ctx, hint));
+    let usable = session.filter(|s| state::session_usable(s, &request, hinted_subject.as_deref(), now));
+    let prompt = request.prompt;
+    let login_hint =
+        request.login_hint.clone().and_then(|hint| Email::parse(&hint).ok()).map(|e| e.as_str().to_owned());
+    let Some(session) = usable else {
+        let (flow, stored, flow_id) =
+            Flow::new(now, browser_id, Some(request), SignInState::Email { email: login_hint })?;
+        if prompt == Prompt::None {
+            return Ok(Authorized::Redirect(flow.error_redirect(
+                ctx.issuer,
+                "login_required",
+                "the person is not signed in",
+            )));
+        }
+        ctx.store.write(|tx| {
+            tx.delete_expired_flows(now)?;
+            tx.insert_flow(&stored)
+        })?;
+        return Ok(Authorized::Redirect(signin_path(&flow_id)));
+    };
+    // Signed in already: the flow starts authenticated, at whatever comes next.
+    let (mut flow, stored, flow_id) = Flow::new(now, browser_id, Some(request), SignInState::Terms { session })?;
+    ctx.store.write(|tx| {
+        tx.insert_flow(&stored)?;
+        Ok(match after_authentication(ctx, tx, now, &mut flow)? {
+            Next::Redirect(url) => Authorized::Redirect(url),
+            Next::Show if prompt == Prompt::None => {
+                flow.finish(tx)?;
+                let error = match flow.state {
+                    SignInState::Consent { .. } => "consent_required",
+                    _ => "interaction_required",
+                };
+                Authorized::Redirect(flow.error_redirect(ctx.issuer, error, "the person must see a page first"))
+            }
+            Next::Show => Authorized::Redirect(signin_path(&flow_id)),
+        })
+    })
+}
+
+/// Turns a refusal decided inside a committed transaction (a wrong code,
+/// counted against the lockout) into the error it is.
+fn decided<T>(outcome: Result<T, Refusal>) -> Result<T> {
+    outcome.map_err(Error::Refused)
+}
+
+/// Starts a sign-in to the account pages (no application involved).
+pub fn start_account_sign_in(ctx: &SignIn<'_>, now: UnixSeconds, browser_id: &str) -> Result<String> {
+    let (_, stored, flow_id) = Flow::new(now, browser_id, None, SignInState::Email { email: None })?;
+    ctx.store.write(|tx| tx.insert_flow(&stored))?;
+    Ok(signin_path(&flow_id))
+}
+
+/// Starts a new flow for an authorization request at the password step, with
+/// the email filled in: how a person comes back to the sign-in after a
+/// password reset, in whichever browser they reset it. Returns its path.
+pub fn resume(
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    browser_id: &str,
+    request: &AuthorizationRequest,
+    email: &str,
+) -> Result<String> {
+    let state = SignInState::Password { email: email.to_owned() };
+    let (_, stored, flow_id) = Flow::new(now, browser_id, Some(request.clone()), state)?;
+    tx.insert_flow(&stored)?;
+    Ok(signin_path(&flow_id))
+}
+
+/// Where a flow came from: the application's request (none for the account
+/// pages) and the email typed, for "forgot your password?".
+#[derive(Debug, Clone, Default)]
+pub struct FlowOrigin {
+    pub request: Option<AuthorizationRequest>,
+    pub email: Option<String>,
+}
+
+/// The origin of this browser's flow; `None` when the flow is not (or no
+/// longer) there. A database failure is an error, never "no flow".
+pub fn flow_origin(store: &Store, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Option<FlowOrigin>> {
+    match store.read(|r| load(r, now, flow_id, browser_id)) {
+        Ok(flow) => Ok(Some(FlowOrigin { email: flow.state.email().map(str::to_owned), request: flow.request })),
+        Err(Error::Refused(Refusal::SignInExpired)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The subject of an ID token this service issued (expired or not).
+fn hinted_subject(ctx: &SignIn<'_>, id_token: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Hint {
+        iss: String,
+        sub: String,
+    }
+    crate::crypto::signing::verify::<Hint>(id_token, "JWT", ctx.signing.published())
+        .filter(|hint| hint.iss == ctx.issuer)
+        .map(|hint| hint.sub)
+}
+
+/// The path of a flow's pages.
+pub fn signin_path(flow_id: &str) -> String {
+    format!("/signin/{flow_id}")
+}
+
+/// What the page of a flow shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    Email { email: Option<String> },
+    Password { email: String },
+    Code,
+    Enrol { email: String, otpauth_uri: String, secret_text: String },
+    RecoveryCodes,
+    Terms { version: String, text: String },
+    Consent { client_id: String, scopes: Vec<String> },
+}
+
+/// A flow's page: what it shows, the origin of the application its forms may
+/// return to, and the languages the application asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowPage {
+    pub view: View,
+    pub origin: Option<String>,
+    pub ui_locales: Option<String>,
+}
+
+/// The page a flow is at.
+pub fn view(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<FlowPage> {
+    let flow = ctx.store.read(|r| load(r, now, flow_id, browser_id))?;
+    let origin = match flow.request.as_ref().map(|r| url::Url::parse(&r.redirect_uri)) {
+        Some(Ok(url)) if url.has_host() => Some(url.origin().ascii_serialization()),
+        Some(Ok(url)) => Some(format!("{}:", url.scheme())),
+        _ => None,
+    };
+    let view = match &flow.state {
+        SignInState::Email { email } => View::Email { email: email.clone() },
+        SignInState::Password { email } => View::Password { email: email.clone() },
+        SignInState::SecondFactor { .. } => View::Code,
+        SignInState::Enrol { email, sealed_secret, .. } | SignInState::Reenrol { email, sealed_secret, .. } => {
+            let secret = ctx.keys.open(&flow.pending_context(), sealed_secret)?;
+            View::Enrol {
+                otpauth_uri: totp::otpauth_uri(&secret, email, "Portti")?,
+                secret_text: totp::secret_for_typing(&secret),
+                email: email.clone(),
+            }
+        }
+        SignInState::RecoveryCodes { .. } => View::RecoveryCodes,
+        SignInState::Terms { .. } => View::Terms { version: ctx.terms.version.clone(), text: ctx.terms.text.clone() },
+        SignInState::Consent { .. } => {
+            let request = flow.client_request()?;
+            View::Consent { client_id: request.client_id.as_str().to_owned(), scopes: request.scopes.clone() }
+        }
+    };
+    Ok(FlowPage { view, origin, ui_locales: flow.request.and_then(|r| r.ui_locales) })
+}
+
+/// How a person just authenticated.
+struct Authentication<'a> {
+    user: &'a UserId,
+    amr: &'a [String],
+    /// The session this one replaces (a re-enrolment from the account page).
+    replaces: Option<&'a str>,
+    /// The recovery codes made at enrolment, to show once.
+    recovery_codes: Option<Vec<String>>,
+}
+
+/// Starts the browser session once both factors are done, then goes on:
+/// to the recovery codes just made, or to whatever comes after authentication.
+fn finish_authentication(
+    ctx: &SignIn<'_>,
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    flow: &mut Flow,
+    done: Authentication<'_>,
+) -> Result<Outcome> {
+    let Authentication { user, amr, replaces, recovery_codes } = done;
+    ctx.lockout.metrics.sign_in(crate::metrics::SignInOutcome::Success);
+    // A session that signed this flow in (re-enrolment from the account
+    // page) is replaced by the new one, not kept beside it.
+    if let Some(previous) = replaces {
+        tx.end_session_by_public_id(previous, now)?;
+    }
+    let (session, cookie) = session::start(tx, ctx.sessions, now, user, now, amr)?;
+    let next = if recovery_codes.is_some() {
+        flow.advance(tx, SignInState::RecoveryCodes { session })?;
+        Next::Show
+    } else {
+        flow.state = SignInState::Terms { session };
+        after_authentication(ctx, tx, now, flow)?
+    };
+    Ok(Outcome { next, session_cookie: Some(cookie), recovery_codes })
+}
+
+/// The session an authenticated flow signed in with.
+fn authenticated_session(flow: &Flow) -> Result<Session> {
+    match &flow.state {
+        SignInState::RecoveryCodes { session } | SignInState::Terms { session } | SignInState::Consent { session } => {
+            Ok(session.clone())
+        }
+        _ => Err(Error::internal("the flow is not authenticated")),
+    }
+}
+
+/// After authentication: the terms, then consent, then the code (or, for a
+/// sign-in to the account pages, those pages). `flow.state` holds the
+/// session; the flow is saved at its next step, or ended.
+fn after_authentication(ctx: &SignIn<'_>, tx: &mut Write<'_>, now: UnixSeconds, flow: &mut Flow) -> Result<Next> {
+    let session = authenticated_session(flow)?;
+    let terms_accepted = tx.has_accepted_terms(&session.user_id, &ctx.terms.version)?;
+    let client = match &flow.request {
+        Some(request) => Some(tx.client(&request.client_id)?.ok_or(Refusal::ApplicationGone)?),
+        None => None,
+    };
+    let consented = match &client {
+        Some(client) => tx.consented_scopes(&session.user_id, client.id.as_str())?,
+        None => None,
+    };
+    let facts = state::AfterAuthenticationFacts {
+        terms_accepted,
+        request: flow.request.as_ref(),
+        first_party: client.as_ref().is_some_and(|c| c.first_party),
+        consented: consented.as_deref(),
+    };
+    let (state, next) = match state::after_authentication(facts) {
+        AfterAuthentication::Terms => (SignInState::Terms { session }, Next::Show),
+        AfterAuthentication::Consent => (SignInState::Consent { session }, Next::Show),
+        AfterAuthentication::AccountPages => {
+            flow.finish(tx)?;
+            return Ok(Next::Redirect(ACCOUNT_PATH.to_owned()));
+        }
+        AfterAuthentication::Code => return issue_code_and_leave(ctx, tx, now, flow, &session),
+    };
+    flow.advance(tx, state)?;
+    Ok(next)
+}
+
+/// Ends the flow and sends the browser back to the application with a code,
+/// issued only while the session lives (the person may have signed out in
+/// another tab meanwhile).
+fn issue_code_and_leave(
+    ctx: &SignIn<'_>,
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    flow: &Flow,
+    session: &Session,
+) -> Result<Next> {
+    flow.finish(tx)?;
+    if !session::is_live(tx, ctx.sessions, now, &session.public_id)? {
+        return Err(Refusal::SignInExpired.into());
+    }
+    let request = flow.client_request()?;
+    let code = issue_code(tx, ctx.tokens, now, request, session)?;
+    Ok(Next::Redirect(code_redirect(ctx.issuer, request, &code)))
+}
