@@ -2,14 +2,17 @@
 //! a store handle, the current time, the keys — and nothing global.
 
 pub mod access;
+pub mod access_token;
 pub mod account;
 pub mod authorization;
 pub mod claims;
 pub mod client;
+pub mod client_authentication;
 pub mod client_cache;
 pub mod company;
 pub mod contact;
 pub mod discovery;
+pub mod grants;
 pub mod ids;
 pub mod logout;
 pub mod national_id;
@@ -22,5 +25,4 @@ pub mod signin;
 pub mod signing_keys;
 pub mod throttle;
 pub mod token_status;
-pub mod tokens;
 pub mod user;

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
+use super::access_token::verify_access_token;
 use super::client::Client;
-use super::tokens::verify_access_token;
 use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::sha256_hex;

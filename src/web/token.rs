@@ -10,12 +10,13 @@ use serde_json::{Value, json};
 
 use super::browser::run_in_database_slot;
 use crate::AppState;
+use crate::domain::access_token::verify_access_token;
 use crate::domain::claims::user_claims;
+use crate::domain::client_authentication::{ClientCredentials, authenticate_client};
+use crate::domain::grants::client_credentials::answer_at_once;
+use crate::domain::grants::{TokenRequest, exchange};
 use crate::domain::ids::UserId;
 use crate::domain::token_status::{introspect, revoke};
-use crate::domain::tokens::{
-    ClientCredentials, TokenRequest, answer_at_once, authenticate_client, exchange, verify_access_token,
-};
 use crate::error::{Error, Result};
 
 /// The client credentials of a request: HTTP Basic (RFC 6749 2.3.1, each part

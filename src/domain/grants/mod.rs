@@ -1,0 +1,235 @@
+//! The token endpoint's grants, one file each, and the issuing they share.
+//!
+//! A token request is parsed into a [`TokenRequest`] before anything else
+//! happens: one variant per grant, carrying its parameters, so a missing
+//! parameter fails there. [`exchange`] checks that the client may use the
+//! grant and lets the grant answer. A user's grant answers with an RFC 9068
+//! access token, an ID token and, with `offline_access`, an opaque refresh
+//! token that rotates on every use ([`GrantTokens`]), signed with the
+//! client's algorithm.
+//!
+//! Adding a grant is a new file (its parameters and their [`Grant`] impl), a
+//! variant of [`TokenRequest`], an arm in [`exchange`] and one in
+//! [`TokenRequest::parse`].
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod refresh_token;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256, Sha512};
+
+use self::authorization_code::AuthorizationCodeRequest;
+use self::client_credentials::ClientCredentialsRequest;
+use self::refresh_token::RefreshRequest;
+use super::access_token::AccessTokenClaims;
+use super::claims::user_claims;
+use super::client::{Client, GrantType, SigningAlg};
+use super::discovery::ACR_MFA;
+use super::ids::UserId;
+use crate::AppState;
+use crate::clock::UnixSeconds;
+use crate::crypto::secret::{random_token, sha256_hex};
+use crate::crypto::signing::SigningKey;
+use crate::error::{Error, Result};
+use crate::store::{StoredGrant, Write};
+
+/// A token request, one variant per grant, each carrying its parameters: a
+/// missing parameter fails here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRequest {
+    AuthorizationCode(AuthorizationCodeRequest),
+    RefreshToken(RefreshRequest),
+    ClientCredentials(ClientCredentialsRequest),
+}
+
+impl TokenRequest {
+    /// Parses the form body of a token request.
+    pub fn parse(form: &HashMap<String, String>) -> Result<Self> {
+        let required = |name: &str| {
+            form.get(name)
+                .filter(|value| !value.is_empty())
+                .cloned()
+                .ok_or_else(|| Error::InvalidRequest(format!("{name} is required")))
+        };
+        match form.get("grant_type").map(String::as_str) {
+            Some("authorization_code") => Ok(Self::AuthorizationCode(AuthorizationCodeRequest {
+                code: required("code")?,
+                redirect_uri: required("redirect_uri")?,
+                code_verifier: form.get("code_verifier").cloned(),
+            })),
+            Some("refresh_token") => Ok(Self::RefreshToken(RefreshRequest {
+                refresh_token: required("refresh_token")?,
+                scope: form.get("scope").cloned(),
+            })),
+            Some("client_credentials") => {
+                Ok(Self::ClientCredentials(ClientCredentialsRequest { scope: form.get("scope").cloned() }))
+            }
+            Some(_) => Err(Error::UnsupportedGrantType),
+            None => Err(Error::InvalidRequest("grant_type is required".to_owned())),
+        }
+    }
+}
+
+/// One grant: the parameters of its request, and how they are answered.
+trait Grant {
+    /// The grant type as a client's registration lists it; [`exchange`]
+    /// refuses a client without it, and counts the tokens issued by it.
+    const TYPE: GrantType;
+
+    /// Answers the request of an authenticated client that may use the grant.
+    fn issue(self, state: &AppState, now: UnixSeconds, client: &Client) -> Result<TokenResponse>;
+}
+
+/// Handles a token request from an authenticated client.
+pub fn exchange(state: &AppState, now: UnixSeconds, client: &Client, request: TokenRequest) -> Result<TokenResponse> {
+    match request {
+        TokenRequest::AuthorizationCode(request) => answer(state, now, client, request),
+        TokenRequest::RefreshToken(request) => answer(state, now, client, request),
+        TokenRequest::ClientCredentials(request) => answer(state, now, client, request),
+    }
+}
+
+fn answer<G: Grant>(state: &AppState, now: UnixSeconds, client: &Client, request: G) -> Result<TokenResponse> {
+    if !client.grants.contains(&G::TYPE) {
+        return Err(Error::UnauthorizedClient(format!("the client may not use {}", G::TYPE.as_str())));
+    }
+    let response = request.issue(state, now, client)?;
+    state.metrics.token_issued(G::TYPE.as_str());
+    Ok(response)
+}
+
+/// What the token endpoint answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+fn invalid_grant(why: &str) -> Error {
+    Error::InvalidGrant(why.to_owned())
+}
+
+/// The `at_hash` of an access token: the left half of its hash, with the hash
+/// of the ID token's algorithm (SHA-512 for Ed25519).
+fn at_hash(alg: SigningAlg, access_token: &str) -> String {
+    let digest = match alg {
+        SigningAlg::RS256 | SigningAlg::ES256 => Sha256::digest(access_token.as_bytes()).to_vec(),
+        SigningAlg::EdDSA => Sha512::digest(access_token.as_bytes()).to_vec(),
+    };
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
+/// What a grant's tokens are made of (an access token, an ID token and, with
+/// `offline_access`, a rotated refresh token), decided inside the grant's
+/// transaction. They are signed after it commits ([`sign_grant_tokens`]), so
+/// that signing (two RSA signatures take half a millisecond) never holds
+/// SQLite's one write turn. Should a signature then fail, the code or refresh
+/// token is spent without an answer, and the person signs in again.
+struct GrantTokens {
+    grant: StoredGrant,
+    nonce: Option<String>,
+    scopes: Vec<String>,
+    user_claims: Map<String, Value>,
+    refresh_token: Option<String>,
+}
+
+/// Reads the user's claims and stores a new refresh token, if the grant has one.
+fn record_grant_tokens(
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    client: &Client,
+    grant: StoredGrant,
+    nonce: Option<String>,
+    narrowed_scopes: Option<Vec<String>>,
+) -> Result<GrantTokens> {
+    let scopes: Vec<String> =
+        narrowed_scopes.unwrap_or_else(|| grant.scopes.split_whitespace().map(str::to_owned).collect());
+    let user_claims = user_claims(tx, &UserId::from_stored(grant.user_id.clone()), &scopes)?;
+    let refresh_token =
+        if scopes.iter().any(|s| s == "offline_access") && client.grants.contains(&GrantType::RefreshToken) {
+            let token = random_token();
+            tx.insert_refresh_token(&sha256_hex(&token), &grant.id, now)?;
+            Some(token)
+        } else {
+            None
+        };
+    Ok(GrantTokens { grant, nonce, scopes, user_claims, refresh_token })
+}
+
+/// Signs the access token and the ID token of a grant. The signer is taken
+/// before the grant's transaction: once it commits, nothing but the signature
+/// itself may fail.
+fn sign_grant_tokens(
+    state: &AppState,
+    now: UnixSeconds,
+    client: &Client,
+    signer: &SigningKey,
+    tokens: GrantTokens,
+) -> Result<TokenResponse> {
+    let GrantTokens { grant, nonce, scopes, user_claims: claims, refresh_token } = tokens;
+    let grant = &grant;
+    let amr: Vec<String> = grant.amr.split_whitespace().map(str::to_owned).collect();
+    let settings = &state.settings;
+    let scope = scopes.join(" ");
+
+    let access_claims = AccessTokenClaims {
+        iss: &settings.issuer,
+        sub: &grant.user_id,
+        aud: client.id.as_str(),
+        client_id: client.id.as_str(),
+        iat: now,
+        exp: now + settings.tokens.access_token_seconds,
+        jti: random_token(),
+        scope: scope.clone(),
+        auth_time: Some(grant.auth_time),
+        acr: Some(ACR_MFA),
+        amr: Some(amr.clone()),
+        sid: grant.session_public_id.as_deref(),
+        gid: Some(&grant.id),
+    };
+    let access_token = signer.sign("at+jwt", &access_claims)?;
+
+    let mut id_claims = Map::new();
+    id_claims.insert("iss".into(), Value::from(settings.issuer.as_str()));
+    id_claims.insert("sub".into(), Value::from(grant.user_id.as_str()));
+    id_claims.insert("aud".into(), Value::from(client.id.as_str()));
+    id_claims.insert("azp".into(), Value::from(client.id.as_str()));
+    id_claims.insert("iat".into(), Value::from(now));
+    id_claims.insert("exp".into(), Value::from(now + settings.tokens.id_token_seconds));
+    id_claims.insert("auth_time".into(), Value::from(grant.auth_time));
+    id_claims.insert("acr".into(), Value::from(ACR_MFA));
+    id_claims.insert("amr".into(), Value::from(amr));
+    id_claims.insert("at_hash".into(), Value::from(at_hash(client.alg, &access_token)));
+    if let Some(sid) = &grant.session_public_id {
+        id_claims.insert("sid".into(), Value::from(sid.as_str()));
+    }
+    if let Some(nonce) = nonce {
+        id_claims.insert("nonce".into(), Value::from(nonce));
+    }
+    for (name, value) in claims {
+        id_claims.insert(name, value);
+    }
+    let id_token = signer.sign("JWT", &id_claims)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: settings.tokens.access_token_seconds,
+        refresh_token,
+        id_token: Some(id_token),
+        scope,
+    })
+}
