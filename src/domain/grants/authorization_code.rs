@@ -2,6 +2,8 @@
 //! completed sign-in creates a grant and a code, which the client redeems
 //! once for the grant's tokens. A code presented twice revokes its grant.
 
+use serde::Deserialize;
+
 use super::{Grant, TokenResponse, invalid_grant, record_grant_tokens, sign_grant_tokens};
 use crate::AppState;
 use crate::clock::UnixSeconds;
@@ -16,7 +18,7 @@ use crate::store::{StoredCode, StoredGrant, Write};
 pub const CODE_SECONDS: i64 = 60;
 
 /// The parameters of an `authorization_code` request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct AuthorizationCodeRequest {
     pub code: String,
     pub redirect_uri: String,

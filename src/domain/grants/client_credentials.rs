@@ -2,6 +2,8 @@
 //! access token for itself, with no user and no scope. Most of its requests
 //! are answered without the database ([`answer_at_once`]).
 
+use serde::Deserialize;
+
 use super::{Grant, TokenRequest, TokenResponse, exchange};
 use crate::AppState;
 use crate::clock::UnixSeconds;
@@ -12,7 +14,7 @@ use crate::domain::client_authentication::{ClientCredentials, check_credentials}
 use crate::error::{Error, Result};
 
 /// The parameters of a `client_credentials` request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ClientCredentialsRequest {
     /// Must be absent or blank: Portti has no scopes for clients.
     pub scope: Option<String>,

@@ -9,8 +9,7 @@
 //! client's algorithm.
 //!
 //! Adding a grant is a new file (its parameters and their [`Grant`] impl), a
-//! variant of [`TokenRequest`], an arm in [`exchange`] and one in
-//! [`TokenRequest::parse`].
+//! variant of [`TokenRequest`] and an arm in [`exchange`].
 
 pub mod authorization_code;
 pub mod client_credentials;
@@ -19,10 +18,12 @@ pub mod refresh_token;
 mod tests;
 
 use std::collections::HashMap;
+use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
+use serde::de::value::MapDeserializer;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha512};
 
@@ -42,39 +43,62 @@ use crate::error::{Error, Result};
 use crate::store::{StoredGrant, Write};
 
 /// A token request, one variant per grant, each carrying its parameters: a
-/// missing parameter fails here.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// missing parameter fails at parsing. Parameters that a grant does not take
+/// (`client_id` and `client_secret`, read by client authentication, among
+/// them) are ignored, as RFC 6749 §3.2 asks of unknown ones.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "grant_type")]
 pub enum TokenRequest {
+    #[serde(rename = "authorization_code")]
     AuthorizationCode(AuthorizationCodeRequest),
+    #[serde(rename = "refresh_token")]
     RefreshToken(RefreshRequest),
+    #[serde(rename = "client_credentials")]
     ClientCredentials(ClientCredentialsRequest),
 }
 
 impl TokenRequest {
-    /// Parses the form body of a token request.
-    pub fn parse(form: &HashMap<String, String>) -> Result<Self> {
-        let required = |name: &str| {
-            form.get(name)
-                .filter(|value| !value.is_empty())
-                .cloned()
-                .ok_or_else(|| Error::InvalidRequest(format!("{name} is required")))
-        };
-        match form.get("grant_type").map(String::as_str) {
-            Some("authorization_code") => Ok(Self::AuthorizationCode(AuthorizationCodeRequest {
-                code: required("code")?,
-                redirect_uri: required("redirect_uri")?,
-                code_verifier: form.get("code_verifier").cloned(),
-            })),
-            Some("refresh_token") => Ok(Self::RefreshToken(RefreshRequest {
-                refresh_token: required("refresh_token")?,
-                scope: form.get("scope").cloned(),
-            })),
-            Some("client_credentials") => {
-                Ok(Self::ClientCredentials(ClientCredentialsRequest { scope: form.get("scope").cloned() }))
-            }
-            Some(_) => Err(Error::UnsupportedGrantType),
-            None => Err(Error::InvalidRequest("grant_type is required".to_owned())),
-        }
+    /// Parses the parameters of a token request (each given at most once;
+    /// the web layer refuses a repeated one). A parameter sent without a
+    /// value counts as omitted (RFC 6749 §3.1). The errors are RFC 6749's: no
+    /// `grant_type`, or a grant's parameter missing, is `invalid_request`
+    /// naming it; a grant Portti does not know is `unsupported_grant_type`.
+    pub fn parse(parameters: &HashMap<String, String>) -> Result<Self> {
+        let given = parameters
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| (name.as_str(), value.as_str()));
+        Self::deserialize(MapDeserializer::<_, ParameterError>::new(given)).map_err(|ParameterError(error)| error)
+    }
+}
+
+/// Why a token request's parameters did not parse, in OAuth's terms. serde
+/// reports a missing tag or field and an unknown variant through the hooks
+/// below, so no error text needs to be read back.
+#[derive(Debug)]
+struct ParameterError(Error);
+
+impl fmt::Display for ParameterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ParameterError {}
+
+impl serde::de::Error for ParameterError {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        Self(Error::InvalidRequest(message.to_string()))
+    }
+
+    /// `grant_type` (the tag) or one of the grant's parameters.
+    fn missing_field(field: &'static str) -> Self {
+        Self(Error::InvalidRequest(format!("{field} is required")))
+    }
+
+    /// Only the tag is matched against variants: a `grant_type` not in [`TokenRequest`].
+    fn unknown_variant(_: &str, _: &'static [&'static str]) -> Self {
+        Self(Error::UnsupportedGrantType)
     }
 }
 

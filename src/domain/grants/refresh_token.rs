@@ -1,6 +1,8 @@
 //! The refresh token grant (RFC 6749 §6): opaque refresh tokens that rotate
 //! on every use, where presenting a used one revokes its whole grant.
 
+use serde::Deserialize;
+
 use super::{Grant, TokenResponse, invalid_grant, record_grant_tokens, sign_grant_tokens};
 use crate::AppState;
 use crate::clock::UnixSeconds;
@@ -9,7 +11,7 @@ use crate::domain::client::{Client, GrantType};
 use crate::error::{Error, Result};
 
 /// The parameters of a `refresh_token` request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RefreshRequest {
     pub refresh_token: String,
     /// Fewer scopes than the grant holds, for this answer's tokens.
