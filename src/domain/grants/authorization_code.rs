@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::{Grant, TokenResponse, invalid_grant, record_grant_tokens, sign_grant_tokens};
 use crate::AppState;
 use crate::clock::UnixSeconds;
+use crate::config::TokensConfig;
 use crate::crypto::secret::{random_token, sha256_hex};
 use crate::domain::authorization::{AuthorizationRequest, pkce_matches};
 use crate::domain::client::{Client, GrantType};
@@ -26,6 +27,21 @@ pub struct AuthorizationCodeRequest {
     pub code_verifier: Option<String>,
 }
 
+/// When a code issued at `now`, and the grant it starts, expire. The grant,
+/// and with it every refresh token of it, lives `refresh_token_seconds` from
+/// the sign-in however often it is refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeExpiry {
+    pub code: UnixSeconds,
+    pub grant: UnixSeconds,
+}
+
+impl CodeExpiry {
+    pub fn at(now: UnixSeconds, lifetimes: &TokensConfig) -> Self {
+        Self { code: now + CODE_SECONDS, grant: now + lifetimes.refresh_token_seconds }
+    }
+}
+
 /// Creates the grant of a completed sign-in and its authorization code.
 /// Returns the code to send to the client.
 pub fn issue_code(
@@ -35,6 +51,7 @@ pub fn issue_code(
     request: &AuthorizationRequest,
     session: &Session,
 ) -> Result<String> {
+    let expiry = CodeExpiry::at(now, &state.settings.tokens);
     let grant = StoredGrant {
         id: uuid::Uuid::now_v7().to_string(),
         user_id: session.user_id.as_str().to_owned(),
@@ -44,7 +61,7 @@ pub fn issue_code(
         auth_time: session.auth_time,
         amr: session.amr.join(" "),
         created_at: now,
-        expires_at: now + state.settings.tokens.refresh_token_seconds,
+        expires_at: expiry.grant,
         revoked_at: None,
     };
     tx.insert_grant(&grant)?;
@@ -55,7 +72,7 @@ pub fn issue_code(
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.code_challenge.clone(),
         nonce: request.nonce.clone(),
-        expires_at: now + CODE_SECONDS,
+        expires_at: expiry.code,
         used_at: None,
     })?;
     Ok(code)
@@ -108,5 +125,18 @@ impl Grant for AuthorizationCodeRequest {
             })
             .and_then(|outcome| outcome)
             .and_then(|tokens| sign_grant_tokens(state, now, client, &signer, tokens))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_lives_a_minute_and_its_grant_the_refresh_lifetime() {
+        let lifetimes =
+            TokensConfig { access_token_seconds: 300, id_token_seconds: 900, refresh_token_seconds: 86_400 };
+        let now = 1_800_000_000;
+        assert_eq!(CodeExpiry::at(now, &lifetimes), CodeExpiry { code: now + 60, grant: now + 86_400 });
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{Grant, TokenRequest, TokenResponse, exchange};
+use super::{Expiry, Grant, TokenRequest, TokenResponse, exchange};
 use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::random_token;
@@ -30,14 +30,14 @@ impl Grant for ClientCredentialsRequest {
         if self.scope.is_some_and(|s| !s.trim().is_empty()) {
             return Err(Error::InvalidScope("client_credentials takes no scope".to_owned()));
         }
-        let lifetime = state.settings.tokens.access_token_seconds;
+        let expiry = Expiry::at(now, &state.settings.tokens);
         let claims = AccessTokenClaims {
             iss: &state.settings.issuer,
             sub: client.id.as_str(),
             aud: client.id.as_str(),
             client_id: client.id.as_str(),
             iat: now,
-            exp: now + lifetime,
+            exp: expiry.access_token,
             jti: random_token(),
             scope: String::new(),
             auth_time: None,
@@ -50,7 +50,7 @@ impl Grant for ClientCredentialsRequest {
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
-            expires_in: lifetime,
+            expires_in: expiry.expires_in,
             refresh_token: None,
             id_token: None,
             scope: String::new(),

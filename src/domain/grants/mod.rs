@@ -37,6 +37,7 @@ use super::discovery::ACR_MFA;
 use super::ids::UserId;
 use crate::AppState;
 use crate::clock::UnixSeconds;
+use crate::config::TokensConfig;
 use crate::crypto::secret::{random_token, sha256_hex};
 use crate::crypto::signing::SigningKey;
 use crate::error::{Error, Result};
@@ -147,6 +148,48 @@ fn invalid_grant(why: &str) -> Error {
     Error::InvalidGrant(why.to_owned())
 }
 
+/// Which tokens a user's grant answers with, besides its access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSet {
+    pub id_token: bool,
+    pub refresh_token: bool,
+}
+
+impl TokenSet {
+    /// The tokens of an answer with `scopes`, from a grant of `granted`
+    /// scopes (the same, unless a refresh narrowed them), to a client that
+    /// may use `client_grants`: an ID token when the grant holds `openid`
+    /// (every grant from a sign-in does, and a refresh narrowed to fewer
+    /// scopes still gets one); a new refresh token when the answer's scopes
+    /// hold `offline_access` and the client may use refresh_token.
+    pub fn of(granted: &[String], scopes: &[String], client_grants: &[GrantType]) -> Self {
+        let holds = |scopes: &[String], wanted: &str| scopes.iter().any(|scope| scope == wanted);
+        Self {
+            id_token: holds(granted, "openid"),
+            refresh_token: holds(scopes, "offline_access") && client_grants.contains(&GrantType::RefreshToken),
+        }
+    }
+}
+
+/// When the tokens of an answer given at `now` expire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub access_token: UnixSeconds,
+    pub id_token: UnixSeconds,
+    /// The access token's lifetime: the answer's `expires_in`.
+    pub expires_in: i64,
+}
+
+impl Expiry {
+    pub fn at(now: UnixSeconds, lifetimes: &TokensConfig) -> Self {
+        Self {
+            access_token: now + lifetimes.access_token_seconds,
+            id_token: now + lifetimes.id_token_seconds,
+            expires_in: lifetimes.access_token_seconds,
+        }
+    }
+}
+
 /// The `at_hash` of an access token: the left half of its hash, with the hash
 /// of the ID token's algorithm (SHA-512 for Ed25519).
 fn at_hash(alg: SigningAlg, access_token: &str) -> String {
@@ -168,10 +211,12 @@ struct GrantTokens {
     nonce: Option<String>,
     scopes: Vec<String>,
     user_claims: Map<String, Value>,
+    id_token: bool,
     refresh_token: Option<String>,
 }
 
-/// Reads the user's claims and stores a new refresh token, if the grant has one.
+/// Reads the user's claims and stores a new refresh token, if the answer has
+/// one ([`TokenSet::of`]). `narrowed_scopes`: those a refresh asked for.
 fn record_grant_tokens(
     tx: &mut Write<'_>,
     now: UnixSeconds,
@@ -180,18 +225,18 @@ fn record_grant_tokens(
     nonce: Option<String>,
     narrowed_scopes: Option<Vec<String>>,
 ) -> Result<GrantTokens> {
-    let scopes: Vec<String> =
-        narrowed_scopes.unwrap_or_else(|| grant.scopes.split_whitespace().map(str::to_owned).collect());
+    let granted: Vec<String> = grant.scopes.split_whitespace().map(str::to_owned).collect();
+    let issued = TokenSet::of(&granted, narrowed_scopes.as_deref().unwrap_or(&granted), &client.grants);
+    let scopes = narrowed_scopes.unwrap_or(granted);
     let user_claims = user_claims(tx, &UserId::from_stored(grant.user_id.clone()), &scopes)?;
-    let refresh_token =
-        if scopes.iter().any(|s| s == "offline_access") && client.grants.contains(&GrantType::RefreshToken) {
-            let token = random_token();
-            tx.insert_refresh_token(&sha256_hex(&token), &grant.id, now)?;
-            Some(token)
-        } else {
-            None
-        };
-    Ok(GrantTokens { grant, nonce, scopes, user_claims, refresh_token })
+    let refresh_token = if issued.refresh_token {
+        let token = random_token();
+        tx.insert_refresh_token(&sha256_hex(&token), &grant.id, now)?;
+        Some(token)
+    } else {
+        None
+    };
+    Ok(GrantTokens { grant, nonce, scopes, user_claims, id_token: issued.id_token, refresh_token })
 }
 
 /// Signs the access token and the ID token of a grant. The signer is taken
@@ -204,10 +249,11 @@ fn sign_grant_tokens(
     signer: &SigningKey,
     tokens: GrantTokens,
 ) -> Result<TokenResponse> {
-    let GrantTokens { grant, nonce, scopes, user_claims: claims, refresh_token } = tokens;
+    let GrantTokens { grant, nonce, scopes, user_claims: claims, id_token, refresh_token } = tokens;
     let grant = &grant;
     let amr: Vec<String> = grant.amr.split_whitespace().map(str::to_owned).collect();
     let settings = &state.settings;
+    let expiry = Expiry::at(now, &settings.tokens);
     let scope = scopes.join(" ");
 
     let access_claims = AccessTokenClaims {
@@ -216,7 +262,7 @@ fn sign_grant_tokens(
         aud: client.id.as_str(),
         client_id: client.id.as_str(),
         iat: now,
-        exp: now + settings.tokens.access_token_seconds,
+        exp: expiry.access_token,
         jti: random_token(),
         scope: scope.clone(),
         auth_time: Some(grant.auth_time),
@@ -227,33 +273,37 @@ fn sign_grant_tokens(
     };
     let access_token = signer.sign("at+jwt", &access_claims)?;
 
-    let mut id_claims = Map::new();
-    id_claims.insert("iss".into(), Value::from(settings.issuer.as_str()));
-    id_claims.insert("sub".into(), Value::from(grant.user_id.as_str()));
-    id_claims.insert("aud".into(), Value::from(client.id.as_str()));
-    id_claims.insert("azp".into(), Value::from(client.id.as_str()));
-    id_claims.insert("iat".into(), Value::from(now));
-    id_claims.insert("exp".into(), Value::from(now + settings.tokens.id_token_seconds));
-    id_claims.insert("auth_time".into(), Value::from(grant.auth_time));
-    id_claims.insert("acr".into(), Value::from(ACR_MFA));
-    id_claims.insert("amr".into(), Value::from(amr));
-    id_claims.insert("at_hash".into(), Value::from(at_hash(client.alg, &access_token)));
-    if let Some(sid) = &grant.session_public_id {
-        id_claims.insert("sid".into(), Value::from(sid.as_str()));
-    }
-    if let Some(nonce) = nonce {
-        id_claims.insert("nonce".into(), Value::from(nonce));
-    }
-    for (name, value) in claims {
-        id_claims.insert(name, value);
-    }
-    let id_token = signer.sign("JWT", &id_claims)?;
+    let id_token = if id_token {
+        let mut id_claims = Map::new();
+        id_claims.insert("iss".into(), Value::from(settings.issuer.as_str()));
+        id_claims.insert("sub".into(), Value::from(grant.user_id.as_str()));
+        id_claims.insert("aud".into(), Value::from(client.id.as_str()));
+        id_claims.insert("azp".into(), Value::from(client.id.as_str()));
+        id_claims.insert("iat".into(), Value::from(now));
+        id_claims.insert("exp".into(), Value::from(expiry.id_token));
+        id_claims.insert("auth_time".into(), Value::from(grant.auth_time));
+        id_claims.insert("acr".into(), Value::from(ACR_MFA));
+        id_claims.insert("amr".into(), Value::from(amr));
+        id_claims.insert("at_hash".into(), Value::from(at_hash(client.alg, &access_token)));
+        if let Some(sid) = &grant.session_public_id {
+            id_claims.insert("sid".into(), Value::from(sid.as_str()));
+        }
+        if let Some(nonce) = nonce {
+            id_claims.insert("nonce".into(), Value::from(nonce));
+        }
+        for (name, value) in claims {
+            id_claims.insert(name, value);
+        }
+        Some(signer.sign("JWT", &id_claims)?)
+    } else {
+        None
+    };
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: settings.tokens.access_token_seconds,
+        expires_in: expiry.expires_in,
         refresh_token,
-        id_token: Some(id_token),
+        id_token,
         scope,
     })
 }

@@ -18,6 +18,22 @@ pub struct RefreshRequest {
     pub scope: Option<String>,
 }
 
+/// The scopes a refresh asks for, when its `scope` names any: each must be
+/// one of `granted` (the grant's, space-separated). `None`: the grant's own.
+pub fn narrowed_scopes(granted: &str, asked: Option<&str>) -> Result<Option<Vec<String>>> {
+    let granted: Vec<&str> = granted.split_whitespace().collect();
+    match asked {
+        Some(scope) if !scope.trim().is_empty() => {
+            let asked: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
+            if asked.iter().any(|s| !granted.contains(&s.as_str())) {
+                return Err(Error::InvalidScope("a scope was not part of the original grant".to_owned()));
+            }
+            Ok(Some(asked))
+        }
+        _ => Ok(None),
+    }
+}
+
 impl Grant for RefreshRequest {
     const TYPE: GrantType = GrantType::RefreshToken;
 
@@ -50,22 +66,36 @@ impl Grant for RefreshRequest {
                 if grant.revoked_at.is_some() || grant.expires_at <= now {
                     return Ok(Err(invalid_grant("the refresh token has expired or was revoked")));
                 }
-                let granted: Vec<&str> = grant.scopes.split_whitespace().collect();
-                let narrowed = match scope.as_deref() {
-                    Some(scope) if !scope.trim().is_empty() => {
-                        let asked: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
-                        if asked.iter().any(|s| !granted.contains(&s.as_str())) {
-                            return Ok(Err(Error::InvalidScope(
-                                "a scope was not part of the original grant".to_owned(),
-                            )));
-                        }
-                        Some(asked)
-                    }
-                    _ => None,
+                let narrowed = match narrowed_scopes(&grant.scopes, scope.as_deref()) {
+                    Ok(narrowed) => narrowed,
+                    Err(refused) => return Ok(Err(refused)),
                 };
                 record_grant_tokens(tx, now, client, grant, None, narrowed).map(Ok)
             })
             .and_then(|outcome| outcome)
             .and_then(|tokens| sign_grant_tokens(state, now, client, &signer, tokens))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refresh_keeps_the_grants_scopes_unless_it_names_fewer() {
+        let granted = "openid email offline_access";
+        assert_eq!(narrowed_scopes(granted, None).unwrap(), None);
+        assert_eq!(narrowed_scopes(granted, Some("")).unwrap(), None);
+        assert_eq!(narrowed_scopes(granted, Some("  ")).unwrap(), None, "blank is no scope");
+        assert_eq!(
+            narrowed_scopes(granted, Some("email  offline_access")).unwrap(),
+            Some(vec!["email".to_owned(), "offline_access".to_owned()])
+        );
+        assert_eq!(
+            narrowed_scopes(granted, Some(granted)).unwrap(),
+            Some(vec!["openid".to_owned(), "email".to_owned(), "offline_access".to_owned()])
+        );
+        assert!(matches!(narrowed_scopes(granted, Some("email phone")), Err(Error::InvalidScope(_))));
+        assert!(matches!(narrowed_scopes(granted, Some("mail")), Err(Error::InvalidScope(_))), "whole names only");
     }
 }

@@ -11,6 +11,10 @@ fn refused_because(pairs: &[(&str, &str)]) -> String {
     }
 }
 
+fn scopes(names: &str) -> Vec<String> {
+    names.split_whitespace().map(str::to_owned).collect()
+}
+
 #[test]
 fn each_grant_parses_into_its_own_variant() {
     let code = parse(&[("grant_type", "authorization_code"), ("code", "c"), ("redirect_uri", "https://a/cb")]);
@@ -116,10 +120,65 @@ fn other_parameters_are_ignored() {
 }
 
 #[test]
+fn a_sign_in_grant_gets_an_id_token_and_offline_access_a_refresh_token() {
+    let may_refresh = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+    let granted = scopes("openid email");
+    assert_eq!(TokenSet::of(&granted, &granted, &may_refresh), TokenSet { id_token: true, refresh_token: false });
+    let offline = scopes("openid email offline_access");
+    assert_eq!(TokenSet::of(&offline, &offline, &may_refresh), TokenSet { id_token: true, refresh_token: true });
+}
+
+#[test]
+fn a_refresh_token_needs_a_client_that_may_refresh() {
+    let offline = scopes("openid offline_access");
+    assert_eq!(
+        TokenSet::of(&offline, &offline, &[GrantType::AuthorizationCode]),
+        TokenSet { id_token: true, refresh_token: false }
+    );
+}
+
+#[test]
+fn a_narrowed_refresh_decides_the_refresh_token_but_not_the_id_token() {
+    let may_refresh = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+    let granted = scopes("openid email offline_access");
+    assert_eq!(
+        TokenSet::of(&granted, &scopes("email"), &may_refresh),
+        TokenSet { id_token: true, refresh_token: false },
+        "without offline_access the rotation ends"
+    );
+    assert_eq!(
+        TokenSet::of(&granted, &scopes("offline_access"), &may_refresh),
+        TokenSet { id_token: true, refresh_token: true }
+    );
+}
+
+#[test]
+fn a_grant_without_openid_gets_no_id_token() {
+    let granted = scopes("offline_access");
+    assert_eq!(
+        TokenSet::of(&granted, &granted, &[GrantType::RefreshToken]),
+        TokenSet { id_token: false, refresh_token: true }
+    );
+}
+
+#[test]
+fn each_token_expires_after_its_own_lifetime() {
+    let lifetimes = TokensConfig { access_token_seconds: 300, id_token_seconds: 900, refresh_token_seconds: 86_400 };
+    let now = 1_800_000_000;
+    assert_eq!(Expiry::at(now, &lifetimes), Expiry { access_token: now + 300, id_token: now + 900, expires_in: 300 });
+    let defaults = Expiry::at(now, &TokensConfig::default());
+    assert_eq!((defaults.access_token, defaults.id_token, defaults.expires_in), (now + 600, now + 600, 600));
+}
+
+#[test]
 fn at_hash_follows_the_algorithm() {
-    // OpenID Connect Core example: at_hash of "jHkWEdUXMU1BwAsC4vtUsZwnNZdwSdQhDWnVa2Xq3Wc"... computed here.
-    let token = "dNZX1hEZ9wBCzNL40Upu646bdzQA";
-    let sha256 = Sha256::digest(token.as_bytes());
-    assert_eq!(at_hash(SigningAlg::RS256, token), URL_SAFE_NO_PAD.encode(&sha256[..16]));
-    assert_eq!(at_hash(SigningAlg::EdDSA, token).len(), 43, "half of SHA-512 is 32 bytes");
+    // Computed apart (Python's hashlib): the left half of SHA-256, base64url.
+    let token = "jHkWEdUXMU1BwAsC4vtUsZwnNZdwSdQhDWnVa2Xq3Wc";
+    assert_eq!(at_hash(SigningAlg::RS256, token), "18vTXe-j091rfaUHc3pv2A");
+    assert_eq!(at_hash(SigningAlg::ES256, token), "18vTXe-j091rfaUHc3pv2A", "ES256 hashes with SHA-256 too");
+    assert_eq!(
+        at_hash(SigningAlg::EdDSA, token),
+        "FfI6nNu-Jma7hG1IW0tbXt4-LEK2BqXvmd_QEYYF5eQ",
+        "Ed25519: the left half of SHA-512, 32 bytes"
+    );
 }
