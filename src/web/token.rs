@@ -1,9 +1,13 @@
 //! The token, introspection, revocation and userinfo endpoints.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::future::Future;
+use std::pin::Pin;
 
+use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -18,6 +22,40 @@ use crate::domain::grants::{TokenRequest, exchange};
 use crate::domain::ids::UserId;
 use crate::domain::token_status::{introspect, revoke};
 use crate::error::{Error, Result};
+
+/// The parameters of a form-encoded OAuth request (token, introspection,
+/// revocation), each given at most once: RFC 6749 §3.1 and §3.2 say a
+/// parameter MUST NOT be included more than once, and a map would silently
+/// keep one of two values. The body is read as `web::Form` reads it:
+/// `application/x-www-form-urlencoded` only (415 otherwise), at most 16 KiB
+/// (413 beyond).
+struct OAuthParameters(HashMap<String, String>);
+
+impl FromRequest for OAuthParameters {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let pairs = web::Form::<Vec<(String, String)>>::from_request(req, payload);
+        Box::pin(async move { Ok(Self(once_each(pairs.await?.into_inner())?)) })
+    }
+}
+
+/// Collects a request's parameters, refusing one given twice.
+fn once_each(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>> {
+    let mut parameters = HashMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        match parameters.entry(name) {
+            Entry::Occupied(repeated) => {
+                return Err(Error::InvalidRequest(format!("{} must not be given more than once", repeated.key())));
+            }
+            Entry::Vacant(first) => {
+                first.insert(value);
+            }
+        }
+    }
+    Ok(parameters)
+}
 
 /// The client credentials of a request: HTTP Basic (RFC 6749 2.3.1, each part
 /// form-encoded) or `client_id` / `client_secret` in the body, not both.
@@ -64,9 +102,8 @@ fn no_store_json(body: &impl serde::Serialize) -> HttpResponse {
 pub async fn token_endpoint(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<HashMap<String, String>>,
+    OAuthParameters(form): OAuthParameters,
 ) -> Result<HttpResponse> {
-    let form = form.into_inner();
     let credentials = client_credentials(&req, &form)?;
     let request = TokenRequest::parse(&form)?;
     if let Some(answer) = answer_at_once(&state, state.clock.now(), &credentials, &request) {
@@ -84,9 +121,9 @@ pub async fn token_endpoint(
 pub async fn introspection(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<HashMap<String, String>>,
+    OAuthParameters(form): OAuthParameters,
 ) -> Result<HttpResponse> {
-    let (credentials, token) = credentials_and_token(&req, form.into_inner())?;
+    let (credentials, token) = credentials_and_token(&req, form)?;
     let answer = run_in_database_slot(&state, move |s, now| {
         let client = authenticate_client(s, &credentials)?;
         introspect(s, now, &client, &token)
@@ -99,9 +136,9 @@ pub async fn introspection(
 pub async fn revocation(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<HashMap<String, String>>,
+    OAuthParameters(form): OAuthParameters,
 ) -> Result<HttpResponse> {
-    let (credentials, token) = credentials_and_token(&req, form.into_inner())?;
+    let (credentials, token) = credentials_and_token(&req, form)?;
     run_in_database_slot(&state, move |s, now| {
         let client = authenticate_client(s, &credentials)?;
         revoke(s, now, &client, &token)
@@ -157,4 +194,29 @@ pub async fn userinfo_post(
 ) -> Result<HttpResponse> {
     let token = bearer_token(&req, form.as_deref())?;
     userinfo(state, token).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(given: &[(&str, &str)]) -> Vec<(String, String)> {
+        given.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
+    }
+
+    #[test]
+    fn a_parameter_given_twice_is_refused_by_name() {
+        let once = once_each(pairs(&[("grant_type", "client_credentials"), ("scope", "")])).unwrap();
+        assert_eq!(once.len(), 2);
+        for repeated in [
+            pairs(&[("code", "a"), ("redirect_uri", "r"), ("code", "b")]),
+            pairs(&[("code", "a"), ("code", "a")]),
+            pairs(&[("code", ""), ("code", "a")]),
+        ] {
+            match once_each(repeated) {
+                Err(Error::InvalidRequest(why)) => assert_eq!(why, "code must not be given more than once"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }
