@@ -103,6 +103,18 @@ impl AppState {
         }
     }
 
+    /// What the token endpoint and the checks of its tokens read.
+    pub fn token_context(&self) -> domain::grants::TokenContext<'_> {
+        domain::grants::TokenContext {
+            store: &self.store,
+            issuer: &self.settings.issuer,
+            tokens: &self.settings.tokens,
+            signing: self.key_set(),
+            clients: &self.clients,
+            metrics: &self.metrics,
+        }
+    }
+
     /// The account lockout and address throttle.
     pub fn lockout(&self) -> domain::throttle::Lockout<'_> {
         domain::throttle::Lockout { rules: &self.settings.sign_in, metrics: &self.metrics }

@@ -2,12 +2,23 @@
 
 use serde::Serialize;
 
+use super::access_token::verify_access_token;
 use super::client::Client;
-use super::tokens::verify_access_token;
-use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::sha256_hex;
+use crate::domain::grants::TokenContext;
 use crate::error::Result;
+
+/// A token that is not a valid access token is simply not one (`None`); any
+/// other failure (the database, say) is an error, never "inactive": a
+/// revocation that cannot reach the database must not answer that it worked.
+fn unless_invalid<T>(verified: Result<T>) -> Result<Option<T>> {
+    match verified {
+        Ok(value) => Ok(Some(value)),
+        Err(crate::error::Error::InvalidToken) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
 
 /// The answer of the introspection endpoint.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -47,11 +58,11 @@ impl Introspection {
 /// Says whether a token is active. A client may introspect only the tokens
 /// issued to it; anything else is just inactive, so nothing about other
 /// clients' tokens or users can be learnt here.
-pub fn introspect(state: &AppState, now: UnixSeconds, client: &Client, token: &str) -> Result<Introspection> {
+pub fn introspect(ctx: &TokenContext<'_>, now: UnixSeconds, client: &Client, token: &str) -> Result<Introspection> {
     if client.is_public() {
         return Err(crate::error::Error::InvalidClient);
     }
-    if let Ok(access) = verify_access_token(state, now, token) {
+    if let Some(access) = unless_invalid(verify_access_token(ctx, now, token))? {
         if access.client_id != client.id.as_str() {
             return Ok(Introspection::inactive());
         }
@@ -67,7 +78,7 @@ pub fn introspect(state: &AppState, now: UnixSeconds, client: &Client, token: &s
         });
     }
     let digest = sha256_hex(token);
-    let active = state.store.read(|r| {
+    let active = ctx.store.read(|r| {
         let Some(refresh) = r.refresh_token(&digest)? else { return Ok(None) };
         let Some(grant) = r.grant(&refresh.grant_id)? else { return Ok(None) };
         let live = refresh.used_at.is_none()
@@ -84,7 +95,7 @@ pub fn introspect(state: &AppState, now: UnixSeconds, client: &Client, token: &s
             sub: Some(grant.user_id),
             exp: Some(grant.expires_at),
             iat: Some(refresh.issued_at),
-            iss: Some(state.settings.issuer.clone()),
+            iss: Some(ctx.issuer.to_owned()),
             token_type: Some("refresh_token"),
         },
         None => Introspection::inactive(),
@@ -94,14 +105,14 @@ pub fn introspect(state: &AppState, now: UnixSeconds, client: &Client, token: &s
 /// Revokes a token the client holds: the whole grant behind a refresh token
 /// or an access token ends. Unknown tokens, and other clients' tokens, are
 /// ignored, as RFC 7009 asks.
-pub fn revoke(state: &AppState, now: UnixSeconds, client: &Client, token: &str) -> Result<()> {
+pub fn revoke(ctx: &TokenContext<'_>, now: UnixSeconds, client: &Client, token: &str) -> Result<()> {
     let digest = sha256_hex(token);
-    let grant_id = match state.store.read(|r| r.refresh_token(&digest))? {
+    let grant_id = match ctx.store.read(|r| r.refresh_token(&digest))? {
         Some(refresh) => Some(refresh.grant_id),
-        None => verify_access_token(state, now, token).ok().and_then(|access| access.gid),
+        None => unless_invalid(verify_access_token(ctx, now, token))?.and_then(|access| access.gid),
     };
     let Some(grant_id) = grant_id else { return Ok(()) };
-    state.store.write(|tx| {
+    ctx.store.write(|tx| {
         if tx.grant(&grant_id)?.is_some_and(|grant| grant.client_id == client.id.as_str()) {
             tx.revoke_grant(&grant_id, now)?;
         }

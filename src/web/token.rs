@@ -1,22 +1,61 @@
 //! The token, introspection, revocation and userinfo endpoints.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::future::Future;
+use std::pin::Pin;
 
+use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA};
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::browser::run_in_database_slot;
 use crate::AppState;
+use crate::domain::access_token::verify_access_token;
 use crate::domain::claims::user_claims;
+use crate::domain::client_authentication::{ClientCredentials, authenticate_client};
+use crate::domain::grants::client_credentials::answer_at_once;
+use crate::domain::grants::{TokenRequest, exchange};
 use crate::domain::ids::UserId;
 use crate::domain::token_status::{introspect, revoke};
-use crate::domain::tokens::{
-    ClientCredentials, TokenRequest, answer_at_once, authenticate_client, exchange, verify_access_token,
-};
 use crate::error::{Error, Result};
+
+/// The parameters of a form-encoded OAuth request (token, introspection,
+/// revocation), each given at most once: RFC 6749 §3.1 and §3.2 say a
+/// parameter MUST NOT be included more than once, and a map would silently
+/// keep one of two values. The body is read as `web::Form` reads it:
+/// `application/x-www-form-urlencoded` only (415 otherwise), at most 16 KiB
+/// (413 beyond).
+struct OAuthParameters(HashMap<String, String>);
+
+impl FromRequest for OAuthParameters {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let pairs = web::Form::<Vec<(String, String)>>::from_request(req, payload);
+        Box::pin(async move { Ok(Self(once_each(pairs.await?.into_inner())?)) })
+    }
+}
+
+/// Collects a request's parameters, refusing one given twice.
+fn once_each(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>> {
+    let mut parameters = HashMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        match parameters.entry(name) {
+            Entry::Occupied(repeated) => {
+                return Err(Error::InvalidRequest(format!("{} must not be given more than once", repeated.key())));
+            }
+            Entry::Vacant(first) => {
+                first.insert(value);
+            }
+        }
+    }
+    Ok(parameters)
+}
 
 /// The client credentials of a request: HTTP Basic (RFC 6749 2.3.1, each part
 /// form-encoded) or `client_id` / `client_secret` in the body, not both.
@@ -63,17 +102,16 @@ fn no_store_json(body: &impl serde::Serialize) -> HttpResponse {
 pub async fn token_endpoint(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<HashMap<String, String>>,
+    OAuthParameters(form): OAuthParameters,
 ) -> Result<HttpResponse> {
-    let form = form.into_inner();
     let credentials = client_credentials(&req, &form)?;
     let request = TokenRequest::parse(&form)?;
-    if let Some(answer) = answer_at_once(&state, state.clock.now(), &credentials, &request) {
+    if let Some(answer) = answer_at_once(&state.token_context(), state.clock.now(), &credentials, &request) {
         return Ok(no_store_json(&answer?));
     }
     let response = run_in_database_slot(&state, move |s, now| {
-        let client = authenticate_client(s, &credentials)?;
-        exchange(s, now, &client, request)
+        let client = authenticate_client(&s.token_context(), &credentials)?;
+        exchange(&s.token_context(), now, &client, request)
     })
     .await?;
     Ok(no_store_json(&response))
@@ -83,12 +121,12 @@ pub async fn token_endpoint(
 pub async fn introspection(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<HashMap<String, String>>,
+    OAuthParameters(form): OAuthParameters,
 ) -> Result<HttpResponse> {
-    let (credentials, token) = credentials_and_token(&req, form.into_inner())?;
+    let (credentials, token) = credentials_and_token(&req, form)?;
     let answer = run_in_database_slot(&state, move |s, now| {
-        let client = authenticate_client(s, &credentials)?;
-        introspect(s, now, &client, &token)
+        let client = authenticate_client(&s.token_context(), &credentials)?;
+        introspect(&s.token_context(), now, &client, &token)
     })
     .await?;
     Ok(no_store_json(&answer))
@@ -98,12 +136,12 @@ pub async fn introspection(
 pub async fn revocation(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<HashMap<String, String>>,
+    OAuthParameters(form): OAuthParameters,
 ) -> Result<HttpResponse> {
-    let (credentials, token) = credentials_and_token(&req, form.into_inner())?;
+    let (credentials, token) = credentials_and_token(&req, form)?;
     run_in_database_slot(&state, move |s, now| {
-        let client = authenticate_client(s, &credentials)?;
-        revoke(s, now, &client, &token)
+        let client = authenticate_client(&s.token_context(), &credentials)?;
+        revoke(&s.token_context(), now, &client, &token)
     })
     .await?;
     Ok(HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).finish())
@@ -124,7 +162,7 @@ fn bearer_token(req: &HttpRequest, form: Option<&HashMap<String, String>>) -> Re
 
 async fn userinfo(state: web::Data<AppState>, token: String) -> Result<HttpResponse> {
     let claims = run_in_database_slot(&state, move |s, now| {
-        let access = verify_access_token(s, now, &token)?;
+        let access = verify_access_token(&s.token_context(), now, &token)?;
         let scopes: Vec<String> = access.scope.split_whitespace().map(str::to_owned).collect();
         if !scopes.iter().any(|scope| scope == "openid") || access.gid.is_none() {
             return Err(Error::InvalidToken);
@@ -156,4 +194,29 @@ pub async fn userinfo_post(
 ) -> Result<HttpResponse> {
     let token = bearer_token(&req, form.as_deref())?;
     userinfo(state, token).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(given: &[(&str, &str)]) -> Vec<(String, String)> {
+        given.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
+    }
+
+    #[test]
+    fn a_parameter_given_twice_is_refused_by_name() {
+        let once = once_each(pairs(&[("grant_type", "client_credentials"), ("scope", "")])).unwrap();
+        assert_eq!(once.len(), 2);
+        for repeated in [
+            pairs(&[("code", "a"), ("redirect_uri", "r"), ("code", "b")]),
+            pairs(&[("code", "a"), ("code", "a")]),
+            pairs(&[("code", ""), ("code", "a")]),
+        ] {
+            match once_each(repeated) {
+                Err(Error::InvalidRequest(why)) => assert_eq!(why, "code must not be given more than once"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }

@@ -264,3 +264,106 @@ async fn a_rotated_key_is_published_first_and_signs_after_the_delay() {
     assert!(!kids.contains(&old_kid));
     server.stop().await;
 }
+
+/// RFC 6749 §3.1 and §3.2: a parameter must not be given more than once. A
+/// repeated one is refused, naming it, before anything is done with the
+/// request: the code is not spent, no token is issued, nothing is revoked.
+#[actix_web::test]
+async fn a_repeated_parameter_is_refused_and_nothing_is_done() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    let secret = confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let service = confidential_client(&server.state, "service", false, "ES256", &["client_credentials"]);
+    let rp = crate::oidc::relying_party(&server, "ledger", Some(&secret)).await;
+    let pages = PageClient::new(&server.base);
+    let request = crate::oidc::authorization_request(&rp, &["offline_access"]);
+    let (callback, _, _) = crate::oidc::first_sign_in(&pages, &request.url, "maija@example.com").await;
+    let code = query_param(&callback, "code").unwrap();
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", request.verifier.secret().as_str()),
+    ];
+    let refused = |status: u16, body: &Value, name: &str| {
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{name} twice: {body}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains(name), "{description}");
+        assert!(body.get("access_token").is_none() && body.get("id_token").is_none(), "{body}");
+    };
+
+    for repeated in [
+        ("code", code.as_str()),
+        ("code", "made-up"),
+        ("grant_type", "authorization_code"),
+        ("grant_type", "client_credentials"),
+        ("redirect_uri", "https://elsewhere.example/callback"),
+        ("code_verifier", "x"),
+    ] {
+        let mut form = redeem.to_vec();
+        form.push(repeated);
+        let (status, body) = post_token(&server, Some(("ledger", &secret)), &form).await;
+        refused(status, &body, repeated.0);
+    }
+    let (status, body) =
+        post_token(&server, None, &[redeem[0], ("client_id", "ledger"), ("client_id", "ledger")]).await;
+    refused(status, &body, "client_id");
+    // The code was not spent: it is redeemed now, once.
+    let (status, body) = post_token(&server, Some(("ledger", &secret)), &redeem).await;
+    assert_eq!(status, 200, "{body}");
+    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+
+    let cc = ("grant_type", "client_credentials");
+    let (status, body) = post_token(&server, Some(("service", &service)), &[cc]).await;
+    assert_eq!(status, 200, "{body}");
+    for form in [
+        vec![cc, cc],
+        vec![cc, ("scope", ""), ("scope", "")],
+        vec![cc, ("client_id", "service"), ("client_secret", &service), ("client_secret", &service)],
+    ] {
+        let auth = if form.iter().any(|(name, _)| *name == "client_id") { None } else { Some(("service", &*service)) };
+        let (status, body) = post_token(&server, auth, &form).await;
+        refused(status, &body, form.last().unwrap().0);
+    }
+
+    // Introspection and revocation read their bodies the same way.
+    let post = |path: &str, form: &[(&str, &str)]| {
+        http().post(format!("{}{path}", server.base)).basic_auth("ledger", Some(&secret)).form(form).send()
+    };
+    let twice = [("token", refresh.as_str()), ("token", refresh.as_str())];
+    for path in ["/introspect", "/revoke"] {
+        let response = post(path, &twice).await.unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        let body: Value = response.json().await.unwrap();
+        refused(400, &body, "token");
+        let hinted = [("token", refresh.as_str()), ("token_type_hint", "refresh_token"), ("token_type_hint", "x")];
+        let body: Value = post(path, &hinted).await.unwrap().json().await.unwrap();
+        refused(400, &body, "token_type_hint");
+    }
+    let introspection: Value = post("/introspect", &twice[..1]).await.unwrap().json().await.unwrap();
+    assert_eq!(introspection["active"], true, "the refused revocations revoked nothing");
+    let (status, body) =
+        post_token(&server, Some(("ledger", &secret)), &[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+            .await;
+    assert_eq!(status, 200, "{body}");
+    server.stop().await;
+}
+
+/// The token endpoint reads only form bodies, of at most 16 KiB, as before
+/// its parameters were checked for repeats.
+#[actix_web::test]
+async fn a_token_request_is_a_small_form() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let service = confidential_client(&server.state, "service", false, "ES256", &["client_credentials"]);
+    let token = || http().post(format!("{}/token", server.base)).basic_auth("service", Some(&service));
+    let json = token().json(&serde_json::json!({"grant_type": "client_credentials"})).send().await.unwrap();
+    assert_eq!(json.status(), 415, "a JSON body is refused");
+    let padding = "x".repeat(16 * 1024);
+    let large = token().form(&[("grant_type", "client_credentials"), ("padding", &padding)]).send().await.unwrap();
+    assert_eq!(large.status(), 413, "a body over 16 KiB is refused");
+    let small = token().form(&[("grant_type", "client_credentials"), ("padding", "x")]).send().await.unwrap();
+    assert_eq!(small.status(), 200, "an unknown parameter is ignored");
+    server.stop().await;
+}

@@ -23,13 +23,13 @@ pub use steps::{
 use super::authorization::{self, AuthorizationError, AuthorizationParams, AuthorizationRequest, Prompt};
 use super::client::ClientId;
 use super::contact::Email;
+use super::grants::authorization_code::issue_code;
 use super::ids::UserId;
 use super::redirect::{code_redirect, error_redirect};
 use super::refusal::Refusal;
 use super::session::{self, Session};
 use super::signing_keys::KeySet;
 use super::throttle::Lockout;
-use super::tokens::issue_code;
 use crate::clock::UnixSeconds;
 use crate::config::{SessionConfig, Terms, TokensConfig};
 use crate::crypto::secret::{random_token, sha256_hex};
