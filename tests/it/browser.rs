@@ -554,3 +554,38 @@ async fn expect_status(browser: &Client, expected: &str) {
     let text = text_once(browser, "[role=status]", |text| text.contains(expected)).await;
     assert!(text.contains(expected), "status {text:?} lacks {expected:?}");
 }
+
+#[actix_web::test]
+async fn a_person_switches_to_finnish_and_signs_in() {
+    let Some((browser, _driver, _profile)) = browser().await else { return };
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let callback = callback_server().await;
+    let (authorize, secret, _, _) = enrolled_person(&server, &callback).await;
+    let fi = portti::i18n::Texts::new(portti::i18n::Lang::Fi);
+    assert_ne!(fi.get("common.password"), "Password", "the Finnish catalogue is Finnish");
+
+    browser.goto(&authorize()).await.unwrap();
+    expect_heading(&browser, "Sign in").await;
+    click_link(&browser, "Suomi").await;
+    expect_heading(&browser, fi.get("sign_in.title")).await;
+    let html = browser.find(Locator::Css("html")).await.unwrap();
+    assert_eq!(html.attr("lang").await.unwrap().as_deref(), Some("fi"));
+    fill(&browser, fi.get("common.email"), "maija@example.com").await;
+    press(&browser, fi.get("common.next")).await;
+    fill(&browser, fi.get("common.password"), "wrong password here").await;
+    press(&browser, fi.get("common.sign_in")).await;
+    expect_alert(&browser, fi.get("refusal.wrong_password")).await;
+    fill(&browser, fi.get("common.password"), PASSWORD).await;
+    press(&browser, fi.get("common.sign_in")).await;
+    expect_heading(&browser, fi.get("code.title")).await;
+    // A code of a later time step than the one used at enrolment.
+    server.state.clock.advance(60);
+    let code = totp::code_at(&secret, server.state.clock.now()).unwrap();
+    fill(&browser, fi.get("common.authenticator_code"), &code).await;
+    press(&browser, fi.get("common.verify")).await;
+    expect_heading(&browser, "Back at the application").await;
+    browser.close().await.unwrap();
+    callback.server.stop(false).await;
+    server.stop().await;
+}
