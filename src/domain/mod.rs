@@ -4,6 +4,7 @@
 pub mod access;
 pub mod access_token;
 pub mod account;
+pub mod admin;
 pub mod authorization;
 pub mod claims;
 pub mod client;

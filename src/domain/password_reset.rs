@@ -294,3 +294,46 @@ pub fn set_password(
     tracing::info!(user_id = %user_id, "password reset");
     Ok(finished)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reset(method: Method, browser: &str, verified_at: Option<i64>) -> StoredReset {
+        StoredReset {
+            id_digest: "d".into(),
+            browser_digest: sha256_hex(browser),
+            user_id: Some(UserId::generate().as_str().to_owned()),
+            method: method.stored().to_owned(),
+            code_digest: None,
+            attempts: 0,
+            verified_at,
+            request: None,
+            created_at: 0,
+            expires_at: 100,
+            used_at: None,
+        }
+    }
+
+    #[test]
+    fn an_emailed_link_works_in_any_browser() {
+        assert!(may_set_password(&reset(Method::EmailLink, "first", None), "second"));
+        assert!(!awaits_code(&reset(Method::EmailLink, "first", None), "first"), "a link has no code");
+    }
+
+    #[test]
+    fn an_sms_reset_sets_a_password_only_after_its_code_in_its_own_browser() {
+        assert!(awaits_code(&reset(Method::SmsCode, "first", None), "first"));
+        assert!(!awaits_code(&reset(Method::SmsCode, "first", None), "second"));
+        assert!(!may_set_password(&reset(Method::SmsCode, "first", None), "first"), "not before the code");
+        assert!(may_set_password(&reset(Method::SmsCode, "first", Some(5)), "first"));
+        assert!(!may_set_password(&reset(Method::SmsCode, "first", Some(5)), "second"));
+        assert!(!awaits_code(&reset(Method::SmsCode, "first", Some(5)), "first"), "a code is entered once");
+    }
+
+    #[test]
+    fn a_link_lives_thirty_minutes_and_a_code_ten() {
+        assert_eq!(Method::EmailLink.lifetime(), 30 * 60);
+        assert_eq!(Method::SmsCode.lifetime(), 10 * 60);
+    }
+}
