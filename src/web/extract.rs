@@ -30,6 +30,25 @@ fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, actix_web::Error> 
         .ok_or_else(|| refused(req, HttpResponse::InternalServerError().finish()))
 }
 
+/// The binding id of a browser that has been here before (its cookie). A
+/// browser without one cannot own the sign-in it asks for: refused as an
+/// expired sign-in.
+pub struct BrowserId(pub String);
+
+impl FromRequest for BrowserId {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let found = state_of(req).and_then(|state| {
+            browser_id(req, &state).map(BrowserId).ok_or_else(|| {
+                refused(req, error_page(&Refusal::SignInExpired.into(), &PageTexts::for_request(req, None)))
+            })
+        });
+        std::future::ready(found)
+    }
+}
+
 /// A posted form whose anti-forgery token belongs to this browser, and the
 /// browser's binding id. A form without a valid token (or a browser without
 /// its cookie) is refused: "this form has expired, reload the page".

@@ -9,16 +9,16 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id, browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, page, run, see_other,
-    session_cookie, session_cookie_value,
+    browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, page, run, see_other, session_cookie,
+    session_cookie_value,
 };
 use super::error_response::status_of;
-use super::extract::{CsrfForm, NoFields};
+use super::extract::{BrowserId, CsrfForm, NoFields};
 use super::page::PageTexts;
 use crate::AppState;
 use crate::domain::authorization::AuthorizationParams;
 use crate::domain::signin::{self, Authorized, FlowPage, Next, Outcome, View};
-use crate::error::{Error, Refusal, Result};
+use crate::error::{Error, Result};
 
 async fn authorize(req: HttpRequest, state: web::Data<AppState>, params: AuthorizationParams) -> HttpResponse {
     let t = PageTexts::for_request(&req, params.ui_locales.as_deref());
@@ -145,10 +145,13 @@ enum FormPage {
 }
 
 /// Shows a flow's page to this browser, in the language its application asked for.
-async fn show_flow(req: HttpRequest, state: web::Data<AppState>, flow: String, form_page: FormPage) -> HttpResponse {
-    let Some(browser) = browser_id(&req, &state) else {
-        return error_page(&Refusal::SignInExpired.into(), &PageTexts::for_request(&req, None));
-    };
+async fn show_flow(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    BrowserId(browser): BrowserId,
+    flow: String,
+    form_page: FormPage,
+) -> HttpResponse {
     let csrf = match csrf_token(&state, &browser) {
         Ok(csrf) => csrf,
         Err(e) => return error_page(&e, &PageTexts::for_request(&req, None)),
@@ -175,13 +178,23 @@ fn recovery_page(loaded: FlowPage, ctx: PageContext) -> HttpResponse {
 }
 
 #[get("/signin/{flow}")]
-pub async fn show(req: HttpRequest, state: web::Data<AppState>, flow: web::Path<String>) -> HttpResponse {
-    show_flow(req, state, flow.into_inner(), FormPage::Step).await
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    browser: BrowserId,
+    flow: web::Path<String>,
+) -> HttpResponse {
+    show_flow(req, state, browser, flow.into_inner(), FormPage::Step).await
 }
 
 #[get("/signin/{flow}/recovery")]
-pub async fn show_recovery(req: HttpRequest, state: web::Data<AppState>, flow: web::Path<String>) -> HttpResponse {
-    show_flow(req, state, flow.into_inner(), FormPage::Recovery).await
+pub async fn show_recovery(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    browser: BrowserId,
+    flow: web::Path<String>,
+) -> HttpResponse {
+    show_flow(req, state, browser, flow.into_inner(), FormPage::Recovery).await
 }
 
 /// A form's address opened as a page (the language switch returns there):
