@@ -17,6 +17,8 @@ use portti::{AppState, store::Store};
 
 use crate::support::{TestDb, on_both_backends, random_master_key};
 
+mod sweeps;
+
 on_both_backends!(
     migrations_run_once,
     offices_and_client_companies,
@@ -361,7 +363,7 @@ fn housekeeping_deletes_only_what_has_ended(db: &TestDb) {
             tx.insert_refresh_token("live-token", "live", 50)
         })
         .unwrap();
-    let deleted = state.store.write(|tx| tx.delete_finished(5_000, 1_000, 1_000)).unwrap();
+    let deleted = state.store.sweep_expired(1_000 + portti::store::KEEP_ENDED_SECONDS).unwrap();
     assert_eq!(deleted, 2, "one session and one grant (its refresh token goes with it)");
     state
         .store

@@ -2,6 +2,7 @@
 //! real peers (an SMTP server, an SMS gateway).
 
 pub mod pages;
+pub mod rows;
 pub mod sms_gateway;
 pub mod smtp;
 
