@@ -17,7 +17,11 @@ use portti::{AppState, store::Store};
 
 use crate::support::{TestDb, on_both_backends, random_master_key};
 
+mod grants;
+mod password_resets;
+mod sessions;
 mod sweeps;
+mod throttle;
 
 on_both_backends!(
     migrations_run_once,
