@@ -19,8 +19,9 @@ use openidconnect::{
 use portti::crypto::totp;
 use portti::domain::client::{ClientKind, NewClient, add_client};
 
-use crate::oidc::{PASSWORD, http, now, person};
 use crate::support::TestDb;
+use crate::support::fixtures::{PASSWORD, http, person};
+use crate::support::now;
 use crate::support::pages::query_param;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -356,7 +357,8 @@ async fn enrolled_person(
         )
     };
     let pages = crate::support::pages::PageClient::new(&server.base);
-    let (_, secret, codes, at) = crate::oidc::first_sign_in_at(&pages, &authorize(), "maija@example.com").await;
+    let (_, secret, codes, at) =
+        crate::support::sign_in::first_sign_in_at(&pages, &authorize(), "maija@example.com").await;
     (authorize, secret, codes, at)
 }
 

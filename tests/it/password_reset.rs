@@ -7,11 +7,12 @@ use portti::crypto::totp;
 use portti::notify::{OutboxWorker, Transports};
 use portti::store::schema::outbox;
 
-use crate::oidc::{
-    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, first_sign_in_at, http, maija_and_ledger,
-    person, relying_party, to_password_page,
+use crate::support::fixtures::{
+    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, http, maija_and_ledger, person,
+    relying_party,
 };
 use crate::support::pages::PageClient;
+use crate::support::sign_in::{first_sign_in_at, to_password_page};
 use crate::support::{TestDb, TestServer};
 
 const NEW_PASSWORD: &str = "kuusi kissaa kiipesi puuhun";
