@@ -392,8 +392,8 @@ async fn a_person_resets_a_forgotten_password_by_email_and_is_back_in_the_applic
     press(&browser, "Send").await;
     expect_heading(&browser, "Check your email").await;
 
-    let (mails, _) = crate::password_reset::delivered(&server, &db).await;
-    let link = crate::password_reset::reset_link(mails.last().unwrap(), &server.base);
+    let (mails, _) = crate::support::messages::delivered(&server, &db).await;
+    let link = crate::support::messages::reset_link(mails.last().unwrap(), &server.base);
     browser.goto(&link).await.unwrap();
     expect_heading(&browser, "Choose a new password").await;
     fill(&browser, "New password", "kuusi kissaa kiipesi puuhun").await;
@@ -459,7 +459,7 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
     browser.find(Locator::Css("input[name=method][value=sms]")).await.unwrap().click().await.unwrap();
     press(&browser, "Send").await;
     expect_heading(&browser, "Enter the code").await;
-    let (_, sms) = crate::password_reset::delivered(&server, &db).await;
+    let (_, sms) = crate::support::messages::delivered(&server, &db).await;
     let text: serde_json::Value = serde_json::from_str(sms.last().unwrap()).unwrap();
     let code: String = text["text"].as_str().unwrap().chars().filter(char::is_ascii_digit).take(6).collect();
     fill(&browser, "Verification code", &code).await;
@@ -490,7 +490,7 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
     fill(&browser, "Phone", "+358 50 7654321").await;
     press_in(&browser, "/account/phone").await;
     expect_status(&browser, "We sent a code").await;
-    let (_, sms) = crate::password_reset::delivered(&server, &db).await;
+    let (_, sms) = crate::support::messages::delivered(&server, &db).await;
     let text: serde_json::Value = serde_json::from_str(sms.last().unwrap()).unwrap();
     assert_eq!(text["to"], "+358507654321");
     let code: String = text["text"].as_str().unwrap().chars().filter(char::is_ascii_digit).take(6).collect();

@@ -3,6 +3,7 @@
 //! and real peers (an SMTP server, an SMS gateway).
 
 pub mod fixtures;
+pub mod messages;
 pub mod pages;
 pub mod rows;
 pub mod sign_in;
