@@ -4,14 +4,12 @@ use portti::crypto::totp;
 use portti::domain::recovery_codes;
 
 use crate::support::fixtures::{
-    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, http, person, relying_party,
+    CALLBACK, NEW_PASSWORD, PASSWORD, authorization_request, code_of, confidential_client, http, person, relying_party,
 };
 use crate::support::now;
 use crate::support::pages::{Landing, PageClient, element_text};
 use crate::support::sign_in::{first_sign_in_at, to_password_page};
 use crate::support::{TestDb, TestServer};
-
-const NEW_PASSWORD: &str = "kuusi kissaa kiipesi puuhun";
 
 /// Signs in straight to /account for the first time (enrolment, terms).
 /// Returns the account page, the authenticator secret, the recovery codes and

@@ -20,7 +20,7 @@ use portti::crypto::totp;
 use portti::domain::client::{ClientKind, NewClient, add_client};
 
 use crate::support::TestDb;
-use crate::support::fixtures::{PASSWORD, http, person};
+use crate::support::fixtures::{NEW_PASSWORD, PASSWORD, http, person};
 use crate::support::now;
 use crate::support::pages::query_param;
 
@@ -396,13 +396,13 @@ async fn a_person_resets_a_forgotten_password_by_email_and_is_back_in_the_applic
     let link = crate::support::messages::reset_link(mails.last().unwrap(), &server.base);
     browser.goto(&link).await.unwrap();
     expect_heading(&browser, "Choose a new password").await;
-    fill(&browser, "New password", "kuusi kissaa kiipesi puuhun").await;
-    fill(&browser, "Confirm new password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "New password", NEW_PASSWORD).await;
+    fill(&browser, "Confirm new password", NEW_PASSWORD).await;
     press(&browser, "Save").await;
 
     // Back in the sign-in, email known; the authenticator still asked.
     expect_heading(&browser, "Sign in").await;
-    fill(&browser, "Password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "Password", NEW_PASSWORD).await;
     press(&browser, "Sign in").await;
     expect_heading(&browser, "2-step verification").await;
     fill(&browser, "Authenticator code", &totp::code_at(&secret, at + 30).unwrap()).await;
@@ -465,15 +465,15 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
     fill(&browser, "Verification code", &code).await;
     press(&browser, "Verify").await;
     expect_heading(&browser, "Choose a new password").await;
-    fill(&browser, "New password", "kuusi kissaa kiipesi puuhun").await;
-    fill(&browser, "Confirm new password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "New password", NEW_PASSWORD).await;
+    fill(&browser, "Confirm new password", NEW_PASSWORD).await;
     press(&browser, "Save").await;
 
     // Not from an application: to the account page, which asks to sign in.
     expect_heading(&browser, "Sign in").await;
     fill(&browser, "Email", "maija@example.com").await;
     press(&browser, "Next").await;
-    fill(&browser, "Password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "Password", NEW_PASSWORD).await;
     press(&browser, "Sign in").await;
     fill(&browser, "Authenticator code", &totp::code_at(&secret, at + 30).unwrap()).await;
     press(&browser, "Verify").await;
@@ -500,7 +500,7 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
     assert!(browser.source().await.unwrap().contains("+358507654321</strong> (confirmed)"));
 
     // The password, given the current one.
-    fill(&browser, "Password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "Password", NEW_PASSWORD).await;
     fill(&browser, "New password", "seitsemän koiraa haukkuu kuulle").await;
     fill(&browser, "Confirm new password", "seitsemän koiraa haukkuu kuulle").await;
     press_in(&browser, "/account/password").await;

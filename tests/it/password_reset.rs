@@ -8,14 +8,12 @@ use portti::store::schema::outbox;
 
 use crate::support::TestDb;
 use crate::support::fixtures::{
-    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, http, maija_and_ledger, person,
-    relying_party,
+    CALLBACK, NEW_PASSWORD, PASSWORD, authorization_request, code_of, confidential_client, http, maija_and_ledger,
+    person, relying_party,
 };
 use crate::support::messages::{delivered, reset_link};
 use crate::support::pages::PageClient;
 use crate::support::sign_in::{first_sign_in_at, to_password_page};
-
-const NEW_PASSWORD: &str = "kuusi kissaa kiipesi puuhun";
 
 /// To the password page of a sign-in, then to "Forgot your password?".
 async fn forgot_page(pages: &PageClient, url: &str, email: &str) -> String {

@@ -18,6 +18,8 @@ use super::pages::query_param;
 
 pub const PASSWORD: &str = "lumiukko kahvipannu purjevene";
 pub const CALLBACK: &str = "https://rp.example/callback";
+/// The password a person changes to, after a reset or on the account page.
+pub const NEW_PASSWORD: &str = "kuusi kissaa kiipesi puuhun";
 
 pub type Rp = CoreClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointSet, EndpointMaybeSet, EndpointMaybeSet>;
 
