@@ -1,22 +1,26 @@
 //! The messages Portti sent, as their recipients read them.
 
+use portti::AppState;
 use portti::notify::{OutboxWorker, Transports};
 
 use super::{TestDb, TestServer};
 
-/// Delivers the outbox (to files, as configured) and returns the texts of the
-/// emails and SMS messages written so far.
-pub async fn delivered(server: &TestServer, db: &TestDb) -> (Vec<String>, Vec<String>) {
-    let state = &server.state;
-    let worker = OutboxWorker::new(
+/// A delivery worker for this state's outbox, with the configured transports.
+pub fn worker(state: &AppState) -> OutboxWorker {
+    OutboxWorker::new(
         state.store.clone(),
         state.keys.clone(),
         state.clock.clone(),
         state.settings.outbox.clone(),
         Transports::from_settings(&state.settings).unwrap(),
         state.outbox_wake.clone(),
-    );
-    worker.deliver_due().await.unwrap();
+    )
+}
+
+/// Delivers the outbox (to files, as configured) and returns the texts of the
+/// emails and SMS messages written so far.
+pub async fn delivered(server: &TestServer, db: &TestDb) -> (Vec<String>, Vec<String>) {
+    worker(&server.state).deliver_due().await.unwrap();
     let read = |sub: &str| -> Vec<String> {
         let dir = db.path().join("outbox").join(sub);
         let mut files: Vec<_> =
