@@ -44,6 +44,18 @@ fn user_input(email: &str) -> NewUserInput {
     NewUserInput { email: email.to_owned(), name: "Maija Meikäläinen".to_owned(), ..Default::default() }
 }
 
+/// A person with nothing but an email and a name.
+fn person(state: &AppState, email: &str) -> portti::domain::ids::UserId {
+    add_user(&state.store, &state.keys, 1, user_input(email)).unwrap().user.id
+}
+
+/// Registers the public client `app`, that grants in these tests belong to.
+fn app_client(state: &AppState) {
+    let app = NewClient::parse("app", ClientKind::Public, &["https://a.example/cb".to_owned()], &[], &[], false, None)
+        .unwrap();
+    add_client(&state.store, 1, app).unwrap();
+}
+
 fn user_count(db: &TestDb) -> i64 {
     users::table.count().get_result(&mut db.connection()).unwrap()
 }

@@ -2,12 +2,10 @@
 //! even by two requests at the same moment, and a revoked grant stays revoked.
 
 use portti::AppState;
-use portti::domain::client::{ClientKind, NewClient, add_client};
 use portti::domain::ids::UserId;
-use portti::domain::user::add_user;
 use portti::store::{StoredCode, StoredGrant};
 
-use super::user_input;
+use super::{app_client, person};
 use crate::support::{TestDb, on_both_backends};
 
 on_both_backends!(
@@ -19,10 +17,8 @@ on_both_backends!(
 
 /// A person, the client `app`, and one grant of theirs, `grant`.
 fn grant_of_a_person(state: &AppState) -> UserId {
-    let user = add_user(&state.store, &state.keys, 1, user_input("maija@example.com")).unwrap().user.id;
-    let app = NewClient::parse("app", ClientKind::Public, &["https://a.example/cb".to_owned()], &[], &[], false, None)
-        .unwrap();
-    add_client(&state.store, 1, app).unwrap();
+    let user = person(state, "maija@example.com");
+    app_client(state);
     state.store.write(|tx| tx.insert_grant(&grant(&user, "grant"))).unwrap();
     user
 }
@@ -105,7 +101,7 @@ fn a_revoked_grant_stays_revoked_and_a_persons_grants_end_together(db: &TestDb) 
     state.store.write(|tx| tx.revoke_grant("grant", 300)).unwrap();
     assert_eq!(state.store.read(|r| r.grant("grant")).unwrap().unwrap().revoked_at, Some(200));
 
-    let other = add_user(&state.store, &state.keys, 1, user_input("matti@example.com")).unwrap().user.id;
+    let other = person(&state, "matti@example.com");
     state
         .store
         .write(|tx| {

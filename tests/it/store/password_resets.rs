@@ -1,12 +1,10 @@
 //! Password resets as stored: attempts counted, verified, extended, and
 //! used once; a changed password ends every open reset of the person.
 
-use portti::AppState;
 use portti::domain::ids::UserId;
-use portti::domain::user::add_user;
 use portti::store::StoredReset;
 
-use super::user_input;
+use super::person;
 use crate::support::{TestDb, on_both_backends};
 
 on_both_backends!(
@@ -15,10 +13,6 @@ on_both_backends!(
     a_reset_is_used_once,
     a_changed_password_ends_every_open_reset_of_the_person,
 );
-
-fn person(state: &AppState, email: &str) -> UserId {
-    add_user(&state.store, &state.keys, 1, user_input(email)).unwrap().user.id
-}
 
 fn reset(user: Option<&UserId>, id: &str) -> StoredReset {
     StoredReset {

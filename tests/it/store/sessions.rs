@@ -1,12 +1,10 @@
 //! Browser sessions as stored: found by the cookie's digest and by the `sid`,
 //! touched, ended once, and ended all at once for a person.
 
-use portti::AppState;
 use portti::domain::ids::UserId;
-use portti::domain::user::add_user;
 use portti::store::StoredSession;
 
-use super::user_input;
+use super::person;
 use crate::support::{TestDb, on_both_backends};
 
 on_both_backends!(
@@ -15,10 +13,6 @@ on_both_backends!(
     a_session_ends_once,
     ending_all_of_a_person_leaves_the_others_alone,
 );
-
-fn person(state: &AppState, email: &str) -> UserId {
-    add_user(&state.store, &state.keys, 1, user_input(email)).unwrap().user.id
-}
 
 fn session(user: &UserId, id: &str, created_at: i64) -> StoredSession {
     StoredSession {

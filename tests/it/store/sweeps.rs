@@ -5,17 +5,15 @@
 use std::collections::BTreeSet;
 
 use portti::AppState;
-use portti::domain::client::{ClientKind, NewClient, add_client};
 use portti::domain::contact::Email;
 use portti::domain::ids::UserId;
-use portti::domain::user::add_user;
 use portti::notify::{Message, enqueue};
 use portti::store::{
     KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCode, StoredFlow, StoredGrant, StoredReset, StoredSession,
     swept_tables,
 };
 
-use super::user_input;
+use super::{app_client, person};
 use crate::support::rows::{column_values, tables};
 use crate::support::{TestDb, on_both_backends};
 
@@ -87,11 +85,8 @@ fn each_sweep_deletes_what_has_run_its_course(db: &TestDb) {
     let uncovered: Vec<&String> = expiring.iter().filter(|table| !covered.contains(table.as_str())).collect();
     assert!(uncovered.is_empty(), "add a case proving that the sweep of each of these deletes: {uncovered:?}");
 
-    let user = add_user(&state.store, &state.keys, 1, user_input("maija@example.com")).unwrap().user.id;
-    let app = NewClient::parse("app", ClientKind::Public, &["https://a.example/cb".to_owned()], &[], &[], false, None)
-        .unwrap();
-    add_client(&state.store, 1, app).unwrap();
-    let fixture = Fixture { user };
+    let fixture = Fixture { user: person(&state, "maija@example.com") };
+    app_client(&state);
     for case in CASES {
         (case.insert)(&state, &fixture);
         let before = column_values(db, case.table, case.key);
