@@ -1,20 +1,28 @@
 //! Configuration: defaults, then a TOML file, then `PORTTI_*` environment
 //! variables (nested keys joined with `__`), validated into [`Settings`].
 //!
-//! An unknown key is an error that names it, so a typo never silently falls
-//! back to a default.
+//! An unknown key in the file is an error that names it, so a typo never
+//! silently falls back to a default. An unknown `PORTTI_*` variable is only
+//! a warning: platforms set their own (Kubernetes sets `PORTTI_PORT` and
+//! `PORTTI_SERVICE_HOST` for a Service named `portti`).
+//!
+//! Every secret can also be read from a file (`mail.smtp_url_file`, …), as
+//! mounted secrets are.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 use url::Url;
 
 use crate::domain::client::{ClientKind, NewClient};
 use crate::error::{Error, Result};
 use crate::store::DatabaseUrl;
+
+mod sources;
+
+pub use sources::Loaded;
+use sources::secret;
 
 /// The configuration as written by an operator, before validation.
 #[derive(Clone, Deserialize)]
@@ -194,26 +202,45 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailConfig {
     /// `smtp://host:port` or `smtps://…`; unset writes `.eml` files to the outbox directory.
     pub smtp_url: Option<String>,
+    /// A file holding `smtp_url` (it carries the SMTP password), instead of `smtp_url`.
+    pub smtp_url_file: Option<PathBuf>,
     /// The sender of every email.
     pub from: String,
 }
 
 impl Default for MailConfig {
     fn default() -> Self {
-        Self { smtp_url: None, from: "Portti <no-reply@localhost>".to_owned() }
+        Self { smtp_url: None, smtp_url_file: None, from: "Portti <no-reply@localhost>".to_owned() }
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("smtp_url_file", &self.smtp_url_file)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmsConfig {
     /// Endpoint that receives `POST {"to": "+358…", "text": "…"}`; unset writes `.json` files.
     pub webhook_url: Option<String>,
+    /// A file holding `webhook_url` (it may carry a token), instead of `webhook_url`.
+    pub webhook_url_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SmsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsConfig").field("webhook_url_file", &self.webhook_url_file).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -253,6 +280,9 @@ pub struct UpstreamConfig {
     pub issuer: String,
     pub client_id: String,
     pub client_secret: Option<String>,
+    /// A file holding `client_secret`, instead of `client_secret`; read
+    /// into it when the settings are validated.
+    pub client_secret_file: Option<PathBuf>,
     #[serde(default = "default_upstream_scopes")]
     pub scopes: Vec<String>,
     /// The ID token claim that identifies the person (e.g. the personal identity code).
@@ -279,6 +309,8 @@ fn default_upstream_scopes() -> Vec<String> {
 pub struct ClientConfig {
     pub id: String,
     pub secret: Option<String>,
+    /// A file holding `secret`, instead of `secret`.
+    pub secret_file: Option<PathBuf>,
     #[serde(default)]
     pub public: bool,
     #[serde(default)]
@@ -295,28 +327,6 @@ pub struct ClientConfig {
 impl std::fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientConfig").field("id", &self.id).finish_non_exhaustive()
-    }
-}
-
-impl Config {
-    /// Reads the optional TOML file, then the `PORTTI_*` environment.
-    pub fn load(file: Option<&Path>) -> Result<Self> {
-        let mut figment = Figment::new();
-        if let Some(file) = file {
-            if !file.is_file() {
-                return Err(Error::Config(format!("config file {} does not exist", file.display())));
-            }
-            figment = figment.merge(Toml::file_exact(file));
-        }
-        // PORTTI_TEST_* belong to the test suite, not to a running server.
-        let env =
-            Env::prefixed("PORTTI_").split("__").filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"));
-        figment.merge(env).extract().map_err(|e| Error::Config(e.to_string()))
-    }
-
-    /// Parses configuration from TOML text alone (no environment); for tests and tools.
-    pub fn from_toml(text: &str) -> Result<Self> {
-        Figment::new().merge(Toml::string(text)).extract().map_err(|e| Error::Config(e.to_string()))
     }
 }
 
@@ -405,10 +415,20 @@ pub struct MailSettings {
     pub from: lettre::message::Mailbox,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum SmsSettings {
     Webhook(Url),
     Files(PathBuf),
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The path and query may carry the gateway's token: only the origin is shown.
+            Self::Webhook(url) => write!(f, "Webhook({}/…)", url.origin().ascii_serialization()),
+            Self::Files(dir) => f.debug_tuple("Files").field(dir).finish(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -444,8 +464,10 @@ impl Settings {
             (None, Some(path)) => MasterKeySource::File { path, generate: false },
             (None, None) => MasterKeySource::File { path: database_url.data_dir().join("portti.key"), generate: true },
         };
+        let smtp_url = secret("mail.smtp_url", config.mail.smtp_url, config.mail.smtp_url_file.as_deref())
+            .map_err(Error::Config)?;
         let mail = MailSettings {
-            transport: match config.mail.smtp_url {
+            transport: match smtp_url {
                 Some(url) => {
                     let parsed =
                         Url::parse(&url).map_err(|e| Error::Config(format!("mail.smtp_url is not a URL: {e}")))?;
@@ -462,7 +484,9 @@ impl Settings {
                 .parse()
                 .map_err(|e| Error::Config(format!("mail.from `{}` is not an address: {e}", config.mail.from)))?,
         };
-        let sms = match config.sms.webhook_url {
+        let webhook_url = secret("sms.webhook_url", config.sms.webhook_url, config.sms.webhook_url_file.as_deref())
+            .map_err(Error::Config)?;
+        let sms = match webhook_url {
             Some(url) => {
                 let parsed =
                     Url::parse(&url).map_err(|e| Error::Config(format!("sms.webhook_url is not a URL: {e}")))?;
@@ -552,12 +576,15 @@ fn load_terms(config: TermsConfig) -> Result<Terms> {
     Ok(Terms { version: config.version.trim().to_owned(), text })
 }
 
-fn validate_upstreams(upstreams: Vec<UpstreamConfig>) -> Result<Vec<UpstreamConfig>> {
+fn validate_upstreams(mut upstreams: Vec<UpstreamConfig>) -> Result<Vec<UpstreamConfig>> {
     let mut seen = std::collections::HashSet::new();
-    for upstream in &upstreams {
-        if upstream.id.is_empty() || !seen.insert(upstream.id.as_str()) {
+    for upstream in &mut upstreams {
+        if upstream.id.is_empty() || !seen.insert(upstream.id.clone()) {
             return Err(Error::Config(format!("upstream id `{}` is empty or used twice", upstream.id)));
         }
+        upstream.client_secret =
+            secret("client_secret", upstream.client_secret.take(), upstream.client_secret_file.take().as_deref())
+                .map_err(|e| Error::Config(format!("upstream `{}`: {e}", upstream.id)))?;
         Url::parse(&upstream.issuer)
             .map_err(|e| Error::Config(format!("upstream `{}`: issuer is not a URL: {e}", upstream.id)))?;
         if upstream.link_claim.is_empty() {
@@ -568,14 +595,19 @@ fn validate_upstreams(upstreams: Vec<UpstreamConfig>) -> Result<Vec<UpstreamConf
 }
 
 fn client_from_config(client: ClientConfig) -> Result<NewClient> {
-    let kind = match (client.public, client.secret) {
+    let secret = secret("secret", client.secret, client.secret_file.as_deref())
+        .map_err(|e| Error::Config(format!("client `{}`: {e}", client.id)))?;
+    let kind = match (client.public, secret) {
         (true, None) => ClientKind::Public,
         (false, Some(secret)) => ClientKind::Confidential { secret: Some(secret) },
         (true, Some(_)) => {
             return Err(Error::Config(format!("client `{}`: a public client has no secret", client.id)));
         }
         (false, None) => {
-            return Err(Error::Config(format!("client `{}`: set `secret`, or `public = true`", client.id)));
+            return Err(Error::Config(format!(
+                "client `{}`: set `secret` (or `secret_file`), or `public = true`",
+                client.id
+            )));
         }
     };
     NewClient::parse(
@@ -591,96 +623,4 @@ fn client_from_config(client: ClientConfig) -> Result<NewClient> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_those_of_the_design() {
-        let settings = Settings::from_config(Config::default()).unwrap();
-        assert_eq!(settings.issuer, "http://127.0.0.1:8080");
-        assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
-        assert!(matches!(settings.database_url, DatabaseUrl::Sqlite(ref p) if p == Path::new("portti.db")));
-        assert!(
-            matches!(settings.mail.transport, MailTransportSettings::Files(ref p) if p == Path::new("outbox/mail"))
-        );
-        assert!(matches!(settings.sms, SmsSettings::Files(ref p) if p == Path::new("outbox/sms")));
-        assert!(
-            matches!(settings.master_key, MasterKeySource::File { ref path, generate: true } if path == Path::new("./portti.key"))
-        );
-    }
-
-    #[test]
-    fn unknown_key_is_an_error_naming_it() {
-        let err = Config::from_toml("isuer = \"http://x\"").unwrap_err().to_string();
-        assert!(err.contains("isuer"), "{err}");
-        let err = Config::from_toml("[mail]\nsmtp = \"smtp://x\"").unwrap_err().to_string();
-        assert!(err.contains("smtp"), "{err}");
-    }
-
-    #[test]
-    fn nested_keys_and_lists_parse() {
-        let config = Config::from_toml(
-            r#"
-            issuer = "https://login.example.com"
-            [mail]
-            smtp_url = "smtp://127.0.0.1:2525"
-            [[upstream]]
-            id = "bank"
-            name = "Bank ID"
-            issuer = "https://bank.example"
-            client_id = "portti"
-            link_claim = "hetu"
-            [[clients]]
-            id = "ledger"
-            secret = "0123456789abcdef0123456789abcdef"
-            redirect_uris = ["https://ledger.example/callback"]
-            "#,
-        )
-        .unwrap();
-        let settings = Settings::from_config(config).unwrap();
-        assert!(matches!(settings.mail.transport, MailTransportSettings::Smtp(_)));
-        assert_eq!(settings.upstreams[0].scopes, vec!["openid"]);
-        assert_eq!(settings.clients[0].id.as_str(), "ledger");
-    }
-
-    #[test]
-    fn secrets_stay_out_of_debug_output() {
-        let config = Config::from_toml(
-            r#"
-            master_key = "c2VjcmV0LWtleS1ieXRlcy1zZWNyZXQta2V5LWJ5dGVzIQ=="
-            database_url = "postgres://portti:db-password@db/portti"
-            [mail]
-            smtp_url = "smtps://portti:mail-password@smtp.example.com"
-            [[clients]]
-            id = "ledger"
-            secret = "client-secret-client-secret-client-secret"
-            redirect_uris = ["https://ledger.example/cb"]
-            [[upstream]]
-            id = "bank"
-            name = "Bank"
-            issuer = "https://bank.example"
-            client_id = "portti"
-            client_secret = "upstream-password"
-            link_claim = "hetu"
-            "#,
-        )
-        .unwrap();
-        let shown = format!("{config:?} {:?}", Settings::from_config(config.clone()).unwrap());
-        for secret in ["c2VjcmV0", "db-password", "mail-password", "client-secret", "upstream-password"] {
-            assert!(!shown.contains(secret), "{secret} in {shown}");
-        }
-    }
-
-    #[test]
-    fn invalid_values_name_their_key() {
-        let config = Config { database_url: "mysql://x".to_owned(), ..Default::default() };
-        let err = Settings::from_config(config).unwrap_err().to_string();
-        assert!(err.contains("database_url"), "{err}");
-
-        let config = Config { bind: "localhost".to_owned(), ..Default::default() };
-        assert!(Settings::from_config(config).unwrap_err().to_string().contains("bind"));
-
-        let config = Config::from_toml("[[clients]]\nid = \"x\"\nredirect_uris = [\"https://a/cb\"]").unwrap();
-        assert!(Settings::from_config(config).unwrap_err().to_string().contains("client `x`"));
-    }
-}
+mod tests;

@@ -249,25 +249,16 @@ async fn refresh_keys_periodically(state: AppState) {
     }
 }
 
-/// How long ended sessions, grants and codes are kept (for the record) before
-/// they are deleted; finished outbox rows are kept for 30 days.
-const KEEP_ENDED_SECONDS: i64 = 24 * 3600;
-const KEEP_OUTBOX_SECONDS: i64 = 30 * 24 * 3600;
-
 /// Deletes what has run its course, every ten minutes. Any instance may do it.
 async fn sweep_periodically(state: AppState) {
     let mut interval = tokio::time::interval(Duration::from_secs(600));
     loop {
         interval.tick().await;
         let state = state.clone();
-        let swept = tokio::task::spawn_blocking(move || {
-            let now = state.clock.now();
-            state.store.write(|tx| tx.delete_finished(now, now - KEEP_ENDED_SECONDS, now - KEEP_OUTBOX_SECONDS))
-        })
-        .await;
+        let swept = tokio::task::spawn_blocking(move || state.store.sweep_expired(state.clock.now())).await;
         match swept {
             Ok(Ok(0)) => {}
-            Ok(Ok(deleted)) => tracing::info!(deleted, "deleted finished sessions, grants, codes and messages"),
+            Ok(Ok(deleted)) => tracing::info!(deleted, "deleted expired and finished rows"),
             Ok(Err(e)) => tracing::error!(error = %e, "housekeeping failed"),
             Err(e) => tracing::error!(error = %e, "housekeeping panicked"),
         }

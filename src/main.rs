@@ -182,8 +182,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let settings = Settings::from_config(Config::load(cli.config.as_deref())?)?;
-    portti::telemetry::init(settings.log_format);
+    let loaded = Config::load(cli.config.as_deref())?;
+    portti::telemetry::init(loaded.config.log_format);
+    loaded.warn_about_ignored_variables();
+    let settings = Settings::from_config(loaded.config)?;
     let clock = Clock::system();
     let open = move || AppState::open(settings, clock);
     match cli.command.unwrap_or(Command::Serve) {

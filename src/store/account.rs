@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use super::housekeeping::{KEEP_ENDED_SECONDS, Sweep};
 use super::schema::{browser_sessions, communication_contacts, consents, contact_changes, grants, users};
 use super::{Read, StoredSession, Write};
 use crate::domain::ids::UserId;
@@ -172,4 +173,13 @@ impl Write<'_> {
         diesel::delete(contact_changes::table.find((user_id.as_str(), kind))).execute(self.conn)?;
         Ok(())
     }
+}
+
+/// Contact changes whose code expired [`KEEP_ENDED_SECONDS`] ago. Until
+/// then a new code keeps the wrong attempts counted at the old one.
+pub(super) const SWEEP: Sweep = Sweep { tables: &["contact_changes"], run: sweep };
+
+fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
+    let ended = now - KEEP_ENDED_SECONDS;
+    Ok(diesel::delete(contact_changes::table.filter(contact_changes::expires_at.le(ended))).execute(tx.conn)?)
 }

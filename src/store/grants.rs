@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::housekeeping::{KEEP_ENDED_SECONDS, Sweep};
 use super::schema::{authorization_codes, grants, refresh_tokens};
 use super::{Read, Write};
 use crate::error::Result;
@@ -116,4 +117,17 @@ impl Write<'_> {
             .execute(self.conn)?;
         Ok(updated == 1)
     }
+}
+
+/// Codes, and grants that expired or were revoked, [`KEEP_ENDED_SECONDS`]
+/// ago; a grant's codes and refresh tokens go with it.
+pub(super) const SWEEP: Sweep = Sweep { tables: &["grants", "authorization_codes", "refresh_tokens"], run: sweep };
+
+fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
+    let ended = now - KEEP_ENDED_SECONDS;
+    let codes = diesel::delete(authorization_codes::table.filter(authorization_codes::expires_at.le(ended)))
+        .execute(tx.conn)?;
+    let grants = diesel::delete(grants::table.filter(grants::expires_at.le(ended).or(grants::revoked_at.le(ended))))
+        .execute(tx.conn)?;
+    Ok(codes + grants)
 }

@@ -1,42 +1,54 @@
-//! Deleting what has run its course.
+//! Deleting what has run its course. Each store module sweeps the tables it
+//! owns (its `SWEEP`); [`Store::sweep_expired`] runs every sweep, from this
+//! one list, so a new table is swept by adding its module's sweep here.
 
-use diesel::prelude::*;
-
-use super::Write;
-use super::schema::{
-    authorization_codes, browser_sessions, grants, login_flows, outbox, rate_limits, sign_in_failures,
-};
+use super::{Store, Write, account, grants, outbox, password_resets, sessions, throttle};
 use crate::error::Result;
 
-impl Write<'_> {
-    /// Deletes flows, codes, sessions and grants that ended before `cutoff`
-    /// (a grant's codes and refresh tokens go with it), finished outbox rows
-    /// older than `outbox_cutoff`, and stale throttle counters. Returns the rows deleted.
-    pub fn delete_finished(&mut self, now: i64, cutoff: i64, outbox_cutoff: i64) -> Result<usize> {
-        let mut deleted =
-            diesel::delete(login_flows::table.filter(login_flows::expires_at.le(now))).execute(self.conn)?;
-        deleted += diesel::delete(authorization_codes::table.filter(authorization_codes::expires_at.le(cutoff)))
-            .execute(self.conn)?;
-        deleted += diesel::delete(
-            browser_sessions::table
-                .filter(browser_sessions::expires_at.le(cutoff).or(browser_sessions::ended_at.le(cutoff))),
-        )
-        .execute(self.conn)?;
-        deleted +=
-            diesel::delete(grants::table.filter(grants::expires_at.le(cutoff).or(grants::revoked_at.le(cutoff))))
-                .execute(self.conn)?;
-        deleted += diesel::delete(
-            outbox::table.filter(outbox::sent_at.le(outbox_cutoff).or(outbox::failed_at.le(outbox_cutoff))),
-        )
-        .execute(self.conn)?;
-        deleted +=
-            diesel::delete(rate_limits::table.filter(rate_limits::window_start.le(cutoff))).execute(self.conn)?;
-        deleted += diesel::delete(
-            sign_in_failures::table
-                .filter(sign_in_failures::updated_at.le(cutoff))
-                .filter(sign_in_failures::locked_until.is_null().or(sign_in_failures::locked_until.le(now))),
-        )
-        .execute(self.conn)?;
-        Ok(deleted)
+/// How long rows that ended (sessions, grants, codes, resets, contact
+/// changes, counters) are kept for the record before a sweep deletes them.
+pub const KEEP_ENDED_SECONDS: i64 = 24 * 3600;
+
+/// How long delivered or given-up outbox messages are kept.
+pub const KEEP_OUTBOX_SECONDS: i64 = 30 * 24 * 3600;
+
+/// One store module's sweep: the tables it clears, and how.
+pub(super) struct Sweep {
+    /// Every table whose expired rows `run` deletes, by its SQL name.
+    pub tables: &'static [&'static str],
+    /// Deletes what has run its course by `now`; returns the rows deleted.
+    pub run: fn(&mut Write<'_>, i64) -> Result<usize>,
+}
+
+/// Every sweep. A table with an `expires_at` column must be cleared by one of
+/// them: tests/it/store/sweeps.rs reads the migrated schema and fails otherwise.
+const SWEEPS: [&Sweep; 6] =
+    [&sessions::SWEEP, &grants::SWEEP, &outbox::SWEEP, &throttle::SWEEP, &password_resets::SWEEP, &account::SWEEP];
+
+/// The tables that [`Store::sweep_expired`] clears.
+pub fn swept_tables() -> Vec<&'static str> {
+    SWEEPS.iter().flat_map(|sweep| sweep.tables.iter().copied()).collect()
+}
+
+impl Store {
+    /// Runs every sweep, each in a transaction of its own so that none holds
+    /// SQLite's write lock for the others. A failed sweep does not stop the
+    /// rest; the first error is returned after all have run. Returns the rows
+    /// deleted (not counting those a deleted grant takes with it).
+    pub fn sweep_expired(&self, now: i64) -> Result<usize> {
+        let mut deleted = 0;
+        let mut first_error = None;
+        for sweep in SWEEPS {
+            match self.write(|tx| (sweep.run)(tx, now)) {
+                Ok(rows) => deleted += rows,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(deleted),
+        }
     }
 }

@@ -39,6 +39,7 @@ pub use account::{StoredConsent, StoredContactChange};
 pub use connection::{DatabaseUrl, DbConnection};
 pub use credentials::StoredTotp;
 pub use grants::{StoredCode, StoredGrant, StoredRefreshToken};
+pub use housekeeping::{KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, swept_tables};
 pub use outbox::{ClaimedMessage, OutboxCounts};
 pub use password_resets::StoredReset;
 pub use sessions::{StoredFlow, StoredSession};

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::housekeeping::{KEEP_OUTBOX_SECONDS, Sweep};
 use super::schema::outbox;
 use super::{Read, Write};
 use crate::domain::ids::MessageId;
@@ -168,4 +169,17 @@ fn leased(
     message: &ClaimedMessage,
 ) -> diesel::dsl::Filter<diesel::dsl::Find<outbox::table, &str>, diesel::dsl::Eq<outbox::lease_token, &str>> {
     outbox::table.find(message.id.as_str()).filter(outbox::lease_token.eq(message.lease_token.as_str()))
+}
+
+/// Messages delivered or given up [`KEEP_OUTBOX_SECONDS`] ago, and those that
+/// expired that long ago without either (no worker ever took them).
+pub(super) const SWEEP: Sweep = Sweep { tables: &["outbox"], run: sweep };
+
+fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
+    let ended = now - KEEP_OUTBOX_SECONDS;
+    // Two statements: SQLite reads the whole table for an OR of three columns.
+    let finished = diesel::delete(outbox::table.filter(outbox::sent_at.le(ended).or(outbox::failed_at.le(ended))))
+        .execute(tx.conn)?;
+    let expired = diesel::delete(outbox::table.filter(outbox::expires_at.le(ended))).execute(tx.conn)?;
+    Ok(finished + expired)
 }

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::housekeeping::{KEEP_ENDED_SECONDS, Sweep};
 use super::schema::{password_resets, users};
 use super::{Read, Write};
 use crate::domain::ids::UserId;
@@ -85,8 +86,16 @@ impl Write<'_> {
             .execute(self.conn)?;
         Ok(())
     }
+}
 
-    pub fn delete_expired_password_resets(&mut self, before: i64) -> Result<usize> {
-        Ok(diesel::delete(password_resets::table.filter(password_resets::expires_at.le(before))).execute(self.conn)?)
-    }
+/// Resets that expired or were used [`KEEP_ENDED_SECONDS`] ago, with or
+/// without an account: every request adds a row, even for an unknown email.
+pub(super) const SWEEP: Sweep = Sweep { tables: &["password_resets"], run: sweep };
+
+fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
+    let ended = now - KEEP_ENDED_SECONDS;
+    Ok(diesel::delete(
+        password_resets::table.filter(password_resets::expires_at.le(ended).or(password_resets::used_at.le(ended))),
+    )
+    .execute(tx.conn)?)
 }

@@ -157,3 +157,20 @@ impl Write<'_> {
         Ok(diesel::delete(login_flows::table.filter(login_flows::expires_at.le(now))).execute(self.conn)?)
     }
 }
+
+/// Sessions that ended or expired [`KEEP_ENDED_SECONDS`] ago, and sign-ins
+/// abandoned before they finished.
+///
+/// [`KEEP_ENDED_SECONDS`]: super::housekeeping::KEEP_ENDED_SECONDS
+pub(super) const SWEEP: super::housekeeping::Sweep =
+    super::housekeeping::Sweep { tables: &["browser_sessions", "login_flows"], run: sweep };
+
+fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
+    let ended = now - super::housekeeping::KEEP_ENDED_SECONDS;
+    let flows = diesel::delete(login_flows::table.filter(login_flows::expires_at.le(now))).execute(tx.conn)?;
+    let sessions = diesel::delete(
+        browser_sessions::table.filter(browser_sessions::expires_at.le(ended).or(browser_sessions::ended_at.le(ended))),
+    )
+    .execute(tx.conn)?;
+    Ok(flows + sessions)
+}

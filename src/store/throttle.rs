@@ -8,7 +8,8 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 
-use super::schema::sign_in_failures;
+use super::housekeeping::{KEEP_ENDED_SECONDS, Sweep};
+use super::schema::{rate_limits, sign_in_failures};
 use super::{DbConnection, Read, Write};
 use crate::error::Result;
 
@@ -109,4 +110,20 @@ impl Write<'_> {
         let window_start = now - now.rem_euclid(window_seconds);
         upsert_count(self.conn, HIT_SQLITE, HIT_POSTGRES, bucket, [window_start, window_start])
     }
+}
+
+/// Rate-limit windows that started, and failure counts last touched,
+/// [`KEEP_ENDED_SECONDS`] ago; a count whose lock still runs is kept.
+pub(super) const SWEEP: Sweep = Sweep { tables: &["rate_limits", "sign_in_failures"], run: sweep };
+
+fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
+    let ended = now - KEEP_ENDED_SECONDS;
+    let windows = diesel::delete(rate_limits::table.filter(rate_limits::window_start.le(ended))).execute(tx.conn)?;
+    let failures = diesel::delete(
+        sign_in_failures::table
+            .filter(sign_in_failures::updated_at.le(ended))
+            .filter(sign_in_failures::locked_until.is_null().or(sign_in_failures::locked_until.le(now))),
+    )
+    .execute(tx.conn)?;
+    Ok(windows + failures)
 }

@@ -3,14 +3,13 @@
 use portti::crypto::totp;
 use portti::domain::recovery_codes;
 
-use crate::oidc::{
-    CALLBACK, PASSWORD, authorization_request, confidential_client, first_sign_in_at, now, person, relying_party,
-    to_password_page,
+use crate::support::fixtures::{
+    CALLBACK, NEW_PASSWORD, PASSWORD, authorization_request, code_of, confidential_client, http, person, relying_party,
 };
+use crate::support::now;
 use crate::support::pages::{Landing, PageClient, element_text};
+use crate::support::sign_in::{first_sign_in_at, to_password_page};
 use crate::support::{TestDb, TestServer};
-
-const NEW_PASSWORD: &str = "kuusi kissaa kiipesi puuhun";
 
 /// Signs in straight to /account for the first time (enrolment, terms).
 /// Returns the account page, the authenticator secret, the recovery codes and
@@ -151,10 +150,10 @@ async fn changing_the_password_ends_the_other_sessions() {
     let offline = authorization_request(&rp, &["offline_access"]);
     let callback = elsewhere.open(&offline.url).await.left();
     let tokens = rp
-        .exchange_code(crate::oidc::code_of(&callback, &offline))
+        .exchange_code(code_of(&callback, &offline))
         .unwrap()
         .set_pkce_verifier(offline.verifier)
-        .request_async(&crate::oidc::http())
+        .request_async(&http())
         .await
         .unwrap();
 
@@ -176,8 +175,7 @@ async fn changing_the_password_ends_the_other_sessions() {
     let (path, _, _) = elsewhere.open(&authorization_request(&rp, &[]).url).await.page();
     assert!(path.starts_with("/signin/"), "the other session ended");
     use openidconnect::OAuth2TokenResponse;
-    let refreshed =
-        rp.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&crate::oidc::http()).await;
+    let refreshed = rp.exchange_refresh_token(tokens.refresh_token().unwrap()).unwrap().request_async(&http()).await;
     assert!(refreshed.is_err(), "refresh tokens from before the change are revoked");
     assert!(outbox_texts(&db, &server).last().unwrap().contains("password of your account changed"));
     server.stop().await;

@@ -19,8 +19,9 @@ use openidconnect::{
 use portti::crypto::totp;
 use portti::domain::client::{ClientKind, NewClient, add_client};
 
-use crate::oidc::{PASSWORD, http, now, person};
 use crate::support::TestDb;
+use crate::support::fixtures::{NEW_PASSWORD, PASSWORD, http, person};
+use crate::support::now;
 use crate::support::pages::query_param;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -356,7 +357,8 @@ async fn enrolled_person(
         )
     };
     let pages = crate::support::pages::PageClient::new(&server.base);
-    let (_, secret, codes, at) = crate::oidc::first_sign_in_at(&pages, &authorize(), "maija@example.com").await;
+    let (_, secret, codes, at) =
+        crate::support::sign_in::first_sign_in_at(&pages, &authorize(), "maija@example.com").await;
     (authorize, secret, codes, at)
 }
 
@@ -390,17 +392,17 @@ async fn a_person_resets_a_forgotten_password_by_email_and_is_back_in_the_applic
     press(&browser, "Send").await;
     expect_heading(&browser, "Check your email").await;
 
-    let (mails, _) = crate::password_reset::delivered(&server, &db).await;
-    let link = crate::password_reset::reset_link(mails.last().unwrap(), &server.base);
+    let (mails, _) = crate::support::messages::delivered(&server, &db).await;
+    let link = crate::support::messages::reset_link(mails.last().unwrap(), &server.base);
     browser.goto(&link).await.unwrap();
     expect_heading(&browser, "Choose a new password").await;
-    fill(&browser, "New password", "kuusi kissaa kiipesi puuhun").await;
-    fill(&browser, "Confirm new password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "New password", NEW_PASSWORD).await;
+    fill(&browser, "Confirm new password", NEW_PASSWORD).await;
     press(&browser, "Save").await;
 
     // Back in the sign-in, email known; the authenticator still asked.
     expect_heading(&browser, "Sign in").await;
-    fill(&browser, "Password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "Password", NEW_PASSWORD).await;
     press(&browser, "Sign in").await;
     expect_heading(&browser, "2-step verification").await;
     fill(&browser, "Authenticator code", &totp::code_at(&secret, at + 30).unwrap()).await;
@@ -457,21 +459,21 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
     browser.find(Locator::Css("input[name=method][value=sms]")).await.unwrap().click().await.unwrap();
     press(&browser, "Send").await;
     expect_heading(&browser, "Enter the code").await;
-    let (_, sms) = crate::password_reset::delivered(&server, &db).await;
+    let (_, sms) = crate::support::messages::delivered(&server, &db).await;
     let text: serde_json::Value = serde_json::from_str(sms.last().unwrap()).unwrap();
     let code: String = text["text"].as_str().unwrap().chars().filter(char::is_ascii_digit).take(6).collect();
     fill(&browser, "Verification code", &code).await;
     press(&browser, "Verify").await;
     expect_heading(&browser, "Choose a new password").await;
-    fill(&browser, "New password", "kuusi kissaa kiipesi puuhun").await;
-    fill(&browser, "Confirm new password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "New password", NEW_PASSWORD).await;
+    fill(&browser, "Confirm new password", NEW_PASSWORD).await;
     press(&browser, "Save").await;
 
     // Not from an application: to the account page, which asks to sign in.
     expect_heading(&browser, "Sign in").await;
     fill(&browser, "Email", "maija@example.com").await;
     press(&browser, "Next").await;
-    fill(&browser, "Password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "Password", NEW_PASSWORD).await;
     press(&browser, "Sign in").await;
     fill(&browser, "Authenticator code", &totp::code_at(&secret, at + 30).unwrap()).await;
     press(&browser, "Verify").await;
@@ -488,7 +490,7 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
     fill(&browser, "Phone", "+358 50 7654321").await;
     press_in(&browser, "/account/phone").await;
     expect_status(&browser, "We sent a code").await;
-    let (_, sms) = crate::password_reset::delivered(&server, &db).await;
+    let (_, sms) = crate::support::messages::delivered(&server, &db).await;
     let text: serde_json::Value = serde_json::from_str(sms.last().unwrap()).unwrap();
     assert_eq!(text["to"], "+358507654321");
     let code: String = text["text"].as_str().unwrap().chars().filter(char::is_ascii_digit).take(6).collect();
@@ -498,7 +500,7 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
     assert!(browser.source().await.unwrap().contains("+358507654321</strong> (confirmed)"));
 
     // The password, given the current one.
-    fill(&browser, "Password", "kuusi kissaa kiipesi puuhun").await;
+    fill(&browser, "Password", NEW_PASSWORD).await;
     fill(&browser, "New password", "seitsemän koiraa haukkuu kuulle").await;
     fill(&browser, "Confirm new password", "seitsemän koiraa haukkuu kuulle").await;
     press_in(&browser, "/account/password").await;

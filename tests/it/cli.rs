@@ -153,10 +153,30 @@ fn invalid_input_gets_a_message_a_person_can_act_on() {
 }
 
 #[test]
+fn variables_a_platform_sets_are_a_warning_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // What Kubernetes sets for a Service named `portti`; and a typo, which is named just the same.
+    let output = portti(dir.path())
+        .env("PORTTI_PORT", "tcp://10.0.0.1:8080")
+        .env("PORTTI_SERVICE_HOST", "10.0.0.1")
+        .env("PORTTI_ISUER", "https://typo.example")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(json(&output)["migrated"], true);
+    let log = String::from_utf8(output.stderr).unwrap();
+    for variable in ["PORTTI_PORT", "PORTTI_SERVICE_HOST", "PORTTI_ISUER"] {
+        let line = log.lines().find(|line| line.contains(variable)).unwrap_or_else(|| panic!("{variable}: {log}"));
+        assert!(line.contains("WARN"), "{line}");
+    }
+    assert!(!log.contains("10.0.0.1") && !log.contains("typo.example"), "never the values: {log}");
+}
+
+#[test]
 fn configuration_errors_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let unknown = portti(dir.path()).env("PORTTI_ISUER", "https://x.example").arg("migrate").output().unwrap();
-    assert!(failure(&unknown).contains("isuer"));
+    let bad = portti(dir.path()).env("PORTTI_DATABASE_POOL_SIZE", "many").arg("migrate").output().unwrap();
+    assert!(failure(&bad).contains("PORTTI_DATABASE_POOL_SIZE"));
 
     std::fs::write(dir.path().join("portti.toml"), "[mail]\nsmpt_url = \"smtp://x\"\n").unwrap();
     let file = portti(dir.path()).args(["migrate", "--config", "portti.toml"]).output().unwrap();

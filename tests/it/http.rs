@@ -75,7 +75,7 @@ async fn cookies_are_http_only_same_site_and_host_bound_over_https() {
         let db = TestDb::sqlite();
         let extra = issuer.map(|i| format!("issuer = {i:?}")).unwrap_or_default();
         let running = start(db.open(&extra), false);
-        let response = crate::oidc::http()
+        let response = crate::support::fixtures::http()
             .get(format!("http://{}/authorize?client_id=nobody", running.addr))
             .send()
             .await
@@ -101,8 +101,8 @@ async fn metrics_count_requests_sign_ins_tokens_and_read_the_outbox() {
     use portti::domain::client::{ClientKind, NewClient, add_client};
     let db = TestDb::sqlite();
     let server = db.serve("");
-    crate::oidc::person(&server.state, "maija@example.com");
-    crate::oidc::confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    crate::support::fixtures::person(&server.state, "maija@example.com");
+    crate::support::fixtures::confidential_client(&server.state, "ledger", true, "RS256", &[]);
     let new = NewClient::parse(
         "service",
         ClientKind::Confidential { secret: None },
@@ -114,7 +114,7 @@ async fn metrics_count_requests_sign_ins_tokens_and_read_the_outbox() {
     )
     .unwrap();
     let secret = add_client(&server.state.store, 1, new).unwrap().client_secret.unwrap();
-    let http = crate::oidc::http();
+    let http = crate::support::fixtures::http();
     for _ in 0..2 {
         http.get(format!("{}/healthz", server.base)).send().await.unwrap();
     }
@@ -124,9 +124,9 @@ async fn metrics_count_requests_sign_ins_tokens_and_read_the_outbox() {
         .send()
         .await
         .unwrap();
-    let rp = crate::oidc::relying_party(&server, "ledger", None).await;
+    let rp = crate::support::fixtures::relying_party(&server, "ledger", None).await;
     let pages = crate::support::pages::PageClient::new(&server.base);
-    let (_, _, page) = pages.open(&crate::oidc::authorization_request(&rp, &[]).url).await.page();
+    let (_, _, page) = pages.open(&crate::support::fixtures::authorization_request(&rp, &[]).url).await.page();
     let (path, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();
     pages.submit(&page, "/password", &[("password", "not the password")]).await.page();
     pages.open("/password/forgot").await.page();

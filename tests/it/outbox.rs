@@ -6,23 +6,13 @@ use std::process::{Child, Command, Stdio};
 use diesel::prelude::*;
 use portti::AppState;
 use portti::domain::contact::{Email, PhoneNumber};
-use portti::notify::{Message, OutboxWorker, Transports, enqueue};
+use portti::notify::{Message, enqueue};
 use portti::store::schema::outbox;
 
+use crate::support::messages::worker;
 use crate::support::sms_gateway::SmsGateway;
 use crate::support::smtp::SmtpServer;
 use crate::support::{TestDb, eventually, portti_binary, random_master_key};
-
-fn worker(state: &AppState) -> OutboxWorker {
-    OutboxWorker::new(
-        state.store.clone(),
-        state.keys.clone(),
-        state.clock.clone(),
-        state.settings.outbox.clone(),
-        Transports::from_settings(&state.settings).unwrap(),
-        state.outbox_wake.clone(),
-    )
-}
 
 fn queue(state: &AppState, message: Message, expires_at: Option<i64>) {
     let now = state.clock.now();

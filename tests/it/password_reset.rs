@@ -4,47 +4,16 @@
 use diesel::prelude::*;
 use openidconnect::OAuth2TokenResponse;
 use portti::crypto::totp;
-use portti::notify::{OutboxWorker, Transports};
 use portti::store::schema::outbox;
 
-use crate::oidc::{
-    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, first_sign_in_at, http, maija_and_ledger,
-    person, relying_party, to_password_page,
+use crate::support::TestDb;
+use crate::support::fixtures::{
+    CALLBACK, NEW_PASSWORD, PASSWORD, authorization_request, code_of, confidential_client, http, maija_and_ledger,
+    person, relying_party,
 };
+use crate::support::messages::{delivered, reset_link};
 use crate::support::pages::PageClient;
-use crate::support::{TestDb, TestServer};
-
-const NEW_PASSWORD: &str = "kuusi kissaa kiipesi puuhun";
-
-/// Delivers the outbox (to files, as configured) and returns the texts of the
-/// emails and SMS messages written so far.
-pub async fn delivered(server: &TestServer, db: &TestDb) -> (Vec<String>, Vec<String>) {
-    let state = &server.state;
-    let worker = OutboxWorker::new(
-        state.store.clone(),
-        state.keys.clone(),
-        state.clock.clone(),
-        state.settings.outbox.clone(),
-        Transports::from_settings(&state.settings).unwrap(),
-        state.outbox_wake.clone(),
-    );
-    worker.deliver_due().await.unwrap();
-    let read = |sub: &str| -> Vec<String> {
-        let dir = db.path().join("outbox").join(sub);
-        let mut files: Vec<_> =
-            std::fs::read_dir(&dir).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
-        files.sort();
-        files.into_iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
-    };
-    (read("mail"), read("sms"))
-}
-
-/// The reset link in an email (quoted-printable soft breaks undone).
-pub fn reset_link(mail: &str, base: &str) -> String {
-    let text = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
-    let start = text.find(&format!("{base}/password/reset/")).expect("a reset link");
-    text[start..].split_whitespace().next().unwrap().to_owned()
-}
+use crate::support::sign_in::{first_sign_in_at, to_password_page};
 
 /// To the password page of a sign-in, then to "Forgot your password?".
 async fn forgot_page(pages: &PageClient, url: &str, email: &str) -> String {

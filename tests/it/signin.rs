@@ -3,12 +3,14 @@
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use portti::crypto::totp;
 
-use crate::oidc::{
-    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, first_sign_in, first_sign_in_at, http,
-    maija_and_ledger, now, person, relying_party, sign_in, to_password_page,
-};
 use crate::support::TestDb;
+use crate::support::fixtures::{
+    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, http, maija_and_ledger, person,
+    relying_party,
+};
+use crate::support::now;
 use crate::support::pages::{Landing, PageClient, query_param};
+use crate::support::sign_in::{first_sign_in, first_sign_in_at, sign_in, to_password_page};
 
 /// Email and password steps with a given password; returns the landing page.
 async fn try_password(pages: &PageClient, url: &str, email: &str, password: &str) -> (reqwest::StatusCode, String) {

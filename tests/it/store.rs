@@ -17,6 +17,12 @@ use portti::{AppState, store::Store};
 
 use crate::support::{TestDb, on_both_backends, random_master_key};
 
+mod grants;
+mod password_resets;
+mod sessions;
+mod sweeps;
+mod throttle;
+
 on_both_backends!(
     migrations_run_once,
     offices_and_client_companies,
@@ -36,6 +42,18 @@ on_both_backends!(
 
 fn user_input(email: &str) -> NewUserInput {
     NewUserInput { email: email.to_owned(), name: "Maija Meikäläinen".to_owned(), ..Default::default() }
+}
+
+/// A person with nothing but an email and a name.
+fn person(state: &AppState, email: &str) -> portti::domain::ids::UserId {
+    add_user(&state.store, &state.keys, 1, user_input(email)).unwrap().user.id
+}
+
+/// Registers the public client `app`, that grants in these tests belong to.
+fn app_client(state: &AppState) {
+    let app = NewClient::parse("app", ClientKind::Public, &["https://a.example/cb".to_owned()], &[], &[], false, None)
+        .unwrap();
+    add_client(&state.store, 1, app).unwrap();
 }
 
 fn user_count(db: &TestDb) -> i64 {
@@ -361,7 +379,7 @@ fn housekeeping_deletes_only_what_has_ended(db: &TestDb) {
             tx.insert_refresh_token("live-token", "live", 50)
         })
         .unwrap();
-    let deleted = state.store.write(|tx| tx.delete_finished(5_000, 1_000, 1_000)).unwrap();
+    let deleted = state.store.sweep_expired(1_000 + portti::store::KEEP_ENDED_SECONDS).unwrap();
     assert_eq!(deleted, 2, "one session and one grant (its refresh token goes with it)");
     state
         .store

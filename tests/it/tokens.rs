@@ -8,7 +8,7 @@ use portti::domain::client::{ClientKind, NewClient, add_client};
 use portti::domain::signing_keys::rotate_signing_keys;
 use serde_json::Value;
 
-use crate::oidc::{CALLBACK, confidential_client, http, person};
+use crate::support::fixtures::{CALLBACK, confidential_client, http, person};
 use crate::support::pages::{PageClient, query_param};
 use crate::support::{TestDb, TestServer};
 
@@ -161,9 +161,9 @@ async fn public_clients_must_use_pkce_and_the_right_verifier() {
     assert_eq!(query_param(&pages.open(&plain).await.left(), "error").as_deref(), Some("invalid_request"));
 
     // Sign in with PKCE, then present a wrong verifier: the code is burnt.
-    let rp = crate::oidc::relying_party(&server, "mobile", None).await;
-    let request = crate::oidc::authorization_request(&rp, &[]);
-    let (callback, _, _) = crate::oidc::first_sign_in(&pages, &request.url, "maija@example.com").await;
+    let rp = crate::support::fixtures::relying_party(&server, "mobile", None).await;
+    let request = crate::support::fixtures::authorization_request(&rp, &[]);
+    let (callback, _, _) = crate::support::sign_in::first_sign_in(&pages, &request.url, "maija@example.com").await;
     let code = query_param(&callback, "code").unwrap();
     let wrong = "x".repeat(43);
     let (status, body) = post_token(
@@ -202,10 +202,10 @@ async fn an_expired_code_is_refused() {
     let server = db.serve("");
     person(&server.state, "maija@example.com");
     let secret = confidential_client(&server.state, "ledger", true, "RS256", &[]);
-    let rp = crate::oidc::relying_party(&server, "ledger", Some(&secret)).await;
+    let rp = crate::support::fixtures::relying_party(&server, "ledger", Some(&secret)).await;
     let pages = PageClient::new(&server.base);
-    let request = crate::oidc::authorization_request(&rp, &[]);
-    let (callback, _, _) = crate::oidc::first_sign_in(&pages, &request.url, "maija@example.com").await;
+    let request = crate::support::fixtures::authorization_request(&rp, &[]);
+    let (callback, _, _) = crate::support::sign_in::first_sign_in(&pages, &request.url, "maija@example.com").await;
     server.state.clock.advance(61);
     let code = query_param(&callback, "code").unwrap();
     let (status, body) = post_token(

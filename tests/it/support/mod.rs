@@ -1,7 +1,12 @@
-//! Shared test fixtures: fresh databases on both backends, settings, and
-//! real peers (an SMTP server, an SMS gateway).
+//! Shared test fixtures: fresh databases on both backends, settings, the
+//! people and clients tests start from, a person signing in on the pages,
+//! and real peers (an SMTP server, an SMS gateway).
 
+pub mod fixtures;
+pub mod messages;
 pub mod pages;
+pub mod rows;
+pub mod sign_in;
 pub mod sms_gateway;
 pub mod smtp;
 
@@ -174,6 +179,11 @@ pub fn start(state: AppState, outbox_worker: bool) -> Running {
 /// The `portti` binary built for these tests.
 pub fn portti_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_portti"))
+}
+
+/// The current time, as Portti's clock counts it.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// Polls `check` until it holds or `seconds` pass.
