@@ -167,7 +167,7 @@ pub(super) const SWEEP: super::housekeeping::Sweep =
 
 fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
     let ended = now - super::housekeeping::KEEP_ENDED_SECONDS;
-    let flows = diesel::delete(login_flows::table.filter(login_flows::expires_at.le(now))).execute(tx.conn)?;
+    let flows = tx.delete_expired_flows(now)?;
     let sessions = diesel::delete(
         browser_sessions::table.filter(browser_sessions::expires_at.le(ended).or(browser_sessions::ended_at.le(ended))),
     )

@@ -275,10 +275,10 @@ async fn a_repeated_parameter_is_refused_and_nothing_is_done() {
     person(&server.state, "maija@example.com");
     let secret = confidential_client(&server.state, "ledger", true, "RS256", &[]);
     let service = confidential_client(&server.state, "service", false, "ES256", &["client_credentials"]);
-    let rp = crate::oidc::relying_party(&server, "ledger", Some(&secret)).await;
+    let rp = crate::support::fixtures::relying_party(&server, "ledger", Some(&secret)).await;
     let pages = PageClient::new(&server.base);
-    let request = crate::oidc::authorization_request(&rp, &["offline_access"]);
-    let (callback, _, _) = crate::oidc::first_sign_in(&pages, &request.url, "maija@example.com").await;
+    let request = crate::support::fixtures::authorization_request(&rp, &["offline_access"]);
+    let (callback, _, _) = crate::support::sign_in::first_sign_in(&pages, &request.url, "maija@example.com").await;
     let code = query_param(&callback, "code").unwrap();
     let redeem = [
         ("grant_type", "authorization_code"),

@@ -136,14 +136,10 @@ fn flow(id: &str, expires_at: i64) -> StoredFlow {
     StoredFlow {
         id_digest: id.to_owned(),
         browser_digest: "browser".to_owned(),
-        request: "{}".to_owned(),
-        step: "email".to_owned(),
-        email: None,
+        request: "null".to_owned(),
+        state: r#"{"step":"email","email":null}"#.to_owned(),
+        version: 0,
         user_id: None,
-        amr: String::new(),
-        auth_time: None,
-        session_public_id: None,
-        sealed_pending_secret: None,
         created_at: 0,
         expires_at,
     }
