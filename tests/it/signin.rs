@@ -458,3 +458,52 @@ async fn a_session_ends_at_its_absolute_limit_even_when_used() {
     assert!(path.starts_with("/signin/"), "idle only 1400 s, but 3100 s since the sign-in: over");
     server.stop().await;
 }
+
+/// Two recovery codes sent at once for one sign-in (a double submit, two
+/// tabs): one moves the sign-in on; the other changes nothing, so its code
+/// is not spent. The step spends the code and saves the flow in one
+/// transaction.
+async fn racing_recovery_codes_spend_exactly_one(db: TestDb) {
+    let server = db.serve("");
+    let rp = maija_and_ledger(&server).await;
+    let first = PageClient::new(&server.base);
+    let (_, _, recovery) = first_sign_in(&first, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+    let user = server
+        .state
+        .store
+        .read(|r| r.user_id_by_email(&portti::domain::contact::Email::parse("maija@example.com").unwrap()))
+        .unwrap()
+        .unwrap();
+    let unused = || server.state.store.read(|r| r.unused_recovery_codes(&user)).unwrap();
+    assert_eq!(unused(), 10);
+
+    let pages = PageClient::new(&server.base);
+    let page = to_password_page(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+    let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+    let recovery_page =
+        format!("{}/recovery", crate::support::pages::form_action(&page, "/code").trim_end_matches("/code"));
+    let (_, _, page) = pages.open(&recovery_page).await.page();
+    let (first_code, second_code) = ([("code", recovery[0].as_str())], [("code", recovery[1].as_str())]);
+    let (one, other) =
+        tokio::join!(pages.submit(&page, "/recovery", &first_code), pages.submit(&page, "/recovery", &second_code));
+    let outcomes = [one.page(), other.page()];
+    // Both pages show where the sign-in now stands; the loser's says why it did nothing.
+    let (won, lost): (Vec<_>, Vec<_>) = outcomes.iter().partition(|(_, status, _)| *status == 200);
+    assert_eq!((won.len(), lost.len()), (1, 1), "exactly one moves the sign-in on");
+    assert!(won[0].2.contains("Set up 2-step verification"));
+    assert_eq!(lost[0].1, 400);
+    assert!(notice(&lost[0].2).contains("already done"), "the other is told: {}", notice(&lost[0].2));
+    assert_eq!(unused(), 9, "and only one code is spent");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn racing_recovery_codes_spend_exactly_one_on_sqlite() {
+    racing_recovery_codes_spend_exactly_one(TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn racing_recovery_codes_spend_exactly_one_on_postgres() {
+    let Some(db) = TestDb::postgres() else { return };
+    racing_recovery_codes_spend_exactly_one(db).await;
+}

@@ -17,6 +17,7 @@ use portti::{AppState, store::Store};
 
 use crate::support::{TestDb, on_both_backends, random_master_key};
 
+mod flows;
 mod grants;
 mod password_resets;
 mod sessions;
