@@ -311,7 +311,7 @@ pub fn reset_authenticator(
 /// and the person is told by email.
 pub fn new_recovery_codes(ctx: &AccountContext<'_>, now: UnixSeconds, session: &Session) -> Result<Vec<String>> {
     ensure_recent_sign_in(session, now)?;
-    let (codes, digests) = recovery_codes::generate();
+    let (codes, digests) = recovery_codes::generate(ctx.sign_in.keys, &session.user_id)?;
     ctx.sign_in.store.write(|tx| {
         let user = user_of(tx, session)?;
         tx.replace_recovery_codes(&session.user_id, &digests)?;

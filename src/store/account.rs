@@ -138,12 +138,8 @@ impl Write<'_> {
         code_digest: &str,
         expires_at: i64,
     ) -> Result<()> {
-        let attempts = contact_changes::table
-            .find((user_id.as_str(), kind))
-            .select(contact_changes::attempts)
-            .get_result::<i32>(self.conn)
-            .optional()?
-            .unwrap_or(0);
+        // A new code starts a new count: the hourly limit of codes bounds the
+        // guesses, and a person who mistyped five times can try again.
         diesel::delete(contact_changes::table.find((user_id.as_str(), kind))).execute(self.conn)?;
         diesel::insert_into(contact_changes::table)
             .values((
@@ -151,7 +147,7 @@ impl Write<'_> {
                 contact_changes::kind.eq(kind),
                 contact_changes::new_value.eq(new_value),
                 contact_changes::code_digest.eq(code_digest),
-                contact_changes::attempts.eq(attempts),
+                contact_changes::attempts.eq(0),
                 contact_changes::expires_at.eq(expires_at),
             ))
             .execute(self.conn)?;

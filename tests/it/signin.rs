@@ -507,3 +507,44 @@ async fn racing_recovery_codes_spend_exactly_one_on_postgres() {
     let Some(db) = TestDb::postgres() else { return };
     racing_recovery_codes_spend_exactly_one(db).await;
 }
+
+/// Recovery codes are stored as keyed hashes bound to their person, never
+/// as plain hashes; a code stored before that (plain SHA-256) still works once.
+#[actix_web::test]
+async fn recovery_codes_are_stored_keyed_and_old_ones_still_work() {
+    use portti::domain::recovery_codes;
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let rp = maija_and_ledger(&server).await;
+    let first = PageClient::new(&server.base);
+    let (_, _, codes) = first_sign_in(&first, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+    let email = portti::domain::contact::Email::parse("maija@example.com").unwrap();
+    let user = server.state.store.read(|r| r.user_id_by_email(&email)).unwrap().unwrap();
+    let keyed = recovery_codes::digest(&server.state.keys, &user, &codes[0]).unwrap();
+    let plain = recovery_codes::legacy_digest(&codes[0]);
+    let stored_as = |digest: &str| {
+        let digest = digest.to_owned();
+        server.state.store.write(|tx| tx.use_recovery_code(&user, &digest, 1)).unwrap()
+    };
+    assert!(!stored_as(&plain), "no plain hash is stored");
+    assert!(stored_as(&keyed), "the keyed hash is");
+
+    // A code from before: stored as its plain hash.
+    let old = "ABCDE-FGHJK";
+    let legacy = vec![recovery_codes::legacy_digest(old)];
+    server.state.store.write(|tx| tx.replace_recovery_codes(&user, &legacy)).unwrap();
+    for attempt in 0..2 {
+        let pages = PageClient::new(&server.base);
+        let page = to_password_page(&pages, &authorization_request(&rp, &[]).url, "maija@example.com").await;
+        let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+        let recovery_page =
+            format!("{}/recovery", crate::support::pages::form_action(&page, "/code").trim_end_matches("/code"));
+        let (_, _, page) = pages.open(&recovery_page).await.page();
+        let (_, status, body) = pages.submit(&page, "/recovery", &[("code", old)]).await.page();
+        match attempt {
+            0 => assert!(body.contains("Set up 2-step verification"), "{status}"),
+            _ => assert!(notice(&body).contains("used already"), "once: {status}"),
+        }
+    }
+    server.stop().await;
+}

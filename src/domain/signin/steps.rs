@@ -184,12 +184,14 @@ pub fn submit_recovery_code(
     code: &str,
     address: Option<&str>,
 ) -> Result<Outcome> {
-    let digest = recovery_codes::digest(code);
     ctx.store
         .write(|tx| {
             let SecondFactor { mut flow, user, email, amr, attempt, subject } =
                 or_refuse!(begin_second_factor(ctx, tx, now, flow_id, browser_id, address)?);
-            if !tx.use_recovery_code(&user, &digest, now)? {
+            let keyed = recovery_codes::digest(ctx.keys, &user, code)?;
+            let used = tx.use_recovery_code(&user, &keyed, now)?
+                || tx.use_recovery_code(&user, &recovery_codes::legacy_digest(code), now)?;
+            if !used {
                 ctx.lockout.metrics.sign_in(SignInOutcome::WrongCode);
                 ctx.lockout.attempt_failed(tx, now, attempt)?;
                 return Ok(Err(Refusal::WrongRecoveryCode));
@@ -280,7 +282,7 @@ pub fn confirm_enrolment(
                 return Ok(Err(Refusal::AuthenticatorExists));
             }
             tx.set_totp(&user, &seal_authenticator(ctx.keys, &user, &secret)?, step, now)?;
-            let (codes, digests) = recovery_codes::generate();
+            let (codes, digests) = recovery_codes::generate(ctx.keys, &user)?;
             tx.replace_recovery_codes(&user, &digests)?;
             ctx.lockout.signed_in(tx, &account_subject(Some(&user), ""))?;
             let amr = with_method(amr, "otp");
