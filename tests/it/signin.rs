@@ -433,8 +433,30 @@ async fn prompt_max_age_and_login_hint() {
         .left();
     assert_eq!(query_param(&left, "error").as_deref(), Some("login_required"));
 
-    // max_age=0 demands a fresh sign-in.
-    server.state.clock.advance(5);
+    // A hint that does not verify (signed by a key that is not Portti's) names
+    // nobody: not even this person's session may answer it.
+    let maija = server
+        .state
+        .store
+        .read(|r| r.user_id_by_email(&portti::domain::contact::Email::parse("maija@example.com").unwrap()))
+        .unwrap()
+        .unwrap();
+    let alg = portti::crypto::signing::SigningAlg::RS256;
+    let stranger_key = portti::crypto::signing::SigningKey::from_pkcs8(
+        alg,
+        &portti::crypto::signing::generate_private_key(alg).unwrap(),
+    )
+    .unwrap();
+    let forged_hint = stranger_key
+        .sign("JWT", &serde_json::json!({ "iss": server.base, "sub": maija.as_str(), "aud": "ledger" }))
+        .unwrap();
+    let left = pages
+        .open(&format!("{}&prompt=none&id_token_hint={forged_hint}", authorization_request(&rp, &[]).url))
+        .await
+        .left();
+    assert_eq!(query_param(&left, "error").as_deref(), Some("login_required"), "an unverifiable hint");
+
+    // max_age=0 demands a fresh sign-in, even within the second of the last one.
     let (path, _, _) = pages.open(&format!("{}&max_age=0", authorization_request(&rp, &[]).url)).await.page();
     assert!(path.starts_with("/signin/"));
     let left = pages.open(&format!("{}&max_age=3600", authorization_request(&rp, &[]).url)).await.left();

@@ -218,8 +218,13 @@ pub fn authorize(
 
     let session = session::current(ctx.store, ctx.sessions, now, session_cookie)?;
     // With an id_token_hint, only a session of the person it names will do.
-    let hinted_subject = params.id_token_hint.as_deref().and_then(|hint| hinted_subject(ctx, hint));
-    let usable = session.filter(|s| state::session_usable(s, &request, hinted_subject.as_deref(), now));
+    let hinted_subject = params.id_token_hint.as_deref().map(|hint| hinted_subject(ctx, hint));
+    let hint = match &hinted_subject {
+        None => state::Hint::Absent,
+        Some(Some(subject)) => state::Hint::Subject(subject),
+        Some(None) => state::Hint::Unverifiable,
+    };
+    let usable = session.filter(|s| state::session_usable(s, &request, hint, now));
     let prompt = request.prompt;
     let login_hint =
         request.login_hint.clone().and_then(|hint| Email::parse(&hint).ok()).map(|e| e.as_str().to_owned());

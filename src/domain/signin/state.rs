@@ -126,18 +126,30 @@ pub fn after_authentication(facts: AfterAuthenticationFacts<'_>) -> AfterAuthent
     }
 }
 
+/// What an `id_token_hint` says of the person the application expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint<'a> {
+    /// No hint was sent.
+    Absent,
+    /// A valid ID token of this service, naming this subject.
+    Subject(&'a str),
+    /// A hint that does not verify (bad signature, another issuer, an
+    /// unknown key): it names nobody, so no session matches it.
+    Unverifiable,
+}
+
 /// Whether an existing session may sign this request in without a new
-/// authentication: not with `prompt=login`, not older than `max_age`, and
-/// only the person an `id_token_hint` names.
-pub fn session_usable(
-    session: &Session,
-    request: &AuthorizationRequest,
-    hinted_subject: Option<&str>,
-    now: UnixSeconds,
-) -> bool {
-    request.prompt != Prompt::Login
-        && request.max_age.is_none_or(|max_age| now - session.auth_time <= max_age)
-        && hinted_subject.is_none_or(|sub| sub == session.user_id.as_str())
+/// authentication: not with `prompt=login`, not older than `max_age`
+/// (`max_age=0` always asks again, OpenID Connect Core 3.1.2.1), and only
+/// the person a verified `id_token_hint` names.
+pub fn session_usable(session: &Session, request: &AuthorizationRequest, hint: Hint<'_>, now: UnixSeconds) -> bool {
+    let fresh_enough = request.max_age.is_none_or(|max_age| max_age > 0 && now - session.auth_time <= max_age);
+    let hinted = match hint {
+        Hint::Absent => true,
+        Hint::Subject(sub) => sub == session.user_id.as_str(),
+        Hint::Unverifiable => false,
+    };
+    request.prompt != Prompt::Login && fresh_enough && hinted
 }
 
 /// Consent only ever grows: what was allowed before, and what is allowed now.
@@ -203,12 +215,22 @@ mod tests {
     fn a_session_serves_a_request_unless_login_max_age_or_the_hint_say_otherwise() {
         let now = 1_000_000;
         let s = session(now - 600);
-        assert!(session_usable(&s, &request(&["openid"], Prompt::Default, None), None, now));
-        assert!(!session_usable(&s, &request(&["openid"], Prompt::Login, None), None, now));
-        assert!(session_usable(&s, &request(&["openid"], Prompt::Default, Some(600)), None, now));
-        assert!(!session_usable(&s, &request(&["openid"], Prompt::Default, Some(599)), None, now));
-        assert!(session_usable(&s, &request(&["openid"], Prompt::None, None), Some(s.user_id.as_str()), now));
-        assert!(!session_usable(&s, &request(&["openid"], Prompt::None, None), Some("someone-else"), now));
+        let plain = request(&["openid"], Prompt::Default, None);
+        assert!(session_usable(&s, &plain, Hint::Absent, now));
+        assert!(!session_usable(&s, &request(&["openid"], Prompt::Login, None), Hint::Absent, now));
+        assert!(session_usable(&s, &request(&["openid"], Prompt::Default, Some(600)), Hint::Absent, now));
+        assert!(!session_usable(&s, &request(&["openid"], Prompt::Default, Some(599)), Hint::Absent, now));
+        let none = request(&["openid"], Prompt::None, None);
+        assert!(session_usable(&s, &none, Hint::Subject(s.user_id.as_str()), now));
+        assert!(!session_usable(&s, &none, Hint::Subject("someone-else"), now));
+        assert!(!session_usable(&s, &none, Hint::Unverifiable, now), "a hint that does not verify names nobody");
+    }
+
+    #[test]
+    fn max_age_zero_always_asks_again_even_within_the_same_second() {
+        let now = 1_000_000;
+        assert!(!session_usable(&session(now), &request(&["openid"], Prompt::Default, Some(0)), Hint::Absent, now));
+        assert!(session_usable(&session(now), &request(&["openid"], Prompt::Default, Some(1)), Hint::Absent, now));
     }
 
     #[test]
