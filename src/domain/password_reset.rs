@@ -71,6 +71,27 @@ pub enum Started {
     CodeSent { reset_id: String },
 }
 
+/// Whether a reset id from a URL is one Portti could have made: 32 random
+/// bytes, base64url (43 characters of `A–Z a–z 0–9 - _`). Anything else is
+/// refused before it is looked up or written into a page.
+fn well_formed(reset_id: &str) -> bool {
+    reset_id.len() == 43 && reset_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The page that asks for the SMS code of this browser's reset: its id, as
+/// looked up, for the form to post to; refused for an id that is malformed,
+/// unknown, used, expired, another browser's, or no longer waiting for a code.
+pub fn awaiting_code(store: &Store, now: UnixSeconds, reset_id: &str, browser_id: &str) -> Result<String> {
+    if !well_formed(reset_id) {
+        return Err(Refusal::ResetExpired.into());
+    }
+    let reset = store.read(|r| load(r, now, &sha256_hex(reset_id)))?;
+    if !awaits_code(&reset, browser_id) {
+        return Err(Refusal::ResetExpired.into());
+    }
+    Ok(reset_id.to_owned())
+}
+
 fn code_context(id_digest: &str) -> String {
     format!("password-reset:{id_digest}")
 }
@@ -199,6 +220,9 @@ pub fn verify_code(
     browser_id: &str,
     code: &str,
 ) -> Result<()> {
+    if !well_formed(reset_id) {
+        return Err(Refusal::ResetExpired.into());
+    }
     let id_digest = sha256_hex(reset_id);
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
     let presented = ctx.keys.code_digest(&code_context(&id_digest), &code)?;
@@ -229,6 +253,9 @@ pub fn verify_code(
 
 /// The reset that may set a password now, and its person.
 fn usable(r: &mut Read<'_>, now: UnixSeconds, reset_id: &str, browser_id: &str) -> Result<(StoredReset, UserId)> {
+    if !well_formed(reset_id) {
+        return Err(Refusal::ResetExpired.into());
+    }
     let reset = load(r, now, &sha256_hex(reset_id))?;
     match (may_set_password(&reset, browser_id), reset.user_id.clone()) {
         (true, Some(user_id)) => Ok((reset, UserId::from_stored(user_id))),
@@ -329,6 +356,15 @@ mod tests {
         assert!(may_set_password(&reset(Method::SmsCode, "first", Some(5)), "first"));
         assert!(!may_set_password(&reset(Method::SmsCode, "first", Some(5)), "second"));
         assert!(!awaits_code(&reset(Method::SmsCode, "first", Some(5)), "first"), "a code is entered once");
+    }
+
+    #[test]
+    fn only_ids_portti_could_have_made_are_looked_up() {
+        assert!(well_formed(&random_token()));
+        assert!(!well_formed("..%2F..%2Faccount%2Fsign-out-everywhere%3F"));
+        assert!(!well_formed("../../account/sign-out-everywhere?/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+        assert!(!well_formed(&"a".repeat(44)));
+        assert!(!well_formed(""));
     }
 
     #[test]

@@ -144,11 +144,16 @@ pub async fn forgot_submit(req: HttpRequest, state: web::Data<AppState>, form: C
 pub async fn code_page(req: HttpRequest, state: web::Data<AppState>, reset: web::Path<String>) -> HttpResponse {
     let t = PageTexts::for_request(&req, None);
     let Some(browser) = browser_id(&req, &state) else { return error_page(&Refusal::ResetExpired.into(), &t) };
-    match csrf_token(&state, &browser) {
-        Ok(csrf) => page(
-            StatusCode::OK,
-            &CodePage { t, csrf, notice: None, reset: reset.into_inner(), code_minutes: minutes(CODE_SECONDS) },
-        ),
+    let csrf = match csrf_token(&state, &browser) {
+        Ok(csrf) => csrf,
+        Err(e) => return error_page(&e, &t),
+    };
+    // The form posts to the reset as looked up, never to the path as typed.
+    let asked = reset.into_inner();
+    match run(&state, move |s, now| password_reset::awaiting_code(&s.store, now, &asked, &browser)).await {
+        Ok(reset) => {
+            page(StatusCode::OK, &CodePage { t, csrf, notice: None, reset, code_minutes: minutes(CODE_SECONDS) })
+        }
         Err(e) => error_page(&e, &t),
     }
 }

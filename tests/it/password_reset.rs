@@ -237,3 +237,34 @@ async fn asking_for_a_reset_takes_as_long_for_an_unknown_email() {
     }
     server.stop().await;
 }
+
+/// The SMS code page posts only to a reset that exists and waits for its
+/// code in this browser: a path made to point the form (and this browser's
+/// form token) elsewhere gets no form at all.
+#[actix_web::test]
+async fn the_code_page_posts_only_to_a_real_reset() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let rp = maija_and_ledger(&server).await;
+    let pages = PageClient::new(&server.base);
+    let page = ask_for_sms(&pages, &authorization_request(&rp, &[]).url).await;
+    let action = crate::support::pages::form_action(&page, "/code");
+    assert!(action.starts_with("/password/reset/"), "{action}");
+
+    for crafted in [
+        "/password/reset/..%2F..%2Faccount%2Fsign-out-everywhere%3F/code",
+        "/password/reset/%22%3E%3Cform%20action%3D%22%2Faccount/code",
+        // Well formed, but no such reset.
+        "/password/reset/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/code",
+    ] {
+        let (_, status, body) = pages.open(crafted).await.page();
+        assert_eq!(status, 404, "{crafted}");
+        assert!(!body.contains("<form") && !body.contains("action="), "{crafted}: {body}");
+        assert!(!body.contains(r#"name="csrf""#), "{crafted}: no form token on the page");
+    }
+    // The real one still shows its form, from another look.
+    let (_, status, again) = pages.open(&action).await.page();
+    assert_eq!(status, 200);
+    assert_eq!(crate::support::pages::form_action(&again, "/code"), action);
+    server.stop().await;
+}
