@@ -24,6 +24,9 @@ mod sources;
 pub use sources::Loaded;
 use sources::secret;
 
+/// Where the database is when nothing says otherwise.
+const DEFAULT_DATABASE_URL: &str = "sqlite://portti.db";
+
 /// The configuration as written by an operator, before validation.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,6 +37,8 @@ pub struct Config {
     pub bind: String,
     /// `sqlite://PATH` or `postgres://…`.
     pub database_url: String,
+    /// A file holding the database URL (its password is a secret), instead of `database_url`.
+    pub database_url_file: Option<PathBuf>,
     /// Connections kept in the database pool.
     pub database_pool_size: u32,
     /// 32 random bytes, base64: encrypts secrets at rest and keys the HMACs.
@@ -165,7 +170,8 @@ impl Default for Config {
         Self {
             issuer: "http://127.0.0.1:8080".to_owned(),
             bind: "127.0.0.1:8080".to_owned(),
-            database_url: "sqlite://portti.db".to_owned(),
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            database_url_file: None,
             database_pool_size: 8,
             master_key: None,
             master_key_file: None,
@@ -452,7 +458,12 @@ impl Settings {
             .bind
             .parse()
             .map_err(|e| Error::Config(format!("bind `{}` is not an address like 127.0.0.1:8080: {e}", config.bind)))?;
-        let database_url = DatabaseUrl::parse(&config.database_url)?;
+        // The URL has a default, so "both set" means a URL other than it.
+        let inline_url = (config.database_url != DEFAULT_DATABASE_URL).then_some(config.database_url);
+        let database_url = secret("database_url", inline_url, config.database_url_file.as_deref())
+            .map_err(Error::Config)?
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let database_url = DatabaseUrl::parse(&database_url)?;
         if config.database_pool_size == 0 {
             return Err(Error::Config("database_pool_size must be at least 1".to_owned()));
         }

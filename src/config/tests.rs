@@ -184,6 +184,7 @@ fn every_secret_can_come_from_a_file() {
     let webhook = write("webhook-url", "https://sms.example/hook?key=token\r\n");
     let client = write("client-secret", "0123456789abcdef0123456789abcdef\n");
     let upstream = write("upstream-secret", "upstream-password");
+    let database = write("database-url", "postgres://portti:db-password@db.internal/portti\n");
     let loaded = load(
         &format!(
             r#"
@@ -203,6 +204,7 @@ fn every_secret_can_come_from_a_file() {
         &[
             ("PORTTI_MAIL__SMTP_URL_FILE", smtp.to_str().unwrap()),
             ("PORTTI_SMS__WEBHOOK_URL_FILE", webhook.to_str().unwrap()),
+            ("PORTTI_DATABASE_URL_FILE", database.to_str().unwrap()),
         ],
     )
     .unwrap();
@@ -218,6 +220,14 @@ fn every_secret_can_come_from_a_file() {
         ClientKind::Confidential { secret: Some(secret) } if secret == "0123456789abcdef0123456789abcdef"
     ));
     assert_eq!(settings.upstreams[0].client_secret.as_deref(), Some("upstream-password"));
+    assert_eq!(
+        settings.database_url,
+        crate::store::DatabaseUrl::parse("postgres://portti:db-password@db.internal/portti").unwrap()
+    );
+    let both = format!("database_url = \"postgres://a@b/c\"\ndatabase_url_file = {database:?}");
+    let error = Settings::from_config(Config::from_toml(&both).unwrap()).unwrap_err().to_string();
+    assert!(error.contains("database_url") && error.contains("database_url_file"), "{error}");
+    assert!(!error.contains("db-password"), "{error}");
 }
 
 /// A config with `key` and `{key}_file` set where they belong, for each secret.

@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 
-use super::company::Company;
 use super::ids::CompanyId;
 use crate::error::{Error, Result};
 
@@ -81,27 +80,16 @@ impl Membership {
         self.rights.iter().any(|right| right.as_str() != HOURS_ONLY)
     }
 
-    fn holds(&self, role: CompanyRole) -> bool {
+    /// Whether the membership carries `role`.
+    pub fn holds(&self, role: CompanyRole) -> bool {
         self.roles.contains(&role)
     }
-}
-
-/// Whether someone with `memberships` may administer the users of `target`:
-/// a `user_admin` or `office_admin` of the company itself, or an
-/// `office_admin` of the accounting office the company is a client of.
-pub fn may_administer(memberships: &[Membership], target: &Company) -> bool {
-    memberships.iter().any(|membership| {
-        let own = membership.company_id == target.id
-            && (membership.holds(CompanyRole::UserAdmin) || membership.holds(CompanyRole::OfficeAdmin));
-        let as_office =
-            membership.holds(CompanyRole::OfficeAdmin) && target.office_id.as_ref() == Some(&membership.company_id);
-        own || as_office
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::company::Company;
 
     fn company(office: Option<&CompanyId>) -> Company {
         Company { id: CompanyId::generate(), name: "Oy".into(), office_id: office.cloned(), created_at: 0 }
@@ -113,33 +101,6 @@ mod tests {
             roles: roles.to_vec(),
             rights: rights.iter().map(|r| AccessRight::parse(r).unwrap()).collect(),
         }
-    }
-
-    #[test]
-    fn user_admin_administers_only_their_company() {
-        let office = company(None);
-        let client = company(Some(&office.id));
-        let admin = [member(&client, &[CompanyRole::UserAdmin], &[])];
-        assert!(may_administer(&admin, &client));
-        assert!(!may_administer(&admin, &office));
-        let plain = [member(&client, &[], &["ledger"])];
-        assert!(!may_administer(&plain, &client));
-    }
-
-    #[test]
-    fn office_admin_administers_the_office_and_its_clients_only() {
-        let office = company(None);
-        let client = company(Some(&office.id));
-        let other_office = company(None);
-        let stranger = company(Some(&other_office.id));
-        let tpk = [member(&office, &[CompanyRole::OfficeAdmin], &[])];
-        assert!(may_administer(&tpk, &office));
-        assert!(may_administer(&tpk, &client));
-        assert!(!may_administer(&tpk, &stranger));
-        assert!(!may_administer(&tpk, &other_office));
-        // A user_admin of the office is not an office admin of its clients.
-        let kh = [member(&office, &[CompanyRole::UserAdmin], &[])];
-        assert!(!may_administer(&kh, &client));
     }
 
     #[test]

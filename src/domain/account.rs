@@ -8,7 +8,7 @@ use super::company::parse_name;
 use super::contact::{Email, PhoneNumber};
 use super::password_policy::check_new_password;
 use super::recovery_codes;
-use super::refusal::{Refusal, minutes};
+use super::refusal::{Refusal, minutes, or_refuse, settle};
 use super::session::Session;
 use super::signin::{self, SignIn};
 use super::throttle::account_subject;
@@ -16,7 +16,7 @@ use super::user::User;
 use crate::clock::UnixSeconds;
 use crate::crypto::password;
 use crate::crypto::secret::random_bytes;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::i18n::{Texts, date_time};
 use crate::notify::{Message, enqueue};
 use crate::store::{Store, StoredConsent, Write};
@@ -113,12 +113,15 @@ pub fn change_password(
     let store = ctx.sign_in.store;
     let lockout = ctx.sign_in.lockout;
     let subject = account_subject(Some(&session.user_id), "");
-    let (user, stored, attempt) = store.write(|tx| {
-        let user = user_of(tx, session)?;
-        let stored = tx.password_hash_by_email(user.email.as_str())?.and_then(|(_, hash)| hash);
-        Ok(lockout.begin_attempt(tx, now, &subject)?.map(|attempt| (user, stored, attempt)))
-    })??;
+    let (user, stored, attempt) = store
+        .write(|tx| {
+            let user = user_of(tx, session)?;
+            let stored = tx.password_hash_by_email(user.email.as_str())?.and_then(|(_, hash)| hash);
+            Ok(lockout.begin_attempt(tx, now, &subject)?.map(|attempt| (user, stored, attempt)))
+        })
+        .and_then(settle)?;
     if !password::verify_password_or_decoy(current, stored.as_deref())? {
+        lockout.metrics.sign_in(crate::metrics::SignInOutcome::WrongPassword);
         store.write(|tx| lockout.attempt_failed(tx, now, attempt))?;
         return Err(Refusal::WrongCurrentPassword.into());
     }
@@ -131,7 +134,7 @@ pub fn change_password(
         Ok(()) => Some(password::hash_password(new_password)?),
         Err(_) => None,
     };
-    let notice = changed_notice(&ctx.texts, &user, now, "mail.what_password");
+    let notice = changed_notice(&ctx.texts, &user, now, "message.what_password");
     store.write(|tx| {
         lockout.attempt_passed(tx, attempt)?;
         let Some(hash) = &hash else { return Ok(()) };
@@ -143,7 +146,7 @@ pub fn change_password(
         enqueue(tx, ctx.sign_in.keys, now, &notice, None)?;
         Ok(())
     })?;
-    acceptable.map_err(Error::Refused)
+    settle(acceptable)
 }
 
 /// The email telling a person that something of their account changed, in
@@ -152,8 +155,8 @@ fn changed_notice(texts: &Texts, user: &User, now: UnixSeconds, what: &str) -> M
     let what = texts.get(what).to_owned();
     Message::Email {
         to: user.communication.email.clone(),
-        subject: texts.fill("mail.changed_subject", &[("what", what.clone())]),
-        body: texts.fill("mail.changed_body", &[("what", what), ("when", date_time(now))]),
+        subject: texts.fill("message.changed_subject", &[("what", what.clone())]),
+        body: texts.fill("message.changed_body", &[("what", what), ("when", date_time(now))]),
     }
 }
 
@@ -175,8 +178,8 @@ impl Contact {
     /// The catalogue key that names it in a notice.
     fn what(self) -> &'static str {
         match self {
-            Contact::Email => "mail.what_email",
-            Contact::Phone => "mail.what_phone",
+            Contact::Email => "message.what_email",
+            Contact::Phone => "message.what_phone",
         }
     }
 }
@@ -212,27 +215,30 @@ pub fn start_contact_change(
             let email = Email::parse(value)?;
             let message = Message::Email {
                 to: email.clone(),
-                subject: texts.get("mail.confirm_email_subject").to_owned(),
-                body: texts.fill("mail.confirm_email_body", &filled),
+                subject: texts.get("message.confirm_email_subject").to_owned(),
+                body: texts.fill("message.confirm_email_body", &filled),
             };
             (email.as_str().to_owned(), message)
         }
         Contact::Phone => {
             let phone = PhoneNumber::parse(value)?;
-            (phone.as_str().to_owned(), Message::Sms { to: phone, text: texts.fill("mail.code_sms", &filled) })
+            (phone.as_str().to_owned(), Message::Sms { to: phone, text: texts.fill("message.code_sms", &filled) })
         }
     };
     let keys = ctx.sign_in.keys;
     let digest = keys.code_digest(&code_context(session, contact), &code)?;
     let expires_at = now + CONTACT_CODE_SECONDS;
-    ctx.sign_in.store.write(|tx| {
-        if tx.hit_rate_limit(&format!("contact:{}", session.user_id), now, 3600)? > CONTACT_CODES_PER_HOUR {
-            return Err(Refusal::TooManyAttempts.into());
-        }
-        tx.put_contact_change(&session.user_id, contact.kind(), &normalised, &digest, expires_at)?;
-        enqueue(tx, keys, now, &message, Some(expires_at))?;
-        Ok(())
-    })
+    ctx.sign_in
+        .store
+        .write(|tx| {
+            if tx.hit_rate_limit(&format!("contact:{}", session.user_id), now, 3600)? > CONTACT_CODES_PER_HOUR {
+                return Ok(Err(Refusal::TooManyAttempts));
+            }
+            tx.put_contact_change(&session.user_id, contact.kind(), &normalised, &digest, expires_at)?;
+            enqueue(tx, keys, now, &message, Some(expires_at))?;
+            Ok(Ok(()))
+        })
+        .and_then(settle)
 }
 
 /// Confirms a contact change with the code sent to the new address, in one
@@ -276,8 +282,8 @@ pub fn confirm_contact_change(
             // The old address hears of it, in case this was not the person.
             enqueue(tx, keys, now, &changed_notice(&ctx.texts, &user, now, contact.what()), None)?;
             Ok(Ok(()))
-        })?
-        .map_err(Error::Refused)
+        })
+        .and_then(settle)
 }
 
 /// Starts setting up a new authenticator, given a current code (counted
@@ -293,18 +299,15 @@ pub fn reset_authenticator(
     let subject = account_subject(Some(&session.user_id), "");
     store
         .write(|tx| {
-            let attempt = match lockout.begin_attempt(tx, now, &subject)? {
-                Ok(attempt) => attempt,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
+            let attempt = or_refuse!(lockout.begin_attempt(tx, now, &subject)?);
             if !signin::authenticator_code_matches(tx, keys, now, &session.user_id, code)? {
                 lockout.attempt_failed(tx, now, attempt)?;
                 return Ok(Err(Refusal::WrongAuthenticatorCode));
             }
             lockout.signed_in(tx, &subject)?;
             signin::start_reenrolment(tx, keys, now, browser_id, session).map(Ok)
-        })?
-        .map_err(Error::Refused)
+        })
+        .and_then(settle)
 }
 
 /// Ten new recovery codes; the old ones stop working. Needs a recent sign-in,
@@ -315,7 +318,13 @@ pub fn new_recovery_codes(ctx: &AccountContext<'_>, now: UnixSeconds, session: &
     ctx.sign_in.store.write(|tx| {
         let user = user_of(tx, session)?;
         tx.replace_recovery_codes(&session.user_id, &digests)?;
-        enqueue(tx, ctx.sign_in.keys, now, &changed_notice(&ctx.texts, &user, now, "mail.what_recovery_codes"), None)?;
+        enqueue(
+            tx,
+            ctx.sign_in.keys,
+            now,
+            &changed_notice(&ctx.texts, &user, now, "message.what_recovery_codes"),
+            None,
+        )?;
         Ok(())
     })?;
     Ok(codes)

@@ -18,13 +18,17 @@ pub struct Company {
     pub created_at: UnixSeconds,
 }
 
-/// Validates a display name (of a company or a person): 1–200 characters, no control characters.
+/// The longest display name accepted, in characters.
+pub const MAX_NAME_LENGTH: usize = 200;
+
+/// Validates a display name (of a company or a person): 1 to
+/// [`MAX_NAME_LENGTH`] characters, no control characters.
 pub fn parse_name(input: &str) -> Result<String, Refusal> {
     let name = input.trim();
     if name.is_empty() {
         return Err(Refusal::NameMissing);
     }
-    if name.chars().count() > 200 {
+    if name.chars().count() > MAX_NAME_LENGTH {
         return Err(Refusal::NameTooLong);
     }
     if name.chars().any(char::is_control) {

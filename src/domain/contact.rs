@@ -6,6 +6,9 @@ use serde::Serialize;
 
 use super::refusal::Refusal;
 
+/// The longest email address accepted (RFC 5321's limit for a path).
+pub const MAX_EMAIL_LENGTH: usize = 254;
+
 /// An email address in valid form, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -19,7 +22,7 @@ impl Email {
             return Err(Refusal::EmailMissing);
         }
         let invalid = || Refusal::EmailInvalid { input: trimmed.to_owned() };
-        if trimmed.len() > 254 {
+        if trimmed.len() > MAX_EMAIL_LENGTH {
             return Err(Refusal::EmailTooLong);
         }
         let options = email_address::Options::default().without_display_text().without_domain_literal();

@@ -8,7 +8,7 @@ use super::authorization::AuthorizationRequest;
 use super::contact::Email;
 use super::ids::UserId;
 use super::password_policy::check_new_password;
-use super::refusal::{Refusal, minutes};
+use super::refusal::{Refusal, minutes, or_refuse, settle};
 use super::signin;
 use super::throttle::Lockout;
 use crate::clock::UnixSeconds;
@@ -118,64 +118,66 @@ pub fn start(
     let lifetime = method.lifetime();
     let code_digest = code.as_deref().map(|c| ctx.keys.code_digest(&code_context(&id_digest), c)).transpose()?;
     let request = request.map(serde_json::to_string).transpose().map_err(Error::internal)?;
-    ctx.store.write(|tx| {
-        if let Err(refusal) = ctx.lockout.check_address(tx, now, address)? {
-            return Err(refusal.into());
-        }
-        // Past the hourly limit of an address nothing more is sent, but the
-        // answer stays the same: the limit must not lock the person out, nor
-        // tell anything about the address.
-        let within_limit = tx.hit_rate_limit(&bucket, now, 3600)? <= RESETS_PER_HOUR;
-        // Both lookups happen whether or not the address has an account.
-        let id = tx.user_id_by_email(&email)?.unwrap_or_else(UserId::generate);
-        let user = tx.user(&id)?.filter(|_| within_limit);
-        let reset = StoredReset {
-            id_digest: id_digest.clone(),
-            browser_digest: sha256_hex(browser_id),
-            user_id: user.as_ref().map(|u| u.id.as_str().to_owned()),
-            method: method.stored().to_owned(),
-            code_digest: code_digest.clone(),
-            attempts: 0,
-            verified_at: None,
-            request: request.clone(),
-            created_at: now,
-            expires_at: now + lifetime,
-            used_at: None,
-        };
-        tx.insert_password_reset(&reset)?;
-        let texts = &ctx.texts;
-        let message = match (&user, &code) {
-            (Some(user), None) => Some(Message::Email {
-                to: user.communication.email.clone(),
-                subject: texts.get("mail.reset_subject").to_owned(),
-                body: texts.fill(
-                    "mail.reset_body",
-                    &[
-                        ("minutes", minutes(LINK_SECONDS).to_string()),
-                        ("link", format!("{}/password/reset/{reset_id}", ctx.issuer)),
-                    ],
-                ),
-            }),
-            (Some(user), Some(code)) => user.communication.phone.clone().map(|to| Message::Sms {
-                to,
-                text: texts
-                    .fill("mail.code_sms", &[("code", code.clone()), ("minutes", minutes(CODE_SECONDS).to_string())]),
-            }),
-            (None, _) => None,
-        };
-        match &message {
-            Some(message) => {
-                enqueue(tx, ctx.keys, now, message, Some(now + lifetime))?;
+    ctx.store
+        .write(|tx| {
+            or_refuse!(ctx.lockout.check_address(tx, now, address)?);
+            // Past the hourly limit of an address nothing more is sent, but the
+            // answer stays the same: the limit must not lock the person out, nor
+            // tell anything about the address.
+            let within_limit = tx.hit_rate_limit(&bucket, now, 3600)? <= RESETS_PER_HOUR;
+            // Both lookups happen whether or not the address has an account.
+            let id = tx.user_id_by_email(&email)?.unwrap_or_else(UserId::generate);
+            let user = tx.user(&id)?.filter(|_| within_limit);
+            let reset = StoredReset {
+                id_digest: id_digest.clone(),
+                browser_digest: sha256_hex(browser_id),
+                user_id: user.as_ref().map(|u| u.id.as_str().to_owned()),
+                method: method.stored().to_owned(),
+                code_digest: code_digest.clone(),
+                attempts: 0,
+                verified_at: None,
+                request: request.clone(),
+                created_at: now,
+                expires_at: now + lifetime,
+                used_at: None,
+            };
+            tx.insert_password_reset(&reset)?;
+            let texts = &ctx.texts;
+            let message = match (&user, &code) {
+                (Some(user), None) => Some(Message::Email {
+                    to: user.communication.email.clone(),
+                    subject: texts.get("message.reset_subject").to_owned(),
+                    body: texts.fill(
+                        "message.reset_body",
+                        &[
+                            ("minutes", minutes(LINK_SECONDS).to_string()),
+                            ("link", format!("{}/password/reset/{reset_id}", ctx.issuer)),
+                        ],
+                    ),
+                }),
+                (Some(user), Some(code)) => user.communication.phone.clone().map(|to| Message::Sms {
+                    to,
+                    text: texts.fill(
+                        "message.code_sms",
+                        &[("code", code.clone()), ("minutes", minutes(CODE_SECONDS).to_string())],
+                    ),
+                }),
+                (None, _) => None,
+            };
+            match &message {
+                Some(message) => {
+                    enqueue(tx, ctx.keys, now, message, Some(now + lifetime))?;
+                }
+                // The same work (sealing a message, a second write) without a
+                // message, so the answer takes as long as for a real account.
+                None => {
+                    ctx.keys.seal("decoy", reset.id_digest.as_bytes())?;
+                    tx.hit_rate_limit("reset:decoy", now, 3600)?;
+                }
             }
-            // The same work (sealing a message, a second write) without a
-            // message, so the answer takes as long as for a real account.
-            None => {
-                ctx.keys.seal("decoy", reset.id_digest.as_bytes())?;
-                tx.hit_rate_limit("reset:decoy", now, 3600)?;
-            }
-        }
-        Ok(())
-    })?;
+            Ok(Ok(()))
+        })
+        .and_then(settle)?;
     Ok(match method {
         Method::EmailLink => Started::LinkSent,
         Method::SmsCode => Started::CodeSent { reset_id },
@@ -247,8 +249,8 @@ pub fn verify_code(
             // Ten minutes from the code to choose the new password.
             tx.extend_password_reset(&id_digest, now + CODE_SECONDS)?;
             Ok(Ok(()))
-        })?
-        .map_err(Error::Refused)
+        })
+        .and_then(settle)
 }
 
 /// The reset that may set a password now, and its person.
@@ -298,8 +300,8 @@ pub fn set_password(
     let hash = password::hash_password(new_password)?;
     let notice = Message::Email {
         to: user.communication.email.clone(),
-        subject: ctx.texts.get("mail.password_reset_subject").to_owned(),
-        body: ctx.texts.fill("mail.password_reset_body", &[("when", date_time(now))]),
+        subject: ctx.texts.get("message.password_reset_subject").to_owned(),
+        body: ctx.texts.fill("message.password_reset_body", &[("when", date_time(now))]),
     };
     let request: Option<AuthorizationRequest> =
         reset.request.as_deref().map(serde_json::from_str).transpose().map_err(Error::internal)?;

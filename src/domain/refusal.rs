@@ -4,6 +4,28 @@
 //! *why*; the web layer says it, in the person's language.
 
 use crate::clock::UnixSeconds;
+use crate::error::Error;
+
+/// Settles a decision made inside a transaction. A step that counts an
+/// attempt returns a refusal as `Ok(Err(refusal))`, so the transaction still
+/// commits what it counted; once it has, the refusal becomes the error it is:
+/// `store.write(|tx| …).and_then(settle)`. (A refusal that must change
+/// nothing is returned as `Err(refusal.into())` instead, and rolls back.)
+pub fn settle<T>(decision: Result<T, Refusal>) -> crate::error::Result<T> {
+    decision.map_err(Error::Refused)
+}
+
+/// Unwraps a decision inside a transaction, or leaves the transaction with
+/// its refusal, committed: `let attempt = or_refuse!(lockout.begin_attempt(tx, …)?);`.
+macro_rules! or_refuse {
+    ($decision:expr) => {
+        match $decision {
+            Ok(value) => value,
+            Err(refusal) => return Ok(Err(refusal)),
+        }
+    };
+}
+pub(crate) use or_refuse;
 
 /// A refusal a person can act on. Its text is `refusal.<key>` in the
 /// catalogue, filled with [`Refusal::arguments`].
@@ -161,6 +183,8 @@ impl Refusal {
             Refusal::PasswordTooShort { min } => vec![("min", min.to_string())],
             Refusal::PasswordTooLong { max } => vec![("max", max.to_string())],
             Refusal::SignInAgain { minutes } => vec![("minutes", minutes.to_string())],
+            Refusal::EmailTooLong => vec![("max", super::contact::MAX_EMAIL_LENGTH.to_string())],
+            Refusal::NameTooLong => vec![("max", super::company::MAX_NAME_LENGTH.to_string())],
             Refusal::EmailInvalid { input } | Refusal::PhoneInvalid { input } | Refusal::PhoneNotMobile { input } => {
                 vec![("input", input.clone())]
             }
@@ -169,6 +193,13 @@ impl Refusal {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// Whether a page shows it as a notice above the form that failed (a
+    /// wrong code, a weak password), rather than as a page of its own (the
+    /// sign-in, the reset or the form itself has expired).
+    pub fn is_about_the_form_input(&self) -> bool {
+        !matches!(self, Refusal::SignInExpired | Refusal::ResetExpired | Refusal::FormExpired)
     }
 
     /// The HTTP status: a limit is 429, something gone or out of reach 404,

@@ -38,6 +38,7 @@ struct AccountPage {
     notice: Option<String>,
     done: Option<String>,
     recent_minutes: i64,
+    min_length: usize,
     email: String,
     name: String,
     communication_email: String,
@@ -76,6 +77,7 @@ fn render(
             notice,
             done,
             recent_minutes: minutes(RECENT_SIGN_IN_SECONDS),
+            min_length: crate::domain::password_policy::MIN_LENGTH,
             email: user.email.as_str().to_owned(),
             name: user.name,
             communication_email: contacts.email.as_str().to_owned(),
@@ -187,7 +189,8 @@ async fn act(
     match outcome {
         Ok(Done::Saved(what)) => see_other(&format!("/account?done={what}")).finish(),
         Ok(Done::Redirect(path)) => see_other(&path).finish(),
-        Ok(Done::RecoveryCodes(codes)) => page(StatusCode::OK, &RecoveryCodesPage { t, codes }),
+        // Shown once: no language switch, which could not show them again.
+        Ok(Done::RecoveryCodes(codes)) => page(StatusCode::OK, &RecoveryCodesPage { t: t.without_switch(), codes }),
         Ok(Done::SignedOut) => {
             let mut response = see_other("/account").finish();
             let _ = response.add_cookie(&session_cookie_removal(&state));

@@ -13,7 +13,7 @@ use super::page::PageTexts;
 use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::random_token;
-use crate::error::{Error, Refusal, Result};
+use crate::error::{Error, Result};
 
 const BROWSER_COOKIE: &str = "portti_browser";
 const SESSION_COOKIE: &str = "portti_session";
@@ -167,7 +167,7 @@ pub fn error_page(error: &Error, t: &PageTexts) -> HttpResponse {
 /// Whether a failed form is shown again with its notice (a refusal), rather
 /// than as an error page.
 pub fn is_form_refusal(error: &Error) -> bool {
-    matches!(error, Error::Refused(refusal) if !matches!(refusal, Refusal::SignInExpired | Refusal::ResetExpired | Refusal::FormExpired))
+    matches!(error, Error::Refused(refusal) if refusal.is_about_the_form_input())
 }
 
 #[cfg(test)]

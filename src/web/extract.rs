@@ -19,15 +19,12 @@ use crate::error::Refusal;
 type Extracting<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, actix_web::Error>>>>;
 
 /// A refusal answered at once, as a page.
-fn refused(req: &HttpRequest, response: HttpResponse) -> actix_web::Error {
-    let _ = req;
+fn refused(response: HttpResponse) -> actix_web::Error {
     InternalError::from_response("refused", response).into()
 }
 
 fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, actix_web::Error> {
-    req.app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| refused(req, HttpResponse::InternalServerError().finish()))
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| refused(HttpResponse::InternalServerError().finish()))
 }
 
 /// The binding id of a browser that has been here before (its cookie). A
@@ -41,9 +38,9 @@ impl FromRequest for BrowserId {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let found = state_of(req).and_then(|state| {
-            browser_id(req, &state).map(BrowserId).ok_or_else(|| {
-                refused(req, error_page(&Refusal::SignInExpired.into(), &PageTexts::for_request(req, None)))
-            })
+            browser_id(req, &state)
+                .map(BrowserId)
+                .ok_or_else(|| refused(error_page(&Refusal::SignInExpired.into(), &PageTexts::for_request(req, None))))
         });
         std::future::ready(found)
     }
@@ -77,7 +74,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let form = web::Form::<WithCsrf<T>>::from_request(&req, payload);
         Box::pin(async move {
             let expired = |req: &HttpRequest| {
-                refused(req, error_page(&Refusal::FormExpired.into(), &PageTexts::for_request(req, None)))
+                refused(error_page(&Refusal::FormExpired.into(), &PageTexts::for_request(req, None)))
             };
             let state = state_of(&req)?;
             let WithCsrf { csrf, form } = form.await.map_err(|_| expired(&req))?.into_inner();
@@ -110,8 +107,8 @@ impl FromRequest for SignedIn {
                     .await;
             match current {
                 Ok(Some(session)) => Ok(SignedIn { session }),
-                Ok(None) => Err(refused(&req, sign_in_first(&req, &state).await)),
-                Err(e) => Err(refused(&req, error_page(&e, &PageTexts::for_request(&req, None)))),
+                Ok(None) => Err(refused(sign_in_first(&req, &state).await)),
+                Err(e) => Err(refused(error_page(&e, &PageTexts::for_request(&req, None)))),
             }
         })
     }

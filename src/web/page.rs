@@ -32,8 +32,9 @@ pub fn lang_of(req: &HttpRequest, ui_locales: Option<&str>) -> Lang {
 #[derive(Debug, Clone)]
 pub struct PageTexts {
     pub texts: Texts,
-    /// This page's path and query, for the language switch to come back to.
-    here: String,
+    /// This page's path and query, for the language switch to come back to;
+    /// `None` where the page has no switch.
+    here: Option<String>,
 }
 
 /// One entry of the language switch.
@@ -45,10 +46,20 @@ pub struct LanguageLink {
 }
 
 impl PageTexts {
-    /// The texts for a request, in its language.
+    /// The texts for a request, in its language. Where the application chose
+    /// the language (`ui_locales`), it outranks the switch, so none is shown.
     pub fn for_request(req: &HttpRequest, ui_locales: Option<&str>) -> Self {
-        let here = req.uri().path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_else(|| "/".to_owned());
+        let chosen_by_application = ui_locales.and_then(Lang::from_ui_locales).is_some();
+        let here = (!chosen_by_application)
+            .then(|| req.uri().path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_else(|| "/".to_owned()));
         Self { texts: Texts::new(lang_of(req, ui_locales)), here }
+    }
+
+    /// The same texts without the language switch: for a page shown once (new
+    /// recovery codes), which the switch could not show again.
+    pub fn without_switch(mut self) -> Self {
+        self.here = None;
+        self
     }
 
     pub fn lang(&self) -> Lang {
@@ -72,7 +83,8 @@ impl PageTexts {
     /// The language switch: each language, linking to `/language/{code}`
     /// with this page to return to.
     pub fn switch_links(&self) -> Vec<LanguageLink> {
-        let back: String = url::form_urlencoded::byte_serialize(self.here.as_bytes()).collect();
+        let Some(here) = &self.here else { return Vec::new() };
+        let back: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
         Lang::ALL
             .into_iter()
             .map(|lang| LanguageLink {
@@ -91,11 +103,18 @@ pub struct SwitchQuery {
     back: Option<String>,
 }
 
-/// Only a path on this site: no scheme, no host, no `//` or `/\` that a
-/// browser would read as another host.
+/// Only a path on this site: no scheme, no host, nothing a browser would
+/// read as another host (`//`, `/\`, or either behind a tab or newline,
+/// which browsers strip from URLs).
 fn local_path(candidate: Option<&str>) -> &str {
     match candidate {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") => path,
+        Some(path)
+            if path.starts_with('/')
+                && !path.chars().any(|c| c.is_control() || c == '\\')
+                && !path[1..].starts_with('/') =>
+        {
+            path
+        }
         _ => "/",
     }
 }
@@ -133,6 +152,9 @@ mod tests {
         assert_eq!(local_path(Some("https://evil.example/")), "/");
         assert_eq!(local_path(Some("//evil.example/")), "/");
         assert_eq!(local_path(Some("/\\evil.example/")), "/");
+        assert_eq!(local_path(Some("/\t/evil.example")), "/");
+        assert_eq!(local_path(Some("/\n/evil.example")), "/");
+        assert_eq!(local_path(Some("/a\\b")), "/");
         assert_eq!(local_path(None), "/");
     }
 

@@ -245,7 +245,8 @@ async fn step(
                 (Next::Show, Some(codes)) => {
                     match (flow_page(&state, &flow, &browser).await, csrf_token(&state, &browser)) {
                         (Ok(loaded), Ok(csrf)) => {
-                            let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref());
+                            // Shown once: no language switch, which could not show them again.
+                            let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref()).without_switch();
                             let mut response =
                                 page(StatusCode::OK, &RecoveryCodesPage { t, flow, csrf, notice: None, codes });
                             allow_form_target(&mut response, &loaded.origin);

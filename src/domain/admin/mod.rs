@@ -53,8 +53,7 @@ pub fn authority_over(memberships: &[Membership], support: bool, company: &Compa
     if support {
         return Some(Authority::Support);
     }
-    let holds =
-        |id: &CompanyId, role: CompanyRole| memberships.iter().any(|m| &m.company_id == id && m.roles.contains(&role));
+    let holds = |id: &CompanyId, role: CompanyRole| memberships.iter().any(|m| &m.company_id == id && m.holds(role));
     let office_admin = holds(&company.id, CompanyRole::OfficeAdmin)
         || company.office_id.as_ref().is_some_and(|office| holds(office, CompanyRole::OfficeAdmin));
     if office_admin {
@@ -111,6 +110,18 @@ mod tests {
         assert_eq!(authority_over(&memberships, false, &office), Some(Authority::OfficeAdmin));
         assert_eq!(authority_over(&memberships, false, &client), Some(Authority::OfficeAdmin));
         assert_eq!(authority_over(&memberships, false, &stranger), None);
+    }
+
+    #[test]
+    fn a_user_admin_of_the_office_does_not_reach_its_clients() {
+        let office = company(None);
+        let client = company(Some(&office.id));
+        let other_office = company(None);
+        let memberships = [member(&office.id, &[CompanyRole::UserAdmin])];
+        assert_eq!(authority_over(&memberships, false, &office), Some(Authority::UserAdmin));
+        assert_eq!(authority_over(&memberships, false, &client), None);
+        let tpk = [member(&office.id, &[CompanyRole::OfficeAdmin])];
+        assert_eq!(authority_over(&tpk, false, &other_office), None, "another office is out of reach");
     }
 
     #[test]

@@ -69,6 +69,29 @@ struct Flow {
     version: i32,
 }
 
+/// The id of a flow about to be made: the secret its URL carries, and the
+/// digest it is stored (and its pending secrets sealed) under.
+struct NewFlowId {
+    id: String,
+    digest: String,
+}
+
+impl NewFlowId {
+    fn generate() -> Self {
+        let id = random_token();
+        Self { digest: sha256_hex(&id), id }
+    }
+
+    /// The context under which the flow's pending authenticator secret is sealed.
+    fn pending_context(&self) -> String {
+        pending_context(&self.digest)
+    }
+}
+
+fn pending_context(id_digest: &str) -> String {
+    format!("pending-totp:{id_digest}")
+}
+
 impl Flow {
     /// A new flow for this browser; returns it with the row to insert and
     /// the id its URL carries.
@@ -78,8 +101,19 @@ impl Flow {
         request: Option<AuthorizationRequest>,
         state: SignInState,
     ) -> Result<(Self, StoredFlow, String)> {
-        let flow_id = random_token();
-        let id_digest = sha256_hex(&flow_id);
+        Self::with_id(NewFlowId::generate(), now, browser_id, request, state)
+    }
+
+    /// [`Flow::new`] under an id made beforehand, for a state that holds
+    /// secrets sealed under it.
+    fn with_id(
+        new_id: NewFlowId,
+        now: UnixSeconds,
+        browser_id: &str,
+        request: Option<AuthorizationRequest>,
+        state: SignInState,
+    ) -> Result<(Self, StoredFlow, String)> {
+        let NewFlowId { id: flow_id, digest: id_digest } = new_id;
         let stored = StoredFlow {
             id_digest: id_digest.clone(),
             browser_digest: sha256_hex(browser_id),
@@ -100,7 +134,7 @@ impl Flow {
 
     /// The context under which a pending authenticator secret is sealed.
     fn pending_context(&self) -> String {
-        format!("pending-totp:{}", self.id_digest)
+        pending_context(&self.id_digest)
     }
 
     /// Moves on to `state` and saves it, provided no other request saved
@@ -142,9 +176,16 @@ fn load(r: &mut Read<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str) -> 
     if stored.expires_at <= now || stored.browser_digest != sha256_hex(browser_id) {
         return Err(Refusal::SignInExpired.into());
     }
+    // A state this instance cannot read (one saved by a newer version, during
+    // a rolling deploy) is a sign-in this instance cannot continue: the
+    // person starts again, rather than meeting an error page.
+    let unreadable = |e: serde_json::Error| {
+        tracing::warn!(error = %e, "a sign-in's stored state does not parse");
+        Error::Refused(Refusal::SignInExpired)
+    };
     Ok(Flow {
-        request: serde_json::from_str(&stored.request).map_err(Error::internal)?,
-        state: serde_json::from_str(&stored.state).map_err(Error::internal)?,
+        request: serde_json::from_str(&stored.request).map_err(unreadable)?,
+        state: serde_json::from_str(&stored.state).map_err(unreadable)?,
         id_digest: stored.id_digest,
         version: stored.version,
     })
@@ -259,12 +300,6 @@ pub fn authorize(
             Next::Show => Authorized::Redirect(signin_path(&flow_id)),
         })
     })
-}
-
-/// Turns a refusal decided inside a committed transaction (a wrong code,
-/// counted against the lockout) into the error it is.
-fn decided<T>(outcome: Result<T, Refusal>) -> Result<T> {
-    outcome.map_err(Error::Refused)
 }
 
 /// Starts a sign-in to the account pages (no application involved).

@@ -35,20 +35,6 @@ pub enum SignInState {
 }
 
 impl SignInState {
-    /// The step's name, for logs and metrics.
-    pub fn step(&self) -> &'static str {
-        match self {
-            SignInState::Email { .. } => "email",
-            SignInState::Password { .. } => "password",
-            SignInState::SecondFactor { .. } => "second_factor",
-            SignInState::Enrol { .. } => "enrol",
-            SignInState::Reenrol { .. } => "reenrol",
-            SignInState::RecoveryCodes { .. } => "recovery_codes",
-            SignInState::Terms { .. } => "terms",
-            SignInState::Consent { .. } => "consent",
-        }
-    }
-
     /// The person this state has authenticated so far, if any.
     pub fn user(&self) -> Option<&UserId> {
         match self {

@@ -7,7 +7,7 @@
 
 use super::state::{SignInState, grown_consent, with_method};
 use super::{
-    Authentication, Flow, Next, Outcome, SignIn, decided, finish_authentication, issue_code_and_leave, load,
+    Authentication, Flow, NewFlowId, Next, Outcome, SignIn, finish_authentication, issue_code_and_leave, load,
     signin_path,
 };
 use crate::clock::UnixSeconds;
@@ -16,22 +16,12 @@ use crate::crypto::{Keys, totp};
 use crate::domain::contact::Email;
 use crate::domain::ids::UserId;
 use crate::domain::recovery_codes;
-use crate::domain::refusal::Refusal;
+use crate::domain::refusal::{Refusal, or_refuse, settle};
 use crate::domain::session::Session;
 use crate::domain::throttle::account_subject;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metrics::SignInOutcome;
 use crate::store::Write;
-
-/// Unwraps a decision, or leaves the transaction with its refusal (committed).
-macro_rules! or_refuse {
-    ($decision:expr) => {
-        match $decision {
-            Ok(value) => value,
-            Err(refusal) => return Ok(Err(refusal)),
-        }
-    };
-}
 
 /// The email step.
 pub fn submit_email(
@@ -92,7 +82,7 @@ pub fn submit_password(
             let attempt = or_refuse!(ctx.lockout.begin_attempt(tx, now, &account_subject(user.as_ref(), &email))?);
             Ok(Ok((flow, email, user, account.and_then(|(_, hash)| hash), attempt)))
         })
-        .and_then(decided)?;
+        .and_then(settle)?;
     let matched = verify_password_or_decoy(password, hash.as_deref())?;
     ctx.store
         .write(|tx| {
@@ -111,10 +101,14 @@ pub fn submit_password(
                 let sealed_secret = ctx.keys.seal(&flow.pending_context(), &totp::generate_secret())?;
                 SignInState::Enrol { user, email, amr, sealed_secret }
             };
-            flow.advance(tx, next)?;
-            Ok(Ok(Outcome::show()))
+            // A double submit's loser still commits its un-count: a right
+            // password must never be left counted as a failure.
+            match flow.advance(tx, next) {
+                Err(Error::Refused(refusal)) => Ok(Err(refusal)),
+                other => other.map(|()| Ok(Outcome::show())),
+            }
         })
-        .and_then(decided)
+        .and_then(settle)
 }
 
 /// The flow at its second factor, with the attempt counted against the
@@ -170,7 +164,7 @@ pub fn submit_code(
             let done = Authentication { user: &user, amr: &amr, replaces: None, recovery_codes: None };
             finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
         })
-        .and_then(decided)
+        .and_then(settle)
 }
 
 /// A recovery code instead of the authenticator code; each works once. The
@@ -202,7 +196,7 @@ pub fn submit_recovery_code(
             flow.advance(tx, SignInState::Reenrol { user, email, amr, sealed_secret, replaces: None })?;
             Ok(Ok(Outcome::show()))
         })
-        .and_then(decided)
+        .and_then(settle)
 }
 
 /// Whether `code` is the person's current authenticator code, not used
@@ -233,20 +227,16 @@ pub fn start_reenrolment(
     session: &Session,
 ) -> Result<String> {
     let email = tx.user(&session.user_id)?.map(|u| u.email.as_str().to_owned()).unwrap_or_default();
-    // The secret is sealed under the flow's id, which exists only once the
-    // flow does: make the flow, then store its state with the secret.
-    let placeholder = SignInState::Email { email: None };
-    let (mut flow, mut stored, flow_id) = Flow::new(now, browser_id, None, placeholder)?;
+    // The secret is sealed under the flow's id: made first.
+    let new_id = NewFlowId::generate();
     let state = SignInState::Reenrol {
         user: session.user_id.clone(),
         email,
         amr: session.amr.clone(),
-        sealed_secret: keys.seal(&flow.pending_context(), &totp::generate_secret())?,
+        sealed_secret: keys.seal(&new_id.pending_context(), &totp::generate_secret())?,
         replaces: Some(session.public_id.clone()),
     };
-    stored.state = serde_json::to_string(&state).map_err(crate::error::Error::internal)?;
-    stored.user_id = Some(session.user_id.as_str().to_owned());
-    flow.state = state;
+    let (_, stored, flow_id) = Flow::with_id(new_id, now, browser_id, None, state)?;
     tx.insert_flow(&stored)?;
     Ok(signin_path(&flow_id))
 }
@@ -290,7 +280,7 @@ pub fn confirm_enrolment(
                 Authentication { user: &user, amr: &amr, replaces: replaces.as_deref(), recovery_codes: Some(codes) };
             finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
         })
-        .and_then(decided)
+        .and_then(settle)
 }
 
 /// The person saved their recovery codes.
