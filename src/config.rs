@@ -81,8 +81,11 @@ impl Default for SessionConfig {
 pub struct SignInConfig {
     /// Failed password or code attempts that lock an account.
     pub max_failures: i32,
-    /// How long a locked account stays locked.
+    /// How long the first lock lasts; each next one lasts twice as long, up to a day.
     pub lockout_seconds: i64,
+    /// Failures since the last full sign-in after which the account stays
+    /// locked until a password reset (or an administrator) lifts the lock.
+    pub max_consecutive_failures: i32,
     /// Password and code attempts one client address may make per minute.
     pub attempts_per_minute_per_address: i32,
     /// Behind a reverse proxy: the header in which it passes the client's
@@ -96,6 +99,7 @@ impl Default for SignInConfig {
         Self {
             max_failures: 8,
             lockout_seconds: 30 * 60,
+            max_consecutive_failures: 50,
             attempts_per_minute_per_address: 30,
             client_address_header: None,
         }

@@ -89,8 +89,9 @@ impl AppState {
         })
     }
 
-    /// What the sign-in (and sign-out) reads and writes.
-    pub fn sign_in(&self) -> domain::signin::SignIn<'_> {
+    /// What the sign-in (and sign-out) reads and writes; its messages go out
+    /// in `lang` unless the application chose the language.
+    pub fn sign_in(&self, lang: i18n::Lang) -> domain::signin::SignIn<'_> {
         domain::signin::SignIn {
             store: &self.store,
             keys: &self.keys,
@@ -100,6 +101,7 @@ impl AppState {
             tokens: &self.settings.tokens,
             lockout: self.lockout(),
             signing: self.key_set(),
+            lang,
         }
     }
 
@@ -117,12 +119,12 @@ impl AppState {
 
     /// The account lockout and address throttle.
     pub fn lockout(&self) -> domain::throttle::Lockout<'_> {
-        domain::throttle::Lockout { rules: &self.settings.sign_in, metrics: &self.metrics }
+        domain::throttle::Lockout { rules: &self.settings.sign_in, metrics: &self.metrics, keys: &self.keys }
     }
 
     /// What the account page's changes need; messages go out in `lang`.
     pub fn account(&self, lang: i18n::Lang) -> domain::account::AccountContext<'_> {
-        domain::account::AccountContext { sign_in: self.sign_in(), texts: i18n::Texts::new(lang) }
+        domain::account::AccountContext { sign_in: self.sign_in(lang), texts: i18n::Texts::new(lang) }
     }
 
     /// What a password reset needs; messages go out in `lang`.

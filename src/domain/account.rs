@@ -11,7 +11,7 @@ use super::recovery_codes;
 use super::refusal::{Refusal, minutes, or_refuse, settle};
 use super::session::Session;
 use super::signin::{self, SignIn};
-use super::throttle::account_subject;
+use super::throttle::Subject;
 use super::user::User;
 use crate::clock::UnixSeconds;
 use crate::crypto::password;
@@ -112,7 +112,7 @@ pub fn change_password(
 ) -> Result<()> {
     let store = ctx.sign_in.store;
     let lockout = ctx.sign_in.lockout;
-    let subject = account_subject(Some(&session.user_id), "");
+    let subject = Subject::person(&session.user_id);
     let (user, stored, attempt) = store
         .write(|tx| {
             let user = user_of(tx, session)?;
@@ -122,7 +122,7 @@ pub fn change_password(
         .and_then(settle)?;
     if !password::verify_password_or_decoy(current, stored.as_deref())? {
         lockout.metrics.sign_in(crate::metrics::SignInOutcome::WrongPassword);
-        store.write(|tx| lockout.attempt_failed(tx, now, attempt))?;
+        store.write(|tx| lockout.attempt_failed(tx, now, attempt, ctx.texts))?;
         return Err(Refusal::WrongCurrentPassword.into());
     }
     let acceptable = if new_password == confirmation {
@@ -296,12 +296,12 @@ pub fn reset_authenticator(
     code: &str,
 ) -> Result<String> {
     let SignIn { store, keys, lockout, .. } = &ctx.sign_in;
-    let subject = account_subject(Some(&session.user_id), "");
+    let subject = Subject::person(&session.user_id);
     store
         .write(|tx| {
             let attempt = or_refuse!(lockout.begin_attempt(tx, now, &subject)?);
             if !signin::authenticator_code_matches(tx, keys, now, &session.user_id, code)? {
-                lockout.attempt_failed(tx, now, attempt)?;
+                lockout.attempt_failed(tx, now, attempt, ctx.texts)?;
                 return Ok(Err(Refusal::WrongAuthenticatorCode));
             }
             lockout.signed_in(tx, &subject)?;

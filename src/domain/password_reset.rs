@@ -10,7 +10,7 @@ use super::ids::UserId;
 use super::password_policy::check_new_password;
 use super::refusal::{Refusal, minutes, or_refuse, settle};
 use super::signin;
-use super::throttle::Lockout;
+use super::throttle::{Lockout, Subject};
 use crate::clock::UnixSeconds;
 use crate::crypto::Keys;
 use crate::crypto::password;
@@ -28,6 +28,13 @@ pub const CODE_SECONDS: i64 = 10 * 60;
 pub const CODE_ATTEMPTS: i32 = 5;
 /// Resets one email address may ask for per hour.
 const RESETS_PER_HOUR: i32 = 5;
+/// SMS reset codes one person may be sent per day: beyond it the answer stays
+/// the same, but no SMS is sent (the codes text the person's phone).
+const SMS_CODES_PER_DAY: i32 = 5;
+/// Code attempts one person's resets may have per day, across all of them:
+/// asking for a new reset does not buy new guesses.
+const CODE_ATTEMPTS_PER_DAY: i32 = 10;
+const DAY: i64 = 24 * 3600;
 
 /// What a reset reads and writes, and the language of the messages it sends.
 #[derive(Clone)]
@@ -127,7 +134,17 @@ pub fn start(
             let within_limit = tx.hit_rate_limit(&bucket, now, 3600)? <= RESETS_PER_HOUR;
             // Both lookups happen whether or not the address has an account.
             let id = tx.user_id_by_email(&email)?.unwrap_or_else(UserId::generate);
-            let user = tx.user(&id)?.filter(|_| within_limit);
+            let mut user = tx.user(&id)?.filter(|_| within_limit);
+            if method == Method::SmsCode {
+                // Counted for an unknown address too (in a decoy bucket), so both take as long.
+                let bucket = match &user {
+                    Some(person) => format!("reset-sms:{}", person.id),
+                    None => "reset-sms:decoy".to_owned(),
+                };
+                if tx.hit_rate_limit(&bucket, now, DAY)? > SMS_CODES_PER_DAY {
+                    user = None;
+                }
+            }
             let reset = StoredReset {
                 id_digest: id_digest.clone(),
                 browser_digest: sha256_hex(browser_id),
@@ -237,6 +254,11 @@ pub fn verify_code(
             if tx.count_reset_attempt(&id_digest)? > CODE_ATTEMPTS {
                 return Ok(Err(Refusal::TooManyWrongCodes));
             }
+            if let Some(user) = &reset.user_id
+                && tx.hit_rate_limit(&format!("reset-attempts:{user}"), now, DAY)? > CODE_ATTEMPTS_PER_DAY
+            {
+                return Ok(Err(Refusal::TooManyAttempts));
+            }
             let matches = reset.code_digest.as_deref().is_some_and(|stored| {
                 use subtle::ConstantTimeEq;
                 stored.as_bytes().ct_eq(presented.as_bytes()).into()
@@ -311,6 +333,8 @@ pub fn set_password(
         }
         tx.set_password_hash(&user_id, &hash, now)?;
         tx.use_user_password_resets(&user_id, now)?;
+        // A new password lifts the lockout, also one that only a reset lifts.
+        tx.clear_sign_in_failures(Subject::person(&user_id).key())?;
         tx.delete_user_flows(&user_id)?;
         tx.end_user_sessions(&user_id, now)?;
         tx.revoke_user_grants(user_id.as_str(), now)?;

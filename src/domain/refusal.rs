@@ -51,8 +51,10 @@ pub enum Refusal {
     CodeExpired,
     /// Too many wrong codes for this code: ask for a new one.
     TooManyWrongCodes,
-    /// Too many attempts: the account is locked or the address throttled.
+    /// Too many attempts: the account is locked for a while, or the address throttled.
     TooManyAttempts,
+    /// Locked after too many failures in a row, until a password reset lifts it.
+    AccountLocked,
     /// A first enrolment found an authenticator already set up (another tab).
     AuthenticatorExists,
     /// The application the sign-in is for was removed meanwhile.
@@ -116,6 +118,7 @@ impl Refusal {
             Refusal::WrongAuthenticatorCode | Refusal::WrongRecoveryCode | Refusal::WrongCode => "invalid_code",
             Refusal::CodeExpired => "code_expired",
             Refusal::TooManyWrongCodes | Refusal::TooManyAttempts => "too_many_attempts",
+            Refusal::AccountLocked => "account_locked",
             Refusal::AuthenticatorExists => "authenticator_exists",
             Refusal::ApplicationGone | Refusal::UnknownApplication => "unknown_application",
             Refusal::MissingRedirect | Refusal::UnregisteredRedirect => "invalid_redirect",
@@ -150,6 +153,7 @@ impl Refusal {
             Refusal::CodeExpired => "code_expired",
             Refusal::TooManyWrongCodes => "too_many_wrong_codes",
             Refusal::TooManyAttempts => "too_many_attempts",
+            Refusal::AccountLocked => "account_locked",
             Refusal::AuthenticatorExists => "authenticator_exists",
             Refusal::ApplicationGone => "application_gone",
             Refusal::UnknownApplication => "unknown_application",
@@ -206,7 +210,7 @@ impl Refusal {
     /// anything else a refused input, 400.
     pub fn status(&self) -> u16 {
         match self {
-            Refusal::TooManyAttempts | Refusal::TooManyWrongCodes => 429,
+            Refusal::TooManyAttempts | Refusal::TooManyWrongCodes | Refusal::AccountLocked => 429,
             Refusal::SignInExpired | Refusal::ResetExpired | Refusal::ApplicationNotFound => 404,
             _ => 400,
         }
@@ -227,6 +231,7 @@ impl Refusal {
             Refusal::CodeExpired,
             Refusal::TooManyWrongCodes,
             Refusal::TooManyAttempts,
+            Refusal::AccountLocked,
             Refusal::AuthenticatorExists,
             Refusal::ApplicationGone,
             Refusal::UnknownApplication,
@@ -265,6 +270,7 @@ impl Refusal {
                 | Refusal::CodeExpired
                 | Refusal::TooManyWrongCodes
                 | Refusal::TooManyAttempts
+                | Refusal::AccountLocked
                 | Refusal::AuthenticatorExists
                 | Refusal::ApplicationGone
                 | Refusal::UnknownApplication

@@ -44,6 +44,7 @@ pub use outbox::{ClaimedMessage, OutboxCounts};
 pub use password_resets::StoredReset;
 pub use sessions::{StoredFlow, StoredSession};
 pub use signing_keys::StoredSigningKey;
+pub use throttle::LockoutHistory;
 
 use crate::crypto::Keys;
 use crate::error::{Error, Result};

@@ -224,6 +224,8 @@ diesel::table! {
         failures -> Integer,
         locked_until -> Nullable<BigInt>,
         updated_at -> BigInt,
+        consecutive -> Integer,
+        locks -> Integer,
     }
 }
 

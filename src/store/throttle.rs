@@ -62,7 +62,30 @@ fn upsert_count(conn: &mut DbConnection, sqlite: &str, postgres: &str, key: &str
     Ok(row.count)
 }
 
+/// What the lockout remembers of a subject since its last full sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LockoutHistory {
+    pub locked_until: Option<i64>,
+    /// Locks so far: each lasts twice the one before.
+    pub locks: i32,
+    /// Failures so far, never forgotten by the window.
+    pub consecutive: i32,
+}
+
 impl Read<'_> {
+    /// The subject's lockout history; all zero for a subject never refused.
+    pub fn lockout_history(&mut self, subject: &str) -> Result<LockoutHistory> {
+        use sign_in_failures::dsl as f;
+        let row = f::sign_in_failures
+            .find(subject)
+            .select((f::locked_until, f::locks, f::consecutive))
+            .get_result::<(Option<i64>, i32, i32)>(self.conn)
+            .optional()?;
+        Ok(row
+            .map(|(locked_until, locks, consecutive)| LockoutHistory { locked_until, locks, consecutive })
+            .unwrap_or_default())
+    }
+
     /// Until when the subject is locked, if it is.
     pub fn locked_until(&mut self, subject: &str) -> Result<Option<i64>> {
         Ok(sign_in_failures::table
@@ -90,12 +113,23 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Locks the subject until `until`.
+    /// Locks the subject until `until`, counting the lock.
     pub fn lock_sign_in(&mut self, subject: &str, until: i64) -> Result<()> {
         diesel::update(sign_in_failures::table.find(subject))
-            .set(sign_in_failures::locked_until.eq(until))
+            .set((sign_in_failures::locked_until.eq(until), sign_in_failures::locks.eq(sign_in_failures::locks + 1)))
             .execute(self.conn)?;
         Ok(())
+    }
+
+    /// Counts a failure among the subject's consecutive ones (those since its
+    /// last full sign-in, whatever the window); returns them, this one included.
+    pub fn count_consecutive_failure(&mut self, subject: &str) -> Result<i32> {
+        Ok(diesel::update(sign_in_failures::table.find(subject))
+            .set(sign_in_failures::consecutive.eq(sign_in_failures::consecutive + 1))
+            .returning(sign_in_failures::consecutive)
+            .get_result::<i32>(self.conn)
+            .optional()?
+            .unwrap_or(0))
     }
 
     /// Forgets the failures of a subject after a success.
@@ -112,18 +146,27 @@ impl Write<'_> {
     }
 }
 
+/// How long the history of a subject that was locked is kept after its last
+/// attempt: long enough that waiting out a lock does not reset the escalation.
+const KEEP_LOCK_HISTORY_SECONDS: i64 = 30 * 24 * 3600;
+
 /// Rate-limit windows that started, and failure counts last touched,
-/// [`KEEP_ENDED_SECONDS`] ago; a count whose lock still runs is kept.
+/// [`KEEP_ENDED_SECONDS`] ago (those of a subject that was ever locked, 30
+/// days); a count whose lock still runs is kept.
 pub(super) const SWEEP: Sweep = Sweep { tables: &["rate_limits", "sign_in_failures"], run: sweep };
 
 fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
+    use sign_in_failures::dsl as f;
     let ended = now - KEEP_ENDED_SECONDS;
     let windows = diesel::delete(rate_limits::table.filter(rate_limits::window_start.le(ended))).execute(tx.conn)?;
-    let failures = diesel::delete(
-        sign_in_failures::table
-            .filter(sign_in_failures::updated_at.le(ended))
-            .filter(sign_in_failures::locked_until.is_null().or(sign_in_failures::locked_until.le(now))),
+    let not_locked = f::locked_until.is_null().or(f::locked_until.le(now));
+    let never_locked =
+        diesel::delete(f::sign_in_failures.filter(not_locked).filter(f::locks.eq(0)).filter(f::updated_at.le(ended)))
+            .execute(tx.conn)?;
+    let not_locked = f::locked_until.is_null().or(f::locked_until.le(now));
+    let once_locked = diesel::delete(
+        f::sign_in_failures.filter(not_locked).filter(f::updated_at.le(now - KEEP_LOCK_HISTORY_SECONDS)),
     )
     .execute(tx.conn)?;
-    Ok(windows + failures)
+    Ok(windows + never_locked + once_locked)
 }

@@ -117,11 +117,12 @@ impl FromRequest for SignedIn {
 /// Sends a browser to sign in to the account pages (and back to them).
 pub async fn sign_in_first(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse {
     let (browser, new_cookie) = browser_id_or_new(req, state);
-    let mut response = match run(state, move |s, now| signin::start_account_sign_in(&s.sign_in(), now, &browser)).await
-    {
-        Ok(path) => see_other(&path).finish(),
-        Err(e) => error_page(&e, &PageTexts::for_request(req, None)),
-    };
+    let lang = super::page::lang_of(req, None);
+    let mut response =
+        match run(state, move |s, now| signin::start_account_sign_in(&s.sign_in(lang), now, &browser)).await {
+            Ok(path) => see_other(&path).finish(),
+            Err(e) => error_page(&e, &PageTexts::for_request(req, None)),
+        };
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
     }

@@ -33,8 +33,10 @@ struct SignedOutPage {
 async fn respond(req: HttpRequest, state: web::Data<AppState>, params: LogoutParams, confirmed: bool) -> HttpResponse {
     let session = session_cookie_value(&req, &state);
     let for_page = params.clone();
-    let outcome = run(&state, move |s, now| logout(&s.sign_in(), now, session.as_deref(), &params, confirmed)).await;
     let t = PageTexts::for_request(&req, None);
+    let lang = t.lang();
+    let outcome =
+        run(&state, move |s, now| logout(&s.sign_in(lang), now, session.as_deref(), &params, confirmed)).await;
     match outcome {
         Ok(LoggedOut::Confirm) => {
             let (browser, new_cookie) = browser_id_or_new(&req, &state);

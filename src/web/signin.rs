@@ -14,18 +14,21 @@ use super::browser::{
 };
 use super::error_response::status_of;
 use super::extract::{BrowserId, CsrfForm, NoFields};
-use super::page::PageTexts;
+use super::page::{PageTexts, lang_of};
 use crate::AppState;
 use crate::domain::authorization::AuthorizationParams;
-use crate::domain::signin::{self, Authorized, FlowPage, Next, Outcome, View};
+use crate::domain::signin::{self, Authorized, FlowPage, Next, Outcome, SignIn, View};
 use crate::error::{Error, Result};
+use crate::i18n::Lang;
 
 async fn authorize(req: HttpRequest, state: web::Data<AppState>, params: AuthorizationParams) -> HttpResponse {
     let t = PageTexts::for_request(&req, params.ui_locales.as_deref());
+    let lang = t.lang();
     let (browser, new_cookie) = browser_id_or_new(&req, &state);
     let session = session_cookie_value(&req, &state);
     let outcome =
-        run(&state, move |s, now| signin::authorize(&s.sign_in(), now, &browser, session.as_deref(), &params)).await;
+        run(&state, move |s, now| signin::authorize(&s.sign_in(lang), now, &browser, session.as_deref(), &params))
+            .await;
     let mut response = match outcome {
         Ok(Authorized::Redirect(location)) => see_other(&location).finish(),
         Ok(Authorized::Page(refusal)) => error_page(&refusal.into(), &t),
@@ -134,7 +137,8 @@ fn qr_svg(uri: &str) -> Result<String> {
 /// Loads the page of a flow for this browser.
 async fn flow_page(state: &web::Data<AppState>, flow: &str, browser: &str) -> Result<FlowPage> {
     let (id, browser) = (flow.to_owned(), browser.to_owned());
-    run(state, move |s, now| signin::view(&s.sign_in(), now, &id, &browser)).await
+    // Showing a page sends nothing: the language of messages does not matter here.
+    run(state, move |s, now| signin::view(&s.sign_in(Lang::default()), now, &id, &browser)).await
 }
 
 /// Which page a flow shows: its step's, or the recovery-code form of the second factor.
@@ -232,11 +236,13 @@ async fn step(
     flow: String,
     browser: String,
     form_page: FormPage,
-    action: impl FnOnce(&AppState, i64, &str, &str, Option<&str>) -> Result<Outcome> + Send + 'static,
+    action: impl FnOnce(&SignIn<'_>, i64, &str, &str, Option<&str>) -> Result<Outcome> + Send + 'static,
 ) -> HttpResponse {
     let address = client_address(&req, &state);
+    let lang = lang_of(&req, None);
     let (id, browser_for_action) = (flow.clone(), browser.clone());
-    let result = run(&state, move |s, now| action(s, now, &id, &browser_for_action, address.as_deref())).await;
+    let result =
+        run(&state, move |s, now| action(&s.sign_in(lang), now, &id, &browser_for_action, address.as_deref())).await;
     let fallback_texts = || PageTexts::for_request(&req, None);
     match result {
         Ok(outcome) => {
@@ -292,8 +298,8 @@ pub async fn email_step(
     form: CsrfForm<EmailForm>,
 ) -> HttpResponse {
     let CsrfForm { browser, form: EmailForm { email } } = form;
-    step(req, state, flow.into_inner(), browser, FormPage::Step, move |s, now, id, b, _| {
-        signin::submit_email(&s.sign_in(), now, id, b, &email)
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, _| {
+        signin::submit_email(ctx, now, id, b, &email)
     })
     .await
 }
@@ -305,8 +311,8 @@ pub async fn change_email_step(
     flow: web::Path<String>,
     form: CsrfForm<NoFields>,
 ) -> HttpResponse {
-    step(req, state, flow.into_inner(), form.browser, FormPage::Step, |s, now, id, b, _| {
-        signin::change_email(&s.sign_in(), now, id, b)
+    step(req, state, flow.into_inner(), form.browser, FormPage::Step, |ctx, now, id, b, _| {
+        signin::change_email(ctx, now, id, b)
     })
     .await
 }
@@ -319,8 +325,8 @@ pub async fn password_step(
     form: CsrfForm<PasswordForm>,
 ) -> HttpResponse {
     let CsrfForm { browser, form: PasswordForm { password } } = form;
-    step(req, state, flow.into_inner(), browser, FormPage::Step, move |s, now, id, b, address| {
-        signin::submit_password(&s.sign_in(), now, id, b, &password, address)
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, address| {
+        signin::submit_password(ctx, now, id, b, &password, address)
     })
     .await
 }
@@ -333,8 +339,8 @@ pub async fn code_step(
     form: CsrfForm<CodeForm>,
 ) -> HttpResponse {
     let CsrfForm { browser, form: CodeForm { code } } = form;
-    step(req, state, flow.into_inner(), browser, FormPage::Step, move |s, now, id, b, address| {
-        signin::submit_code(&s.sign_in(), now, id, b, &code, address)
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, address| {
+        signin::submit_code(ctx, now, id, b, &code, address)
     })
     .await
 }
@@ -347,8 +353,8 @@ pub async fn recovery_step(
     form: CsrfForm<CodeForm>,
 ) -> HttpResponse {
     let CsrfForm { browser, form: CodeForm { code } } = form;
-    step(req, state, flow.into_inner(), browser, FormPage::Recovery, move |s, now, id, b, address| {
-        signin::submit_recovery_code(&s.sign_in(), now, id, b, &code, address)
+    step(req, state, flow.into_inner(), browser, FormPage::Recovery, move |ctx, now, id, b, address| {
+        signin::submit_recovery_code(ctx, now, id, b, &code, address)
     })
     .await
 }
@@ -361,8 +367,8 @@ pub async fn enrol_step(
     form: CsrfForm<CodeForm>,
 ) -> HttpResponse {
     let CsrfForm { browser, form: CodeForm { code } } = form;
-    step(req, state, flow.into_inner(), browser, FormPage::Step, move |s, now, id, b, _| {
-        signin::confirm_enrolment(&s.sign_in(), now, id, b, &code)
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, _| {
+        signin::confirm_enrolment(ctx, now, id, b, &code)
     })
     .await
 }
@@ -374,8 +380,8 @@ pub async fn recovery_codes_step(
     flow: web::Path<String>,
     form: CsrfForm<NoFields>,
 ) -> HttpResponse {
-    step(req, state, flow.into_inner(), form.browser, FormPage::Step, |s, now, id, b, _| {
-        signin::acknowledge_recovery_codes(&s.sign_in(), now, id, b)
+    step(req, state, flow.into_inner(), form.browser, FormPage::Step, |ctx, now, id, b, _| {
+        signin::acknowledge_recovery_codes(ctx, now, id, b)
     })
     .await
 }
@@ -387,8 +393,8 @@ pub async fn terms_step(
     flow: web::Path<String>,
     form: CsrfForm<NoFields>,
 ) -> HttpResponse {
-    step(req, state, flow.into_inner(), form.browser, FormPage::Step, |s, now, id, b, _| {
-        signin::accept_terms(&s.sign_in(), now, id, b)
+    step(req, state, flow.into_inner(), form.browser, FormPage::Step, |ctx, now, id, b, _| {
+        signin::accept_terms(ctx, now, id, b)
     })
     .await
 }
@@ -401,8 +407,8 @@ pub async fn consent_step(
     form: CsrfForm<ConsentForm>,
 ) -> HttpResponse {
     let CsrfForm { browser, form: ConsentForm { decision } } = form;
-    step(req, state, flow.into_inner(), browser, FormPage::Step, move |s, now, id, b, _| {
-        signin::decide_consent(&s.sign_in(), now, id, b, decision == "allow")
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, _| {
+        signin::decide_consent(ctx, now, id, b, decision == "allow")
     })
     .await
 }

@@ -570,3 +570,84 @@ async fn recovery_codes_are_stored_keyed_and_old_ones_still_work() {
     }
     server.stop().await;
 }
+
+/// Guessing never goes on for ever: each lock lasts twice the one before,
+/// and past the cap of failures in a row only a password reset lifts the
+/// lock. The person hears of every lock by email.
+#[actix_web::test]
+async fn locks_escalate_and_past_the_cap_only_a_reset_lifts_them() {
+    let db = TestDb::sqlite();
+    let server = db.serve("[sign_in]\nmax_consecutive_failures = 20\nattempts_per_minute_per_address = 1000");
+    let rp = maija_and_ledger(&server).await;
+    let pages = PageClient::new(&server.base);
+    let url = authorization_request(&rp, &[]).url;
+    let fail = async |times: usize| {
+        for _ in 0..times {
+            let (status, _) = try_password(&pages, &url, "maija@example.com", "not the password").await;
+            assert_eq!(status, 400);
+        }
+    };
+    let right = async || try_password(&pages, &url, "maija@example.com", PASSWORD).await;
+
+    fail(8).await;
+    assert_eq!(right().await.0, 429, "the first lock");
+    server.state.clock.advance(30 * 60 + 1);
+    fail(8).await;
+    assert_eq!(right().await.0, 429, "the second lock");
+    server.state.clock.advance(30 * 60 + 1);
+    assert_eq!(right().await.0, 429, "the second lock lasts an hour, not thirty minutes");
+    server.state.clock.advance(30 * 60);
+
+    // Twenty failures in a row, all told: locked until a reset.
+    fail(4).await;
+    let (status, page) = right().await;
+    assert_eq!(status, 429);
+    assert!(notice(&page).contains("reset your password"), "{}", notice(&page));
+    server.state.clock.advance(3 * 24 * 3600);
+    let (status, _) = right().await;
+    assert_eq!(status, 429, "still locked days later");
+
+    let (mails, _) = crate::support::messages::delivered(&server, &db).await;
+    let locks = mails.iter().filter(|mail| mail.contains("Subject: Your account was locked")).count();
+    assert_eq!(locks, 3, "told of each lock");
+
+    // A password reset lifts it.
+    let (_, _, page) = pages.open("/password/forgot").await.page();
+    pages.submit(&page, "/password/forgot", &[("email", "maija@example.com"), ("method", "email")]).await.page();
+    let (mails, _) = crate::support::messages::delivered(&server, &db).await;
+    let link = crate::support::messages::reset_link(mails.last().unwrap(), &server.base);
+    let (_, _, page) = pages.open(&link).await.page();
+    let new = crate::support::fixtures::NEW_PASSWORD;
+    pages.submit(&page, "", &[("new_password", new), ("confirm_password", new)]).await.page();
+    let (status, page) = try_password(&pages, &url, "maija@example.com", new).await;
+    assert_eq!(status, 200, "{}", notice(&page));
+    server.stop().await;
+}
+
+/// A right password and then a wrong authenticator code: the person is told
+/// at once (someone may have their password), and no more than once an hour.
+#[actix_web::test]
+async fn a_wrong_second_factor_after_a_right_password_is_told_to_the_person() {
+    let db = TestDb::sqlite();
+    let server = db.serve("");
+    let rp = maija_and_ledger(&server).await;
+    first_sign_in(&PageClient::new(&server.base), &authorization_request(&rp, &[]).url, "maija@example.com").await;
+    // The notices count per clock hour: go on to just after one begins.
+    let now = server.state.clock.now();
+    server.state.clock.advance(3600 - now.rem_euclid(3600) + 5);
+    let told = async || {
+        let (mails, _) = crate::support::messages::delivered(&server, &db).await;
+        mails.iter().filter(|mail| mail.contains("Subject: A sign-in with your password was stopped")).count()
+    };
+    assert_eq!(told().await, 0);
+    let pages = PageClient::new(&server.base);
+    let page = to_code_step(&pages, &authorization_request(&rp, &[]).url).await;
+    let (_, _, page) = pages.submit(&page, "/code", &[("code", "000000")]).await.page();
+    pages.submit(&page, "/code", &[("code", "000000")]).await.page();
+    assert_eq!(told().await, 1, "told once, not for every wrong code");
+    server.state.clock.advance(3600);
+    let page = to_code_step(&pages, &authorization_request(&rp, &[]).url).await;
+    pages.submit(&page, "/code", &[("code", "000000")]).await.page();
+    assert_eq!(told().await, 2, "and again an hour later");
+    server.stop().await;
+}

@@ -35,6 +35,7 @@ use crate::config::{SessionConfig, Terms, TokensConfig};
 use crate::crypto::secret::{random_token, sha256_hex};
 use crate::crypto::{Keys, totp};
 use crate::error::{Error, Result};
+use crate::i18n::{Lang, Texts};
 use crate::store::{Read, Store, StoredFlow, Write};
 
 /// How long a person has to finish signing in.
@@ -55,6 +56,18 @@ pub struct SignIn<'a> {
     pub lockout: Lockout<'a>,
     /// The published signing keys, to read an `id_token_hint`.
     pub signing: Arc<KeySet>,
+    /// The person's language where the application did not choose one
+    /// (`ui_locales`): for the messages a step sends.
+    pub lang: Lang,
+}
+
+impl SignIn<'_> {
+    /// The language of the messages a flow's steps send: the application's
+    /// choice, else the person's.
+    fn texts(&self, flow: &Flow) -> Texts {
+        let chosen = flow.request.as_ref().and_then(|r| r.ui_locales.as_deref()).and_then(Lang::from_ui_locales);
+        Texts::new(chosen.unwrap_or(self.lang))
+    }
 }
 
 /// A sign-in in progress, as one request loaded it.

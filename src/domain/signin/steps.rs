@@ -18,7 +18,7 @@ use crate::domain::ids::UserId;
 use crate::domain::recovery_codes;
 use crate::domain::refusal::{Refusal, or_refuse, settle};
 use crate::domain::session::Session;
-use crate::domain::throttle::account_subject;
+use crate::domain::throttle::Subject;
 use crate::error::{Error, Result};
 use crate::metrics::SignInOutcome;
 use crate::store::Write;
@@ -79,7 +79,7 @@ pub fn submit_password(
             or_refuse!(ctx.lockout.check_address(tx, now, address)?);
             let account = tx.password_hash_by_email(&email)?;
             let user = account.as_ref().map(|(id, _)| id.clone());
-            let attempt = or_refuse!(ctx.lockout.begin_attempt(tx, now, &account_subject(user.as_ref(), &email))?);
+            let attempt = or_refuse!(ctx.lockout.begin_attempt(tx, now, &Subject::of(user.as_ref(), &email))?);
             Ok(Ok((flow, email, user, account.and_then(|(_, hash)| hash), attempt)))
         })
         .and_then(settle)?;
@@ -88,7 +88,7 @@ pub fn submit_password(
         .write(|tx| {
             let (true, Some(user)) = (matched, user) else {
                 ctx.lockout.metrics.sign_in(SignInOutcome::WrongPassword);
-                ctx.lockout.attempt_failed(tx, now, attempt)?;
+                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow))?;
                 return Ok(Err(Refusal::WrongPassword));
             };
             // Earlier failures stay counted (and the metrics count no
@@ -119,7 +119,7 @@ struct SecondFactor {
     email: String,
     amr: Vec<String>,
     attempt: crate::domain::throttle::Attempt,
-    subject: String,
+    subject: Subject,
 }
 
 fn begin_second_factor(
@@ -135,7 +135,7 @@ fn begin_second_factor(
         return Err(Refusal::StepAlreadyDone.into());
     };
     or_refuse!(ctx.lockout.check_address(tx, now, address)?);
-    let subject = account_subject(Some(&user), "");
+    let subject = Subject::person(&user);
     let attempt = or_refuse!(ctx.lockout.begin_attempt(tx, now, &subject)?);
     Ok(Ok(SecondFactor { flow, user, email, amr, attempt, subject }))
 }
@@ -156,7 +156,8 @@ pub fn submit_code(
                 or_refuse!(begin_second_factor(ctx, tx, now, flow_id, browser_id, address)?);
             if !authenticator_code_matches(tx, ctx.keys, now, &user, code)? {
                 ctx.lockout.metrics.sign_in(SignInOutcome::WrongCode);
-                ctx.lockout.attempt_failed(tx, now, attempt)?;
+                ctx.lockout.second_factor_failed(tx, now, &user, ctx.texts(&flow))?;
+                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow))?;
                 return Ok(Err(Refusal::WrongAuthenticatorCode));
             }
             ctx.lockout.signed_in(tx, &subject)?;
@@ -187,7 +188,8 @@ pub fn submit_recovery_code(
                 || tx.use_recovery_code(&user, &recovery_codes::legacy_digest(code), now)?;
             if !used {
                 ctx.lockout.metrics.sign_in(SignInOutcome::WrongCode);
-                ctx.lockout.attempt_failed(tx, now, attempt)?;
+                ctx.lockout.second_factor_failed(tx, now, &user, ctx.texts(&flow))?;
+                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow))?;
                 return Ok(Err(Refusal::WrongRecoveryCode));
             }
             ctx.lockout.signed_in(tx, &subject)?;
@@ -274,7 +276,7 @@ pub fn confirm_enrolment(
             tx.set_totp(&user, &seal_authenticator(ctx.keys, &user, &secret)?, step, now)?;
             let (codes, digests) = recovery_codes::generate(ctx.keys, &user)?;
             tx.replace_recovery_codes(&user, &digests)?;
-            ctx.lockout.signed_in(tx, &account_subject(Some(&user), ""))?;
+            ctx.lockout.signed_in(tx, &Subject::person(&user))?;
             let amr = with_method(amr, "otp");
             let done =
                 Authentication { user: &user, amr: &amr, replaces: replaces.as_deref(), recovery_codes: Some(codes) };

@@ -73,7 +73,13 @@ const CASES: &[Case] = &[
         kept: &["pending@example.com", "recently-expired@example.com", "recently-sent@example.com"],
     },
     Case { table: "rate_limits", key: "bucket", insert: rate_limits, kept: &["current"] },
-    Case { table: "sign_in_failures", key: "subject", insert: failures, kept: &["user:locked", "user:recent"] },
+    Case {
+        table: "sign_in_failures",
+        key: "subject",
+        insert: failures,
+        // A lock's history is kept for 30 days, so waiting one out does not reset the escalation.
+        kept: &["user:lock-ran-out", "user:locked", "user:recent"],
+    },
     Case { table: "password_resets", key: "id_digest", insert: resets, kept: &["live", "recently-expired"] },
     Case { table: "contact_changes", key: "new_value", insert: contact_changes, kept: &["+358401234567"] },
 ];
@@ -272,6 +278,8 @@ fn failures(state: &AppState, _: &Fixture) {
         .store
         .write(|tx| {
             tx.record_sign_in_attempt("user:old", ENDED, 0)?;
+            tx.record_sign_in_attempt("user:locked-long-ago", NOW - 30 * 24 * 3600, 0)?;
+            tx.lock_sign_in("user:locked-long-ago", NOW - 30 * 24 * 3600 + 1800)?;
             tx.record_sign_in_attempt("user:lock-ran-out", ENDED, 0)?;
             tx.lock_sign_in("user:lock-ran-out", NOW)?;
             tx.record_sign_in_attempt("user:locked", ENDED, 0)?;

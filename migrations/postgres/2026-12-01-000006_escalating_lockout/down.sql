@@ -1,0 +1,2 @@
+ALTER TABLE sign_in_failures DROP COLUMN locks;
+ALTER TABLE sign_in_failures DROP COLUMN consecutive;
