@@ -367,3 +367,77 @@ async fn a_token_request_is_a_small_form() {
     assert_eq!(small.status(), 200, "an unknown parameter is ignored");
     server.stop().await;
 }
+
+/// Signs Maija in to `ledger` (confidential, first-party) with `scopes` and
+/// redeems the code; returns the client's secret and the token answer.
+async fn signed_in_tokens(server: &TestServer, scopes: &[&str]) -> (String, Value) {
+    person(&server.state, "maija@example.com");
+    let secret = confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = crate::support::fixtures::relying_party(server, "ledger", Some(&secret)).await;
+    let pages = PageClient::new(&server.base);
+    let request = crate::support::fixtures::authorization_request(&rp, scopes);
+    let (callback, _, _) = crate::support::sign_in::first_sign_in(&pages, &request.url, "maija@example.com").await;
+    let code = query_param(&callback, "code").unwrap();
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", request.verifier.secret().as_str()),
+    ];
+    let (status, body) = post_token(server, Some(("ledger", &secret)), &redeem).await;
+    assert_eq!(status, 200, "{body}");
+    (secret, body)
+}
+
+fn scope_set(scope: &Value) -> std::collections::BTreeSet<&str> {
+    scope.as_str().unwrap().split(' ').collect()
+}
+
+/// RFC 6749 §6: a refresh may ask for fewer scopes. Leaving `offline_access`
+/// out narrows this answer's access and ID tokens, and still rotates the
+/// refresh token: the one presented is spent, so without a new one the
+/// client's next refresh would be taken for a replay and end the sign-in.
+async fn a_narrowed_refresh_continues_the_grant(db: &TestDb) {
+    let server = db.serve("");
+    let (secret, body) = signed_in_tokens(&server, &["email", "offline_access"]).await;
+    let first = body["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |token: String, scope: Option<&'static str>| {
+        let server = &server;
+        let secret = secret.clone();
+        async move {
+            let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token.as_str())];
+            form.extend(scope.map(|scope| ("scope", scope)));
+            post_token(server, Some(("ledger", &secret)), &form).await
+        }
+    };
+
+    let (status, narrowed) = refresh(first.clone(), Some("openid")).await;
+    assert_eq!(status, 200, "{narrowed}");
+    assert_eq!(narrowed["scope"], "openid");
+    let access = crate::oidc::payload(narrowed["access_token"].as_str().unwrap());
+    assert_eq!(access["scope"], "openid", "the access token is narrowed");
+    let id_token = crate::oidc::payload(narrowed["id_token"].as_str().unwrap());
+    assert!(id_token.get("email").is_none(), "so is the ID token: {id_token}");
+    let next = narrowed["refresh_token"].as_str().expect("a new refresh token, though offline_access was left out");
+    assert_ne!(next, first);
+
+    let (status, again) = refresh(next.to_owned(), None).await;
+    assert_eq!(status, 200, "the next refresh is no replay: {again}");
+    assert_eq!(scope_set(&again["scope"]), ["email", "offline_access", "openid"].into(), "the grant kept its scopes");
+    assert!(again["refresh_token"].is_string());
+    let (status, replay) = refresh(first, None).await;
+    assert_eq!((status, replay["error"].as_str()), (400, Some("invalid_grant")), "a spent token is still refused");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn a_narrowed_refresh_continues_the_grant_sqlite() {
+    a_narrowed_refresh_continues_the_grant(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn a_narrowed_refresh_continues_the_grant_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        a_narrowed_refresh_continues_the_grant(&db).await;
+    }
+}

@@ -173,17 +173,18 @@ pub struct TokenSet {
 }
 
 impl TokenSet {
-    /// The tokens of an answer with `scopes`, from a grant of `granted`
-    /// scopes (the same, unless a refresh narrowed them), to a client that
-    /// may use `client_grants`: an ID token when the grant holds `openid`
-    /// (every grant from a sign-in does, and a refresh narrowed to fewer
-    /// scopes still gets one); a new refresh token when the answer's scopes
-    /// hold `offline_access` and the client may use refresh_token.
-    pub fn of(granted: &[String], scopes: &[String], client_grants: &[GrantType]) -> Self {
-        let holds = |scopes: &[String], wanted: &str| scopes.iter().any(|scope| scope == wanted);
+    /// The tokens of an answer from a grant of `granted` scopes, to a client
+    /// that may use `client_grants`: an ID token when the grant holds
+    /// `openid`; a new refresh token when the grant holds `offline_access`
+    /// and the client may use refresh_token. A refresh that narrows its
+    /// scopes (RFC 6749 §6) narrows only the access and ID tokens: it spent
+    /// the refresh token it presented, so it must get the next one, or the
+    /// client's next refresh would be taken for a replay.
+    pub fn of(granted: &[String], client_grants: &[GrantType]) -> Self {
+        let holds = |wanted: &str| granted.iter().any(|scope| scope == wanted);
         Self {
-            id_token: holds(granted, "openid"),
-            refresh_token: holds(scopes, "offline_access") && client_grants.contains(&GrantType::RefreshToken),
+            id_token: holds("openid"),
+            refresh_token: holds("offline_access") && client_grants.contains(&GrantType::RefreshToken),
         }
     }
 }
@@ -233,7 +234,8 @@ struct GrantTokens {
 }
 
 /// Reads the user's claims and stores a new refresh token, if the answer has
-/// one ([`TokenSet::of`]). `narrowed_scopes`: those a refresh asked for.
+/// one ([`TokenSet::of`]). `narrowed_scopes`: those a refresh asked for;
+/// they narrow the access and ID tokens, never whether a refresh token comes.
 fn record_grant_tokens(
     tx: &mut Write<'_>,
     now: UnixSeconds,
@@ -243,7 +245,7 @@ fn record_grant_tokens(
     narrowed_scopes: Option<Vec<String>>,
 ) -> Result<GrantTokens> {
     let granted: Vec<String> = grant.scopes.split_whitespace().map(str::to_owned).collect();
-    let issued = TokenSet::of(&granted, narrowed_scopes.as_deref().unwrap_or(&granted), &client.grants);
+    let issued = TokenSet::of(&granted, &client.grants);
     let scopes = narrowed_scopes.unwrap_or(granted);
     let user_claims = user_claims(tx, &UserId::from_stored(grant.user_id.clone()), &scopes)?;
     let refresh_token = if issued.refresh_token {
