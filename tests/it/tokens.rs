@@ -37,9 +37,9 @@ async fn verify_with_jwks(server: &TestServer, token: &str, typ: &str, audience:
     jsonwebtoken::decode::<Value>(token, &key, &validation).unwrap().claims
 }
 
-#[actix_web::test]
-async fn client_credentials_with_every_algorithm() {
-    let db = TestDb::sqlite();
+/// A service's token for itself, in every algorithm; its `sub` names the
+/// client in a form no user's `sub` (a UUID) can take.
+async fn client_credentials_with_every_algorithm(db: &TestDb) {
     let server = db.serve("");
     for alg in ["RS256", "ES256", "EdDSA"] {
         let id = format!("service-{}", alg.to_lowercase());
@@ -59,13 +59,36 @@ async fn client_credentials_with_every_algorithm() {
         assert_eq!(status, 200, "{alg}: {body}");
         assert_eq!(body["token_type"], "Bearer");
         let claims = verify_with_jwks(&server, body["access_token"].as_str().unwrap(), "at+jwt", id).await;
-        assert_eq!(claims["sub"], id);
+        assert_eq!(claims["sub"], format!("client:{id}"), "a subject that no user's can equal");
         assert_eq!(claims["client_id"], id);
         assert!(claims["jti"].is_string());
         let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
         assert_eq!(format!("{:?}", header.alg), alg);
+        let introspection: Value = http()
+            .post(format!("{}/introspect", server.base))
+            .basic_auth(id, Some(&secret))
+            .form(&[("token", body["access_token"].as_str().unwrap())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((introspection["active"].as_bool(), &introspection["sub"]), (Some(true), &claims["sub"]));
     }
     server.stop().await;
+}
+
+#[actix_web::test]
+async fn client_credentials_with_every_algorithm_sqlite() {
+    client_credentials_with_every_algorithm(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn client_credentials_with_every_algorithm_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        client_credentials_with_every_algorithm(&db).await;
+    }
 }
 
 #[actix_web::test]
@@ -125,7 +148,7 @@ async fn kept_clients_are_checked_as_strictly_as_read_ones() {
         assert_eq!(status, 200, "{round}: {body}");
         let token = body["access_token"].as_str().unwrap();
         let claims: Value = signing::verify(token, "at+jwt", server.state.key_set().published()).unwrap();
-        assert_eq!((claims["sub"].as_str(), claims["client_id"].as_str()), (Some("service"), Some("service")));
+        assert_eq!((claims["sub"].as_str(), claims["client_id"].as_str()), (Some("client:service"), Some("service")));
 
         let (status, body) = post_token(&server, Some(("service", "wrong")), &cc).await;
         assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{round}");
