@@ -127,7 +127,7 @@ pub struct Terms {
     pub text: String,
 }
 
-/// Token lifetimes.
+/// Token lifetimes, and whom access tokens are for.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TokensConfig {
@@ -135,11 +135,20 @@ pub struct TokensConfig {
     pub id_token_seconds: i64,
     /// How long a refresh token family lives from the sign-in that started it.
     pub refresh_token_seconds: i64,
+    /// The audience that resource servers (the applications' APIs) check in
+    /// an access token's `aud`, beside the client id. Unset: the issuer
+    /// ([`Settings::resource_audience`]).
+    pub resource_audience: Option<String>,
 }
 
 impl Default for TokensConfig {
     fn default() -> Self {
-        Self { access_token_seconds: 600, id_token_seconds: 600, refresh_token_seconds: 30 * 24 * 3600 }
+        Self {
+            access_token_seconds: 600,
+            id_token_seconds: 600,
+            refresh_token_seconds: 30 * 24 * 3600,
+            resource_audience: None,
+        }
     }
 }
 
@@ -341,6 +350,12 @@ impl Settings {
     pub fn longest_signed_token_seconds(&self) -> i64 {
         self.tokens.access_token_seconds.max(self.tokens.id_token_seconds)
     }
+
+    /// The audience access tokens carry beside the client id:
+    /// `tokens.resource_audience`, or the issuer.
+    pub fn resource_audience(&self) -> &str {
+        self.tokens.resource_audience.as_deref().unwrap_or(&self.issuer)
+    }
 }
 
 /// The validated configuration that the running service uses.
@@ -518,6 +533,9 @@ impl Settings {
         let tokens = config.tokens;
         if tokens.access_token_seconds < 1 || tokens.id_token_seconds < 1 || tokens.refresh_token_seconds < 1 {
             return Err(Error::Config("tokens.*_seconds must be positive".to_owned()));
+        }
+        if tokens.resource_audience.as_deref().is_some_and(|aud| aud.is_empty() || aud.trim() != aud) {
+            return Err(Error::Config("tokens.resource_audience must not be blank or padded with spaces".to_owned()));
         }
         let keys = config.keys;
         // Every instance must have reloaded (and published) a new key before any signs with it.

@@ -108,6 +108,7 @@ impl AppState {
         domain::grants::TokenContext {
             store: &self.store,
             issuer: &self.settings.issuer,
+            resource_audience: self.settings.resource_audience(),
             tokens: &self.settings.tokens,
             signing: self.key_set(),
             clients: &self.clients,

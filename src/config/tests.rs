@@ -302,3 +302,16 @@ fn invalid_values_name_their_key() {
     let config = Config::from_toml("[[clients]]\nid = \"x\"\nredirect_uris = [\"https://a/cb\"]").unwrap();
     assert!(Settings::from_config(config).unwrap_err().to_string().contains("client `x`"));
 }
+
+#[test]
+fn the_resource_audience_defaults_to_the_issuer() {
+    let settings = Settings::from_config(Config::default()).unwrap();
+    assert_eq!(settings.resource_audience(), "http://127.0.0.1:8080");
+    let config = Config::from_toml("[tokens]\nresource_audience = \"https://api.example\"").unwrap();
+    assert_eq!(Settings::from_config(config).unwrap().resource_audience(), "https://api.example");
+    for blank in ["", " ", " https://api.example"] {
+        let config = Config::from_toml(&format!("[tokens]\nresource_audience = {blank:?}")).unwrap();
+        let err = Settings::from_config(config).unwrap_err().to_string();
+        assert!(err.contains("tokens.resource_audience"), "{blank:?}: {err}");
+    }
+}

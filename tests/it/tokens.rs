@@ -61,6 +61,7 @@ async fn client_credentials_with_every_algorithm(db: &TestDb) {
         let claims = verify_with_jwks(&server, body["access_token"].as_str().unwrap(), "at+jwt", id).await;
         assert_eq!(claims["sub"], format!("client:{id}"), "a subject that no user's can equal");
         assert_eq!(claims["client_id"], id);
+        assert_eq!(claims["aud"], serde_json::json!([id, server.base]), "the resource audience defaults to the issuer");
         assert!(claims["jti"].is_string());
         let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
         assert_eq!(format!("{:?}", header.alg), alg);
@@ -462,5 +463,47 @@ async fn a_narrowed_refresh_continues_the_grant_sqlite() {
 async fn a_narrowed_refresh_continues_the_grant_postgres() {
     if let Some(db) = TestDb::postgres() {
         a_narrowed_refresh_continues_the_grant(&db).await;
+    }
+}
+
+/// An access token names, beside its client, the audience the resource
+/// servers check (`tokens.resource_audience`); the ID token stays the
+/// client's alone. Portti's own checks of the token still accept it.
+async fn access_tokens_name_the_resource_audience(db: &TestDb) {
+    let server = db.serve("[tokens]\nresource_audience = \"https://api.example\"");
+    let (secret, body) = signed_in_tokens(&server, &["offline_access"]).await;
+    let access_token = body["access_token"].as_str().unwrap();
+    let claims = verify_with_jwks(&server, access_token, "at+jwt", "https://api.example").await;
+    assert_eq!(claims["aud"], serde_json::json!(["ledger", "https://api.example"]));
+    verify_with_jwks(&server, access_token, "at+jwt", "ledger").await;
+    let id_token = crate::oidc::payload(body["id_token"].as_str().unwrap());
+    assert_eq!(id_token["aud"], "ledger", "the ID token is for the client only");
+
+    let userinfo = http().get(format!("{}/userinfo", server.base)).bearer_auth(access_token).send().await.unwrap();
+    assert_eq!(userinfo.status(), 200);
+    let introspection: Value = http()
+        .post(format!("{}/introspect", server.base))
+        .basic_auth("ledger", Some(&secret))
+        .form(&[("token", access_token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspection["active"], true, "{introspection}");
+    assert_eq!(introspection["aud"], claims["aud"], "introspection tells the audience too");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn access_tokens_name_the_resource_audience_sqlite() {
+    access_tokens_name_the_resource_audience(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn access_tokens_name_the_resource_audience_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        access_tokens_name_the_resource_audience(&db).await;
     }
 }

@@ -9,7 +9,7 @@ use super::TokenContext;
 use super::{Expiry, Grant, TokenRequest, TokenResponse, exchange};
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::random_token;
-use crate::domain::access_token::AccessTokenClaims;
+use crate::domain::access_token::{AccessTokenClaims, access_audience};
 use crate::domain::client::{Client, ClientId, GrantType, SigningAlg};
 use crate::domain::client_authentication::{ClientCredentials, check_credentials};
 use crate::error::{Error, Result};
@@ -43,7 +43,7 @@ impl Grant for ClientCredentialsRequest {
         let claims = AccessTokenClaims {
             iss: ctx.issuer,
             sub: &subject,
-            aud: client.id.as_str(),
+            aud: access_audience(client.id.as_str(), ctx.resource_audience),
             client_id: client.id.as_str(),
             iat: now,
             exp: expiry.access_token,

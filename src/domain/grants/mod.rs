@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256, Sha512};
 use self::authorization_code::AuthorizationCodeRequest;
 use self::client_credentials::ClientCredentialsRequest;
 use self::refresh_token::RefreshRequest;
-use super::access_token::AccessTokenClaims;
+use super::access_token::{AccessTokenClaims, access_audience};
 use super::claims::user_claims;
 use super::client::{Client, GrantType, SigningAlg};
 use super::discovery::ACR_MFA;
@@ -47,6 +47,8 @@ use crate::store::{StoredGrant, Write};
 pub struct TokenContext<'a> {
     pub store: &'a crate::store::Store,
     pub issuer: &'a str,
+    /// The access tokens' `aud` beside the client id (`tokens.resource_audience`).
+    pub resource_audience: &'a str,
     pub tokens: &'a crate::config::TokensConfig,
     /// The signing keys in use now.
     pub signing: std::sync::Arc<super::signing_keys::KeySet>,
@@ -277,7 +279,7 @@ fn sign_grant_tokens(
     let access_claims = AccessTokenClaims {
         iss: ctx.issuer,
         sub: &grant.user_id,
-        aud: client.id.as_str(),
+        aud: access_audience(client.id.as_str(), ctx.resource_audience),
         client_id: client.id.as_str(),
         iat: now,
         exp: expiry.access_token,

@@ -147,7 +147,12 @@ fn a_grant_without_openid_gets_no_id_token() {
 
 #[test]
 fn each_token_expires_after_its_own_lifetime() {
-    let lifetimes = TokensConfig { access_token_seconds: 300, id_token_seconds: 900, refresh_token_seconds: 86_400 };
+    let lifetimes = TokensConfig {
+        access_token_seconds: 300,
+        id_token_seconds: 900,
+        refresh_token_seconds: 86_400,
+        ..TokensConfig::default()
+    };
     let now = 1_800_000_000;
     assert_eq!(Expiry::at(now, &lifetimes), Expiry { access_token: now + 300, id_token: now + 900, expires_in: 300 });
     let defaults = Expiry::at(now, &TokensConfig::default());
