@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use url::Url;
 
-use crate::domain::client::{ClientKind, NewClient};
+use crate::crypto::secret::sha256_hex;
+use crate::domain::client::{ClientKind, MIN_SECRET_LENGTH, NewClient};
 use crate::error::{Error, Result};
 use crate::store::DatabaseUrl;
 
@@ -42,6 +43,13 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     /// `text` (human) or `json` logs.
     pub log_format: LogFormat,
+    /// A listen address of its own for `/metrics` (`127.0.0.1:9100`); then
+    /// the main listener does not serve it.
+    pub metrics_bind: Option<String>,
+    /// A bearer token that `/metrics` requires (`Authorization: Bearer …`).
+    pub metrics_token: Option<String>,
+    /// A file holding `metrics_token`, instead of `metrics_token`.
+    pub metrics_token_file: Option<PathBuf>,
     pub mail: MailConfig,
     pub sms: SmsConfig,
     pub outbox: OutboxConfig,
@@ -179,6 +187,9 @@ impl Default for Config {
             master_key: None,
             master_key_file: None,
             log_format: LogFormat::Text,
+            metrics_bind: None,
+            metrics_token: None,
+            metrics_token_file: None,
             mail: MailConfig::default(),
             sms: SmsConfig::default(),
             outbox: OutboxConfig::default(),
@@ -368,6 +379,7 @@ pub struct Settings {
     pub database_pool_size: u32,
     pub master_key: MasterKeySource,
     pub log_format: LogFormat,
+    pub metrics: MetricsSettings,
     pub mail: MailSettings,
     pub sms: SmsSettings,
     pub outbox: OutboxSettings,
@@ -378,6 +390,26 @@ pub struct Settings {
     pub terms: Terms,
     pub upstreams: Vec<UpstreamConfig>,
     pub clients: Vec<NewClient>,
+}
+
+/// Who may read `/metrics`, and where.
+#[derive(Clone, Default)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` on this address only, not on `bind`.
+    pub bind: Option<SocketAddr>,
+    /// The SHA-256 digest of the bearer token `/metrics` requires: a
+    /// request's token is compared with it in constant time, and the token
+    /// itself is not kept.
+    pub token_digest: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("bind", &self.bind)
+            .field("token", &self.token_digest.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 /// Where the master key comes from.
@@ -468,6 +500,7 @@ impl Settings {
             .parse()
             .map_err(|e| Error::Config(format!("bind `{}` is not an address like 127.0.0.1:8080: {e}", config.bind)))?;
         let database_url = DatabaseUrl::parse(&config.database_url)?;
+        let metrics = metrics_settings(config.metrics_bind, config.metrics_token, config.metrics_token_file)?;
         if config.database_pool_size == 0 {
             return Err(Error::Config("database_pool_size must be at least 1".to_owned()));
         }
@@ -565,6 +598,7 @@ impl Settings {
             database_pool_size: config.database_pool_size,
             master_key,
             log_format: config.log_format,
+            metrics,
             mail,
             sms,
             outbox,
@@ -577,6 +611,24 @@ impl Settings {
             clients,
         })
     }
+}
+
+fn metrics_settings(
+    bind: Option<String>,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+) -> Result<MetricsSettings> {
+    let bind = bind
+        .map(|bind| {
+            bind.parse()
+                .map_err(|e| Error::Config(format!("metrics_bind `{bind}` is not an address like 127.0.0.1:9100: {e}")))
+        })
+        .transpose()?;
+    let token = secret("metrics_token", token, token_file.as_deref()).map_err(Error::Config)?;
+    if token.as_ref().is_some_and(|token| token.chars().count() < MIN_SECRET_LENGTH) {
+        return Err(Error::Config(format!("metrics_token must be at least {MIN_SECRET_LENGTH} characters")));
+    }
+    Ok(MetricsSettings { bind, token_digest: token.as_deref().map(sha256_hex) })
 }
 
 fn load_terms(config: TermsConfig) -> Result<Terms> {
