@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::crypto::secret::sha256_hex;
 use crate::domain::client::{ClientKind, MIN_SECRET_LENGTH, NewClient};
+use crate::domain::client_address::TrustedProxy;
 use crate::error::{Error, Result};
 use crate::store::DatabaseUrl;
 
@@ -89,9 +90,14 @@ pub struct SignInConfig {
     /// Password and code attempts one client address may make per minute.
     pub attempts_per_minute_per_address: i32,
     /// Behind a reverse proxy: the header in which it passes the client's
-    /// address (`X-Real-IP`, say). Unset, the connection's own address counts;
-    /// set it only when every request comes through that proxy.
+    /// address (`X-Forwarded-For`, `X-Real-IP`). Unset, the connection's own
+    /// address counts; set it only when every request comes through that proxy.
     pub client_address_header: Option<String>,
+    /// The proxies (addresses or CIDR networks) in front of Portti, the one
+    /// that connects to it included: the header is believed only from them,
+    /// and the client is its rightmost address that is not one of them
+    /// ([`crate::domain::client_address`]).
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 impl Default for SignInConfig {
@@ -101,6 +107,7 @@ impl Default for SignInConfig {
             lockout_seconds: 30 * 60,
             attempts_per_minute_per_address: 30,
             client_address_header: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -585,6 +592,12 @@ impl Settings {
             ));
         }
         let sign_in = config.sign_in;
+        if !sign_in.trusted_proxies.is_empty() && sign_in.client_address_header.is_none() {
+            return Err(Error::Config(
+                "sign_in.trusted_proxies needs sign_in.client_address_header, the header they pass addresses in"
+                    .to_owned(),
+            ));
+        }
         if sign_in.max_failures < 1 || sign_in.lockout_seconds < 1 || sign_in.attempts_per_minute_per_address < 1 {
             return Err(Error::Config("sign_in.* must be positive".to_owned()));
         }

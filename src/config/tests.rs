@@ -346,3 +346,23 @@ fn metrics_may_have_an_address_of_their_own_and_a_token() {
     let err = Settings::from_config(config).unwrap_err().to_string();
     assert!(err.contains("metrics_token") && err.contains("32") && !err.contains("short"), "{err}");
 }
+
+#[test]
+fn trusted_proxies_are_addresses_or_networks_and_need_the_header() {
+    let config = Config::from_toml(
+        "[sign_in]\nclient_address_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]",
+    )
+    .unwrap();
+    let settings = Settings::from_config(config).unwrap();
+    let proxies = &settings.sign_in.trusted_proxies;
+    assert_eq!(proxies.len(), 2);
+    assert!(proxies[0].contains("10.20.30.40".parse().unwrap()) && proxies[1].contains("::1".parse().unwrap()));
+
+    let err = Config::from_toml("[sign_in]\nclient_address_header = \"X\"\ntrusted_proxies = [\"10.0.0.0/33\"]")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("trusted_proxies") && err.contains("10.0.0.0/33"), "{err}");
+    let config = Config::from_toml("[sign_in]\ntrusted_proxies = [\"10.0.0.0/8\"]").unwrap();
+    let err = Settings::from_config(config).unwrap_err().to_string();
+    assert!(err.contains("sign_in.client_address_header"), "{err}");
+}

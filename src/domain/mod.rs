@@ -8,6 +8,7 @@ pub mod admin;
 pub mod authorization;
 pub mod claims;
 pub mod client;
+pub mod client_address;
 pub mod client_authentication;
 pub mod client_cache;
 pub mod company;

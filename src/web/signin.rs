@@ -234,7 +234,7 @@ async fn step(
     form_page: FormPage,
     action: impl FnOnce(&AppState, i64, &str, &str, Option<&str>) -> Result<Outcome> + Send + 'static,
 ) -> HttpResponse {
-    let address = client_address(&req, &state);
+    let address = client_address(&req, &state).map(|address| address.throttle_key());
     let (id, browser_for_action) = (flow.clone(), browser.clone());
     let result = run(&state, move |s, now| action(s, now, &id, &browser_for_action, address.as_deref())).await;
     let fallback_texts = || PageTexts::for_request(&req, None);

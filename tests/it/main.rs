@@ -8,6 +8,7 @@ mod support;
 mod account;
 mod browser;
 mod cli;
+mod client_address;
 mod http;
 mod migrations;
 mod oidc;
