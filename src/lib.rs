@@ -50,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Clients recently read, for the token, introspection and revocation endpoints.
     pub clients: Arc<domain::client_cache::ClientCache>,
+    /// The registered origins of browser applications, for CORS.
+    pub browser_origins: Arc<domain::browser_origins::BrowserOrigins>,
     /// One permit per database connection, for the API endpoints
     /// ([`web::browser::run_in_database_slot`]).
     pub database_slots: Arc<tokio::sync::Semaphore>,
@@ -85,6 +87,7 @@ impl AppState {
             discovery,
             metrics: Arc::new(metrics::Metrics::new()?),
             clients: Arc::default(),
+            browser_origins: Arc::default(),
             database_slots: Arc::new(tokio::sync::Semaphore::new(pool_size)),
         })
     }
@@ -196,6 +199,7 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(main_data.clone())
+            .wrap(from_fn(web::cors::answer))
             .wrap(web::security_headers(https))
             .wrap(from_fn(web::request_id::assign))
             .configure(web::routes)

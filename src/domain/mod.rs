@@ -6,6 +6,7 @@ pub mod access_token;
 pub mod account;
 pub mod admin;
 pub mod authorization;
+pub mod browser_origins;
 pub mod claims;
 pub mod client;
 pub mod client_address;

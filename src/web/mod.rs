@@ -3,6 +3,7 @@
 
 mod account;
 mod browser;
+pub mod cors;
 mod discovery;
 pub mod error_response;
 mod extract;

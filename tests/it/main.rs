@@ -9,6 +9,7 @@ mod account;
 mod browser;
 mod cli;
 mod client_address;
+mod cors;
 mod http;
 mod migrations;
 mod oidc;
