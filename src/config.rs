@@ -15,7 +15,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use url::Url;
 
-use crate::domain::client::{ClientKind, NewClient};
+use crate::crypto::secret::sha256_hex;
+use crate::domain::client::{ClientKind, MIN_SECRET_LENGTH, NewClient};
+use crate::domain::client_address::TrustedProxy;
 use crate::error::{Error, Result};
 use crate::store::DatabaseUrl;
 
@@ -47,6 +49,13 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     /// `text` (human) or `json` logs.
     pub log_format: LogFormat,
+    /// A listen address of its own for `/metrics` (`127.0.0.1:9100`); then
+    /// the main listener does not serve it.
+    pub metrics_bind: Option<String>,
+    /// A bearer token that `/metrics` requires (`Authorization: Bearer …`).
+    pub metrics_token: Option<String>,
+    /// A file holding `metrics_token`, instead of `metrics_token`.
+    pub metrics_token_file: Option<PathBuf>,
     pub mail: MailConfig,
     pub sms: SmsConfig,
     pub outbox: OutboxConfig,
@@ -89,9 +98,14 @@ pub struct SignInConfig {
     /// Password and code attempts one client address may make per minute.
     pub attempts_per_minute_per_address: i32,
     /// Behind a reverse proxy: the header in which it passes the client's
-    /// address (`X-Real-IP`, say). Unset, the connection's own address counts;
-    /// set it only when every request comes through that proxy.
+    /// address (`X-Forwarded-For`, `X-Real-IP`). Unset, the connection's own
+    /// address counts; set it only when every request comes through that proxy.
     pub client_address_header: Option<String>,
+    /// The proxies (addresses or CIDR networks) in front of Portti, the one
+    /// that connects to it included: the header is believed only from them,
+    /// and the client is its rightmost address that is not one of them
+    /// ([`crate::domain::client_address`]).
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 impl Default for SignInConfig {
@@ -102,6 +116,7 @@ impl Default for SignInConfig {
             max_consecutive_failures: 50,
             attempts_per_minute_per_address: 30,
             client_address_header: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -136,7 +151,7 @@ pub struct Terms {
     pub text: String,
 }
 
-/// Token lifetimes.
+/// Token lifetimes, and whom access tokens are for.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TokensConfig {
@@ -144,11 +159,20 @@ pub struct TokensConfig {
     pub id_token_seconds: i64,
     /// How long a refresh token family lives from the sign-in that started it.
     pub refresh_token_seconds: i64,
+    /// The audience that resource servers (the applications' APIs) check in
+    /// an access token's `aud`, beside the client id. Unset: the issuer
+    /// ([`Settings::resource_audience`]).
+    pub resource_audience: Option<String>,
 }
 
 impl Default for TokensConfig {
     fn default() -> Self {
-        Self { access_token_seconds: 600, id_token_seconds: 600, refresh_token_seconds: 30 * 24 * 3600 }
+        Self {
+            access_token_seconds: 600,
+            id_token_seconds: 600,
+            refresh_token_seconds: 30 * 24 * 3600,
+            resource_audience: None,
+        }
     }
 }
 
@@ -180,6 +204,9 @@ impl Default for Config {
             master_key: None,
             master_key_file: None,
             log_format: LogFormat::Text,
+            metrics_bind: None,
+            metrics_token: None,
+            metrics_token_file: None,
             mail: MailConfig::default(),
             sms: SmsConfig::default(),
             outbox: OutboxConfig::default(),
@@ -351,6 +378,12 @@ impl Settings {
     pub fn longest_signed_token_seconds(&self) -> i64 {
         self.tokens.access_token_seconds.max(self.tokens.id_token_seconds)
     }
+
+    /// The audience access tokens carry beside the client id:
+    /// `tokens.resource_audience`, or the issuer.
+    pub fn resource_audience(&self) -> &str {
+        self.tokens.resource_audience.as_deref().unwrap_or(&self.issuer)
+    }
 }
 
 /// The validated configuration that the running service uses.
@@ -363,6 +396,7 @@ pub struct Settings {
     pub database_pool_size: u32,
     pub master_key: MasterKeySource,
     pub log_format: LogFormat,
+    pub metrics: MetricsSettings,
     pub mail: MailSettings,
     pub sms: SmsSettings,
     pub outbox: OutboxSettings,
@@ -373,6 +407,26 @@ pub struct Settings {
     pub terms: Terms,
     pub upstreams: Vec<UpstreamConfig>,
     pub clients: Vec<NewClient>,
+}
+
+/// Who may read `/metrics`, and where.
+#[derive(Clone, Default)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` on this address only, not on `bind`.
+    pub bind: Option<SocketAddr>,
+    /// The SHA-256 digest of the bearer token `/metrics` requires: a
+    /// request's token is compared with it in constant time, and the token
+    /// itself is not kept.
+    pub token_digest: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("bind", &self.bind)
+            .field("token", &self.token_digest.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 /// Where the master key comes from.
@@ -468,6 +522,7 @@ impl Settings {
             .map_err(Error::Config)?
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let database_url = DatabaseUrl::parse(&database_url)?;
+        let metrics = metrics_settings(config.metrics_bind, config.metrics_token, config.metrics_token_file)?;
         if config.database_pool_size == 0 {
             return Err(Error::Config("database_pool_size must be at least 1".to_owned()));
         }
@@ -534,6 +589,9 @@ impl Settings {
         if tokens.access_token_seconds < 1 || tokens.id_token_seconds < 1 || tokens.refresh_token_seconds < 1 {
             return Err(Error::Config("tokens.*_seconds must be positive".to_owned()));
         }
+        if tokens.resource_audience.as_deref().is_some_and(|aud| aud.is_empty() || aud.trim() != aud) {
+            return Err(Error::Config("tokens.resource_audience must not be blank or padded with spaces".to_owned()));
+        }
         let keys = config.keys;
         // Every instance must have reloaded (and published) a new key before any signs with it.
         let refresh = i64::try_from(keys.refresh_seconds).unwrap_or(i64::MAX);
@@ -549,6 +607,12 @@ impl Settings {
             ));
         }
         let sign_in = config.sign_in;
+        if !sign_in.trusted_proxies.is_empty() && sign_in.client_address_header.is_none() {
+            return Err(Error::Config(
+                "sign_in.trusted_proxies needs sign_in.client_address_header, the header they pass addresses in"
+                    .to_owned(),
+            ));
+        }
         if sign_in.max_failures < 1 || sign_in.lockout_seconds < 1 || sign_in.attempts_per_minute_per_address < 1 {
             return Err(Error::Config("sign_in.* must be positive".to_owned()));
         }
@@ -562,6 +626,7 @@ impl Settings {
             database_pool_size: config.database_pool_size,
             master_key,
             log_format: config.log_format,
+            metrics,
             mail,
             sms,
             outbox,
@@ -574,6 +639,24 @@ impl Settings {
             clients,
         })
     }
+}
+
+fn metrics_settings(
+    bind: Option<String>,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+) -> Result<MetricsSettings> {
+    let bind = bind
+        .map(|bind| {
+            bind.parse()
+                .map_err(|e| Error::Config(format!("metrics_bind `{bind}` is not an address like 127.0.0.1:9100: {e}")))
+        })
+        .transpose()?;
+    let token = secret("metrics_token", token, token_file.as_deref()).map_err(Error::Config)?;
+    if token.as_ref().is_some_and(|token| token.chars().count() < MIN_SECRET_LENGTH) {
+        return Err(Error::Config(format!("metrics_token must be at least {MIN_SECRET_LENGTH} characters")));
+    }
+    Ok(MetricsSettings { bind, token_digest: token.as_deref().map(sha256_hex) })
 }
 
 fn load_terms(config: TermsConfig) -> Result<Terms> {

@@ -50,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Clients recently read, for the token, introspection and revocation endpoints.
     pub clients: Arc<domain::client_cache::ClientCache>,
+    /// The registered origins of browser applications, for CORS.
+    pub browser_origins: Arc<domain::browser_origins::BrowserOrigins>,
     /// One permit per database connection, for the API endpoints
     /// ([`web::browser::run_in_database_slot`]).
     pub database_slots: Arc<tokio::sync::Semaphore>,
@@ -85,6 +87,7 @@ impl AppState {
             discovery,
             metrics: Arc::new(metrics::Metrics::new()?),
             clients: Arc::default(),
+            browser_origins: Arc::default(),
             database_slots: Arc::new(tokio::sync::Semaphore::new(pool_size)),
         })
     }
@@ -110,6 +113,7 @@ impl AppState {
         domain::grants::TokenContext {
             store: &self.store,
             issuer: &self.settings.issuer,
+            resource_audience: self.settings.resource_audience(),
             tokens: &self.settings.tokens,
             signing: self.key_set(),
             clients: &self.clients,
@@ -164,6 +168,8 @@ pub struct StartOptions {
 /// A running Portti: its address, and the means to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when `metrics_bind` is set.
+    pub metrics_addr: Option<SocketAddr>,
     server: actix_web::dev::ServerHandle,
     finished: tokio::task::JoinHandle<Result<()>>,
 }
@@ -189,12 +195,21 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
     let addr = listener.local_addr().map_err(Error::internal)?;
     let https = state.settings.is_https();
     let data = actix_web::web::Data::new(state.clone());
+    let metrics_apart = metrics_server_apart(&data)?;
+    let metrics_on_main = metrics_apart.is_none();
+    let main_data = data.clone();
     let mut server = HttpServer::new(move || {
         App::new()
-            .app_data(data.clone())
+            .app_data(main_data.clone())
+            .wrap(from_fn(web::cors::answer))
             .wrap(web::security_headers(https))
             .wrap(from_fn(web::request_id::assign))
             .configure(web::routes)
+            .configure(|config| {
+                if metrics_on_main {
+                    web::metrics_route(config);
+                }
+            })
     })
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
     if !options.handle_signals {
@@ -220,8 +235,18 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
     };
     let key_refresher = tokio::spawn(refresh_keys_periodically(state.clone()));
     let sweeper = tokio::spawn(sweep_periodically(state.clone()));
+    let metrics_addr = metrics_apart.as_ref().map(|apart| apart.addr);
     let finished = tokio::spawn(async move {
+        let metrics_served = metrics_apart.map(MetricsApart::spawn);
         let served = server.await.map_err(Error::internal);
+        if let Some((handle, metrics_served)) = metrics_served {
+            handle.stop(true).await;
+            match metrics_served.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "the metrics listener failed"),
+                Err(e) => tracing::warn!(error = %e, "the metrics listener panicked"),
+            }
+        }
         key_refresher.abort();
         sweeper.abort();
         let _ = stop_worker.send(true);
@@ -233,7 +258,41 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
         tracing::info!("stopped");
         served
     });
-    Ok(Running { addr, server: handle, finished })
+    Ok(Running { addr, metrics_addr, server: handle, finished })
+}
+
+/// The server of `/metrics` alone, on `metrics_bind`; it runs once spawned.
+struct MetricsApart {
+    addr: SocketAddr,
+    server: actix_web::dev::Server,
+}
+
+impl MetricsApart {
+    fn spawn(self) -> (actix_web::dev::ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>) {
+        tracing::info!(address = %format!("http://{}/metrics", self.addr), "metrics are served apart");
+        (self.server.handle(), tokio::spawn(self.server))
+    }
+}
+
+/// With `metrics_bind`, a small server of its own for `/metrics` alone, so
+/// that the main listener can face the internet without it. [`start`] runs
+/// it, and stops it when the main server stops.
+fn metrics_server_apart(data: &actix_web::web::Data<AppState>) -> Result<Option<MetricsApart>> {
+    let Some(bind) = data.settings.metrics.bind else { return Ok(None) };
+    let listener =
+        TcpListener::bind(bind).map_err(|e| Error::Config(format!("cannot listen on metrics_bind {bind}: {e}")))?;
+    let addr = listener.local_addr().map_err(Error::internal)?;
+    let data = data.clone();
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).wrap(from_fn(web::request_id::assign)).configure(web::metrics_route)
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+    .listen(listener)
+    .map_err(|e| Error::Config(format!("cannot listen on metrics_bind {addr}: {e}")))?
+    .run();
+    Ok(Some(MetricsApart { addr, server }))
 }
 
 /// Picks up keys rotated by another process or instance.

@@ -62,6 +62,7 @@ fn secrets_stay_out_of_debug_output() {
         r#"
         master_key = "c2VjcmV0LWtleS1ieXRlcy1zZWNyZXQta2V5LWJ5dGVzIQ=="
         database_url = "postgres://portti:db-password@db/portti"
+        metrics_token = "metrics-token-metrics-token-metrics-token"
         [mail]
         smtp_url = "smtps://portti:mail-password@smtp.example.com"
         [sms]
@@ -96,9 +97,16 @@ fn secrets_stay_out_of_debug_output() {
         "{config:?} {:?} {:?} {:?} {:?} {settings:?}",
         config.mail, config.sms, config.clients, config.upstream
     );
-    for secret in
-        ["c2VjcmV0", "db-password", "mail-password", "path-token", "query-token", "client-secret", "upstream-password"]
-    {
+    for secret in [
+        "c2VjcmV0",
+        "db-password",
+        "mail-password",
+        "path-token",
+        "query-token",
+        "client-secret",
+        "upstream-password",
+        "metrics-token",
+    ] {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
     assert!(shown.contains("sms.example"), "the gateway's host is shown: {shown}");
@@ -185,6 +193,7 @@ fn every_secret_can_come_from_a_file() {
     let client = write("client-secret", "0123456789abcdef0123456789abcdef\n");
     let upstream = write("upstream-secret", "upstream-password");
     let database = write("database-url", "postgres://portti:db-password@db.internal/portti\n");
+    let metrics = write("metrics-token", "metrics-token-metrics-token-metrics-token\n");
     let loaded = load(
         &format!(
             r#"
@@ -205,6 +214,7 @@ fn every_secret_can_come_from_a_file() {
             ("PORTTI_MAIL__SMTP_URL_FILE", smtp.to_str().unwrap()),
             ("PORTTI_SMS__WEBHOOK_URL_FILE", webhook.to_str().unwrap()),
             ("PORTTI_DATABASE_URL_FILE", database.to_str().unwrap()),
+            ("PORTTI_METRICS_TOKEN_FILE", metrics.to_str().unwrap()),
         ],
     )
     .unwrap();
@@ -228,6 +238,8 @@ fn every_secret_can_come_from_a_file() {
     let error = Settings::from_config(Config::from_toml(&both).unwrap()).unwrap_err().to_string();
     assert!(error.contains("database_url") && error.contains("database_url_file"), "{error}");
     assert!(!error.contains("db-password"), "{error}");
+    let digest = settings.metrics.token_digest.as_deref().unwrap();
+    assert!(crate::crypto::secret::matches_digest("metrics-token-metrics-token-metrics-token", digest));
 }
 
 /// A config with `key` and `{key}_file` set where they belong, for each secret.
@@ -242,6 +254,7 @@ fn with_secret(key: &str, inline: Option<&str>, file: Option<&Path>) -> String {
     match key {
         "smtp_url" => format!("[mail]\n{settings}"),
         "webhook_url" => format!("[sms]\n{settings}"),
+        "metrics_token" => settings,
         "secret" => {
             format!("[[clients]]\nid = \"ledger\"\nredirect_uris = [\"https://ledger.example/cb\"]\n{settings}")
         }
@@ -252,7 +265,8 @@ fn with_secret(key: &str, inline: Option<&str>, file: Option<&Path>) -> String {
     }
 }
 
-const SECRET_KEYS: [(&str, &str, &str); 4] = [
+const SECRET_KEYS: [(&str, &str, &str); 5] = [
+    ("metrics_token", "metrics_token", "metrics-token-metrics-token-metrics-token"),
     ("smtp_url", "mail.smtp_url", "smtp://relay:25"),
     ("webhook_url", "sms.webhook_url", "https://sms.example/hook"),
     ("secret", "client `ledger`: secret", "0123456789abcdef0123456789abcdef"),
@@ -311,4 +325,54 @@ fn invalid_values_name_their_key() {
 
     let config = Config::from_toml("[[clients]]\nid = \"x\"\nredirect_uris = [\"https://a/cb\"]").unwrap();
     assert!(Settings::from_config(config).unwrap_err().to_string().contains("client `x`"));
+}
+
+#[test]
+fn the_resource_audience_defaults_to_the_issuer() {
+    let settings = Settings::from_config(Config::default()).unwrap();
+    assert_eq!(settings.resource_audience(), "http://127.0.0.1:8080");
+    let config = Config::from_toml("[tokens]\nresource_audience = \"https://api.example\"").unwrap();
+    assert_eq!(Settings::from_config(config).unwrap().resource_audience(), "https://api.example");
+    for blank in ["", " ", " https://api.example"] {
+        let config = Config::from_toml(&format!("[tokens]\nresource_audience = {blank:?}")).unwrap();
+        let err = Settings::from_config(config).unwrap_err().to_string();
+        assert!(err.contains("tokens.resource_audience"), "{blank:?}: {err}");
+    }
+}
+
+#[test]
+fn metrics_may_have_an_address_of_their_own_and_a_token() {
+    let defaults = Settings::from_config(Config::default()).unwrap();
+    assert!(defaults.metrics.bind.is_none() && defaults.metrics.token_digest.is_none());
+    let token = "metrics-token-metrics-token-metrics-token";
+    let config = Config::from_toml(&format!("metrics_bind = \"127.0.0.1:9100\"\nmetrics_token = {token:?}")).unwrap();
+    let settings = Settings::from_config(config).unwrap();
+    assert_eq!(settings.metrics.bind.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:9100"));
+    assert!(crate::crypto::secret::matches_digest(token, settings.metrics.token_digest.as_deref().unwrap()));
+
+    let config = Config::from_toml("metrics_bind = \"localhost\"").unwrap();
+    assert!(Settings::from_config(config).unwrap_err().to_string().contains("metrics_bind"));
+    let config = Config::from_toml("metrics_token = \"short\"").unwrap();
+    let err = Settings::from_config(config).unwrap_err().to_string();
+    assert!(err.contains("metrics_token") && err.contains("32") && !err.contains("short"), "{err}");
+}
+
+#[test]
+fn trusted_proxies_are_addresses_or_networks_and_need_the_header() {
+    let config = Config::from_toml(
+        "[sign_in]\nclient_address_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]",
+    )
+    .unwrap();
+    let settings = Settings::from_config(config).unwrap();
+    let proxies = &settings.sign_in.trusted_proxies;
+    assert_eq!(proxies.len(), 2);
+    assert!(proxies[0].contains("10.20.30.40".parse().unwrap()) && proxies[1].contains("::1".parse().unwrap()));
+
+    let err = Config::from_toml("[sign_in]\nclient_address_header = \"X\"\ntrusted_proxies = [\"10.0.0.0/33\"]")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("trusted_proxies") && err.contains("10.0.0.0/33"), "{err}");
+    let config = Config::from_toml("[sign_in]\ntrusted_proxies = [\"10.0.0.0/8\"]").unwrap();
+    let err = Settings::from_config(config).unwrap_err().to_string();
+    assert!(err.contains("sign_in.client_address_header"), "{err}");
 }

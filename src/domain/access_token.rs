@@ -10,11 +10,12 @@ use crate::domain::grants::TokenContext;
 use crate::error::{Error, Result};
 
 /// Access-token claims (RFC 9068).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub struct AccessTokenClaims<'a> {
     pub iss: &'a str,
     pub sub: &'a str,
-    pub aud: &'a str,
+    /// [`access_audience`]: always an array.
+    pub aud: Vec<&'a str>,
     pub client_id: &'a str,
     pub iat: i64,
     pub exp: i64,
@@ -33,10 +34,35 @@ pub struct AccessTokenClaims<'a> {
     pub gid: Option<&'a str>,
 }
 
+/// The `aud` of an access token: the client it was issued to (as OAuth
+/// clients expect), and `resource_audience`, which the resource servers that
+/// accept Portti's tokens check (RFC 9068 §4), so that a token issued to one
+/// client is recognisably meant for them rather than merely signed by Portti.
+pub fn access_audience<'a>(client_id: &'a str, resource_audience: &'a str) -> Vec<&'a str> {
+    if client_id == resource_audience { vec![client_id] } else { vec![client_id, resource_audience] }
+}
+
+/// An `aud` claim as read: one string, or an array of them (RFC 7519 §4.1.3).
+/// Tokens signed before `aud` became an array carry a string.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(aud) => vec![aud],
+        OneOrMany::Many(aud) => aud,
+    })
+}
+
 /// A verified access token.
 #[derive(Debug, Clone, Deserialize)]
 pub struct VerifiedAccessToken {
     pub sub: String,
+    #[serde(deserialize_with = "one_or_many")]
+    pub aud: Vec<String>,
     pub client_id: String,
     pub scope: String,
     pub exp: i64,
@@ -61,4 +87,27 @@ pub fn verify_access_token(ctx: &TokenContext<'_>, now: UnixSeconds, token: &str
         }
     }
     Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_access_token_is_for_its_client_and_the_resource_servers() {
+        assert_eq!(access_audience("ledger", "https://login.example"), ["ledger", "https://login.example"]);
+        assert_eq!(access_audience("api", "api"), ["api"], "named once");
+    }
+
+    #[test]
+    fn aud_is_read_as_a_string_or_an_array() {
+        let read = |aud: serde_json::Value| -> Vec<String> {
+            let claims = serde_json::json!({
+                "sub": "u", "aud": aud, "client_id": "ledger", "scope": "", "exp": 2, "iat": 1, "iss": "https://i"
+            });
+            serde_json::from_value::<VerifiedAccessToken>(claims).unwrap().aud
+        };
+        assert_eq!(read(serde_json::json!("ledger")), ["ledger"]);
+        assert_eq!(read(serde_json::json!(["ledger", "https://i"])), ["ledger", "https://i"]);
+    }
 }

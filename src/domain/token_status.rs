@@ -30,6 +30,9 @@ pub struct Introspection {
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
+    /// An access token's audiences, which a resource server checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,6 +50,7 @@ impl Introspection {
             scope: None,
             client_id: None,
             sub: None,
+            aud: None,
             exp: None,
             iat: None,
             iss: None,
@@ -71,6 +75,7 @@ pub fn introspect(ctx: &TokenContext<'_>, now: UnixSeconds, client: &Client, tok
             scope: Some(access.scope),
             client_id: Some(access.client_id),
             sub: Some(access.sub),
+            aud: Some(access.aud),
             exp: Some(access.exp),
             iat: Some(access.iat),
             iss: Some(access.iss),
@@ -93,6 +98,7 @@ pub fn introspect(ctx: &TokenContext<'_>, now: UnixSeconds, client: &Client, tok
             scope: Some(grant.scopes),
             client_id: Some(grant.client_id),
             sub: Some(grant.user_id),
+            aud: None,
             exp: Some(grant.expires_at),
             iat: Some(refresh.issued_at),
             iss: Some(ctx.issuer.to_owned()),

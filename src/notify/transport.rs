@@ -100,11 +100,88 @@ impl Transports {
     }
 }
 
-/// Writes a file so that a reader sees all of it or nothing.
+/// Writes a message file so that a reader sees all of it or nothing, and
+/// only Portti's own user can read it: the files hold reset links and codes.
 async fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("writing to {}: {e}", dir.display());
-    tokio::fs::create_dir_all(dir).await.map_err(fail)?;
+    let (dir, name, bytes) = (dir.to_owned(), name.to_owned(), bytes.to_owned());
+    let written = tokio::task::spawn_blocking(move || {
+        write_privately(&dir, &name, &bytes).map_err(|e| format!("writing to {}: {e}", dir.display()))
+    });
+    written.await.map_err(|e| format!("writing a message file: {e}"))?
+}
+
+/// The mode of a message file (Unix): read and write for the owner only.
+const PRIVATE_FILE: u32 = 0o600;
+/// The mode of the directories that hold message files (Unix): the owner only.
+const PRIVATE_DIR: u32 = 0o700;
+
+/// [`write_atomically`]'s work. Directories it creates get [`PRIVATE_DIR`],
+/// and so does `dir` itself when it already exists (it is Portti's own
+/// `mail/` or `sms/`, perhaps made by an older version); a parent that
+/// exists, such as the configured `outbox.dir`, is left as its owner set it.
+fn write_privately(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut dirs = std::fs::DirBuilder::new();
+    dirs.recursive(true);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        dirs.mode(PRIVATE_DIR);
+        options.mode(PRIVATE_FILE);
+    }
+    dirs.create(dir)?;
     let partial = dir.join(format!(".{name}.partial"));
-    tokio::fs::write(&partial, bytes).await.map_err(fail)?;
-    tokio::fs::rename(&partial, dir.join(name)).await.map_err(fail)
+    let mut file = options.open(&partial)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE_DIR))?;
+        // A partial file left by a crash keeps its old mode when reopened.
+        file.set_permissions(std::fs::Permissions::from_mode(PRIVATE_FILE))?;
+    }
+    file.write_all(bytes)?;
+    drop(file);
+    std::fs::rename(&partial, dir.join(name))
+}
+
+#[cfg(test)]
+#[cfg(unix)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn message_files_and_their_directories_are_the_owners_only() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("outbox").join("mail");
+        write_privately(&dir, "m1.eml", b"Subject: a code").unwrap();
+        assert_eq!(mode(&dir.join("m1.eml")), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.path().join("outbox")), 0o700, "a directory it creates");
+        assert_eq!(std::fs::read(dir.join("m1.eml")).unwrap(), b"Subject: a code");
+        assert!(!dir.join(".m1.eml.partial").exists());
+    }
+
+    #[test]
+    fn an_older_directory_and_a_left_over_partial_file_are_made_private() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("sms");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join(".m2.json.partial"), b"stale").unwrap();
+        std::fs::set_permissions(dir.join(".m2.json.partial"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o751)).unwrap();
+        write_privately(&dir, "m2.json", b"{}").unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("m2.json")), 0o600);
+        assert_eq!(std::fs::read(dir.join("m2.json")).unwrap(), b"{}");
+        assert_eq!(mode(root.path()), 0o751, "a parent that exists is left alone");
+    }
 }

@@ -67,6 +67,16 @@ impl Read<'_> {
         }))
     }
 
+    /// Every client's redirect URIs for signing in (not those for after a
+    /// logout), each once: where browser applications run.
+    pub fn login_redirect_uris(&mut self) -> Result<Vec<String>> {
+        Ok(client_redirect_uris::table
+            .filter(client_redirect_uris::purpose.eq(LOGIN))
+            .select(client_redirect_uris::uri)
+            .distinct()
+            .load::<String>(self.conn)?)
+    }
+
     /// Where the client was registered, if it exists.
     pub fn client_source(&mut self, id: &ClientId) -> Result<Option<ClientSource>> {
         let source =

@@ -13,6 +13,7 @@ use super::page::PageTexts;
 use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::random_token;
+use crate::domain::client_address::{ClientAddress, TrustedProxy, client_address as client_address_from};
 use crate::error::{Error, Result};
 
 const BROWSER_COOKIE: &str = "portti_browser";
@@ -72,20 +73,29 @@ pub fn csrf_token(state: &AppState, browser_id: &str) -> Result<String> {
     state.keys.csrf_token(browser_id)
 }
 
-/// The client's address, for throttling: the connection's peer, or, behind a
-/// proxy configured in `sign_in.client_address_header`, what that header says.
-pub fn client_address(req: &HttpRequest, state: &AppState) -> Option<String> {
-    address_of(req, state.settings.sign_in.client_address_header.as_deref())
+/// The client's address, for throttling ([`ClientAddress::throttle_key`]) and
+/// logs: the connection's peer, or, behind proxies configured in
+/// `sign_in.client_address_header` and `sign_in.trusted_proxies`, the one
+/// they pass on ([`crate::domain::client_address::client_address`]).
+pub fn client_address(req: &HttpRequest, state: &AppState) -> Option<ClientAddress> {
+    let rules = &state.settings.sign_in;
+    address_of(req, rules.client_address_header.as_deref(), &rules.trusted_proxies)
 }
 
-fn address_of(req: &HttpRequest, header: Option<&str>) -> Option<String> {
-    let forwarded = header
-        .and_then(|name| req.headers().get(name))
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(',').next())
-        .map(|value| value.trim().to_owned())
-        .filter(|value| !value.is_empty() && value.len() <= 64);
-    forwarded.or_else(|| req.peer_addr().map(|addr| addr.ip().to_string()))
+fn address_of(req: &HttpRequest, header: Option<&str>, trusted: &[TrustedProxy]) -> Option<ClientAddress> {
+    let forwarded = header.and_then(|name| forwarded_chain(req, name));
+    client_address_from(forwarded.as_deref(), req.peer_addr().map(|addr| addr.ip()), trusted)
+}
+
+/// The header's values, in order: a proxy may add a line of its own rather
+/// than append to the last one. `None` when absent or not text (then the
+/// header is not believed).
+fn forwarded_chain(req: &HttpRequest, name: &str) -> Option<String> {
+    let mut lines = Vec::new();
+    for value in req.headers().get_all(name) {
+        lines.push(value.to_str().ok()?);
+    }
+    (!lines.is_empty()).then(|| lines.join(","))
 }
 
 /// Runs domain work on the blocking pool with the current time.
@@ -174,6 +184,10 @@ pub fn is_form_refusal(error: &Error) -> bool {
 mod tests {
     use super::*;
 
+    fn shown(address: Option<ClientAddress>) -> Option<String> {
+        address.map(|address| address.to_string())
+    }
+
     #[test]
     fn the_address_comes_from_the_proxy_header_only_when_configured() {
         let peer: std::net::SocketAddr = "10.0.0.5:4000".parse().unwrap();
@@ -181,10 +195,28 @@ mod tests {
             .peer_addr(peer)
             .insert_header(("X-Real-IP", "203.0.113.7"))
             .to_http_request();
-        assert_eq!(address_of(&req, None).as_deref(), Some("10.0.0.5"), "headers are not trusted by default");
-        assert_eq!(address_of(&req, Some("X-Real-IP")).as_deref(), Some("203.0.113.7"));
+        assert_eq!(shown(address_of(&req, None, &[])).as_deref(), Some("10.0.0.5"), "not trusted by default");
+        assert_eq!(shown(address_of(&req, Some("X-Real-IP"), &[])).as_deref(), Some("203.0.113.7"));
         let direct = actix_web::test::TestRequest::default().peer_addr(peer).to_http_request();
-        assert_eq!(address_of(&direct, Some("X-Real-IP")).as_deref(), Some("10.0.0.5"), "no header: the peer");
+        assert_eq!(shown(address_of(&direct, Some("X-Real-IP"), &[])).as_deref(), Some("10.0.0.5"), "the peer");
+    }
+
+    #[test]
+    fn every_line_of_the_header_is_read_in_order() {
+        let peer: std::net::SocketAddr = "10.0.0.5:4000".parse().unwrap();
+        let trusted: Vec<TrustedProxy> = vec!["10.0.0.0/8".parse().unwrap()];
+        let req = actix_web::test::TestRequest::default()
+            .peer_addr(peer)
+            .append_header(("X-Forwarded-For", "203.0.113.66, 198.51.100.7"))
+            .append_header(("X-Forwarded-For", "10.1.1.1"))
+            .to_http_request();
+        assert_eq!(shown(address_of(&req, Some("X-Forwarded-For"), &trusted)).as_deref(), Some("198.51.100.7"));
+        let garbage = actix_web::test::TestRequest::default()
+            .peer_addr(peer)
+            .append_header(("X-Forwarded-For", "198.51.100.7"))
+            .append_header(("X-Forwarded-For", "not an address"))
+            .to_http_request();
+        assert_eq!(shown(address_of(&garbage, Some("X-Forwarded-For"), &trusted)).as_deref(), Some("10.0.0.5"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod account;
 mod browser;
+pub mod cors;
 mod discovery;
 pub mod error_response;
 mod extract;
@@ -24,7 +25,6 @@ pub fn routes(config: &mut ServiceConfig) {
     config
         .service(health::healthz)
         .service(health::readyz)
-        .service(health::metrics)
         .service(home::home)
         .service(home::stylesheet)
         .service(discovery::openid_configuration)
@@ -70,6 +70,11 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(account::sign_out_everywhere)
         .service(account::show_form_address)
         .service(page::switch);
+}
+
+/// Registers `/metrics`: on the main listener, or alone on `metrics_bind`.
+pub fn metrics_route(config: &mut ServiceConfig) {
+    config.service(health::metrics);
 }
 
 /// The Content-Security-Policy of a page. Browsers apply `form-action` to the

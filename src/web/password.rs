@@ -107,7 +107,7 @@ pub async fn forgot_submit(req: HttpRequest, state: web::Data<AppState>, form: C
     let t = PageTexts::for_request(&req, None);
     let lang = t.lang();
     let method = if method == "sms" { Method::SmsCode } else { Method::EmailLink };
-    let address = client_address(&req, &state);
+    let address = client_address(&req, &state).map(|address| address.throttle_key());
     let (typed, flow_for_page, browser_for_page) = (email.clone(), flow.clone(), browser.clone());
     let started = run(&state, move |s, now| {
         // The sign-in it started from, to return to afterwards (if it is this browser's).

@@ -238,7 +238,7 @@ async fn step(
     form_page: FormPage,
     action: impl FnOnce(&SignIn<'_>, i64, &str, &str, Option<&str>) -> Result<Outcome> + Send + 'static,
 ) -> HttpResponse {
-    let address = client_address(&req, &state);
+    let address = client_address(&req, &state).map(|address| address.throttle_key());
     let lang = lang_of(&req, None);
     let (id, browser_for_action) = (flow.clone(), browser.clone());
     let result =

@@ -146,3 +146,73 @@ async fn metrics_count_requests_sign_ins_tokens_and_read_the_outbox() {
     assert!(text.contains("portti_http_request_duration_seconds_bucket"));
     server.stop().await;
 }
+
+/// With `metrics_bind`, `/metrics` is served on that address alone: the main
+/// listener, which may face the internet, no longer has it.
+async fn metrics_can_have_an_address_of_their_own(db: &TestDb) {
+    let running = start(db.open("metrics_bind = \"127.0.0.1:0\""), false);
+    let apart = running.metrics_addr.expect("the metrics' own address");
+    assert_ne!(apart, running.addr);
+    let main = reqwest::get(format!("http://{}/metrics", running.addr)).await.unwrap();
+    assert_eq!(main.status(), 404, "not on the main listener");
+    let scraped = reqwest::get(format!("http://{apart}/metrics")).await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.unwrap();
+    assert!(series(&text, r#"portti_outbox_messages{state="pending"}"#).is_some(), "{text}");
+    assert!(
+        series(&text, r#"portti_http_requests_total{method="GET",route="unmatched",status="404"}"#).is_some(),
+        "the main listener's requests are counted: {text}"
+    );
+    for path in ["/healthz", "/authorize", "/token"] {
+        let other = reqwest::get(format!("http://{apart}{path}")).await.unwrap();
+        assert_eq!(other.status(), 404, "{path} is not served on the metrics address");
+    }
+    running.stop().await.unwrap();
+    assert!(reqwest::get(format!("http://{apart}/metrics")).await.is_err(), "it stops with Portti");
+}
+
+#[actix_web::test]
+async fn metrics_can_have_an_address_of_their_own_sqlite() {
+    metrics_can_have_an_address_of_their_own(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn metrics_can_have_an_address_of_their_own_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        metrics_can_have_an_address_of_their_own(&db).await;
+    }
+}
+
+/// With `metrics_token`, only a scraper presenting it reads the metrics.
+async fn metrics_can_require_a_bearer_token(db: &TestDb) {
+    let token = "metrics-token-0123456789-metrics-token";
+    let running = start(db.open(&format!("metrics_token = {token:?}")), false);
+    let url = format!("http://{}/metrics", running.addr);
+    let http = crate::support::fixtures::http();
+    let refused = http.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["www-authenticate"], "Bearer realm=\"metrics\"");
+    assert!(!refused.text().await.unwrap().contains("portti_"), "nothing is told");
+    for wrong in ["wrong", &token[..token.len() - 1], &format!("{token}x")] {
+        let refused = http.get(&url).bearer_auth(wrong).send().await.unwrap();
+        assert_eq!(refused.status(), 401, "{wrong}");
+    }
+    let basic = http.get(&url).basic_auth("metrics", Some(token)).send().await.unwrap();
+    assert_eq!(basic.status(), 401, "only as a bearer token");
+    let scraped = http.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await.unwrap().contains("portti_http_requests_total"));
+    running.stop().await.unwrap();
+}
+
+#[actix_web::test]
+async fn metrics_can_require_a_bearer_token_sqlite() {
+    metrics_can_require_a_bearer_token(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn metrics_can_require_a_bearer_token_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        metrics_can_require_a_bearer_token(&db).await;
+    }
+}

@@ -8,6 +8,8 @@ mod support;
 mod account;
 mod browser;
 mod cli;
+mod client_address;
+mod cors;
 mod http;
 mod migrations;
 mod oidc;

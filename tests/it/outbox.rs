@@ -112,9 +112,9 @@ async fn an_expired_code_is_not_delivered_late() {
     gateway.stop().await;
 }
 
-#[actix_web::test]
-async fn without_smtp_or_gateway_messages_are_files() {
-    let db = TestDb::sqlite();
+/// The files hold reset links and codes: only Portti's own user may read them.
+async fn without_smtp_or_gateway_messages_are_private_files(db: &TestDb) {
+    use std::os::unix::fs::PermissionsExt;
     let state = db.open("");
     queue(&state, email("Welcome"), None);
     queue(&state, sms("Hello by SMS"), None);
@@ -132,6 +132,29 @@ async fn without_smtp_or_gateway_messages_are_files() {
     let texts = read_dir("sms");
     let json: serde_json::Value = serde_json::from_str(&texts[0]).unwrap();
     assert_eq!(json, serde_json::json!({ "to": "+358401234567", "text": "Hello by SMS" }));
+
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let outbox = db.path().join("outbox");
+    assert_eq!(mode(&outbox), 0o700);
+    for sub in ["mail", "sms"] {
+        assert_eq!(mode(&outbox.join(sub)), 0o700, "{sub}/");
+        for file in std::fs::read_dir(outbox.join(sub)).unwrap() {
+            let path = file.unwrap().path();
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+}
+
+#[actix_web::test]
+async fn without_smtp_or_gateway_messages_are_private_files_sqlite() {
+    without_smtp_or_gateway_messages_are_private_files(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn without_smtp_or_gateway_messages_are_private_files_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        without_smtp_or_gateway_messages_are_private_files(&db).await;
+    }
 }
 
 #[actix_web::test]

@@ -37,9 +37,9 @@ async fn verify_with_jwks(server: &TestServer, token: &str, typ: &str, audience:
     jsonwebtoken::decode::<Value>(token, &key, &validation).unwrap().claims
 }
 
-#[actix_web::test]
-async fn client_credentials_with_every_algorithm() {
-    let db = TestDb::sqlite();
+/// A service's token for itself, in every algorithm; its `sub` names the
+/// client in a form no user's `sub` (a UUID) can take.
+async fn client_credentials_with_every_algorithm(db: &TestDb) {
     let server = db.serve("");
     for alg in ["RS256", "ES256", "EdDSA"] {
         let id = format!("service-{}", alg.to_lowercase());
@@ -59,13 +59,37 @@ async fn client_credentials_with_every_algorithm() {
         assert_eq!(status, 200, "{alg}: {body}");
         assert_eq!(body["token_type"], "Bearer");
         let claims = verify_with_jwks(&server, body["access_token"].as_str().unwrap(), "at+jwt", id).await;
-        assert_eq!(claims["sub"], id);
+        assert_eq!(claims["sub"], format!("client:{id}"), "a subject that no user's can equal");
         assert_eq!(claims["client_id"], id);
+        assert_eq!(claims["aud"], serde_json::json!([id, server.base]), "the resource audience defaults to the issuer");
         assert!(claims["jti"].is_string());
         let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
         assert_eq!(format!("{:?}", header.alg), alg);
+        let introspection: Value = http()
+            .post(format!("{}/introspect", server.base))
+            .basic_auth(id, Some(&secret))
+            .form(&[("token", body["access_token"].as_str().unwrap())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((introspection["active"].as_bool(), &introspection["sub"]), (Some(true), &claims["sub"]));
     }
     server.stop().await;
+}
+
+#[actix_web::test]
+async fn client_credentials_with_every_algorithm_sqlite() {
+    client_credentials_with_every_algorithm(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn client_credentials_with_every_algorithm_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        client_credentials_with_every_algorithm(&db).await;
+    }
 }
 
 #[actix_web::test]
@@ -125,7 +149,7 @@ async fn kept_clients_are_checked_as_strictly_as_read_ones() {
         assert_eq!(status, 200, "{round}: {body}");
         let token = body["access_token"].as_str().unwrap();
         let claims: Value = signing::verify(token, "at+jwt", server.state.key_set().published()).unwrap();
-        assert_eq!((claims["sub"].as_str(), claims["client_id"].as_str()), (Some("service"), Some("service")));
+        assert_eq!((claims["sub"].as_str(), claims["client_id"].as_str()), (Some("client:service"), Some("service")));
 
         let (status, body) = post_token(&server, Some(("service", "wrong")), &cc).await;
         assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{round}");
@@ -366,4 +390,120 @@ async fn a_token_request_is_a_small_form() {
     let small = token().form(&[("grant_type", "client_credentials"), ("padding", "x")]).send().await.unwrap();
     assert_eq!(small.status(), 200, "an unknown parameter is ignored");
     server.stop().await;
+}
+
+/// Signs Maija in to `ledger` (confidential, first-party) with `scopes` and
+/// redeems the code; returns the client's secret and the token answer.
+async fn signed_in_tokens(server: &TestServer, scopes: &[&str]) -> (String, Value) {
+    person(&server.state, "maija@example.com");
+    let secret = confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = crate::support::fixtures::relying_party(server, "ledger", Some(&secret)).await;
+    let pages = PageClient::new(&server.base);
+    let request = crate::support::fixtures::authorization_request(&rp, scopes);
+    let (callback, _, _) = crate::support::sign_in::first_sign_in(&pages, &request.url, "maija@example.com").await;
+    let code = query_param(&callback, "code").unwrap();
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", request.verifier.secret().as_str()),
+    ];
+    let (status, body) = post_token(server, Some(("ledger", &secret)), &redeem).await;
+    assert_eq!(status, 200, "{body}");
+    (secret, body)
+}
+
+fn scope_set(scope: &Value) -> std::collections::BTreeSet<&str> {
+    scope.as_str().unwrap().split(' ').collect()
+}
+
+/// RFC 6749 §6: a refresh may ask for fewer scopes. Leaving `offline_access`
+/// out narrows this answer's access and ID tokens, and still rotates the
+/// refresh token: the one presented is spent, so without a new one the
+/// client's next refresh would be taken for a replay and end the sign-in.
+async fn a_narrowed_refresh_continues_the_grant(db: &TestDb) {
+    let server = db.serve("");
+    let (secret, body) = signed_in_tokens(&server, &["email", "offline_access"]).await;
+    let first = body["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |token: String, scope: Option<&'static str>| {
+        let server = &server;
+        let secret = secret.clone();
+        async move {
+            let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token.as_str())];
+            form.extend(scope.map(|scope| ("scope", scope)));
+            post_token(server, Some(("ledger", &secret)), &form).await
+        }
+    };
+
+    let (status, narrowed) = refresh(first.clone(), Some("openid")).await;
+    assert_eq!(status, 200, "{narrowed}");
+    assert_eq!(narrowed["scope"], "openid");
+    let access = crate::oidc::payload(narrowed["access_token"].as_str().unwrap());
+    assert_eq!(access["scope"], "openid", "the access token is narrowed");
+    let id_token = crate::oidc::payload(narrowed["id_token"].as_str().unwrap());
+    assert!(id_token.get("email").is_none(), "so is the ID token: {id_token}");
+    let next = narrowed["refresh_token"].as_str().expect("a new refresh token, though offline_access was left out");
+    assert_ne!(next, first);
+
+    let (status, again) = refresh(next.to_owned(), None).await;
+    assert_eq!(status, 200, "the next refresh is no replay: {again}");
+    assert_eq!(scope_set(&again["scope"]), ["email", "offline_access", "openid"].into(), "the grant kept its scopes");
+    assert!(again["refresh_token"].is_string());
+    let (status, replay) = refresh(first, None).await;
+    assert_eq!((status, replay["error"].as_str()), (400, Some("invalid_grant")), "a spent token is still refused");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn a_narrowed_refresh_continues_the_grant_sqlite() {
+    a_narrowed_refresh_continues_the_grant(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn a_narrowed_refresh_continues_the_grant_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        a_narrowed_refresh_continues_the_grant(&db).await;
+    }
+}
+
+/// An access token names, beside its client, the audience the resource
+/// servers check (`tokens.resource_audience`); the ID token stays the
+/// client's alone. Portti's own checks of the token still accept it.
+async fn access_tokens_name_the_resource_audience(db: &TestDb) {
+    let server = db.serve("[tokens]\nresource_audience = \"https://api.example\"");
+    let (secret, body) = signed_in_tokens(&server, &["offline_access"]).await;
+    let access_token = body["access_token"].as_str().unwrap();
+    let claims = verify_with_jwks(&server, access_token, "at+jwt", "https://api.example").await;
+    assert_eq!(claims["aud"], serde_json::json!(["ledger", "https://api.example"]));
+    verify_with_jwks(&server, access_token, "at+jwt", "ledger").await;
+    let id_token = crate::oidc::payload(body["id_token"].as_str().unwrap());
+    assert_eq!(id_token["aud"], "ledger", "the ID token is for the client only");
+
+    let userinfo = http().get(format!("{}/userinfo", server.base)).bearer_auth(access_token).send().await.unwrap();
+    assert_eq!(userinfo.status(), 200);
+    let introspection: Value = http()
+        .post(format!("{}/introspect", server.base))
+        .basic_auth("ledger", Some(&secret))
+        .form(&[("token", access_token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspection["active"], true, "{introspection}");
+    assert_eq!(introspection["aud"], claims["aud"], "introspection tells the audience too");
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn access_tokens_name_the_resource_audience_sqlite() {
+    access_tokens_name_the_resource_audience(&TestDb::sqlite()).await;
+}
+
+#[actix_web::test]
+async fn access_tokens_name_the_resource_audience_postgres() {
+    if let Some(db) = TestDb::postgres() {
+        access_tokens_name_the_resource_audience(&db).await;
+    }
 }

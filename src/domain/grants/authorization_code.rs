@@ -133,8 +133,12 @@ mod tests {
 
     #[test]
     fn a_code_lives_a_minute_and_its_grant_the_refresh_lifetime() {
-        let lifetimes =
-            TokensConfig { access_token_seconds: 300, id_token_seconds: 900, refresh_token_seconds: 86_400 };
+        let lifetimes = TokensConfig {
+            access_token_seconds: 300,
+            id_token_seconds: 900,
+            refresh_token_seconds: 86_400,
+            ..TokensConfig::default()
+        };
         let now = 1_800_000_000;
         assert_eq!(CodeExpiry::at(now, &lifetimes), CodeExpiry { code: now + 60, grant: now + 86_400 });
     }

@@ -1,6 +1,7 @@
 //! The client credentials grant (RFC 6749 §4.4): a confidential client's
-//! access token for itself, with no user and no scope. Most of its requests
-//! are answered without the database ([`answer_at_once`]).
+//! access token for itself, with no user and no scope. Its `sub` is
+//! [`client_subject`], never a user's. Most of its requests are answered
+//! without the database ([`answer_at_once`]).
 
 use serde::Deserialize;
 
@@ -8,10 +9,17 @@ use super::TokenContext;
 use super::{Expiry, Grant, TokenRequest, TokenResponse, exchange};
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::random_token;
-use crate::domain::access_token::AccessTokenClaims;
+use crate::domain::access_token::{AccessTokenClaims, access_audience};
 use crate::domain::client::{Client, ClientId, GrantType, SigningAlg};
 use crate::domain::client_authentication::{ClientCredentials, check_credentials};
 use crate::error::{Error, Result};
+
+/// The `sub` of a client's token for itself: `client:<client_id>`. A user's
+/// `sub` is a UUID and a client id cannot hold `:`, so a resource server that
+/// keys on `sub` never takes a client for a person.
+pub fn client_subject(client: &ClientId) -> String {
+    format!("client:{}", client.as_str())
+}
 
 /// The parameters of a `client_credentials` request.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -31,10 +39,11 @@ impl Grant for ClientCredentialsRequest {
             return Err(Error::InvalidScope("client_credentials takes no scope".to_owned()));
         }
         let expiry = Expiry::at(now, ctx.tokens);
+        let subject = client_subject(&client.id);
         let claims = AccessTokenClaims {
             iss: ctx.issuer,
-            sub: client.id.as_str(),
-            aud: client.id.as_str(),
+            sub: &subject,
+            aud: access_audience(client.id.as_str(), ctx.resource_audience),
             client_id: client.id.as_str(),
             iat: now,
             exp: expiry.access_token,
@@ -76,4 +85,21 @@ pub fn answer_at_once(
         return None;
     }
     Some(check_credentials(&client, credentials).and_then(|()| exchange(ctx, now, &client, request.clone())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::UserId;
+
+    #[test]
+    fn a_clients_subject_can_never_be_a_users() {
+        let client = ClientId::parse("service").unwrap();
+        assert_eq!(client_subject(&client), "client:service");
+        // Even a client named like a user id gets a subject no user has.
+        let user = UserId::generate();
+        let lookalike = ClientId::parse(user.as_str()).unwrap();
+        assert_ne!(client_subject(&lookalike), user.as_str());
+        assert!(uuid::Uuid::parse_str(&client_subject(&lookalike)).is_err());
+    }
 }

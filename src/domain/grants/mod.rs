@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256, Sha512};
 use self::authorization_code::AuthorizationCodeRequest;
 use self::client_credentials::ClientCredentialsRequest;
 use self::refresh_token::RefreshRequest;
-use super::access_token::AccessTokenClaims;
+use super::access_token::{AccessTokenClaims, access_audience};
 use super::claims::user_claims;
 use super::client::{Client, GrantType, SigningAlg};
 use super::discovery::ACR_MFA;
@@ -47,6 +47,8 @@ use crate::store::{StoredGrant, Write};
 pub struct TokenContext<'a> {
     pub store: &'a crate::store::Store,
     pub issuer: &'a str,
+    /// The access tokens' `aud` beside the client id (`tokens.resource_audience`).
+    pub resource_audience: &'a str,
     pub tokens: &'a crate::config::TokensConfig,
     /// The signing keys in use now.
     pub signing: std::sync::Arc<super::signing_keys::KeySet>,
@@ -173,17 +175,18 @@ pub struct TokenSet {
 }
 
 impl TokenSet {
-    /// The tokens of an answer with `scopes`, from a grant of `granted`
-    /// scopes (the same, unless a refresh narrowed them), to a client that
-    /// may use `client_grants`: an ID token when the grant holds `openid`
-    /// (every grant from a sign-in does, and a refresh narrowed to fewer
-    /// scopes still gets one); a new refresh token when the answer's scopes
-    /// hold `offline_access` and the client may use refresh_token.
-    pub fn of(granted: &[String], scopes: &[String], client_grants: &[GrantType]) -> Self {
-        let holds = |scopes: &[String], wanted: &str| scopes.iter().any(|scope| scope == wanted);
+    /// The tokens of an answer from a grant of `granted` scopes, to a client
+    /// that may use `client_grants`: an ID token when the grant holds
+    /// `openid`; a new refresh token when the grant holds `offline_access`
+    /// and the client may use refresh_token. A refresh that narrows its
+    /// scopes (RFC 6749 §6) narrows only the access and ID tokens: it spent
+    /// the refresh token it presented, so it must get the next one, or the
+    /// client's next refresh would be taken for a replay.
+    pub fn of(granted: &[String], client_grants: &[GrantType]) -> Self {
+        let holds = |wanted: &str| granted.iter().any(|scope| scope == wanted);
         Self {
-            id_token: holds(granted, "openid"),
-            refresh_token: holds(scopes, "offline_access") && client_grants.contains(&GrantType::RefreshToken),
+            id_token: holds("openid"),
+            refresh_token: holds("offline_access") && client_grants.contains(&GrantType::RefreshToken),
         }
     }
 }
@@ -233,7 +236,8 @@ struct GrantTokens {
 }
 
 /// Reads the user's claims and stores a new refresh token, if the answer has
-/// one ([`TokenSet::of`]). `narrowed_scopes`: those a refresh asked for.
+/// one ([`TokenSet::of`]). `narrowed_scopes`: those a refresh asked for;
+/// they narrow the access and ID tokens, never whether a refresh token comes.
 fn record_grant_tokens(
     tx: &mut Write<'_>,
     now: UnixSeconds,
@@ -243,7 +247,7 @@ fn record_grant_tokens(
     narrowed_scopes: Option<Vec<String>>,
 ) -> Result<GrantTokens> {
     let granted: Vec<String> = grant.scopes.split_whitespace().map(str::to_owned).collect();
-    let issued = TokenSet::of(&granted, narrowed_scopes.as_deref().unwrap_or(&granted), &client.grants);
+    let issued = TokenSet::of(&granted, &client.grants);
     let scopes = narrowed_scopes.unwrap_or(granted);
     let user_claims = user_claims(tx, &UserId::from_stored(grant.user_id.clone()), &scopes)?;
     let refresh_token = if issued.refresh_token {
@@ -275,7 +279,7 @@ fn sign_grant_tokens(
     let access_claims = AccessTokenClaims {
         iss: ctx.issuer,
         sub: &grant.user_id,
-        aud: client.id.as_str(),
+        aud: access_audience(client.id.as_str(), ctx.resource_audience),
         client_id: client.id.as_str(),
         iat: now,
         exp: expiry.access_token,

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RefreshRequest {
     pub refresh_token: String,
-    /// Fewer scopes than the grant holds, for this answer's tokens.
+    /// Fewer scopes than the grant holds, for this answer's access and ID
+    /// tokens; the grant, and the refresh token that continues it, keep all.
     pub scope: Option<String>,
 }
 
@@ -38,7 +39,8 @@ impl Grant for RefreshRequest {
     const TYPE: GrantType = GrantType::RefreshToken;
 
     /// Rotates the refresh token: it is spent, and the answer holds a new
-    /// one while the scopes hold `offline_access`.
+    /// one while the grant holds `offline_access`, even when the request's
+    /// `scope` leaves it out.
     fn issue(self, ctx: &TokenContext<'_>, now: UnixSeconds, client: &Client) -> Result<TokenResponse> {
         let Self { refresh_token, scope } = self;
         // The key is taken before the transaction: once it commits, nothing but

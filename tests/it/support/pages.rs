@@ -37,8 +37,18 @@ impl Landing {
 
 impl PageClient {
     pub fn new(base: &str) -> Self {
-        let http =
-            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self::with_headers(base, reqwest::header::HeaderMap::new())
+    }
+
+    /// A browser whose every request carries `headers` (as a proxy in front
+    /// of Portti adds `X-Forwarded-For`).
+    pub fn with_headers(base: &str, headers: reqwest::header::HeaderMap) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
         Self { http, base: base.to_owned() }
     }
 
