@@ -105,6 +105,7 @@ impl AppState {
             lockout: self.lockout(),
             signing: self.key_set(),
             lang,
+            origin: domain::audit::Origin::default(),
         }
     }
 
@@ -118,6 +119,7 @@ impl AppState {
             signing: self.key_set(),
             clients: &self.clients,
             metrics: &self.metrics,
+            origin: domain::audit::Origin::default(),
         }
     }
 
@@ -139,6 +141,7 @@ impl AppState {
             issuer: &self.settings.issuer,
             lockout: self.lockout(),
             texts: i18n::Texts::new(lang),
+            origin: domain::audit::Origin::default(),
         }
     }
 

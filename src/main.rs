@@ -53,6 +53,12 @@ enum Command {
     /// The queue of outgoing email and SMS.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Print a person's audit trail, oldest first, one JSON object a line.
+    Audit {
+        /// The person's user id.
+        #[arg(long = "user")]
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -243,6 +249,10 @@ fn run(cli: Cli) -> Result<()> {
             print(&serde_json::json!({ "id": id, "queued": true }))
         }
         Command::Outbox(OutboxCommand::Status) => print(&open()?.store.read(|r| r.outbox_counts())?),
+        Command::Audit { user } => {
+            let user = portti::domain::ids::UserId::parse(&user)?;
+            portti::domain::audit::events_of(&open()?.store, &user)?.iter().try_for_each(print)
+        }
     }
 }
 

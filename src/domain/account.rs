@@ -4,6 +4,7 @@
 //! Each change is one write transaction; a change of the password is two,
 //! as at sign-in, so that Argon2 never runs inside one.
 
+use super::audit::{self, Event, Subjects};
 use super::company::parse_name;
 use super::contact::{Email, PhoneNumber};
 use super::password_policy::check_new_password;
@@ -122,7 +123,7 @@ pub fn change_password(
         .and_then(settle)?;
     if !password::verify_password_or_decoy(current, stored.as_deref())? {
         lockout.metrics.sign_in(crate::metrics::SignInOutcome::WrongPassword);
-        store.write(|tx| lockout.attempt_failed(tx, now, attempt, ctx.texts))?;
+        store.write(|tx| lockout.attempt_failed(tx, now, attempt, ctx.texts, &ctx.sign_in.origin))?;
         return Err(Refusal::WrongCurrentPassword.into());
     }
     let acceptable = if new_password == confirmation {
@@ -144,6 +145,7 @@ pub fn change_password(
         tx.end_other_sessions(&user.id, &session.public_id, now)?;
         tx.revoke_user_grants(user.id.as_str(), now)?;
         enqueue(tx, ctx.sign_in.keys, now, &notice, None)?;
+        ctx.record(tx, now, session, Event::PasswordChanged)?;
         Ok(())
     })?;
     settle(acceptable)
@@ -279,6 +281,7 @@ pub fn confirm_contact_change(
                 Contact::Phone => tx.set_communication_phone(user_id, &pending.new_value, now)?,
             }
             tx.delete_contact_change(user_id, contact.kind())?;
+            ctx.record(tx, now, session, Event::ContactChanged { kind: contact.kind() })?;
             // The old address hears of it, in case this was not the person.
             enqueue(tx, keys, now, &changed_notice(&ctx.texts, &user, now, contact.what()), None)?;
             Ok(Ok(()))
@@ -301,7 +304,7 @@ pub fn reset_authenticator(
         .write(|tx| {
             let attempt = or_refuse!(lockout.begin_attempt(tx, now, &subject)?);
             if !signin::authenticator_code_matches(tx, keys, now, &session.user_id, code)? {
-                lockout.attempt_failed(tx, now, attempt, ctx.texts)?;
+                lockout.attempt_failed(tx, now, attempt, ctx.texts, &ctx.sign_in.origin)?;
                 return Ok(Err(Refusal::WrongAuthenticatorCode));
             }
             lockout.signed_in(tx, &subject)?;
@@ -318,6 +321,7 @@ pub fn new_recovery_codes(ctx: &AccountContext<'_>, now: UnixSeconds, session: &
     ctx.sign_in.store.write(|tx| {
         let user = user_of(tx, session)?;
         tx.replace_recovery_codes(&session.user_id, &digests)?;
+        ctx.record(tx, now, session, Event::RecoveryCodesReplaced)?;
         enqueue(
             tx,
             ctx.sign_in.keys,
@@ -331,24 +335,37 @@ pub fn new_recovery_codes(ctx: &AccountContext<'_>, now: UnixSeconds, session: &
 }
 
 /// Withdraws the consent given to an application and revokes its tokens.
-pub fn withdraw_consent(store: &Store, now: UnixSeconds, session: &Session, client_id: &str) -> Result<()> {
-    store.write(|tx| {
+pub fn withdraw_consent(ctx: &AccountContext<'_>, now: UnixSeconds, session: &Session, client_id: &str) -> Result<()> {
+    ctx.sign_in.store.write(|tx| {
         if tx.withdraw_consent(&session.user_id, client_id, now)? == 0 {
             return Err(Refusal::ApplicationNotFound.into());
         }
-        Ok(())
+        let about = Subjects::person(&session.user_id).with_client(client_id);
+        audit::record(tx, now, &ctx.sign_in.origin, about, Event::ConsentWithdrawn)
     })
 }
 
 /// Ends every session of the person, this one included, and revokes every
 /// refresh token.
-pub fn sign_out_everywhere(store: &Store, now: UnixSeconds, session: &Session) -> Result<()> {
-    store.write(|tx| {
+pub fn sign_out_everywhere(ctx: &AccountContext<'_>, now: UnixSeconds, session: &Session) -> Result<()> {
+    ctx.sign_in.store.write(|tx| {
         tx.delete_user_flows(&session.user_id)?;
         tx.end_user_sessions(&session.user_id, now)?;
         tx.revoke_user_grants(session.user_id.as_str(), now)?;
-        Ok(())
+        ctx.record(tx, now, session, Event::SessionsEnded)
     })
+}
+
+impl AccountContext<'_> {
+    /// The same, for a request from `origin`.
+    pub fn coming_from(self, origin: crate::domain::audit::Origin) -> Self {
+        Self { sign_in: self.sign_in.coming_from(origin), ..self }
+    }
+
+    /// Records an event of the signed-in person, in the change's transaction.
+    fn record(&self, tx: &mut Write<'_>, now: UnixSeconds, session: &Session, event: Event) -> Result<()> {
+        audit::record(tx, now, &self.sign_in.origin, Subjects::person(&session.user_id), event)
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use super::audit::{self, Event, Subjects};
 use super::client::ClientId;
 use super::refusal::Refusal;
 use super::session;
@@ -95,7 +96,16 @@ pub fn logout(
         return Ok(LoggedOut::Confirm);
     }
     if let Some(cookie) = session_cookie {
-        session::end(ctx.store, now, cookie)?;
+        ctx.store.write(|tx| {
+            session::end(tx, now, cookie)?;
+            match &current {
+                Some(signed_out) => {
+                    let about = Subjects { user: Some(&signed_out.user_id), client: client_id.as_deref() };
+                    audit::record(tx, now, &ctx.origin, about, Event::SignedOut)
+                }
+                None => Ok(()),
+            }
+        })?;
     }
     Ok(match redirect {
         Some(uri) => {

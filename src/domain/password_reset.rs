@@ -4,6 +4,7 @@
 //! reset changes the password only: the authenticator still guards the next
 //! sign-in, and every session and refresh token of the person ends.
 
+use super::audit::{self, Event, Origin, Subjects};
 use super::authorization::AuthorizationRequest;
 use super::contact::Email;
 use super::ids::UserId;
@@ -44,6 +45,15 @@ pub struct ResetContext<'a> {
     pub issuer: &'a str,
     pub lockout: Lockout<'a>,
     pub texts: Texts,
+    /// Where the request came from, for the audit trail.
+    pub origin: Origin,
+}
+
+impl ResetContext<'_> {
+    /// The same, for a request from `origin`.
+    pub fn coming_from(self, origin: Origin) -> Self {
+        Self { origin, ..self }
+    }
 }
 
 /// How the person wants to continue.
@@ -335,6 +345,7 @@ pub fn set_password(
         tx.use_user_password_resets(&user_id, now)?;
         // A new password lifts the lockout, also one that only a reset lifts.
         tx.clear_sign_in_failures(Subject::person(&user_id).key())?;
+        audit::record(tx, now, &ctx.origin, Subjects::person(&user_id), Event::PasswordReset)?;
         tx.delete_user_flows(&user_id)?;
         tx.end_user_sessions(&user_id, now)?;
         tx.revoke_user_grants(user_id.as_str(), now)?;

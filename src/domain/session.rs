@@ -100,10 +100,9 @@ pub fn is_live(tx: &mut Write<'_>, settings: &SessionConfig, now: UnixSeconds, p
     Ok(tx.session_by_public_id(public_id)?.is_some_and(|stored| is_alive(&stored, settings, now)))
 }
 
-/// Ends the session behind a cookie (sign-out).
-pub fn end(store: &Store, now: UnixSeconds, cookie: &str) -> Result<()> {
-    let digest = sha256_hex(cookie);
-    store.write(|tx| tx.end_session(&digest, now))
+/// Ends the session behind a cookie (sign-out), in the caller's transaction.
+pub fn end(tx: &mut Write<'_>, now: UnixSeconds, cookie: &str) -> Result<()> {
+    tx.end_session(&sha256_hex(cookie), now)
 }
 
 #[cfg(test)]

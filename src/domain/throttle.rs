@@ -16,6 +16,7 @@ use crate::clock::UnixSeconds;
 use crate::config::SignInConfig;
 use crate::crypto::Keys;
 use crate::crypto::secret::sha256_hex;
+use crate::domain::audit::{self, Event, Origin, Subjects};
 use crate::domain::ids::UserId;
 use crate::domain::refusal::{Refusal, minutes};
 use crate::error::Result;
@@ -137,7 +138,14 @@ impl Lockout<'_> {
     /// The attempt failed. The one that reaches the limit locks the account,
     /// for longer each time, and for good past the cap of consecutive
     /// failures; the person is told, in `texts`' language.
-    pub fn attempt_failed(&self, tx: &mut Write<'_>, now: UnixSeconds, attempt: Attempt, texts: Texts) -> Result<()> {
+    pub fn attempt_failed(
+        &self,
+        tx: &mut Write<'_>,
+        now: UnixSeconds,
+        attempt: Attempt,
+        texts: Texts,
+        origin: &Origin,
+    ) -> Result<()> {
         let subject = attempt.subject.key();
         let consecutive = tx.count_consecutive_failure(subject)?;
         let until = if failures_block(consecutive, self.rules.max_consecutive_failures) {
@@ -152,6 +160,8 @@ impl Lockout<'_> {
         self.metrics.lockout();
         let kind = subject.split(':').next().unwrap_or("");
         tracing::warn!(subject = kind, consecutive, lifted_only_by_a_reset = until == UNTIL_LIFTED, "account locked");
+        let about = Subjects { user: attempt.subject.user.as_ref(), client: None };
+        audit::record(tx, now, origin, about, Event::Locked { until_reset: until == UNTIL_LIFTED })?;
         if let Some(user) = &attempt.subject.user {
             let body = if until == UNTIL_LIFTED {
                 texts.get("message.locked_until_reset_body").to_owned()

@@ -13,6 +13,7 @@
 //! its time (BENCHMARKS.md). Clippy holds the line (`clippy.toml`).
 
 mod account;
+mod audit;
 mod clients;
 mod companies;
 mod connection;
@@ -36,6 +37,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use account::{StoredConsent, StoredContactChange};
+pub use audit::StoredAuditEvent;
 pub use connection::{DatabaseUrl, DbConnection};
 pub use credentials::StoredTotp;
 pub use grants::{StoredCode, StoredGrant, StoredRefreshToken};

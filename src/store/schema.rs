@@ -267,7 +267,22 @@ diesel::table! {
 diesel::joinable!(authorization_codes -> grants (grant_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> BigInt,
+        action -> Text,
+        user_id -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        company_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
     instance_settings,
     companies,
     users,

@@ -8,13 +8,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id_or_new, csrf_token, error_page, is_form_refusal, page, run, see_other, session_cookie_removal,
+    browser_id_or_new, csrf_token, error_page, is_form_refusal, origin_of, page, run, see_other, session_cookie_removal,
 };
 use super::error_response::status_of;
 use super::extract::{CsrfForm, NoFields, SignedIn, sign_in_first};
 use super::page::PageTexts;
 use crate::AppState;
-use crate::domain::account::{self, Contact, Overview, RECENT_SIGN_IN_SECONDS};
+use crate::domain::account::{self, AccountContext, Contact, Overview, RECENT_SIGN_IN_SECONDS};
+use crate::domain::audit::Origin;
 use crate::domain::refusal::minutes;
 use crate::domain::session::Session;
 use crate::error::{Error, Result};
@@ -166,6 +167,14 @@ struct Action<'a> {
     session: &'a Session,
     browser: &'a str,
     lang: crate::i18n::Lang,
+    origin: &'a Origin,
+}
+
+impl Action<'_> {
+    /// What the account page's changes need, for this request.
+    fn account(&self) -> AccountContext<'_> {
+        self.state.account(self.lang).coming_from(self.origin.clone())
+    }
 }
 
 /// Runs one form of the account page; a refusal shows the page again with
@@ -182,8 +191,9 @@ async fn act(
     let session = signed_in.session;
     let (for_action, for_page) = (session.clone(), session);
     let browser_for_action = browser.clone();
+    let origin = origin_of(&req, &state);
     let outcome = run(&state, move |s, now| {
-        action(Action { state: s, now, session: &for_action, browser: &browser_for_action, lang })
+        action(Action { state: s, now, session: &for_action, browser: &browser_for_action, lang, origin: &origin })
     })
     .await;
     match outcome {
@@ -247,7 +257,7 @@ pub async fn email(
 ) -> HttpResponse {
     let CsrfForm { browser, form: EmailForm { email } } = form;
     act(req, state, signed_in, browser, move |a| {
-        account::start_contact_change(&a.state.account(a.lang), a.now, a.session, Contact::Email, &email)
+        account::start_contact_change(&a.account(), a.now, a.session, Contact::Email, &email)
             .map(|()| Done::Saved("sent"))
     })
     .await
@@ -267,7 +277,7 @@ pub async fn phone(
 ) -> HttpResponse {
     let CsrfForm { browser, form: PhoneForm { phone } } = form;
     act(req, state, signed_in, browser, move |a| {
-        account::start_contact_change(&a.state.account(a.lang), a.now, a.session, Contact::Phone, &phone)
+        account::start_contact_change(&a.account(), a.now, a.session, Contact::Phone, &phone)
             .map(|()| Done::Saved("sent"))
     })
     .await
@@ -287,7 +297,7 @@ pub async fn email_verify(
 ) -> HttpResponse {
     let CsrfForm { browser, form: CodeForm { code } } = form;
     act(req, state, signed_in, browser, move |a| {
-        account::confirm_contact_change(&a.state.account(a.lang), a.now, a.session, Contact::Email, &code)
+        account::confirm_contact_change(&a.account(), a.now, a.session, Contact::Email, &code)
             .map(|()| Done::Saved("email"))
     })
     .await
@@ -302,7 +312,7 @@ pub async fn phone_verify(
 ) -> HttpResponse {
     let CsrfForm { browser, form: CodeForm { code } } = form;
     act(req, state, signed_in, browser, move |a| {
-        account::confirm_contact_change(&a.state.account(a.lang), a.now, a.session, Contact::Phone, &code)
+        account::confirm_contact_change(&a.account(), a.now, a.session, Contact::Phone, &code)
             .map(|()| Done::Saved("phone"))
     })
     .await
@@ -324,7 +334,7 @@ pub async fn password(
 ) -> HttpResponse {
     let CsrfForm { browser, form: PasswordForm { current_password, new_password, confirm_password } } = form;
     act(req, state, signed_in, browser, move |a| {
-        let ctx = a.state.account(a.lang);
+        let ctx = a.account();
         account::change_password(&ctx, a.now, a.session, &current_password, &new_password, &confirm_password)
             .map(|()| Done::Saved("password"))
     })
@@ -340,7 +350,7 @@ pub async fn authenticator(
 ) -> HttpResponse {
     let CsrfForm { browser, form: CodeForm { code } } = form;
     act(req, state, signed_in, browser, move |a| {
-        account::reset_authenticator(&a.state.account(a.lang), a.now, a.session, a.browser, &code).map(Done::Redirect)
+        account::reset_authenticator(&a.account(), a.now, a.session, a.browser, &code).map(Done::Redirect)
     })
     .await
 }
@@ -353,7 +363,7 @@ pub async fn recovery_codes(
     form: CsrfForm<NoFields>,
 ) -> HttpResponse {
     act(req, state, signed_in, form.browser, |a| {
-        account::new_recovery_codes(&a.state.account(a.lang), a.now, a.session).map(Done::RecoveryCodes)
+        account::new_recovery_codes(&a.account(), a.now, a.session).map(Done::RecoveryCodes)
     })
     .await
 }
@@ -368,7 +378,7 @@ pub async fn revoke_application(
 ) -> HttpResponse {
     let client = client.into_inner();
     act(req, state, signed_in, form.browser, move |a| {
-        account::withdraw_consent(&a.state.store, a.now, a.session, &client).map(|()| Done::Saved("application"))
+        account::withdraw_consent(&a.account(), a.now, a.session, &client).map(|()| Done::Saved("application"))
     })
     .await
 }
@@ -381,7 +391,7 @@ pub async fn sign_out_everywhere(
     form: CsrfForm<NoFields>,
 ) -> HttpResponse {
     act(req, state, signed_in, form.browser, |a| {
-        account::sign_out_everywhere(&a.state.store, a.now, a.session).map(|()| Done::SignedOut)
+        account::sign_out_everywhere(&a.account(), a.now, a.session).map(|()| Done::SignedOut)
     })
     .await
 }

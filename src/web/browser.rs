@@ -13,6 +13,7 @@ use super::page::PageTexts;
 use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::random_token;
+use crate::domain::audit::Origin;
 use crate::domain::client_address::{ClientAddress, TrustedProxy, client_address as client_address_from};
 use crate::error::{Error, Result};
 
@@ -96,6 +97,15 @@ fn forwarded_chain(req: &HttpRequest, name: &str) -> Option<String> {
         lines.push(value.to_str().ok()?);
     }
     (!lines.is_empty()).then(|| lines.join(","))
+}
+
+/// Where a request comes from, for the audit trail: the client's address and
+/// the request id (read here, on the request's own task).
+pub fn origin_of(req: &HttpRequest, state: &AppState) -> Origin {
+    Origin {
+        address: client_address(req, state).map(|address| address.to_string()),
+        request_id: super::request_id::current(),
+    }
 }
 
 /// Runs domain work on the blocking pool with the current time.

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id, browser_id_or_new, csrf_token, error_page, page, run, see_other, session_cookie_removal,
+    browser_id, browser_id_or_new, csrf_token, error_page, origin_of, page, run, see_other, session_cookie_removal,
     session_cookie_value,
 };
 use super::page::PageTexts;
@@ -35,8 +35,11 @@ async fn respond(req: HttpRequest, state: web::Data<AppState>, params: LogoutPar
     let for_page = params.clone();
     let t = PageTexts::for_request(&req, None);
     let lang = t.lang();
-    let outcome =
-        run(&state, move |s, now| logout(&s.sign_in(lang), now, session.as_deref(), &params, confirmed)).await;
+    let origin = origin_of(&req, &state);
+    let outcome = run(&state, move |s, now| {
+        logout(&s.sign_in(lang).coming_from(origin), now, session.as_deref(), &params, confirmed)
+    })
+    .await;
     match outcome {
         Ok(LoggedOut::Confirm) => {
             let (browser, new_cookie) = browser_id_or_new(&req, &state);

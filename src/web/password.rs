@@ -6,7 +6,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id, browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, page, run, see_other,
+    browser_id, browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, origin_of, page, run,
+    see_other,
 };
 use super::error_response::status_of;
 use super::extract::CsrfForm;
@@ -106,18 +107,19 @@ pub async fn forgot_submit(req: HttpRequest, state: web::Data<AppState>, form: C
     let CsrfForm { browser, form: ForgotForm { email, method, flow } } = form;
     let t = PageTexts::for_request(&req, None);
     let lang = t.lang();
+    let origin = origin_of(&req, &state);
     let method = if method == "sms" { Method::SmsCode } else { Method::EmailLink };
     let address = client_address(&req, &state).map(|address| address.throttle_key());
     let (typed, flow_for_page, browser_for_page) = (email.clone(), flow.clone(), browser.clone());
     let started = run(&state, move |s, now| {
         // The sign-in it started from, to return to afterwards (if it is this browser's).
-        let origin = match flow {
+        let started_from = match flow {
             Some(flow) => signin::flow_origin(&s.store, now, &flow, &browser)?,
             None => None,
         };
-        let request = origin.and_then(|o| o.request);
+        let request = started_from.and_then(|o| o.request);
         password_reset::start(
-            &s.password_reset(lang),
+            &s.password_reset(lang).coming_from(origin),
             now,
             &browser,
             &email,
@@ -174,13 +176,16 @@ pub async fn code_submit(
     let CsrfForm { browser, form: CodeForm { code } } = form;
     let t = PageTexts::for_request(&req, None);
     let lang = t.lang();
+    let origin = origin_of(&req, &state);
     let page_csrf = match csrf_token(&state, &browser) {
         Ok(csrf) => csrf,
         Err(e) => return error_page(&e, &t),
     };
     let id = reset.clone();
-    match run(&state, move |s, now| password_reset::verify_code(&s.password_reset(lang), now, &id, &browser, &code))
-        .await
+    match run(&state, move |s, now| {
+        password_reset::verify_code(&s.password_reset(lang).coming_from(origin), now, &id, &browser, &code)
+    })
+    .await
     {
         Ok(()) => see_other(&format!("/password/reset/{reset}")).finish(),
         Err(e) => form_error(e, &t.clone(), |status, notice| {
@@ -229,13 +234,21 @@ pub async fn new_password_submit(
     let CsrfForm { browser, form: NewPasswordForm { new_password, confirm_password } } = form;
     let t = PageTexts::for_request(&req, None);
     let lang = t.lang();
+    let origin = origin_of(&req, &state);
     let page_csrf = match csrf_token(&state, &browser) {
         Ok(csrf) => csrf,
         Err(e) => return error_page(&e, &t),
     };
     let id = reset.clone();
     let finished = run(&state, move |s, now| {
-        password_reset::set_password(&s.password_reset(lang), now, &id, &browser, &new_password, &confirm_password)
+        password_reset::set_password(
+            &s.password_reset(lang).coming_from(origin),
+            now,
+            &id,
+            &browser,
+            &new_password,
+            &confirm_password,
+        )
     })
     .await;
     match finished {

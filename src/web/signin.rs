@@ -9,8 +9,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, page, run, see_other, session_cookie,
-    session_cookie_value,
+    browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, origin_of, page, run, see_other,
+    session_cookie, session_cookie_value,
 };
 use super::error_response::status_of;
 use super::extract::{BrowserId, CsrfForm, NoFields};
@@ -240,9 +240,12 @@ async fn step(
 ) -> HttpResponse {
     let address = client_address(&req, &state).map(|address| address.throttle_key());
     let lang = lang_of(&req, None);
+    let origin = origin_of(&req, &state);
     let (id, browser_for_action) = (flow.clone(), browser.clone());
-    let result =
-        run(&state, move |s, now| action(&s.sign_in(lang), now, &id, &browser_for_action, address.as_deref())).await;
+    let result = run(&state, move |s, now| {
+        action(&s.sign_in(lang).coming_from(origin), now, &id, &browser_for_action, address.as_deref())
+    })
+    .await;
     let fallback_texts = || PageTexts::for_request(&req, None);
     match result {
         Ok(outcome) => {

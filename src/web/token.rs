@@ -109,9 +109,12 @@ pub async fn token_endpoint(
     if let Some(answer) = answer_at_once(&state.token_context(), state.clock.now(), &credentials, &request) {
         return Ok(no_store_json(&answer?));
     }
+    // Where it came from, for the audit of a replayed code or refresh token.
+    let origin = super::browser::origin_of(&req, &state);
     let response = run_in_database_slot(&state, move |s, now| {
-        let client = authenticate_client(&s.token_context(), &credentials)?;
-        exchange(&s.token_context(), now, &client, request)
+        let ctx = s.token_context().coming_from(origin);
+        let client = authenticate_client(&ctx, &credentials)?;
+        exchange(&ctx, now, &client, request)
     })
     .await?;
     Ok(no_store_json(&response))

@@ -6,6 +6,7 @@
 mod support;
 
 mod account;
+mod audit;
 mod browser;
 mod cli;
 mod client_address;

@@ -107,6 +107,10 @@ async fn relying_party_signs_in_refreshes_and_signs_out(db: &TestDb) {
     let dead: Result<CoreUserInfoClaims, _> =
         rp.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http()).await;
     assert!(dead.is_err(), "the replay revoked the access token");
+    let replayed = portti::domain::audit::events_of(&server.state.store, &user_id).unwrap();
+    let replayed = replayed.iter().find(|e| e.action == "token_replayed").expect("the replay is in the audit trail");
+    assert_eq!(replayed.detail.as_ref().unwrap()["token"], "authorization_code");
+    assert_eq!(replayed.client_id.as_deref(), Some("ledger"));
     let refresh = tokens.refresh_token().expect("offline_access gives a refresh token").clone();
     assert!(
         rp.exchange_refresh_token(&refresh).unwrap().request_async(&http()).await.is_err(),

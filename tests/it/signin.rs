@@ -621,6 +621,19 @@ async fn locks_escalate_and_past_the_cap_only_a_reset_lifts_them() {
     pages.submit(&page, "", &[("new_password", new), ("confirm_password", new)]).await.page();
     let (status, page) = try_password(&pages, &url, "maija@example.com", new).await;
     assert_eq!(status, 200, "{}", notice(&page));
+
+    // All of it is in the audit trail.
+    let email = portti::domain::contact::Email::parse("maija@example.com").unwrap();
+    let user = server.state.store.read(|r| r.user_id_by_email(&email)).unwrap().unwrap();
+    let events = portti::domain::audit::events_of(&server.state.store, &user).unwrap();
+    let locks: Vec<bool> = events
+        .iter()
+        .filter(|e| e.action == "account_locked")
+        .map(|e| e.detail.as_ref().unwrap()["until_reset"].as_bool().unwrap())
+        .collect();
+    assert_eq!(locks, [false, false, true]);
+    assert_eq!(events.iter().filter(|e| e.action == "sign_in_failed").count(), 20);
+    assert!(events.iter().any(|e| e.action == "password_reset"));
     server.stop().await;
 }
 

@@ -9,6 +9,7 @@ use super::{Grant, TokenResponse, invalid_grant, record_grant_tokens, sign_grant
 use crate::clock::UnixSeconds;
 use crate::config::TokensConfig;
 use crate::crypto::secret::{random_token, sha256_hex};
+use crate::domain::audit::{self, Event, Subjects};
 use crate::domain::authorization::{AuthorizationRequest, pkce_matches};
 use crate::domain::client::{Client, GrantType};
 use crate::domain::session::Session;
@@ -104,6 +105,9 @@ impl Grant for AuthorizationCodeRequest {
                 }
                 if stored.used_at.is_some() || !tx.use_authorization_code(&digest, now)? {
                     tx.revoke_grant(&grant.id, now)?;
+                    let user = crate::domain::ids::UserId::from_stored(grant.user_id.clone());
+                    let about = Subjects::person(&user).with_client(client.id.as_str());
+                    audit::record(tx, now, &ctx.origin, about, Event::Replayed { token: "authorization_code" })?;
                     tracing::warn!(client_id = %client.id.as_str(), "authorization code reused; its grant is revoked");
                     return Ok(Err(invalid_grant("the code was already used")));
                 }

@@ -55,6 +55,15 @@ pub struct TokenContext<'a> {
     /// Clients recently read.
     pub clients: &'a super::client_cache::ClientCache,
     pub metrics: &'a crate::metrics::Metrics,
+    /// Where the request came from, for the audit trail.
+    pub origin: super::audit::Origin,
+}
+
+impl TokenContext<'_> {
+    /// The same, for a request from `origin`.
+    pub fn coming_from(self, origin: super::audit::Origin) -> Self {
+        Self { origin, ..self }
+    }
 }
 
 /// A token request, one variant per grant, each carrying its parameters: a

@@ -7,6 +7,7 @@ use super::TokenContext;
 use super::{Grant, TokenResponse, invalid_grant, record_grant_tokens, sign_grant_tokens};
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::sha256_hex;
+use crate::domain::audit::{self, Event, Subjects};
 use crate::domain::client::{Client, GrantType};
 use crate::error::{Error, Result};
 
@@ -61,6 +62,9 @@ impl Grant for RefreshRequest {
                 }
                 if stored.used_at.is_some() || !tx.use_refresh_token(&digest, now)? {
                     tx.revoke_grant(&grant.id, now)?;
+                    let user = crate::domain::ids::UserId::from_stored(grant.user_id.clone());
+                    let about = Subjects::person(&user).with_client(client.id.as_str());
+                    audit::record(tx, now, &ctx.origin, about, Event::Replayed { token: "refresh_token" })?;
                     tracing::warn!(client_id = %client.id.as_str(), "refresh token reused; its grant is revoked");
                     return Ok(Err(invalid_grant("the refresh token was already used")));
                 }

@@ -20,6 +20,7 @@ pub use steps::{
     submit_recovery_code,
 };
 
+use super::audit::{self, Event, Origin, Subjects};
 use super::authorization::{self, AuthorizationError, AuthorizationParams, AuthorizationRequest, Prompt};
 use super::client::ClientId;
 use super::contact::Email;
@@ -59,9 +60,29 @@ pub struct SignIn<'a> {
     /// The person's language where the application did not choose one
     /// (`ui_locales`): for the messages a step sends.
     pub lang: Lang,
+    /// Where the request came from, for the audit trail.
+    pub origin: Origin,
 }
 
 impl SignIn<'_> {
+    /// The same, for a request from `origin`.
+    pub fn coming_from(self, origin: Origin) -> Self {
+        Self { origin, ..self }
+    }
+
+    /// Records an event of a flow's person and application, in the step's transaction.
+    fn record(
+        &self,
+        tx: &mut Write<'_>,
+        now: UnixSeconds,
+        flow: &Flow,
+        user: Option<&UserId>,
+        event: Event,
+    ) -> Result<()> {
+        let client = flow.request.as_ref().map(|r| r.client_id.as_str());
+        audit::record(tx, now, &self.origin, Subjects { user, client }, event)
+    }
+
     /// The language of the messages a flow's steps send: the application's
     /// choice, else the person's.
     fn texts(&self, flow: &Flow) -> Texts {
@@ -445,6 +466,7 @@ fn finish_authentication(
 ) -> Result<Outcome> {
     let Authentication { user, amr, replaces, recovery_codes } = done;
     ctx.lockout.metrics.sign_in(crate::metrics::SignInOutcome::Success);
+    ctx.record(tx, now, flow, Some(user), Event::SignedIn { methods: amr.to_vec() })?;
     // A session that signed this flow in (re-enrolment from the account
     // page) is replaced by the new one, not kept beside it.
     if let Some(previous) = replaces {

@@ -13,6 +13,7 @@ use super::{
 use crate::clock::UnixSeconds;
 use crate::crypto::password::verify_password_or_decoy;
 use crate::crypto::{Keys, totp};
+use crate::domain::audit::Event;
 use crate::domain::contact::Email;
 use crate::domain::ids::UserId;
 use crate::domain::recovery_codes;
@@ -86,9 +87,10 @@ pub fn submit_password(
     let matched = verify_password_or_decoy(password, hash.as_deref())?;
     ctx.store
         .write(|tx| {
-            let (true, Some(user)) = (matched, user) else {
+            let (true, Some(user)) = (matched, user.clone()) else {
                 ctx.lockout.metrics.sign_in(SignInOutcome::WrongPassword);
-                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow))?;
+                ctx.record(tx, now, &flow, user.as_ref(), Event::SignInFailed { step: "password" })?;
+                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow), &ctx.origin)?;
                 return Ok(Err(Refusal::WrongPassword));
             };
             // Earlier failures stay counted (and the metrics count no
@@ -156,8 +158,9 @@ pub fn submit_code(
                 or_refuse!(begin_second_factor(ctx, tx, now, flow_id, browser_id, address)?);
             if !authenticator_code_matches(tx, ctx.keys, now, &user, code)? {
                 ctx.lockout.metrics.sign_in(SignInOutcome::WrongCode);
+                ctx.record(tx, now, &flow, Some(&user), Event::SignInFailed { step: "authenticator_code" })?;
                 ctx.lockout.second_factor_failed(tx, now, &user, ctx.texts(&flow))?;
-                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow))?;
+                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow), &ctx.origin)?;
                 return Ok(Err(Refusal::WrongAuthenticatorCode));
             }
             ctx.lockout.signed_in(tx, &subject)?;
@@ -188,10 +191,12 @@ pub fn submit_recovery_code(
                 || tx.use_recovery_code(&user, &recovery_codes::legacy_digest(code), now)?;
             if !used {
                 ctx.lockout.metrics.sign_in(SignInOutcome::WrongCode);
+                ctx.record(tx, now, &flow, Some(&user), Event::SignInFailed { step: "recovery_code" })?;
                 ctx.lockout.second_factor_failed(tx, now, &user, ctx.texts(&flow))?;
-                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow))?;
+                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow), &ctx.origin)?;
                 return Ok(Err(Refusal::WrongRecoveryCode));
             }
+            ctx.record(tx, now, &flow, Some(&user), Event::RecoveryCodeUsed)?;
             ctx.lockout.signed_in(tx, &subject)?;
             let sealed_secret = ctx.keys.seal(&flow.pending_context(), &totp::generate_secret())?;
             let amr = with_method(amr, "otp");
@@ -274,6 +279,9 @@ pub fn confirm_enrolment(
                 return Ok(Err(Refusal::AuthenticatorExists));
             }
             tx.set_totp(&user, &seal_authenticator(ctx.keys, &user, &secret)?, step, now)?;
+            if replacing {
+                ctx.record(tx, now, &flow, Some(&user), Event::AuthenticatorReplaced)?;
+            }
             let (codes, digests) = recovery_codes::generate(ctx.keys, &user)?;
             tx.replace_recovery_codes(&user, &digests)?;
             ctx.lockout.signed_in(tx, &Subject::person(&user))?;
@@ -335,6 +343,7 @@ pub fn decide_consent(
         let earlier = tx.consented_scopes(&session.user_id, request.client_id.as_str())?;
         let scopes = grown_consent(earlier.as_deref(), &request.scopes);
         tx.set_consent(&session.user_id, request.client_id.as_str(), &scopes, now)?;
+        ctx.record(tx, now, &flow, Some(&session.user_id), Event::ConsentGiven { scopes: request.scopes.join(" ") })?;
         Ok(Outcome::next(issue_code_and_leave(ctx, tx, now, &flow, &session)?))
     })
 }
