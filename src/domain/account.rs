@@ -7,6 +7,7 @@
 use super::audit::{self, Event, Subjects};
 use super::company::parse_name;
 use super::contact::{Email, PhoneNumber};
+use super::notices;
 use super::password_policy::check_new_password;
 use super::recovery_codes;
 use super::refusal::{Refusal, minutes, or_refuse, settle};
@@ -18,7 +19,7 @@ use crate::clock::UnixSeconds;
 use crate::crypto::password;
 use crate::crypto::secret::random_bytes;
 use crate::error::Result;
-use crate::i18n::{Texts, date_time};
+use crate::i18n::Texts;
 use crate::notify::{Message, enqueue};
 use crate::store::{Store, StoredConsent, Write};
 
@@ -26,9 +27,6 @@ use crate::store::{Store, StoredConsent, Write};
 pub const CONTACT_CODE_SECONDS: i64 = 10 * 60;
 /// Wrong codes allowed per contact change.
 pub const CONTACT_CODE_ATTEMPTS: i32 = 5;
-/// How recent a sign-in must be for the changes that could hand the account
-/// to someone else (where codes go, new recovery codes).
-pub const RECENT_SIGN_IN_SECONDS: i64 = 10 * 60;
 /// Contact-change codes one person may have sent per hour.
 const CONTACT_CODES_PER_HOUR: i32 = 5;
 
@@ -135,7 +133,7 @@ pub fn change_password(
         Ok(()) => Some(password::hash_password(new_password)?),
         Err(_) => None,
     };
-    let notice = changed_notice(&ctx.texts, &user, now, "message.what_password");
+    let notice = notices::changed(&ctx.texts, &user.communication.email, now, "message.what_password");
     store.write(|tx| {
         lockout.attempt_passed(tx, attempt)?;
         let Some(hash) = &hash else { return Ok(()) };
@@ -149,17 +147,6 @@ pub fn change_password(
         Ok(())
     })?;
     settle(acceptable)
-}
-
-/// The email telling a person that something of their account changed, in
-/// case it was not them; `what` is the catalogue key naming the thing.
-fn changed_notice(texts: &Texts, user: &User, now: UnixSeconds, what: &str) -> Message {
-    let what = texts.get(what).to_owned();
-    Message::Email {
-        to: user.communication.email.clone(),
-        subject: texts.fill("message.changed_subject", &[("what", what.clone())]),
-        body: texts.fill("message.changed_body", &[("what", what), ("when", date_time(now))]),
-    }
 }
 
 /// Which contact detail is changing.
@@ -190,25 +177,38 @@ fn code_context(session: &Session, contact: Contact) -> String {
     format!("contact-change:{}:{}", session.user_id, contact.kind())
 }
 
-/// Refuses when the session's sign-in is not recent: a stolen session alone
-/// must not be enough to take the account over.
-pub fn ensure_recent_sign_in(session: &Session, now: UnixSeconds) -> Result<(), Refusal> {
-    if now - session.auth_time > RECENT_SIGN_IN_SECONDS {
-        return Err(Refusal::SignInAgain { minutes: minutes(RECENT_SIGN_IN_SECONDS) });
+/// Step-up before a change that could hand the account to someone else
+/// (where codes go, new recovery codes; OWASP ASVS 3.7.1): a current
+/// authenticator code, right before it, counted against the lockout. A
+/// stolen session cookie alone is not enough.
+fn step_up(
+    ctx: &AccountContext<'_>,
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    session: &Session,
+    code: &str,
+) -> Result<Result<(), Refusal>> {
+    let SignIn { keys, lockout, origin, .. } = &ctx.sign_in;
+    let subject = Subject::person(&session.user_id);
+    let attempt = or_refuse!(lockout.begin_attempt(tx, now, &subject)?);
+    if !signin::authenticator_code_matches(tx, keys, now, &session.user_id, code)? {
+        lockout.attempt_failed(tx, now, attempt, ctx.texts, origin)?;
+        return Ok(Err(Refusal::WrongAuthenticatorCode));
     }
-    Ok(())
+    lockout.attempt_passed(tx, attempt)?;
+    Ok(Ok(()))
 }
 
 /// Sends a code to a new communication email or phone; the change is made
-/// when the code comes back. Needs a recent sign-in.
+/// when the code comes back. Needs a current authenticator code (`proof`).
 pub fn start_contact_change(
     ctx: &AccountContext<'_>,
     now: UnixSeconds,
     session: &Session,
     contact: Contact,
     value: &str,
+    proof: &str,
 ) -> Result<()> {
-    ensure_recent_sign_in(session, now)?;
     let code = format!("{:06}", u32::from_le_bytes(random_bytes::<4>()) % 1_000_000);
     let texts = &ctx.texts;
     let filled = [("code", code.clone()), ("minutes", minutes(CONTACT_CODE_SECONDS).to_string())];
@@ -233,6 +233,7 @@ pub fn start_contact_change(
     ctx.sign_in
         .store
         .write(|tx| {
+            or_refuse!(step_up(ctx, tx, now, session, proof)?);
             if tx.hit_rate_limit(&format!("contact:{}", session.user_id), now, 3600)? > CONTACT_CODES_PER_HOUR {
                 return Ok(Err(Refusal::TooManyAttempts));
             }
@@ -282,8 +283,14 @@ pub fn confirm_contact_change(
             }
             tx.delete_contact_change(user_id, contact.kind())?;
             ctx.record(tx, now, session, Event::ContactChanged { kind: contact.kind() })?;
-            // The old address hears of it, in case this was not the person.
-            enqueue(tx, keys, now, &changed_notice(&ctx.texts, &user, now, contact.what()), None)?;
+            // The old address hears of it, in case this was not the person;
+            // a new address hears of it too.
+            let old = &user.communication.email;
+            enqueue(tx, keys, now, &notices::changed(&ctx.texts, old, now, contact.what()), None)?;
+            if contact == Contact::Email && pending.new_value != old.as_str() {
+                let new = Email::parse(&pending.new_value)?;
+                enqueue(tx, keys, now, &notices::changed(&ctx.texts, &new, now, contact.what()), None)?;
+            }
             Ok(Ok(()))
         })
         .and_then(settle)
@@ -313,24 +320,27 @@ pub fn reset_authenticator(
         .and_then(settle)
 }
 
-/// Ten new recovery codes; the old ones stop working. Needs a recent sign-in,
-/// and the person is told by email.
-pub fn new_recovery_codes(ctx: &AccountContext<'_>, now: UnixSeconds, session: &Session) -> Result<Vec<String>> {
-    ensure_recent_sign_in(session, now)?;
+/// Ten new recovery codes; the old ones stop working. Needs a current
+/// authenticator code (`proof`), and the person is told by email.
+pub fn new_recovery_codes(
+    ctx: &AccountContext<'_>,
+    now: UnixSeconds,
+    session: &Session,
+    proof: &str,
+) -> Result<Vec<String>> {
     let (codes, digests) = recovery_codes::generate(ctx.sign_in.keys, &session.user_id)?;
-    ctx.sign_in.store.write(|tx| {
-        let user = user_of(tx, session)?;
-        tx.replace_recovery_codes(&session.user_id, &digests)?;
-        ctx.record(tx, now, session, Event::RecoveryCodesReplaced)?;
-        enqueue(
-            tx,
-            ctx.sign_in.keys,
-            now,
-            &changed_notice(&ctx.texts, &user, now, "message.what_recovery_codes"),
-            None,
-        )?;
-        Ok(())
-    })?;
+    ctx.sign_in
+        .store
+        .write(|tx| {
+            or_refuse!(step_up(ctx, tx, now, session, proof)?);
+            let user = user_of(tx, session)?;
+            tx.replace_recovery_codes(&session.user_id, &digests)?;
+            ctx.record(tx, now, session, Event::RecoveryCodesReplaced)?;
+            let notice = notices::changed(&ctx.texts, &user.communication.email, now, "message.what_recovery_codes");
+            enqueue(tx, ctx.sign_in.keys, now, &notice, None)?;
+            Ok(Ok(()))
+        })
+        .and_then(settle)?;
     Ok(codes)
 }
 
@@ -380,16 +390,6 @@ mod tests {
             auth_time,
             amr: vec!["pwd".into(), "otp".into()],
         }
-    }
-
-    #[test]
-    fn changes_that_could_hand_the_account_over_need_a_recent_sign_in() {
-        let now = 1_000_000;
-        assert!(ensure_recent_sign_in(&session(now - RECENT_SIGN_IN_SECONDS), now).is_ok());
-        assert_eq!(
-            ensure_recent_sign_in(&session(now - RECENT_SIGN_IN_SECONDS - 1), now),
-            Err(Refusal::SignInAgain { minutes: 10 })
-        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod grants;
 pub mod ids;
 pub mod logout;
 pub mod national_id;
+pub mod notices;
 pub mod password_policy;
 pub mod password_reset;
 pub mod recovery_codes;

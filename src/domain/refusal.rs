@@ -81,8 +81,6 @@ pub enum Refusal {
     PasswordTooLong { max: usize },
     /// The new password is common or guessable.
     PasswordTooEasy,
-    /// The change needs a sign-in from the last few minutes.
-    SignInAgain { minutes: i64 },
     /// No email address was given.
     EmailMissing,
     /// The email address is not in valid form.
@@ -129,7 +127,6 @@ impl Refusal {
             Refusal::PasswordTooShort { .. } | Refusal::PasswordTooLong { .. } | Refusal::PasswordTooEasy => {
                 "weak_password"
             }
-            Refusal::SignInAgain { .. } => "sign_in_again",
             Refusal::EmailMissing | Refusal::EmailInvalid { .. } | Refusal::EmailTooLong => "invalid_email",
             Refusal::PhoneMissing
             | Refusal::PhoneCharacter { .. }
@@ -167,7 +164,6 @@ impl Refusal {
             Refusal::PasswordTooShort { .. } => "password_too_short",
             Refusal::PasswordTooLong { .. } => "password_too_long",
             Refusal::PasswordTooEasy => "password_too_easy",
-            Refusal::SignInAgain { .. } => "sign_in_again",
             Refusal::EmailMissing => "email_missing",
             Refusal::EmailInvalid { .. } => "email_invalid",
             Refusal::EmailTooLong => "email_too_long",
@@ -186,7 +182,6 @@ impl Refusal {
         match self {
             Refusal::PasswordTooShort { min } => vec![("min", min.to_string())],
             Refusal::PasswordTooLong { max } => vec![("max", max.to_string())],
-            Refusal::SignInAgain { minutes } => vec![("minutes", minutes.to_string())],
             Refusal::EmailTooLong => vec![("max", super::contact::MAX_EMAIL_LENGTH.to_string())],
             Refusal::NameTooLong => vec![("max", super::company::MAX_NAME_LENGTH.to_string())],
             Refusal::EmailInvalid { input } | Refusal::PhoneInvalid { input } | Refusal::PhoneNotMobile { input } => {
@@ -245,7 +240,6 @@ impl Refusal {
             Refusal::PasswordTooShort { min: 10 },
             Refusal::PasswordTooLong { max: 256 },
             Refusal::PasswordTooEasy,
-            Refusal::SignInAgain { minutes: 10 },
             Refusal::EmailMissing,
             Refusal::EmailInvalid { input: "maija@".to_owned() },
             Refusal::EmailTooLong,
@@ -284,7 +278,6 @@ impl Refusal {
                 | Refusal::PasswordTooShort { .. }
                 | Refusal::PasswordTooLong { .. }
                 | Refusal::PasswordTooEasy
-                | Refusal::SignInAgain { .. }
                 | Refusal::EmailMissing
                 | Refusal::EmailInvalid { .. }
                 | Refusal::EmailTooLong

@@ -18,11 +18,12 @@ use crate::crypto::Keys;
 use crate::crypto::secret::sha256_hex;
 use crate::domain::audit::{self, Event, Origin, Subjects};
 use crate::domain::ids::UserId;
+use crate::domain::notices;
 use crate::domain::refusal::{Refusal, minutes};
 use crate::error::Result;
 use crate::i18n::{Texts, date_time};
 use crate::metrics::{Metrics, SignInOutcome};
-use crate::notify::{Message, enqueue};
+use crate::notify::Message;
 use crate::store::Write;
 
 /// The longest lock that runs out by itself.
@@ -172,7 +173,11 @@ impl Lockout<'_> {
                 )
             };
             let subject_line = texts.get("message.locked_subject").to_owned();
-            self.tell(tx, now, user, subject_line, body)?;
+            notices::tell(tx, self.keys, now, user, |to| Message::Email {
+                to: to.clone(),
+                subject: subject_line,
+                body,
+            })?;
         }
         Ok(())
     }
@@ -191,16 +196,9 @@ impl Lockout<'_> {
         if tx.hit_rate_limit(&bucket, now, SECOND_FACTOR_NOTICE_SECONDS)? > 1 {
             return Ok(());
         }
-        let subject = texts.get("message.second_factor_subject").to_owned();
-        let body = texts.fill("message.second_factor_body", &[("when", date_time(now))]);
-        self.tell(tx, now, user, subject, body)
-    }
-
-    /// Emails a person at their communication address, in the transaction.
-    fn tell(&self, tx: &mut Write<'_>, now: UnixSeconds, user: &UserId, subject: String, body: String) -> Result<()> {
-        let Some(person) = tx.user(user)? else { return Ok(()) };
-        let message = Message::Email { to: person.communication.email, subject, body };
-        enqueue(tx, self.keys, now, &message, None).map(|_| ())
+        notices::tell(tx, self.keys, now, user, |to| {
+            notices::about(&texts, to, now, "message.second_factor_subject", "message.second_factor_body")
+        })
     }
 
     /// The attempt was right (a password, with the second factor still to

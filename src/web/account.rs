@@ -14,9 +14,8 @@ use super::error_response::status_of;
 use super::extract::{CsrfForm, NoFields, SignedIn, sign_in_first};
 use super::page::PageTexts;
 use crate::AppState;
-use crate::domain::account::{self, AccountContext, Contact, Overview, RECENT_SIGN_IN_SECONDS};
+use crate::domain::account::{self, AccountContext, Contact, Overview};
 use crate::domain::audit::Origin;
-use crate::domain::refusal::minutes;
 use crate::domain::session::Session;
 use crate::error::{Error, Result};
 use crate::i18n::date_time;
@@ -38,7 +37,6 @@ struct AccountPage {
     csrf: String,
     notice: Option<String>,
     done: Option<String>,
-    recent_minutes: i64,
     min_length: usize,
     email: String,
     name: String,
@@ -77,7 +75,6 @@ fn render(
             csrf,
             notice,
             done,
-            recent_minutes: minutes(RECENT_SIGN_IN_SECONDS),
             min_length: crate::domain::password_policy::MIN_LENGTH,
             email: user.email.as_str().to_owned(),
             name: user.name,
@@ -246,6 +243,8 @@ pub async fn name(
 #[derive(Deserialize)]
 pub struct EmailForm {
     email: String,
+    /// A current authenticator code: the step-up before where codes go changes.
+    proof: String,
 }
 
 #[post("/account/email")]
@@ -255,9 +254,9 @@ pub async fn email(
     signed_in: SignedIn,
     form: CsrfForm<EmailForm>,
 ) -> HttpResponse {
-    let CsrfForm { browser, form: EmailForm { email } } = form;
+    let CsrfForm { browser, form: EmailForm { email, proof } } = form;
     act(req, state, signed_in, browser, move |a| {
-        account::start_contact_change(&a.account(), a.now, a.session, Contact::Email, &email)
+        account::start_contact_change(&a.account(), a.now, a.session, Contact::Email, &email, &proof)
             .map(|()| Done::Saved("sent"))
     })
     .await
@@ -266,6 +265,13 @@ pub async fn email(
 #[derive(Deserialize)]
 pub struct PhoneForm {
     phone: String,
+    proof: String,
+}
+
+/// A form whose only field is the step-up's authenticator code.
+#[derive(Deserialize)]
+pub struct ProofForm {
+    proof: String,
 }
 
 #[post("/account/phone")]
@@ -275,9 +281,9 @@ pub async fn phone(
     signed_in: SignedIn,
     form: CsrfForm<PhoneForm>,
 ) -> HttpResponse {
-    let CsrfForm { browser, form: PhoneForm { phone } } = form;
+    let CsrfForm { browser, form: PhoneForm { phone, proof } } = form;
     act(req, state, signed_in, browser, move |a| {
-        account::start_contact_change(&a.account(), a.now, a.session, Contact::Phone, &phone)
+        account::start_contact_change(&a.account(), a.now, a.session, Contact::Phone, &phone, &proof)
             .map(|()| Done::Saved("sent"))
     })
     .await
@@ -360,10 +366,11 @@ pub async fn recovery_codes(
     req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<ProofForm>,
 ) -> HttpResponse {
-    act(req, state, signed_in, form.browser, |a| {
-        account::new_recovery_codes(&a.account(), a.now, a.session).map(Done::RecoveryCodes)
+    let CsrfForm { browser, form: ProofForm { proof } } = form;
+    act(req, state, signed_in, browser, move |a| {
+        account::new_recovery_codes(&a.account(), a.now, a.session, &proof).map(Done::RecoveryCodes)
     })
     .await
 }

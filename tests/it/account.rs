@@ -64,14 +64,21 @@ fn last_code(db: &TestDb, server: &TestServer) -> String {
 async fn name_contacts_and_recovery_codes() {
     let (db, server, user_id) = setup();
     let pages = PageClient::new(&server.base);
-    let (page, _, old_codes, _) = first_account_sign_in(&pages).await;
+    let (page, secret, old_codes, _) = first_account_sign_in(&pages).await;
     assert!(page.contains("maija@example.com"));
+    // Each change of where codes go asks for a fresh authenticator code (the
+    // step-up); a code works once, so each is from a later time step.
+    let proof = || {
+        server.state.clock.advance(30);
+        totp::code_at(&secret, server.state.clock.now()).unwrap()
+    };
 
     let (_, _, page) = pages.submit(&page, "/account/name", &[("name", "Maija Virtanen")]).await.page();
     assert!(page.contains(r#"value="Maija Virtanen""#) && page.contains("Saved."));
 
     // A new email for codes: a code goes to the new address; a wrong one is refused.
-    let (_, _, page) = pages.submit(&page, "/account/email", &[("email", "maija.v@example.org")]).await.page();
+    let (_, _, page) =
+        pages.submit(&page, "/account/email", &[("email", "maija.v@example.org"), ("proof", &proof())]).await.page();
     assert!(page.contains("Sent to maija.v@example.org"));
     let (_, status, page) = pages.submit(&page, "/account/email/verify", &[("code", "000000")]).await.page();
     assert_eq!(status, 400);
@@ -84,10 +91,12 @@ async fn name_contacts_and_recovery_codes() {
     assert_eq!(user.email.as_str(), "maija@example.com", "the sign-in email stays");
 
     // A new phone: refused in the wrong form, confirmed by SMS in the right one.
-    let (_, status, page) = pages.submit(&page, "/account/phone", &[("phone", "040-123.4567")]).await.page();
+    let (_, status, page) =
+        pages.submit(&page, "/account/phone", &[("phone", "040-123.4567"), ("proof", &proof())]).await.page();
     assert_eq!(status, 400);
     assert!(page.contains("+358401234567"), "the message shows the expected form");
-    let (_, _, page) = pages.submit(&page, "/account/phone", &[("phone", "+358 50 7654321")]).await.page();
+    let (_, _, page) =
+        pages.submit(&page, "/account/phone", &[("phone", "+358 50 7654321"), ("proof", &proof())]).await.page();
     let code = last_code(&db, &server);
     pages.submit(&page, "/account/phone/verify", &[("code", &code)]).await.page();
     let user = server.state.store.read(|r| r.user(&user_id)).unwrap().unwrap();
@@ -95,7 +104,8 @@ async fn name_contacts_and_recovery_codes() {
     assert!(user.communication.phone_verified);
 
     // Five wrong codes end a contact change: then even the right code is refused.
-    let (_, _, page) = pages.submit(&page, "/account/phone", &[("phone", "+358 50 1112222")]).await.page();
+    let (_, _, page) =
+        pages.submit(&page, "/account/phone", &[("phone", "+358 50 1112222"), ("proof", &proof())]).await.page();
     let code = last_code(&db, &server);
     let mut page = page;
     for _ in 0..5 {
@@ -108,7 +118,8 @@ async fn name_contacts_and_recovery_codes() {
     assert!(page.contains("Too many wrong codes"));
     // Asking for a new code starts a new count (the hourly limit of codes bounds
     // the guesses): a person who mistyped can still change their phone.
-    let (_, _, page) = pages.submit(&page, "/account/phone", &[("phone", "+358 50 1112222")]).await.page();
+    let (_, _, page) =
+        pages.submit(&page, "/account/phone", &[("phone", "+358 50 1112222"), ("proof", &proof())]).await.page();
     let code = last_code(&db, &server);
     let (_, status, page) = pages.submit(&page, "/account/phone/verify", &[("code", &code)]).await.page();
     assert_eq!(status, 200);
@@ -118,21 +129,26 @@ async fn name_contacts_and_recovery_codes() {
 
     // New recovery codes end the old ones.
     let (_, _, page) = pages.open("/account").await.page();
-    let (_, status, page) = pages.submit(&page, "/account/recovery-codes", &[]).await.page();
+    let (_, status, page) = pages.submit(&page, "/account/recovery-codes", &[("proof", &proof())]).await.page();
     assert_eq!(status, 200);
     assert_eq!(page.matches("<li><code>").count(), 10);
     let old = recovery_codes::digest(&server.state.keys, &user_id, &old_codes[0]).unwrap();
     let used = server.state.store.write(|tx| tx.use_recovery_code(&user_id, &old, 1)).unwrap();
     assert!(!used, "an old recovery code no longer works");
 
-    // Eleven minutes after the sign-in, where codes go can no longer change.
-    server.state.clock.advance(11 * 60);
+    // Without a current authenticator code, where codes go cannot change.
     let (_, _, page) = pages.open("/account").await.page();
-    let (_, status, page) = pages.submit(&page, "/account/email", &[("email", "attacker@example.net")]).await.page();
+    let queued = outbox_texts(&db, &server).len();
+    let wrong = [("email", "attacker@example.net"), ("proof", "000000")];
+    let (_, status, page) = pages.submit(&page, "/account/email", &wrong).await.page();
     assert_eq!(status, 400);
-    assert!(page.contains("sign in again"), "a stolen session alone cannot redirect the codes");
-    let (_, status, _) = pages.submit(&page, "/account/recovery-codes", &[]).await.page();
+    assert!(page.contains("That code is not right"), "a stolen session alone cannot redirect the codes");
+    let (_, status, page) = pages.submit(&page, "/account/recovery-codes", &[("proof", "000000")]).await.page();
     assert_eq!(status, 400, "nor make new recovery codes");
+    assert_eq!(page.matches("<li><code>").count(), 0);
+    let user = server.state.store.read(|r| r.user(&user_id)).unwrap().unwrap();
+    assert_eq!(user.communication.email.as_str(), "maija.v@example.org", "nothing changed");
+    assert_eq!(outbox_texts(&db, &server).len(), queued, "and no code went to the attacker");
     server.stop().await;
 }
 

@@ -123,6 +123,17 @@ async fn fill(browser: &Client, label: &str, text: &str) {
     field.send_keys(text).await.unwrap();
 }
 
+/// Types into the field labelled `label` of the form that posts to `action`
+/// (the account page has an `Authenticator code` in several forms).
+async fn fill_in(browser: &Client, action: &str, label: &str, text: &str) {
+    let xpath = format!("//form[@action='{action}']//label[normalize-space()='{label}']");
+    let label = browser.find(Locator::XPath(&xpath)).await.unwrap();
+    let id = label.attr("for").await.unwrap().unwrap();
+    let field = browser.find(Locator::Id(&id)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
 /// Presses a button and waits for the page it leads to (the old page's
 /// elements go stale once the browser has navigated).
 async fn press(browser: &Client, button: &str) {
@@ -488,6 +499,11 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
 
     // A new phone for codes, confirmed by SMS.
     fill(&browser, "Phone", "+358 50 7654321").await;
+    // The step-up: a current authenticator code, right before the change
+    // (of a later time step than the one that signed in).
+    server.state.clock.advance(90);
+    let proof = totp::code_at(&secret, server.state.clock.now()).unwrap();
+    fill_in(&browser, "/account/phone", "Authenticator code", &proof).await;
     press_in(&browser, "/account/phone").await;
     expect_status(&browser, "We sent a code").await;
     let (_, sms) = crate::support::messages::delivered(&server, &db).await;
@@ -508,7 +524,8 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
 
     // A minute on: a new authenticator, given a fresh code from the current one.
     server.state.clock.advance(60);
-    fill(&browser, "Authenticator code", &totp::code_at(&secret, server.state.clock.now()).unwrap()).await;
+    let code = totp::code_at(&secret, server.state.clock.now()).unwrap();
+    fill_in(&browser, "/account/authenticator", "Authenticator code", &code).await;
     press_in(&browser, "/account/authenticator").await;
     expect_heading(&browser, "Set up 2-step verification").await;
     let typed = browser.find(Locator::Id("totp-secret")).await.unwrap().text().await.unwrap();
@@ -519,7 +536,10 @@ async fn a_person_resets_by_sms_and_manages_the_account() {
     press(&browser, "Continue").await;
     expect_heading(&browser, "Your account").await;
 
-    // New recovery codes, shown once.
+    // New recovery codes, shown once, given a code from the new authenticator.
+    server.state.clock.advance(30);
+    let proof = totp::code_at(&fresh, server.state.clock.now()).unwrap();
+    fill_in(&browser, "/account/recovery-codes", "Authenticator code", &proof).await;
     browser.find(Locator::Css("form[action='/account/recovery-codes'] button")).await.unwrap().click().await.unwrap();
     expect_heading(&browser, "Save your recovery codes").await;
     assert_eq!(browser.find_all(Locator::Css("#recovery-codes code")).await.unwrap().len(), 10);

@@ -16,6 +16,7 @@ use crate::crypto::{Keys, totp};
 use crate::domain::audit::Event;
 use crate::domain::contact::Email;
 use crate::domain::ids::UserId;
+use crate::domain::notices;
 use crate::domain::recovery_codes;
 use crate::domain::refusal::{Refusal, or_refuse, settle};
 use crate::domain::session::Session;
@@ -197,6 +198,10 @@ pub fn submit_recovery_code(
                 return Ok(Err(Refusal::WrongRecoveryCode));
             }
             ctx.record(tx, now, &flow, Some(&user), Event::RecoveryCodeUsed)?;
+            let texts = ctx.texts(&flow);
+            notices::tell(tx, ctx.keys, now, &user, |to| {
+                notices::about(&texts, to, now, "message.recovery_code_used_subject", "message.recovery_code_used_body")
+            })?;
             ctx.lockout.signed_in(tx, &subject)?;
             let sealed_secret = ctx.keys.seal(&flow.pending_context(), &totp::generate_secret())?;
             let amr = with_method(amr, "otp");
@@ -281,6 +286,10 @@ pub fn confirm_enrolment(
             tx.set_totp(&user, &seal_authenticator(ctx.keys, &user, &secret)?, step, now)?;
             if replacing {
                 ctx.record(tx, now, &flow, Some(&user), Event::AuthenticatorReplaced)?;
+                let texts = ctx.texts(&flow);
+                notices::tell(tx, ctx.keys, now, &user, |to| {
+                    notices::changed(&texts, to, now, "message.what_authenticator")
+                })?;
             }
             let (codes, digests) = recovery_codes::generate(ctx.keys, &user)?;
             tx.replace_recovery_codes(&user, &digests)?;
