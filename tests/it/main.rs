@@ -16,6 +16,7 @@ mod migrations;
 mod oidc;
 mod outbox;
 mod password_reset;
+mod protocol;
 mod signin;
 mod store;
 mod tokens;
