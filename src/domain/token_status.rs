@@ -109,8 +109,10 @@ pub fn introspect(ctx: &TokenContext<'_>, now: UnixSeconds, client: &Client, tok
 }
 
 /// Revokes a token the client holds: the whole grant behind a refresh token
-/// or an access token ends. Unknown tokens, and other clients' tokens, are
-/// ignored, as RFC 7009 asks.
+/// or an access token ends. Unknown tokens are ignored, as RFC 7009 §2.2
+/// asks. Another client's token is ignored too and answered alike (where
+/// §2.1 would refuse it), so that revocation tells no client anything of
+/// another's tokens.
 pub fn revoke(ctx: &TokenContext<'_>, now: UnixSeconds, client: &Client, token: &str) -> Result<()> {
     let digest = sha256_hex(token);
     let grant_id = match ctx.store.read(|r| r.refresh_token(&digest))? {

@@ -75,15 +75,15 @@ fn client_credentials(req: &HttpRequest, form: &HashMap<String, String>) -> Resu
         }
         _ => None,
     };
+    // A parameter sent without a value is treated as omitted (RFC 6749 §3.1):
+    // some libraries send an empty client_secret for a public client.
+    let given = |name: &str| form.get(name).filter(|value| !value.is_empty()).cloned();
     match basic {
-        Some(_) if form.contains_key("client_secret") => {
+        Some(_) if given("client_secret").is_some() => {
             Err(Error::InvalidRequest("use one client authentication method".to_owned()))
         }
         Some(credentials) => Ok(credentials),
-        None => Ok(ClientCredentials {
-            client_id: form.get("client_id").cloned(),
-            client_secret: form.get("client_secret").cloned(),
-        }),
+        None => Ok(ClientCredentials { client_id: given("client_id"), client_secret: given("client_secret") }),
     }
 }
 
