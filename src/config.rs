@@ -97,6 +97,10 @@ pub struct SignInConfig {
     pub max_consecutive_failures: i32,
     /// Password and code attempts one client address may make per minute.
     pub attempts_per_minute_per_address: i32,
+    /// Sign-ins one client address may start per minute at `/authorize`.
+    pub sign_ins_per_minute_per_address: i32,
+    /// Sign-ins one browser may start while its flows live (30 minutes).
+    pub sign_ins_per_browser: i32,
     /// Behind a reverse proxy: the header in which it passes the client's
     /// address (`X-Forwarded-For`, `X-Real-IP`). Unset, the connection's own
     /// address counts; set it only when every request comes through that proxy.
@@ -115,6 +119,8 @@ impl Default for SignInConfig {
             lockout_seconds: 30 * 60,
             max_consecutive_failures: 50,
             attempts_per_minute_per_address: 30,
+            sign_ins_per_minute_per_address: 300,
+            sign_ins_per_browser: 100,
             client_address_header: None,
             trusted_proxies: Vec::new(),
         }

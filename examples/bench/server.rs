@@ -96,7 +96,8 @@ impl Site {
             "issuer = \"{issuer}\"\nbind = \"{addr}\"\ndatabase_url = \"{database_url}\"\nmaster_key = \"{}\"\n\n\
              [outbox]\ndir = \"{}\"\n\n\
              # Every sign-in of the run comes from one address.\n\
-             [sign_in]\nattempts_per_minute_per_address = 1000000\n\n{}",
+             [sign_in]\nattempts_per_minute_per_address = 1000000\n\
+             sign_ins_per_minute_per_address = 1000000\nsign_ins_per_browser = 1000000\n\n{}",
             STANDARD.encode(rand::random::<[u8; 32]>()),
             dir.path().join("outbox").display(),
             clients.toml()

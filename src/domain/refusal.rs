@@ -55,6 +55,8 @@ pub enum Refusal {
     TooManyAttempts,
     /// Locked after too many failures in a row, until a password reset lifts it.
     AccountLocked,
+    /// Too many sign-ins started from this address or browser (an `/authorize` flood).
+    TooManySignIns,
     /// A first enrolment found an authenticator already set up (another tab).
     AuthenticatorExists,
     /// The application the sign-in is for was removed meanwhile.
@@ -117,6 +119,7 @@ impl Refusal {
             Refusal::CodeExpired => "code_expired",
             Refusal::TooManyWrongCodes | Refusal::TooManyAttempts => "too_many_attempts",
             Refusal::AccountLocked => "account_locked",
+            Refusal::TooManySignIns => "too_many_sign_ins",
             Refusal::AuthenticatorExists => "authenticator_exists",
             Refusal::ApplicationGone | Refusal::UnknownApplication => "unknown_application",
             Refusal::MissingRedirect | Refusal::UnregisteredRedirect => "invalid_redirect",
@@ -151,6 +154,7 @@ impl Refusal {
             Refusal::TooManyWrongCodes => "too_many_wrong_codes",
             Refusal::TooManyAttempts => "too_many_attempts",
             Refusal::AccountLocked => "account_locked",
+            Refusal::TooManySignIns => "too_many_sign_ins",
             Refusal::AuthenticatorExists => "authenticator_exists",
             Refusal::ApplicationGone => "application_gone",
             Refusal::UnknownApplication => "unknown_application",
@@ -205,7 +209,10 @@ impl Refusal {
     /// anything else a refused input, 400.
     pub fn status(&self) -> u16 {
         match self {
-            Refusal::TooManyAttempts | Refusal::TooManyWrongCodes | Refusal::AccountLocked => 429,
+            Refusal::TooManyAttempts
+            | Refusal::TooManyWrongCodes
+            | Refusal::AccountLocked
+            | Refusal::TooManySignIns => 429,
             Refusal::SignInExpired | Refusal::ResetExpired | Refusal::ApplicationNotFound => 404,
             _ => 400,
         }
@@ -227,6 +234,7 @@ impl Refusal {
             Refusal::TooManyWrongCodes,
             Refusal::TooManyAttempts,
             Refusal::AccountLocked,
+            Refusal::TooManySignIns,
             Refusal::AuthenticatorExists,
             Refusal::ApplicationGone,
             Refusal::UnknownApplication,
@@ -265,6 +273,7 @@ impl Refusal {
                 | Refusal::TooManyWrongCodes
                 | Refusal::TooManyAttempts
                 | Refusal::AccountLocked
+                | Refusal::TooManySignIns
                 | Refusal::AuthenticatorExists
                 | Refusal::ApplicationGone
                 | Refusal::UnknownApplication

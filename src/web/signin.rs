@@ -26,9 +26,11 @@ async fn authorize(req: HttpRequest, state: web::Data<AppState>, params: Authori
     let lang = t.lang();
     let (browser, new_cookie) = browser_id_or_new(&req, &state);
     let session = session_cookie_value(&req, &state);
-    let outcome =
-        run(&state, move |s, now| signin::authorize(&s.sign_in(lang), now, &browser, session.as_deref(), &params))
-            .await;
+    let address = client_address(&req, &state).map(|address| address.throttle_key());
+    let outcome = run(&state, move |s, now| {
+        signin::authorize(&s.sign_in(lang), now, &browser, address.as_deref(), session.as_deref(), &params)
+    })
+    .await;
     let mut response = match outcome {
         Ok(Authorized::Redirect(location)) => see_other(&location).finish(),
         Ok(Authorized::Page(refusal)) => error_page(&refusal.into(), &t),

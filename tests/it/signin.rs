@@ -664,3 +664,44 @@ async fn a_wrong_second_factor_after_a_right_password_is_told_to_the_person() {
     assert_eq!(told().await, 2, "and again an hour later");
     server.stop().await;
 }
+
+/// A flood of `/authorize` requests is cut off: per client address each
+/// minute, and per browser while its flows live. Past a limit no flow is
+/// stored and the page says to wait.
+#[actix_web::test]
+async fn an_authorize_flood_is_cut_off_per_address_and_per_browser() {
+    use diesel::prelude::*;
+    let db = TestDb::sqlite();
+    let server = db.serve("[sign_in]\nsign_ins_per_minute_per_address = 6\nsign_ins_per_browser = 3");
+    // The limits count per clock minute and per half hour: start just after
+    // a half hour begins, so the minute this test moves on stays within it.
+    let now = server.state.clock.now();
+    server.state.clock.advance(1800 - now.rem_euclid(1800) + 1);
+    let rp = maija_and_ledger(&server).await;
+    let url = authorization_request(&rp, &[]).url;
+    let flows = || portti::store::schema::login_flows::table.count().get_result::<i64>(&mut db.connection()).unwrap();
+
+    // One browser: three sign-ins, then a refusal.
+    let browser = PageClient::new(&server.base);
+    for _ in 0..3 {
+        assert_eq!(browser.open(&url).await.page().1, 200);
+    }
+    let (_, status, page) = browser.open(&url).await.page();
+    assert_eq!(status, 429);
+    assert!(page.contains("Too many sign-ins were started from here"), "{page}");
+    assert_eq!(flows(), 3, "nothing stored past the limit");
+
+    // New browsers from the same address: six a minute in all.
+    for _ in 0..3 {
+        assert_eq!(PageClient::new(&server.base).open(&url).await.page().1, 200);
+    }
+    let (_, status, _) = PageClient::new(&server.base).open(&url).await.page();
+    assert_eq!(status, 429, "the address's limit");
+    assert_eq!(flows(), 6);
+
+    // A minute later the address may start sign-ins again; the first browser still may not.
+    server.state.clock.advance(60);
+    assert_eq!(PageClient::new(&server.base).open(&url).await.page().1, 200);
+    assert_eq!(browser.open(&url).await.page().1, 429, "the browser's limit lasts as long as its flows");
+    server.stop().await;
+}

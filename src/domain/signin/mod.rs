@@ -270,6 +270,7 @@ pub fn authorize(
     ctx: &SignIn<'_>,
     now: UnixSeconds,
     browser_id: &str,
+    address: Option<&str>,
     session_cookie: Option<&str>,
     params: &AuthorizationParams,
 ) -> Result<Authorized> {
@@ -314,12 +315,16 @@ pub fn authorize(
             )));
         }
         // Expired flows are inert (every load checks) and swept periodically.
-        ctx.store.write(|tx| tx.insert_flow(&stored))?;
+        ctx.store.write(|tx| {
+            count_new_flow(ctx, tx, now, browser_id, address)?;
+            tx.insert_flow(&stored)
+        })?;
         return Ok(Authorized::Redirect(signin_path(&flow_id)));
     };
     // Signed in already: the flow starts authenticated, at whatever comes next.
     let (mut flow, stored, flow_id) = Flow::new(now, browser_id, Some(request), SignInState::Terms { session })?;
     ctx.store.write(|tx| {
+        count_new_flow(ctx, tx, now, browser_id, address)?;
         tx.insert_flow(&stored)?;
         Ok(match after_authentication(ctx, tx, now, &mut flow)? {
             Next::Redirect(url) => Authorized::Redirect(url),
@@ -334,6 +339,30 @@ pub fn authorize(
             Next::Show => Authorized::Redirect(signin_path(&flow_id)),
         })
     })
+}
+
+/// Counts a new flow against the limits of its client address (per minute)
+/// and of its browser (while flows live): a flood of `/authorize` requests
+/// must neither fill the database nor hold SQLite's write turn. Over a limit
+/// nothing is stored, and the person is told to wait.
+fn count_new_flow(
+    ctx: &SignIn<'_>,
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    browser_id: &str,
+    address: Option<&str>,
+) -> Result<()> {
+    let rules = ctx.lockout.rules;
+    if let Some(address) = address
+        && tx.hit_rate_limit(&format!("authorize:{address}"), now, 60)? > rules.sign_ins_per_minute_per_address
+    {
+        return Err(Refusal::TooManySignIns.into());
+    }
+    let browser = format!("authorize-browser:{}", sha256_hex(browser_id));
+    if tx.hit_rate_limit(&browser, now, FLOW_SECONDS)? > rules.sign_ins_per_browser {
+        return Err(Refusal::TooManySignIns.into());
+    }
+    Ok(())
 }
 
 /// Starts a sign-in to the account pages (no application involved).
