@@ -274,3 +274,39 @@ async fn applications_can_be_removed_and_everything_signed_out() {
     assert_eq!(status, 404, "the other browser's sign-in in progress ended too: {path}");
     server.stop().await;
 }
+
+/// A double-submitted confirmation of a new authenticator stores exactly one
+/// set of recovery codes, the one its page shows: the step is one
+/// transaction, and the request that loses the race changes nothing.
+#[actix_web::test]
+async fn a_double_submitted_new_authenticator_keeps_the_codes_its_page_shows() {
+    let (_db, server, user_id) = setup();
+    let pages = PageClient::new(&server.base);
+    let (page, secret, _, _) = first_account_sign_in(&pages).await;
+    server.state.clock.advance(30);
+    let code = totp::code_at(&secret, server.state.clock.now()).unwrap();
+    let (_, _, page) = pages.submit(&page, "/account/authenticator", &[("code", &code)]).await.page();
+    assert!(page.contains("Set up 2-step verification"), "{page}");
+    let typed = element_text(&page, "totp-secret");
+    let fresh = totp_rs::Secret::try_from_base32(typed.replace(' ', "")).unwrap().as_bytes().to_vec();
+    let first = totp::code_at(&fresh, server.state.clock.now()).unwrap();
+    let fields = [("code", first.as_str())];
+    let (one, other) = tokio::join!(pages.submit(&page, "/enrol", &fields), pages.submit(&page, "/enrol", &fields));
+    let pages_shown = [one.page(), other.page()];
+    let shown: Vec<Vec<String>> = pages_shown
+        .iter()
+        .map(|(_, _, body)| {
+            body.split("<li><code>").skip(1).map(|rest| rest.split('<').next().unwrap().to_owned()).collect()
+        })
+        .collect();
+    let winners: Vec<&Vec<String>> = shown.iter().filter(|codes| codes.len() == 10).collect();
+    assert_eq!(winners.len(), 1, "exactly one request shows new recovery codes");
+    assert!(pages_shown.iter().any(|(_, status, _)| *status == 400), "the other is refused");
+    // The stored codes are the ones shown: each of them works, once.
+    for code in winners[0] {
+        let digest = recovery_codes::digest(&server.state.keys, &user_id, code).unwrap();
+        assert!(server.state.store.write(|tx| tx.use_recovery_code(&user_id, &digest, 1)).unwrap(), "{code}");
+    }
+    assert_eq!(server.state.store.read(|r| r.unused_recovery_codes(&user_id)).unwrap(), 0, "and no others");
+    server.stop().await;
+}
