@@ -9,7 +9,7 @@ use crate::support::fixtures::{
 use crate::support::now;
 use crate::support::pages::{Landing, PageClient, element_text};
 use crate::support::sign_in::{first_sign_in_at, to_password_page};
-use crate::support::{TestDb, TestServer};
+use crate::support::{TestDb, TestServer, served_on_both_backends};
 
 /// Signs in straight to /account for the first time (enrolment, terms).
 /// Returns the account page, the authenticator secret, the recovery codes and
@@ -33,9 +33,15 @@ async fn first_account_sign_in(pages: &PageClient) -> (String, Vec<u8>, Vec<Stri
 
 fn setup() -> (TestDb, TestServer, portti::domain::ids::UserId) {
     let db = TestDb::sqlite();
+    let (server, user) = serve_maija(&db);
+    (db, server, user)
+}
+
+/// Portti on `db`, with Maija.
+fn serve_maija(db: &TestDb) -> (TestServer, portti::domain::ids::UserId) {
     let server = db.serve("");
     let user = person(&server.state, "maija@example.com");
-    (db, server, user)
+    (server, user)
 }
 
 fn outbox_texts(db: &TestDb, server: &TestServer) -> Vec<String> {
@@ -60,9 +66,8 @@ fn last_code(db: &TestDb, server: &TestServer) -> String {
     text[start..start + 6].to_owned()
 }
 
-#[actix_web::test]
-async fn name_contacts_and_recovery_codes() {
-    let (db, server, user_id) = setup();
+async fn name_contacts_and_recovery_codes(db: &TestDb) {
+    let (server, user_id) = serve_maija(db);
     let pages = PageClient::new(&server.base);
     let (page, secret, old_codes, _) = first_account_sign_in(&pages).await;
     assert!(page.contains("maija@example.com"));
@@ -82,7 +87,7 @@ async fn name_contacts_and_recovery_codes() {
     assert!(page.contains("Sent to maija.v@example.org"));
     let (_, status, page) = pages.submit(&page, "/account/email/verify", &[("code", "000000")]).await.page();
     assert_eq!(status, 400);
-    let code = last_code(&db, &server);
+    let code = last_code(db, &server);
     let (_, _, page) = pages.submit(&page, "/account/email/verify", &[("code", &code)]).await.page();
     assert!(page.contains("<strong>maija.v@example.org</strong> (confirmed)"), "{page}");
     let user = server.state.store.read(|r| r.user(&user_id)).unwrap().unwrap();
@@ -97,7 +102,7 @@ async fn name_contacts_and_recovery_codes() {
     assert!(page.contains("+358401234567"), "the message shows the expected form");
     let (_, _, page) =
         pages.submit(&page, "/account/phone", &[("phone", "+358 50 7654321"), ("proof", &proof())]).await.page();
-    let code = last_code(&db, &server);
+    let code = last_code(db, &server);
     pages.submit(&page, "/account/phone/verify", &[("code", &code)]).await.page();
     let user = server.state.store.read(|r| r.user(&user_id)).unwrap().unwrap();
     assert_eq!(user.communication.phone.unwrap().as_str(), "+358507654321");
@@ -106,7 +111,7 @@ async fn name_contacts_and_recovery_codes() {
     // Five wrong codes end a contact change: then even the right code is refused.
     let (_, _, page) =
         pages.submit(&page, "/account/phone", &[("phone", "+358 50 1112222"), ("proof", &proof())]).await.page();
-    let code = last_code(&db, &server);
+    let code = last_code(db, &server);
     let mut page = page;
     for _ in 0..5 {
         let (_, status, next) = pages.submit(&page, "/account/phone/verify", &[("code", "000000")]).await.page();
@@ -120,7 +125,7 @@ async fn name_contacts_and_recovery_codes() {
     // the guesses): a person who mistyped can still change their phone.
     let (_, _, page) =
         pages.submit(&page, "/account/phone", &[("phone", "+358 50 1112222"), ("proof", &proof())]).await.page();
-    let code = last_code(&db, &server);
+    let code = last_code(db, &server);
     let (_, status, page) = pages.submit(&page, "/account/phone/verify", &[("code", &code)]).await.page();
     assert_eq!(status, 200);
     assert!(page.contains("Saved."));
@@ -138,7 +143,7 @@ async fn name_contacts_and_recovery_codes() {
 
     // Without a current authenticator code, where codes go cannot change.
     let (_, _, page) = pages.open("/account").await.page();
-    let queued = outbox_texts(&db, &server).len();
+    let queued = outbox_texts(db, &server).len();
     let wrong = [("email", "attacker@example.net"), ("proof", "000000")];
     let (_, status, page) = pages.submit(&page, "/account/email", &wrong).await.page();
     assert_eq!(status, 400);
@@ -148,7 +153,7 @@ async fn name_contacts_and_recovery_codes() {
     assert_eq!(page.matches("<li><code>").count(), 0);
     let user = server.state.store.read(|r| r.user(&user_id)).unwrap().unwrap();
     assert_eq!(user.communication.email.as_str(), "maija.v@example.org", "nothing changed");
-    assert_eq!(outbox_texts(&db, &server).len(), queued, "and no code went to the attacker");
+    assert_eq!(outbox_texts(db, &server).len(), queued, "and no code went to the attacker");
     server.stop().await;
 }
 
@@ -278,9 +283,8 @@ async fn applications_can_be_removed_and_everything_signed_out() {
 /// A double-submitted confirmation of a new authenticator stores exactly one
 /// set of recovery codes, the one its page shows: the step is one
 /// transaction, and the request that loses the race changes nothing.
-#[actix_web::test]
-async fn a_double_submitted_new_authenticator_keeps_the_codes_its_page_shows() {
-    let (_db, server, user_id) = setup();
+async fn a_double_submitted_new_authenticator_keeps_the_codes_its_page_shows(db: &TestDb) {
+    let (server, user_id) = serve_maija(db);
     let pages = PageClient::new(&server.base);
     let (page, secret, _, _) = first_account_sign_in(&pages).await;
     server.state.clock.advance(30);
@@ -310,3 +314,8 @@ async fn a_double_submitted_new_authenticator_keeps_the_codes_its_page_shows() {
     assert_eq!(server.state.store.read(|r| r.unused_recovery_codes(&user_id)).unwrap(), 0, "and no others");
     server.stop().await;
 }
+
+served_on_both_backends!(
+    name_contacts_and_recovery_codes,
+    a_double_submitted_new_authenticator_keeps_the_codes_its_page_shows
+);

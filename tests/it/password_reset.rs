@@ -6,7 +6,6 @@ use openidconnect::OAuth2TokenResponse;
 use portti::crypto::totp;
 use portti::store::schema::outbox;
 
-use crate::support::TestDb;
 use crate::support::fixtures::{
     CALLBACK, NEW_PASSWORD, PASSWORD, authorization_request, code_of, confidential_client, http, maija_and_ledger,
     person, relying_party,
@@ -14,6 +13,7 @@ use crate::support::fixtures::{
 use crate::support::messages::{delivered, reset_link};
 use crate::support::pages::PageClient;
 use crate::support::sign_in::{first_sign_in_at, to_password_page};
+use crate::support::{TestDb, served_on_both_backends};
 
 /// To the password page of a sign-in, then to "Forgot your password?".
 async fn forgot_page(pages: &PageClient, url: &str, email: &str) -> String {
@@ -243,9 +243,7 @@ async fn asking_for_a_reset_takes_as_long_for_an_unknown_email() {
 /// The SMS code page posts only to a reset that exists and waits for its
 /// code in this browser: a path made to point the form (and this browser's
 /// form token) elsewhere gets no form at all.
-#[actix_web::test]
-async fn the_code_page_posts_only_to_a_real_reset() {
-    let db = TestDb::sqlite();
+async fn the_code_page_posts_only_to_a_real_reset(db: &TestDb) {
     let server = db.serve("");
     let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
@@ -275,9 +273,7 @@ async fn the_code_page_posts_only_to_a_real_reset() {
 /// at most ten code attempts a day, however many resets are asked for:
 /// someone who knows only the email can neither text the person without end
 /// nor guess on for ever. The answers stay those of every reset.
-#[actix_web::test]
-async fn sms_resets_are_capped_per_person_and_day() {
-    let db = TestDb::sqlite();
+async fn sms_resets_are_capped_per_person_and_day(db: &TestDb) {
     let server = db.serve("[sign_in]\nattempts_per_minute_per_address = 1000");
     // Limits count per calendar day (UTC): start just after midnight, so the
     // hour this test moves on stays within one day whenever it runs.
@@ -298,17 +294,17 @@ async fn sms_resets_are_capped_per_person_and_day() {
         }
     }
     // (Delivered before the clock moves on: a code's SMS is not sent once it has expired.)
-    let (_, sms) = delivered(&server, &db).await;
+    let (_, sms) = delivered(&server, db).await;
     assert_eq!(sms.len(), 3);
     server.state.clock.advance(3600);
     for _ in 0..3 {
         ask_for_sms(&pages, &url).await;
     }
-    let (_, sms) = delivered(&server, &db).await;
+    let (_, sms) = delivered(&server, db).await;
     assert_eq!(sms.len(), 5, "five codes a day reach the phone, not six");
     server.state.clock.advance(24 * 3600);
     let mut page = ask_for_sms(&pages, &url).await;
-    let (_, sms) = delivered(&server, &db).await;
+    let (_, sms) = delivered(&server, db).await;
     assert_eq!(sms.len(), 6, "the next day, codes are sent again");
     let code: String = serde_json::from_str::<serde_json::Value>(sms.last().unwrap()).unwrap()["text"]
         .as_str()
@@ -323,3 +319,5 @@ async fn sms_resets_are_capped_per_person_and_day() {
     assert!(page.contains("New password"), "{page}");
     server.stop().await;
 }
+
+served_on_both_backends!(sms_resets_are_capped_per_person_and_day, the_code_page_posts_only_to_a_real_reset,);

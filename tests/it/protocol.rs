@@ -17,33 +17,11 @@ use crate::support::fixtures::{CALLBACK, NEW_PASSWORD, PASSWORD, confidential_cl
 use crate::support::pages::{Landing, PageClient, query_param};
 use crate::support::rows::column_values;
 use crate::support::sign_in::{first_sign_in, first_sign_in_at};
-use crate::support::{TestDb, TestServer};
+use crate::support::{TestDb, TestServer, served_on_both_backends};
 
 const EMAIL: &str = "maija@example.com";
 
-/// Runs each named `async fn(&TestDb)` on SQLite and, where one is
-/// configured, on PostgreSQL: `protocol::<name>::sqlite` and `::postgres`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[actix_web::test]
-                async fn sqlite() {
-                    super::$name(&crate::support::TestDb::sqlite()).await;
-                }
-
-                #[actix_web::test]
-                async fn postgres() {
-                    if let Some(db) = crate::support::TestDb::postgres() {
-                        super::$name(&db).await;
-                    }
-                }
-            }
-        )*
-    };
-}
-
-on_both_backends!(
+served_on_both_backends!(
     a_code_is_redeemed_only_by_its_own_client,
     a_refresh_token_is_used_only_by_its_own_client,
     a_redirect_uri_other_than_the_requests_gets_no_tokens,

@@ -3,7 +3,6 @@
 use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use portti::crypto::totp;
 
-use crate::support::TestDb;
 use crate::support::fixtures::{
     CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, http, maija_and_ledger, person,
     relying_party,
@@ -11,6 +10,7 @@ use crate::support::fixtures::{
 use crate::support::now;
 use crate::support::pages::{Landing, PageClient, query_param};
 use crate::support::sign_in::{first_sign_in, first_sign_in_at, sign_in, to_password_page};
+use crate::support::{TestDb, served_on_both_backends};
 
 /// Email and password steps with a given password; returns the landing page.
 async fn try_password(pages: &PageClient, url: &str, email: &str, password: &str) -> (reqwest::StatusCode, String) {
@@ -400,9 +400,7 @@ async fn sign_out_without_a_hint_asks_first_and_only_returns_to_registered_addre
     server.stop().await;
 }
 
-#[actix_web::test]
-async fn prompt_max_age_and_login_hint() {
-    let db = TestDb::sqlite();
+async fn prompt_max_age_and_login_hint(db: &TestDb) {
     let server = db.serve("");
     let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
@@ -532,10 +530,8 @@ async fn racing_recovery_codes_spend_exactly_one_on_postgres() {
 
 /// Recovery codes are stored as keyed hashes bound to their person, never
 /// as plain hashes; a code stored before that (plain SHA-256) still works once.
-#[actix_web::test]
-async fn recovery_codes_are_stored_keyed_and_old_ones_still_work() {
+async fn recovery_codes_are_stored_keyed_and_old_ones_still_work(db: &TestDb) {
     use portti::domain::recovery_codes;
-    let db = TestDb::sqlite();
     let server = db.serve("");
     let rp = maija_and_ledger(&server).await;
     let first = PageClient::new(&server.base);
@@ -574,9 +570,7 @@ async fn recovery_codes_are_stored_keyed_and_old_ones_still_work() {
 /// Guessing never goes on for ever: each lock lasts twice the one before,
 /// and past the cap of failures in a row only a password reset lifts the
 /// lock. The person hears of every lock by email.
-#[actix_web::test]
-async fn locks_escalate_and_past_the_cap_only_a_reset_lifts_them() {
-    let db = TestDb::sqlite();
+async fn locks_escalate_and_past_the_cap_only_a_reset_lifts_them(db: &TestDb) {
     let server = db.serve("[sign_in]\nmax_consecutive_failures = 20\nattempts_per_minute_per_address = 1000");
     let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
@@ -607,14 +601,14 @@ async fn locks_escalate_and_past_the_cap_only_a_reset_lifts_them() {
     let (status, _) = right().await;
     assert_eq!(status, 429, "still locked days later");
 
-    let (mails, _) = crate::support::messages::delivered(&server, &db).await;
+    let (mails, _) = crate::support::messages::delivered(&server, db).await;
     let locks = mails.iter().filter(|mail| mail.contains("Subject: Your account was locked")).count();
     assert_eq!(locks, 3, "told of each lock");
 
     // A password reset lifts it.
     let (_, _, page) = pages.open("/password/forgot").await.page();
     pages.submit(&page, "/password/forgot", &[("email", "maija@example.com"), ("method", "email")]).await.page();
-    let (mails, _) = crate::support::messages::delivered(&server, &db).await;
+    let (mails, _) = crate::support::messages::delivered(&server, db).await;
     let link = crate::support::messages::reset_link(mails.last().unwrap(), &server.base);
     let (_, _, page) = pages.open(&link).await.page();
     let new = crate::support::fixtures::NEW_PASSWORD;
@@ -639,9 +633,7 @@ async fn locks_escalate_and_past_the_cap_only_a_reset_lifts_them() {
 
 /// A right password and then a wrong authenticator code: the person is told
 /// at once (someone may have their password), and no more than once an hour.
-#[actix_web::test]
-async fn a_wrong_second_factor_after_a_right_password_is_told_to_the_person() {
-    let db = TestDb::sqlite();
+async fn a_wrong_second_factor_after_a_right_password_is_told_to_the_person(db: &TestDb) {
     let server = db.serve("");
     let rp = maija_and_ledger(&server).await;
     first_sign_in(&PageClient::new(&server.base), &authorization_request(&rp, &[]).url, "maija@example.com").await;
@@ -649,7 +641,7 @@ async fn a_wrong_second_factor_after_a_right_password_is_told_to_the_person() {
     let now = server.state.clock.now();
     server.state.clock.advance(3600 - now.rem_euclid(3600) + 5);
     let told = async || {
-        let (mails, _) = crate::support::messages::delivered(&server, &db).await;
+        let (mails, _) = crate::support::messages::delivered(&server, db).await;
         mails.iter().filter(|mail| mail.contains("Subject: A sign-in with your password was stopped")).count()
     };
     assert_eq!(told().await, 0);
@@ -668,10 +660,8 @@ async fn a_wrong_second_factor_after_a_right_password_is_told_to_the_person() {
 /// A flood of `/authorize` requests is cut off: per client address each
 /// minute, and per browser while its flows live. Past a limit no flow is
 /// stored and the page says to wait.
-#[actix_web::test]
-async fn an_authorize_flood_is_cut_off_per_address_and_per_browser() {
+async fn an_authorize_flood_is_cut_off_per_address_and_per_browser(db: &TestDb) {
     use diesel::prelude::*;
-    let db = TestDb::sqlite();
     let server = db.serve("[sign_in]\nsign_ins_per_minute_per_address = 6\nsign_ins_per_browser = 3");
     // The limits count per clock minute and per half hour: start just after
     // a half hour begins, so the minute this test moves on stays within it.
@@ -705,3 +695,11 @@ async fn an_authorize_flood_is_cut_off_per_address_and_per_browser() {
     assert_eq!(browser.open(&url).await.page().1, 429, "the browser's limit lasts as long as its flows");
     server.stop().await;
 }
+
+served_on_both_backends!(
+    locks_escalate_and_past_the_cap_only_a_reset_lifts_them,
+    a_wrong_second_factor_after_a_right_password_is_told_to_the_person,
+    an_authorize_flood_is_cut_off_per_address_and_per_browser,
+    recovery_codes_are_stored_keyed_and_old_ones_still_work,
+    prompt_max_age_and_login_hint,
+);

@@ -139,6 +139,29 @@ macro_rules! on_both_backends {
 }
 pub(crate) use on_both_backends;
 
+/// Runs each named `async fn(&TestDb)` on SQLite and, where one is
+/// configured, on PostgreSQL: `<module>::<name>::sqlite` and `::postgres`.
+macro_rules! served_on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$name(&crate::support::TestDb::sqlite()).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if let Some(db) = crate::support::TestDb::postgres() {
+                        super::$name(&db).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+pub(crate) use served_on_both_backends;
+
 /// Portti running in-process on a loopback port, with its issuer set to
 /// that address.
 pub struct TestServer {
