@@ -532,6 +532,7 @@ impl Settings {
         if config.database_pool_size == 0 {
             return Err(Error::Config("database_pool_size must be at least 1".to_owned()));
         }
+        check_sign_in(&config.sign_in)?;
         let master_key = match (config.master_key, config.master_key_file) {
             (Some(_), Some(_)) => {
                 return Err(Error::Config("set master_key or master_key_file, not both".to_owned()));
@@ -663,6 +664,28 @@ fn metrics_settings(
         return Err(Error::Config(format!("metrics_token must be at least {MIN_SECRET_LENGTH} characters")));
     }
     Ok(MetricsSettings { bind, token_digest: token.as_deref().map(sha256_hex) })
+}
+
+/// The sign-in's limits must let a person in at all, and stop guessing
+/// within NIST SP 800-63B's 100 failures in a row.
+fn check_sign_in(rules: &SignInConfig) -> Result<()> {
+    let problem = if rules.max_failures < 1 {
+        Some("sign_in.max_failures must be at least 1")
+    } else if rules.max_consecutive_failures < rules.max_failures || rules.max_consecutive_failures > 100 {
+        Some("sign_in.max_consecutive_failures must be at least sign_in.max_failures and at most 100")
+    } else if rules.lockout_seconds < 1 {
+        Some("sign_in.lockout_seconds must be at least 1")
+    } else if rules.attempts_per_minute_per_address < 1
+        || rules.sign_ins_per_minute_per_address < 1
+        || rules.sign_ins_per_browser < 1
+    {
+        Some(
+            "sign_in.attempts_per_minute_per_address, sign_ins_per_minute_per_address and sign_ins_per_browser must be at least 1",
+        )
+    } else {
+        None
+    };
+    problem.map_or(Ok(()), |problem| Err(Error::Config(problem.to_owned())))
 }
 
 fn load_terms(config: TermsConfig) -> Result<Terms> {

@@ -114,7 +114,12 @@ enum CompanyCommand {
 #[derive(Subcommand)]
 enum UserCommand {
     /// Add a user.
-    Add(UserAdd),
+    Add(Box<UserAdd>),
+    /// Lift a user's sign-in lock (also one that only a password reset lifts).
+    Unlock {
+        #[arg(long = "user", value_name = "USER_ID")]
+        user: String,
+    },
 }
 
 #[derive(Args)]
@@ -226,9 +231,15 @@ fn run(cli: Cli) -> Result<()> {
             print(&add_company(&state.store, state.clock.now(), &name, office.as_ref())?)
         }
         Command::User(UserCommand::Add(args)) => {
-            let input = user_input(args)?;
+            let input = user_input(*args)?;
             let state = open()?;
             print(&add_user(&state.store, &state.keys, state.clock.now(), input)?)
+        }
+        Command::User(UserCommand::Unlock { user }) => {
+            let user = portti::domain::ids::UserId::parse(&user)?;
+            let state = open()?;
+            let unlocked = portti::domain::throttle::unlock(&state.store, state.clock.now(), &user)?;
+            print(&serde_json::json!({ "user_id": user.as_str(), "was_locked": unlocked }))
         }
         Command::Outbox(OutboxCommand::Test { email, sms }) => {
             let message = match (email, sms) {

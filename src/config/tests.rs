@@ -325,6 +325,17 @@ fn invalid_values_name_their_key() {
 
     let config = Config::from_toml("[[clients]]\nid = \"x\"\nredirect_uris = [\"https://a/cb\"]").unwrap();
     assert!(Settings::from_config(config).unwrap_err().to_string().contains("client `x`"));
+
+    for (rules, key) in [
+        ("max_consecutive_failures = 0", "sign_in.max_consecutive_failures"),
+        ("max_consecutive_failures = 101", "sign_in.max_consecutive_failures"),
+        ("max_failures = 0", "sign_in.max_failures"),
+        ("sign_ins_per_browser = 0", "sign_ins_per_browser"),
+    ] {
+        let config = Config::from_toml(&format!("[sign_in]\n{rules}")).unwrap();
+        let err = Settings::from_config(config).unwrap_err().to_string();
+        assert!(err.contains(key), "{rules}: {err}");
+    }
 }
 
 #[test]

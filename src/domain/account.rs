@@ -121,7 +121,10 @@ pub fn change_password(
         .and_then(settle)?;
     if !password::verify_password_or_decoy(current, stored.as_deref())? {
         lockout.metrics.sign_in(crate::metrics::SignInOutcome::WrongPassword);
-        store.write(|tx| lockout.attempt_failed(tx, now, attempt, ctx.texts, &ctx.sign_in.origin))?;
+        store.write(|tx| {
+            ctx.record(tx, now, session, Event::SignInFailed { step: "current_password" })?;
+            lockout.attempt_failed(tx, now, attempt, ctx.texts, &ctx.sign_in.origin)
+        })?;
         return Err(Refusal::WrongCurrentPassword.into());
     }
     let acceptable = if new_password == confirmation {
@@ -192,6 +195,8 @@ fn step_up(
     let subject = Subject::person(&session.user_id);
     let attempt = or_refuse!(lockout.begin_attempt(tx, now, &subject)?);
     if !signin::authenticator_code_matches(tx, keys, now, &session.user_id, code)? {
+        ctx.record(tx, now, session, Event::SignInFailed { step: "step_up" })?;
+        lockout.second_factor_failed(tx, now, &session.user_id, ctx.texts)?;
         lockout.attempt_failed(tx, now, attempt, ctx.texts, origin)?;
         return Ok(Err(Refusal::WrongAuthenticatorCode));
     }

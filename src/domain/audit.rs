@@ -50,6 +50,8 @@ pub enum Event {
     SignedOut,
     /// Every session and every application's access of the person ended.
     SessionsEnded,
+    /// An operator lifted the person's sign-in lock.
+    Unlocked,
 }
 
 impl Event {
@@ -70,6 +72,7 @@ impl Event {
             Event::ConsentWithdrawn => "consent_withdrawn",
             Event::SignedOut => "signed_out",
             Event::SessionsEnded => "sessions_ended",
+            Event::Unlocked => "account_unlocked",
         }
     }
 

@@ -97,34 +97,37 @@ fn is_trusted(ip: IpAddr, trusted: &[TrustedProxy]) -> bool {
 /// The client's address of a request that came from `peer` with `forwarded`
 /// (the value of the configured header, when it is configured and present).
 ///
-/// Every comma-separated value must be an IP address (spaces around it are
-/// allowed); a header with anything else, or more than [`MAX_HOPS`] values,
-/// is not believed. When `trusted` lists proxies, the header is believed
-/// only from a peer among them, and the client's address is the rightmost
-/// value that is not a trusted proxy (the leftmost, if every value is one).
-/// Without a list the peer is the one proxy, and the rightmost value, the one
-/// it wrote, is the client's. Otherwise the peer's own address counts.
+/// The header is read from the right, as the proxies appended to it: the
+/// client's address is the rightmost value that is not a trusted proxy (the
+/// last proxy's, if [`MAX_HOPS`] values are all proxies). Values to its left
+/// are whatever the client sent and are never read, so a client cannot make
+/// its own address unusable with garbage there; a value to its right that is
+/// not an IP address (spaces around one are allowed) makes the header
+/// unbelievable, and the peer's own address counts. When `trusted` lists
+/// proxies, the header is believed only from a peer among them; without a
+/// list the peer is the one proxy, and the rightmost value, the one it
+/// wrote, is the client's.
 pub fn client_address(
     forwarded: Option<&str>,
     peer: Option<IpAddr>,
     trusted: &[TrustedProxy],
 ) -> Option<ClientAddress> {
     let peer_is_trusted = trusted.is_empty() || peer.is_some_and(|peer| is_trusted(peer, trusted));
-    let chain = forwarded.filter(|_| peer_is_trusted).and_then(parse_chain);
-    let from_header = chain
-        .and_then(|chain| chain.iter().rev().find(|ip| !is_trusted(**ip, trusted)).or_else(|| chain.first()).copied());
+    let from_header = forwarded.filter(|_| peer_is_trusted).and_then(|header| client_in_chain(header, trusted));
     from_header.or(peer).map(ClientAddress::new)
 }
 
-/// The addresses of a forwarding header, left to right; `None` if any value
-/// is not an IP address, or there are none or too many.
-fn parse_chain(header: &str) -> Option<Vec<IpAddr>> {
-    let mut chain = Vec::new();
-    for value in header.split(',') {
+/// The client's address in a forwarding header, read from the right.
+fn client_in_chain(header: &str, trusted: &[TrustedProxy]) -> Option<IpAddr> {
+    let mut last_proxy = None;
+    for value in header.rsplit(',').take(MAX_HOPS) {
         let Ok(ip) = value.trim().parse::<IpAddr>() else { return None };
-        chain.push(ip);
+        if !is_trusted(ip, trusted) {
+            return Some(ip);
+        }
+        last_proxy = Some(ip);
     }
-    (chain.len() <= MAX_HOPS).then_some(chain)
+    last_proxy
 }
 
 #[cfg(test)]
@@ -182,13 +185,20 @@ mod tests {
     fn spaces_are_allowed_and_garbage_is_not_believed() {
         let trusted = ["10.0.0.0/8"];
         assert_eq!(chosen(Some("  198.51.100.7 ,10.1.1.1  "), "10.0.0.2", &trusted), Some("198.51.100.7".into()));
+        // Garbage where the proxies write (right of the client) is not believed.
         for garbage in ["", " ", "unknown", "198.51.100.7, unknown", "198.51.100.7,,10.1.1.1", "198.51.100.7:443"] {
             assert_eq!(chosen(Some(garbage), "10.0.0.2", &trusted), Some("10.0.0.2".into()), "{garbage:?}");
         }
-        let long = vec!["198.51.100.7"; MAX_HOPS + 1].join(",");
-        assert_eq!(chosen(Some(&long), "10.0.0.2", &trusted), Some("10.0.0.2".into()), "too many hops");
-        let longest = vec!["198.51.100.7"; MAX_HOPS].join(",");
-        assert_eq!(chosen(Some(&longest), "10.0.0.2", &trusted), Some("198.51.100.7".into()));
+        // What the client wrote itself (left of its address) is never read.
+        for spoofed in [
+            "unknown, 198.51.100.7, 10.1.1.1",
+            "<script>, 198.51.100.7",
+            "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q, 198.51.100.7",
+        ] {
+            assert_eq!(chosen(Some(spoofed), "10.0.0.2", &trusted), Some("198.51.100.7".into()), "{spoofed:?}");
+        }
+        let proxies_only = vec!["10.1.1.1"; MAX_HOPS + 3].join(",");
+        assert_eq!(chosen(Some(&proxies_only), "10.0.0.2", &trusted), Some("10.1.1.1".into()), "all proxies");
     }
 
     #[test]

@@ -231,6 +231,19 @@ impl Lockout<'_> {
     }
 }
 
+/// Lifts a person's lock and forgets their failures, as an operator or
+/// administrator does for someone who cannot reset their password. Returns
+/// whether a lock was in force.
+pub fn unlock(store: &crate::store::Store, now: UnixSeconds, user: &UserId) -> Result<bool> {
+    let subject = Subject::person(user);
+    store.write(|tx| {
+        let was_locked = is_locked(tx.locked_until(subject.key())?, now);
+        tx.clear_sign_in_failures(subject.key())?;
+        audit::record(tx, now, &Origin::default(), Subjects::person(user), Event::Unlocked)?;
+        Ok(was_locked)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,11 +67,14 @@ impl Read<'_> {
         }))
     }
 
-    /// Every client's redirect URIs for signing in (not those for after a
-    /// logout), each once: where browser applications run.
+    /// The public clients' redirect URIs for signing in (not those for after
+    /// a logout), each once: where browser applications run. A confidential
+    /// client's secret lives on a server, which needs no CORS.
     pub fn login_redirect_uris(&mut self) -> Result<Vec<String>> {
+        let public = clients::table.filter(clients::secret_digest.is_null()).select(clients::id);
         Ok(client_redirect_uris::table
             .filter(client_redirect_uris::purpose.eq(LOGIN))
+            .filter(client_redirect_uris::client_id.eq_any(public))
             .select(client_redirect_uris::uri)
             .distinct()
             .load::<String>(self.conn)?)

@@ -144,6 +144,18 @@ impl Write<'_> {
         Ok(updated == 1)
     }
 
+    /// Claims a flow for one step: moves its version on, if it is still at
+    /// `expected_version`. On PostgreSQL a concurrent step's claim waits here
+    /// for this transaction and then finds the version gone, before it has
+    /// written anything; false when another request claimed or saved first.
+    pub fn claim_flow(&mut self, id_digest: &str, expected_version: i32) -> Result<bool> {
+        let updated =
+            diesel::update(login_flows::table.find(id_digest).filter(login_flows::version.eq(expected_version)))
+                .set(login_flows::version.eq(expected_version + 1))
+                .execute(self.conn)?;
+        Ok(updated == 1)
+    }
+
     /// Ends a flow that is still at `expected_version`; false when it was not.
     pub fn delete_flow(&mut self, id_digest: &str, expected_version: i32) -> Result<bool> {
         let deleted =

@@ -151,8 +151,9 @@ impl Write<'_> {
 const KEEP_LOCK_HISTORY_SECONDS: i64 = 30 * 24 * 3600;
 
 /// Rate-limit windows that started, and failure counts last touched,
-/// [`KEEP_ENDED_SECONDS`] ago (those of a subject that was ever locked, 30
-/// days); a count whose lock still runs is kept.
+/// [`KEEP_ENDED_SECONDS`] ago; a subject with failures since its last full
+/// sign-in (locked or not: guessing just under the lock must not be
+/// forgotten either), 30 days; a count whose lock still runs is kept.
 pub(super) const SWEEP: Sweep = Sweep { tables: &["rate_limits", "sign_in_failures"], run: sweep };
 
 fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
@@ -160,13 +161,18 @@ fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
     let ended = now - KEEP_ENDED_SECONDS;
     let windows = diesel::delete(rate_limits::table.filter(rate_limits::window_start.le(ended))).execute(tx.conn)?;
     let not_locked = f::locked_until.is_null().or(f::locked_until.le(now));
-    let never_locked =
-        diesel::delete(f::sign_in_failures.filter(not_locked).filter(f::locks.eq(0)).filter(f::updated_at.le(ended)))
-            .execute(tx.conn)?;
+    let without_failures = diesel::delete(
+        f::sign_in_failures
+            .filter(not_locked)
+            .filter(f::locks.eq(0))
+            .filter(f::consecutive.eq(0))
+            .filter(f::updated_at.le(ended)),
+    )
+    .execute(tx.conn)?;
     let not_locked = f::locked_until.is_null().or(f::locked_until.le(now));
     let once_locked = diesel::delete(
         f::sign_in_failures.filter(not_locked).filter(f::updated_at.le(now - KEEP_LOCK_HISTORY_SECONDS)),
     )
     .execute(tx.conn)?;
-    Ok(windows + never_locked + once_locked)
+    Ok(windows + without_failures + once_locked)
 }

@@ -69,12 +69,18 @@ async fn a_spoofed_leftmost_address_is_ignored(db: &TestDb) {
         StatusCode::BAD_REQUEST,
         "another client behind the same proxies"
     );
-    // Garbage is not believed: the peer (the loopback proxy) counts instead.
-    for n in 6..=7 {
-        let garbage = format!("unknown, 198.51.100.{n}");
+    // What a client writes left of its own address is never read: its address counts.
+    for (n, spoofed) in [(20, "unknown, 198.51.100.20, 10.1.1.1"), (21, "<script>, 198.51.100.20, 10.1.1.1")] {
+        assert_eq!(wrong_password_from(&server, spoofed, &format!("{n}@example.com")).await, StatusCode::BAD_REQUEST);
+    }
+    let status = wrong_password_from(&server, "a, b, 198.51.100.20, 10.1.1.1", "22@example.com").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "198.51.100.20's bucket is full, whatever it wrote before it");
+    // Garbage where the proxies write is not believed: the peer counts instead.
+    for n in 9..=10 {
+        let garbage = format!("198.51.100.{n}, unknown");
         assert_eq!(wrong_password_from(&server, &garbage, &format!("{n}@example.com")).await, StatusCode::BAD_REQUEST);
     }
-    let status = wrong_password_from(&server, "<script>, 198.51.100.9", "8@example.com").await;
+    let status = wrong_password_from(&server, "198.51.100.11, garbage", "11@example.com").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the peer's own bucket is full");
     server.stop().await;
 }

@@ -332,7 +332,8 @@ async fn attempts_from_one_address_are_throttled() {
 #[actix_web::test]
 async fn an_unknown_email_takes_as_long_as_a_known_one() {
     let db = TestDb::sqlite();
-    let server = db.serve("[sign_in]\nattempts_per_minute_per_address = 1000\nmax_failures = 1000");
+    let server = db
+        .serve("[sign_in]\nattempts_per_minute_per_address = 1000\nmax_failures = 100\nmax_consecutive_failures = 100");
     let rp = maija_and_ledger(&server).await;
     let pages = PageClient::new(&server.base);
     let url = authorization_request(&rp, &[]).url;
@@ -696,7 +697,42 @@ async fn an_authorize_flood_is_cut_off_per_address_and_per_browser(db: &TestDb) 
     server.stop().await;
 }
 
+/// An operator lifts a lock that only a reset would lift otherwise, for a
+/// person who cannot reset their password: `portti user unlock --user ID`.
+async fn an_operator_lifts_a_lock(db: &TestDb) {
+    let server = db.serve("[sign_in]\nmax_consecutive_failures = 8");
+    let rp = maija_and_ledger(&server).await;
+    let pages = PageClient::new(&server.base);
+    let url = authorization_request(&rp, &[]).url;
+    for _ in 0..8 {
+        assert_eq!(try_password(&pages, &url, "maija@example.com", "not the password").await.0, 400);
+    }
+    let (status, page) = try_password(&pages, &url, "maija@example.com", PASSWORD).await;
+    assert_eq!(status, 429);
+    assert!(notice(&page).contains("reset your password"), "{}", notice(&page));
+
+    let email = portti::domain::contact::Email::parse("maija@example.com").unwrap();
+    let user = server.state.store.read(|r| r.user_id_by_email(&email)).unwrap().unwrap();
+    let output = std::process::Command::new(crate::support::portti_binary())
+        .current_dir(db.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PORTTI_DATABASE_URL", &db.raw_url)
+        .env("PORTTI_MASTER_KEY", &db.master_key)
+        .args(["user", "unlock", "--user", user.as_str()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["was_locked"], true);
+    assert_eq!(try_password(&pages, &url, "maija@example.com", PASSWORD).await.0, 200, "unlocked");
+    let events = portti::domain::audit::events_of(&server.state.store, &user).unwrap();
+    assert!(events.iter().any(|e| e.action == "account_unlocked"));
+    server.stop().await;
+}
+
 served_on_both_backends!(
+    an_operator_lifts_a_lock,
     locks_escalate_and_past_the_cap_only_a_reset_lifts_them,
     a_wrong_second_factor_after_a_right_password_is_told_to_the_person,
     an_authorize_flood_is_cut_off_per_address_and_per_browser,

@@ -185,6 +185,18 @@ impl Flow {
         Ok(())
     }
 
+    /// Claims the flow for this step before it writes anything else, so that
+    /// of two requests racing on one flow the loser stops here, with nothing
+    /// written (on PostgreSQL its writes would otherwise clash with the
+    /// winner's first).
+    fn claim(&mut self, tx: &mut Write<'_>) -> Result<()> {
+        if !tx.claim_flow(&self.id_digest, self.version)? {
+            return Err(Refusal::StepAlreadyDone.into());
+        }
+        self.version += 1;
+        Ok(())
+    }
+
     /// Ends the flow, provided no other request ended or moved it first.
     fn finish(&self, tx: &mut Write<'_>) -> Result<()> {
         if !tx.delete_flow(&self.id_digest, self.version)? {
@@ -202,6 +214,13 @@ impl Flow {
             None => ACCOUNT_PATH.to_owned(),
         }
     }
+}
+
+/// Loads this browser's flow and claims it for a step that writes.
+fn load_claimed(tx: &mut Write<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Flow> {
+    let mut flow = load(tx, now, flow_id, browser_id)?;
+    flow.claim(tx)?;
+    Ok(flow)
 }
 
 /// Loads this browser's flow, live at `now`.
@@ -324,7 +343,18 @@ pub fn authorize(
     // Signed in already: the flow starts authenticated, at whatever comes next.
     let (mut flow, stored, flow_id) = Flow::new(now, browser_id, Some(request), SignInState::Terms { session })?;
     ctx.store.write(|tx| {
-        count_new_flow(ctx, tx, now, browser_id, address)?;
+        match count_new_flow(ctx, tx, now, browser_id, address) {
+            // A silent renewal is answered at its redirect URI, never with a page.
+            Err(Error::Refused(Refusal::TooManySignIns)) if prompt == Prompt::None => {
+                let description = "too many sign-ins from here; try again in a few minutes";
+                return Ok(Authorized::Redirect(flow.error_redirect(
+                    ctx.issuer,
+                    "temporarily_unavailable",
+                    description,
+                )));
+            }
+            other => other?,
+        }
         tx.insert_flow(&stored)?;
         Ok(match after_authentication(ctx, tx, now, &mut flow)? {
             Next::Redirect(url) => Authorized::Redirect(url),

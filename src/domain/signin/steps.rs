@@ -8,7 +8,7 @@
 use super::state::{SignInState, grown_consent, with_method};
 use super::{
     Authentication, Flow, NewFlowId, Next, Outcome, SignIn, finish_authentication, issue_code_and_leave, load,
-    signin_path,
+    load_claimed, signin_path,
 };
 use crate::clock::UnixSeconds;
 use crate::crypto::password::verify_password_or_decoy;
@@ -34,7 +34,7 @@ pub fn submit_email(
     email: &str,
 ) -> Result<Outcome> {
     ctx.store.write(|tx| {
-        let mut flow = load(tx, now, flow_id, browser_id)?;
+        let mut flow = load_claimed(tx, now, flow_id, browser_id)?;
         if !matches!(flow.state, SignInState::Email { .. } | SignInState::Password { .. }) {
             return Err(Refusal::StepAlreadyDone.into());
         }
@@ -47,7 +47,7 @@ pub fn submit_email(
 /// Goes back to the email step ("not you?").
 pub fn change_email(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Outcome> {
     ctx.store.write(|tx| {
-        let mut flow = load(tx, now, flow_id, browser_id)?;
+        let mut flow = load_claimed(tx, now, flow_id, browser_id)?;
         let SignInState::Password { email } = &flow.state else { return Err(Refusal::StepAlreadyDone.into()) };
         let email = Some(email.clone());
         flow.advance(tx, SignInState::Email { email })?;
@@ -97,6 +97,12 @@ pub fn submit_password(
             // Earlier failures stay counted (and the metrics count no
             // success) until a second factor is done too.
             ctx.lockout.attempt_passed(tx, attempt)?;
+            // A double submit's loser still commits its un-count: a right
+            // password must never be left counted as a failure.
+            match flow.claim(tx) {
+                Err(Error::Refused(refusal)) => return Ok(Err(refusal)),
+                other => other?,
+            }
             let amr = vec!["pwd".to_owned()];
             let next = if tx.totp(&user)?.is_some() {
                 SignInState::SecondFactor { user, email, amr }
@@ -104,12 +110,8 @@ pub fn submit_password(
                 let sealed_secret = ctx.keys.seal(&flow.pending_context(), &totp::generate_secret())?;
                 SignInState::Enrol { user, email, amr, sealed_secret }
             };
-            // A double submit's loser still commits its un-count: a right
-            // password must never be left counted as a failure.
-            match flow.advance(tx, next) {
-                Err(Error::Refused(refusal)) => Ok(Err(refusal)),
-                other => other.map(|()| Ok(Outcome::show())),
-            }
+            flow.advance(tx, next)?;
+            Ok(Ok(Outcome::show()))
         })
         .and_then(settle)
 }
@@ -133,7 +135,7 @@ fn begin_second_factor(
     browser_id: &str,
     address: Option<&str>,
 ) -> Result<Result<SecondFactor, Refusal>> {
-    let flow = load(tx, now, flow_id, browser_id)?;
+    let flow = load_claimed(tx, now, flow_id, browser_id)?;
     let SignInState::SecondFactor { user, email, amr } = flow.state.clone() else {
         return Err(Refusal::StepAlreadyDone.into());
     };
@@ -266,7 +268,7 @@ pub fn confirm_enrolment(
 ) -> Result<Outcome> {
     ctx.store
         .write(|tx| {
-            let mut flow = load(tx, now, flow_id, browser_id)?;
+            let mut flow = load_claimed(tx, now, flow_id, browser_id)?;
             // Replacing an authenticator is a step of its own; a first enrolment never replaces one.
             let (user, amr, sealed_secret, replaces, replacing) = match flow.state.clone() {
                 SignInState::Enrol { user, amr, sealed_secret, .. } => (user, amr, sealed_secret, None, false),
@@ -310,7 +312,7 @@ pub fn acknowledge_recovery_codes(
     browser_id: &str,
 ) -> Result<Outcome> {
     ctx.store.write(|tx| {
-        let mut flow = load(tx, now, flow_id, browser_id)?;
+        let mut flow = load_claimed(tx, now, flow_id, browser_id)?;
         let SignInState::RecoveryCodes { session } = flow.state.clone() else {
             return Err(Refusal::StepAlreadyDone.into());
         };
@@ -322,7 +324,7 @@ pub fn acknowledge_recovery_codes(
 /// Accepts the terms of service in force.
 pub fn accept_terms(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str) -> Result<Outcome> {
     ctx.store.write(|tx| {
-        let mut flow = load(tx, now, flow_id, browser_id)?;
+        let mut flow = load_claimed(tx, now, flow_id, browser_id)?;
         let SignInState::Terms { session } = &flow.state else { return Err(Refusal::StepAlreadyDone.into()) };
         tx.accept_terms(&session.user_id, &ctx.terms.version, now)?;
         Ok(Outcome::next(super::after_authentication(ctx, tx, now, &mut flow)?))
@@ -338,7 +340,7 @@ pub fn decide_consent(
     allow: bool,
 ) -> Result<Outcome> {
     ctx.store.write(|tx| {
-        let flow = load(tx, now, flow_id, browser_id)?;
+        let flow = load_claimed(tx, now, flow_id, browser_id)?;
         let SignInState::Consent { session } = flow.state.clone() else {
             return Err(Refusal::StepAlreadyDone.into());
         };

@@ -78,7 +78,8 @@ const CASES: &[Case] = &[
         key: "subject",
         insert: failures,
         // A lock's history is kept for 30 days, so waiting one out does not reset the escalation.
-        kept: &["user:lock-ran-out", "user:locked", "user:recent"],
+        // So is that of failures just under the lock, or guessing could go on unseen.
+        kept: &["user:failed-under-the-lock", "user:lock-ran-out", "user:locked", "user:recent"],
     },
     Case { table: "password_resets", key: "id_digest", insert: resets, kept: &["live", "recently-expired"] },
     Case { table: "contact_changes", key: "new_value", insert: contact_changes, kept: &["+358401234567"] },
@@ -280,6 +281,8 @@ fn failures(state: &AppState, _: &Fixture) {
             tx.record_sign_in_attempt("user:old", ENDED, 0)?;
             tx.record_sign_in_attempt("user:locked-long-ago", NOW - 30 * 24 * 3600, 0)?;
             tx.lock_sign_in("user:locked-long-ago", NOW - 30 * 24 * 3600 + 1800)?;
+            tx.record_sign_in_attempt("user:failed-under-the-lock", ENDED, 0)?;
+            tx.count_consecutive_failure("user:failed-under-the-lock")?;
             tx.record_sign_in_attempt("user:lock-ran-out", ENDED, 0)?;
             tx.lock_sign_in("user:lock-ran-out", NOW)?;
             tx.record_sign_in_attempt("user:locked", ENDED, 0)?;
