@@ -145,6 +145,23 @@ fn begin_second_factor(
     Ok(Ok(SecondFactor { flow, user, email, amr, attempt, subject }))
 }
 
+/// A wrong second factor after a right password: counted, audited, told to
+/// the person (someone may have their password), and locking at the limit.
+fn second_factor_refused(
+    ctx: &SignIn<'_>,
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    flow: &Flow,
+    user: &UserId,
+    attempt: crate::domain::throttle::Attempt,
+    step: &'static str,
+) -> Result<()> {
+    ctx.lockout.metrics.sign_in(SignInOutcome::WrongCode);
+    ctx.record(tx, now, flow, Some(user), Event::SignInFailed { step })?;
+    ctx.lockout.second_factor_failed(tx, now, user, ctx.texts(flow))?;
+    ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(flow), &ctx.origin)
+}
+
 /// The authenticator step. A code is accepted once: replaying it within its
 /// time step fails.
 pub fn submit_code(
@@ -160,10 +177,7 @@ pub fn submit_code(
             let SecondFactor { mut flow, user, amr, attempt, subject, .. } =
                 or_refuse!(begin_second_factor(ctx, tx, now, flow_id, browser_id, address)?);
             if !authenticator_code_matches(tx, ctx.keys, now, &user, code)? {
-                ctx.lockout.metrics.sign_in(SignInOutcome::WrongCode);
-                ctx.record(tx, now, &flow, Some(&user), Event::SignInFailed { step: "authenticator_code" })?;
-                ctx.lockout.second_factor_failed(tx, now, &user, ctx.texts(&flow))?;
-                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow), &ctx.origin)?;
+                second_factor_refused(ctx, tx, now, &flow, &user, attempt, "authenticator_code")?;
                 return Ok(Err(Refusal::WrongAuthenticatorCode));
             }
             ctx.lockout.signed_in(tx, &subject)?;
@@ -193,10 +207,7 @@ pub fn submit_recovery_code(
             let used = tx.use_recovery_code(&user, &keyed, now)?
                 || tx.use_recovery_code(&user, &recovery_codes::legacy_digest(code), now)?;
             if !used {
-                ctx.lockout.metrics.sign_in(SignInOutcome::WrongCode);
-                ctx.record(tx, now, &flow, Some(&user), Event::SignInFailed { step: "recovery_code" })?;
-                ctx.lockout.second_factor_failed(tx, now, &user, ctx.texts(&flow))?;
-                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow), &ctx.origin)?;
+                second_factor_refused(ctx, tx, now, &flow, &user, attempt, "recovery_code")?;
                 return Ok(Err(Refusal::WrongRecoveryCode));
             }
             ctx.record(tx, now, &flow, Some(&user), Event::RecoveryCodeUsed)?;
