@@ -57,6 +57,9 @@ pub enum Refusal {
     AccountLocked,
     /// Too many sign-ins started from this address or browser (an `/authorize` flood).
     TooManySignIns,
+    /// The invitee's contact details changed since the last invitation: only
+    /// customer service may invite again.
+    SupportMustReinvite,
     /// A first enrolment found an authenticator already set up (another tab).
     AuthenticatorExists,
     /// The application the sign-in is for was removed meanwhile.
@@ -120,6 +123,7 @@ impl Refusal {
             Refusal::TooManyWrongCodes | Refusal::TooManyAttempts => "too_many_attempts",
             Refusal::AccountLocked => "account_locked",
             Refusal::TooManySignIns => "too_many_sign_ins",
+            Refusal::SupportMustReinvite => "support_must_reinvite",
             Refusal::AuthenticatorExists => "authenticator_exists",
             Refusal::ApplicationGone | Refusal::UnknownApplication => "unknown_application",
             Refusal::MissingRedirect | Refusal::UnregisteredRedirect => "invalid_redirect",
@@ -155,6 +159,7 @@ impl Refusal {
             Refusal::TooManyAttempts => "too_many_attempts",
             Refusal::AccountLocked => "account_locked",
             Refusal::TooManySignIns => "too_many_sign_ins",
+            Refusal::SupportMustReinvite => "support_must_reinvite",
             Refusal::AuthenticatorExists => "authenticator_exists",
             Refusal::ApplicationGone => "application_gone",
             Refusal::UnknownApplication => "unknown_application",
@@ -205,8 +210,8 @@ impl Refusal {
         !matches!(self, Refusal::SignInExpired | Refusal::ResetExpired | Refusal::FormExpired)
     }
 
-    /// The HTTP status: a limit is 429, something gone or out of reach 404,
-    /// anything else a refused input, 400.
+    /// The HTTP status: a limit is 429, something gone or out of reach 404, a
+    /// step the role does not allow 403, anything else a refused input, 400.
     pub fn status(&self) -> u16 {
         match self {
             Refusal::TooManyAttempts
@@ -214,6 +219,7 @@ impl Refusal {
             | Refusal::AccountLocked
             | Refusal::TooManySignIns => 429,
             Refusal::SignInExpired | Refusal::ResetExpired | Refusal::ApplicationNotFound => 404,
+            Refusal::SupportMustReinvite => 403,
             _ => 400,
         }
     }
@@ -235,6 +241,7 @@ impl Refusal {
             Refusal::TooManyAttempts,
             Refusal::AccountLocked,
             Refusal::TooManySignIns,
+            Refusal::SupportMustReinvite,
             Refusal::AuthenticatorExists,
             Refusal::ApplicationGone,
             Refusal::UnknownApplication,
@@ -274,6 +281,7 @@ impl Refusal {
                 | Refusal::TooManyAttempts
                 | Refusal::AccountLocked
                 | Refusal::TooManySignIns
+                | Refusal::SupportMustReinvite
                 | Refusal::AuthenticatorExists
                 | Refusal::ApplicationGone
                 | Refusal::UnknownApplication
@@ -317,7 +325,7 @@ mod tests {
         for refusal in Refusal::examples() {
             let code = refusal.code();
             assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
-            assert!(matches!(refusal.status(), 400 | 404 | 429), "{refusal:?}");
+            assert!(matches!(refusal.status(), 400 | 403 | 404 | 429), "{refusal:?}");
         }
         assert_eq!(Refusal::PhoneCharacter { input: "x".into(), character: '-' }.code(), "invalid_phone");
         assert_eq!(Refusal::TooManyAttempts.status(), 429);

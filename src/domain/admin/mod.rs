@@ -5,6 +5,8 @@
 //! the role check, from the administrator's roles as they are now; every
 //! administrative write takes one, so a write cannot happen without the check.
 
+pub mod invitations;
+
 use super::access::{CompanyRole, Membership};
 use super::company::Company;
 use super::ids::{CompanyId, UserId};
