@@ -52,6 +52,10 @@ pub enum Event {
     SessionsEnded,
     /// An operator lifted the person's sign-in lock.
     Unlocked,
+    /// An administrator invited the person to activate the mobile app.
+    InvitationSent,
+    /// An administrator cancelled the person's invitation.
+    InvitationCancelled,
 }
 
 impl Event {
@@ -73,6 +77,8 @@ impl Event {
             Event::SignedOut => "signed_out",
             Event::SessionsEnded => "sessions_ended",
             Event::Unlocked => "account_unlocked",
+            Event::InvitationSent => "invitation_sent",
+            Event::InvitationCancelled => "invitation_cancelled",
         }
     }
 
@@ -95,11 +101,13 @@ impl Event {
 pub struct Subjects<'a> {
     pub user: Option<&'a UserId>,
     pub client: Option<&'a str>,
+    /// The company an administrator acted in: its log shows the event.
+    pub company: Option<&'a str>,
 }
 
 impl<'a> Subjects<'a> {
     pub fn person(user: &'a UserId) -> Self {
-        Self { user: Some(user), client: None }
+        Self { user: Some(user), client: None, company: None }
     }
 
     pub fn with_client(self, client: &'a str) -> Self {
@@ -116,7 +124,7 @@ pub fn record(tx: &mut Write<'_>, now: UnixSeconds, origin: &Origin, about: Subj
         action: event.action().to_owned(),
         user_id: about.user.map(|u| u.as_str().to_owned()),
         client_id: about.client.map(str::to_owned),
-        company_id: None,
+        company_id: about.company.map(str::to_owned),
         ip: origin.address.clone(),
         request_id: origin.request_id.clone(),
         detail,

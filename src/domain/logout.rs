@@ -100,7 +100,8 @@ pub fn logout(
             session::end(tx, now, cookie)?;
             match &current {
                 Some(signed_out) => {
-                    let about = Subjects { user: Some(&signed_out.user_id), client: client_id.as_deref() };
+                    let about =
+                        Subjects { user: Some(&signed_out.user_id), client: client_id.as_deref(), company: None };
                     audit::record(tx, now, &ctx.origin, about, Event::SignedOut)
                 }
                 None => Ok(()),

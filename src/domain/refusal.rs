@@ -57,6 +57,8 @@ pub enum Refusal {
     AccountLocked,
     /// Too many sign-ins started from this address or browser (an `/authorize` flood).
     TooManySignIns,
+    /// The administrator did not confirm checking the invitee's identity.
+    IdentityNotVerified,
     /// The invitee's contact details changed since the last invitation: only
     /// customer service may invite again.
     SupportMustReinvite,
@@ -124,6 +126,7 @@ impl Refusal {
             Refusal::AccountLocked => "account_locked",
             Refusal::TooManySignIns => "too_many_sign_ins",
             Refusal::SupportMustReinvite => "support_must_reinvite",
+            Refusal::IdentityNotVerified => "identity_not_verified",
             Refusal::AuthenticatorExists => "authenticator_exists",
             Refusal::ApplicationGone | Refusal::UnknownApplication => "unknown_application",
             Refusal::MissingRedirect | Refusal::UnregisteredRedirect => "invalid_redirect",
@@ -160,6 +163,7 @@ impl Refusal {
             Refusal::AccountLocked => "account_locked",
             Refusal::TooManySignIns => "too_many_sign_ins",
             Refusal::SupportMustReinvite => "support_must_reinvite",
+            Refusal::IdentityNotVerified => "identity_not_verified",
             Refusal::AuthenticatorExists => "authenticator_exists",
             Refusal::ApplicationGone => "application_gone",
             Refusal::UnknownApplication => "unknown_application",
@@ -242,6 +246,7 @@ impl Refusal {
             Refusal::AccountLocked,
             Refusal::TooManySignIns,
             Refusal::SupportMustReinvite,
+            Refusal::IdentityNotVerified,
             Refusal::AuthenticatorExists,
             Refusal::ApplicationGone,
             Refusal::UnknownApplication,
@@ -282,6 +287,7 @@ impl Refusal {
                 | Refusal::AccountLocked
                 | Refusal::TooManySignIns
                 | Refusal::SupportMustReinvite
+                | Refusal::IdentityNotVerified
                 | Refusal::AuthenticatorExists
                 | Refusal::ApplicationGone
                 | Refusal::UnknownApplication

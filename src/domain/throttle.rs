@@ -161,7 +161,7 @@ impl Lockout<'_> {
         self.metrics.lockout();
         let kind = subject.split(':').next().unwrap_or("");
         tracing::warn!(subject = kind, consecutive, lifted_only_by_a_reset = until == UNTIL_LIFTED, "account locked");
-        let about = Subjects { user: attempt.subject.user.as_ref(), client: None };
+        let about = Subjects { user: attempt.subject.user.as_ref(), client: None, company: None };
         audit::record(tx, now, origin, about, Event::Locked { until_reset: until == UNTIL_LIFTED })?;
         if let Some(user) = &attempt.subject.user {
             let body = if until == UNTIL_LIFTED {

@@ -2,7 +2,7 @@
 //! owns (its `SWEEP`); [`Store::sweep_expired`] runs every sweep, from this
 //! one list, so a new table is swept by adding its module's sweep here.
 
-use super::{Store, Write, account, grants, outbox, password_resets, sessions, throttle};
+use super::{Store, Write, account, grants, invitations, outbox, password_resets, sessions, throttle};
 use crate::error::Result;
 
 /// How long rows that ended (sessions, grants, codes, resets, contact
@@ -22,8 +22,15 @@ pub(super) struct Sweep {
 
 /// Every sweep. A table with an `expires_at` column must be cleared by one of
 /// them: tests/it/store/sweeps.rs reads the migrated schema and fails otherwise.
-const SWEEPS: [&Sweep; 6] =
-    [&sessions::SWEEP, &grants::SWEEP, &outbox::SWEEP, &throttle::SWEEP, &password_resets::SWEEP, &account::SWEEP];
+const SWEEPS: [&Sweep; 7] = [
+    &sessions::SWEEP,
+    &grants::SWEEP,
+    &outbox::SWEEP,
+    &throttle::SWEEP,
+    &password_resets::SWEEP,
+    &account::SWEEP,
+    &invitations::SWEEP,
+];
 
 /// The tables that [`Store::sweep_expired`] clears.
 pub fn swept_tables() -> Vec<&'static str> {

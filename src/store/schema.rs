@@ -281,7 +281,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        user_id -> Text,
+        company_id -> Text,
+        invited_by -> Nullable<Text>,
+        code_digest -> Text,
+        state -> Text,
+        email -> Text,
+        phone -> Nullable<Text>,
+        communication_email -> Text,
+        communication_phone -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        code_entered_at -> Nullable<BigInt>,
+        sms_code_digest -> Nullable<Text>,
+        sms_code_expires_at -> Nullable<BigInt>,
+        sms_attempts -> Integer,
+        resends_used -> Integer,
+        admin_code_digest -> Nullable<Text>,
+        admin_code_expires_at -> Nullable<BigInt>,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    invitations,
     audit_events,
     instance_settings,
     companies,

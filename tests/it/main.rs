@@ -12,6 +12,7 @@ mod cli;
 mod client_address;
 mod cors;
 mod http;
+mod invitations;
 mod migrations;
 mod oidc;
 mod outbox;

@@ -3,14 +3,23 @@
 //! hours, an SMS code with at most 2 resends, and an administrator's code
 //! valid 12 hours that extends the invitation to at least that long.
 //!
-//! These are the invitation's pure rules; the store, the admin API and the
-//! app API build on them (issue 11, in progress).
+//! Sending and cancelling take a [`CompanyReach`], which only the role check
+//! makes. The activation (the invitee's side, the app API) and the admin
+//! pages and API build on this (issue 11, in progress).
 
 use serde::{Deserialize, Serialize};
 
+use super::{Authority, CompanyReach};
 use crate::clock::UnixSeconds;
+use crate::crypto::Keys;
 use crate::crypto::secret::random_bytes;
+use crate::domain::audit::{self, Event, Origin, Subjects};
+use crate::domain::ids::UserId;
 use crate::domain::refusal::Refusal;
+use crate::error::{Error, Result};
+use crate::i18n::Texts;
+use crate::notify::{Message, enqueue};
+use crate::store::{Store, StoredInvitation};
 
 /// How long an invitation's sign-up code works.
 pub const INVITATION_SECONDS: i64 = 24 * 3600;
@@ -121,6 +130,140 @@ pub fn phone_hint(phone: &str) -> String {
     let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
     let shown = digits.len().saturating_sub(2);
     digits.iter().enumerate().map(|(i, c)| if i < shown { '•' } else { *c }).collect()
+}
+
+/// What inviting reads and writes.
+#[derive(Clone)]
+pub struct InvitationContext<'a> {
+    pub store: &'a Store,
+    pub keys: &'a Keys,
+    pub origin: Origin,
+}
+
+/// An invitation as the administrator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: String,
+    pub user_id: UserId,
+    pub state: InvitationState,
+    pub expires_at: UnixSeconds,
+}
+
+fn code_digest(keys: &Keys, code: &SignUpCode) -> Result<String> {
+    keys.code_digest("sign-up-code", code.as_str())
+}
+
+fn contacts_of(stored: &StoredInvitation) -> InvitedContacts {
+    InvitedContacts {
+        email: stored.email.clone(),
+        phone: stored.phone.clone(),
+        communication_email: stored.communication_email.clone(),
+        communication_phone: stored.communication_phone.clone(),
+    }
+}
+
+/// Sends a person of the company an invitation to activate the mobile app:
+/// a new sign-up code by email (in English, as the seed says), valid 24
+/// hours. The administrator must have checked the invitee's identity. A live
+/// invitation before it is replaced, which only support may do once the
+/// contact details changed. All of it is one transaction.
+pub fn invite(
+    ctx: &InvitationContext<'_>,
+    now: UnixSeconds,
+    reach: &CompanyReach,
+    user: &UserId,
+    identity_verified: bool,
+) -> Result<Invitation> {
+    if !identity_verified {
+        return Err(Refusal::IdentityNotVerified.into());
+    }
+    let code = SignUpCode::generate();
+    let digest = code_digest(ctx.keys, &code)?;
+    let company_id = reach.company().as_str().to_owned();
+    ctx.store.write(|tx| {
+        // A person out of the administrator's reach is not found, as if absent.
+        let in_company = tx.memberships(user)?.iter().any(|m| m.company_id == *reach.company());
+        let person = tx.user(user)?.filter(|_| in_company).ok_or(Error::NotFound("user"))?;
+        let company = tx.company(reach.company())?.ok_or(Error::NotFound("company"))?;
+        let inviter = tx.user(reach.actor())?.map(|u| u.name).unwrap_or_default();
+        let contacts = InvitedContacts {
+            email: person.email.as_str().to_owned(),
+            phone: person.phone.as_ref().map(|p| p.as_str().to_owned()),
+            communication_email: person.communication.email.as_str().to_owned(),
+            communication_phone: person.communication.phone.as_ref().map(|p| p.as_str().to_owned()),
+        };
+        // Compared with the last invitation, whatever became of it: a changed
+        // contact must be checked again, by customer service.
+        if let Some(last) = tx.last_invitation_of(user, &company_id)? {
+            may_reinvite(reach.authority() == Authority::Support, &contacts_of(&last), &contacts)?;
+        }
+        for live in tx.live_invitations_of(user)?.into_iter().filter(|i| i.company_id == company_id) {
+            tx.end_invitation(&live.id, "replaced", now)?;
+        }
+        let stored = StoredInvitation {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.as_str().to_owned(),
+            company_id: company_id.clone(),
+            invited_by: Some(reach.actor().as_str().to_owned()),
+            code_digest: digest.clone(),
+            state: "sent".to_owned(),
+            email: contacts.email.clone(),
+            phone: contacts.phone.clone(),
+            communication_email: contacts.communication_email.clone(),
+            communication_phone: contacts.communication_phone.clone(),
+            created_at: now,
+            expires_at: now + INVITATION_SECONDS,
+            code_entered_at: None,
+            sms_code_digest: None,
+            sms_code_expires_at: None,
+            sms_attempts: 0,
+            resends_used: 0,
+            admin_code_digest: None,
+            admin_code_expires_at: None,
+            ended_at: None,
+        };
+        tx.insert_invitation(&stored)?;
+        let english = Texts::english();
+        let message = Message::Email {
+            to: person.communication.email.clone(),
+            subject: english.fill("message.invitation_subject", &[("company", company.name.clone())]),
+            body: english.fill(
+                "message.invitation_body",
+                &[
+                    ("inviter", inviter),
+                    ("company", company.name),
+                    ("code", code.for_display()),
+                    ("hours", (INVITATION_SECONDS / 3600).to_string()),
+                ],
+            ),
+        };
+        enqueue(tx, ctx.keys, now, &message, Some(stored.expires_at))?;
+        let about = Subjects { user: Some(user), client: None, company: Some(&company_id) };
+        audit::record(tx, now, &ctx.origin, about, Event::InvitationSent)?;
+        Ok(Invitation {
+            id: stored.id,
+            user_id: user.clone(),
+            state: InvitationState::Sent,
+            expires_at: stored.expires_at,
+        })
+    })
+}
+
+/// Cancels an invitation of the company at once; one of another company is
+/// not found. Cancelling one that has ended changes nothing.
+pub fn cancel(ctx: &InvitationContext<'_>, now: UnixSeconds, reach: &CompanyReach, invitation_id: &str) -> Result<()> {
+    ctx.store.write(|tx| {
+        let stored = tx
+            .invitation(invitation_id)?
+            .filter(|i| i.company_id == reach.company().as_str())
+            .ok_or(Error::NotFound("invitation"))?;
+        if tx.end_invitation(&stored.id, "cancelled", now)? {
+            let user = UserId::from_stored(stored.user_id);
+            let about = Subjects { user: Some(&user), client: None, company: Some(&stored.company_id) };
+            audit::record(tx, now, &ctx.origin, about, Event::InvitationCancelled)?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

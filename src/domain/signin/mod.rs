@@ -80,7 +80,7 @@ impl SignIn<'_> {
         event: Event,
     ) -> Result<()> {
         let client = flow.request.as_ref().map(|r| r.client_id.as_str());
-        audit::record(tx, now, &self.origin, Subjects { user, client }, event)
+        audit::record(tx, now, &self.origin, Subjects { user, client, company: None }, event)
     }
 
     /// The language of the messages a flow's steps send: the application's

@@ -9,8 +9,8 @@ use portti::domain::contact::Email;
 use portti::domain::ids::UserId;
 use portti::notify::{Message, enqueue};
 use portti::store::{
-    KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCode, StoredFlow, StoredGrant, StoredReset, StoredSession,
-    swept_tables,
+    KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCode, StoredFlow, StoredGrant, StoredInvitation, StoredReset,
+    StoredSession, swept_tables,
 };
 
 use super::{app_client, person};
@@ -83,6 +83,12 @@ const CASES: &[Case] = &[
     },
     Case { table: "password_resets", key: "id_digest", insert: resets, kept: &["live", "recently-expired"] },
     Case { table: "contact_changes", key: "new_value", insert: contact_changes, kept: &["+358401234567"] },
+    Case {
+        table: "invitations",
+        key: "id",
+        insert: invitations,
+        kept: &["live", "recently-ended", "recently-expired"],
+    },
 ];
 
 fn each_sweep_deletes_what_has_run_its_course(db: &TestDb) {
@@ -320,6 +326,45 @@ fn resets(state: &AppState, fixture: &Fixture) {
             tx.use_password_reset("used", ENDED)?;
             tx.insert_password_reset(&reset(user, "recently-expired", ENDED + 1))?;
             tx.insert_password_reset(&reset(None, "live", NOW + 600))
+        })
+        .unwrap();
+}
+
+/// Invitations are kept 30 days after they end or expire, for the
+/// administrator's view.
+fn invitations(state: &AppState, fixture: &Fixture) {
+    let company = portti::domain::company::add_company(&state.store, 1, "Asiakas Oy", None).unwrap();
+    let month = 30 * 24 * 3600;
+    let invitation = |id: &str, expires_at: i64, ended_at: Option<i64>| StoredInvitation {
+        id: id.to_owned(),
+        user_id: fixture.user.as_str().to_owned(),
+        company_id: company.id.as_str().to_owned(),
+        invited_by: None,
+        code_digest: format!("digest-{id}"),
+        state: if ended_at.is_some() { "cancelled" } else { "sent" }.to_owned(),
+        email: "john@example.com".to_owned(),
+        phone: None,
+        communication_email: "john@example.com".to_owned(),
+        communication_phone: None,
+        created_at: 0,
+        expires_at,
+        code_entered_at: None,
+        sms_code_digest: None,
+        sms_code_expires_at: None,
+        sms_attempts: 0,
+        resends_used: 0,
+        admin_code_digest: None,
+        admin_code_expires_at: None,
+        ended_at,
+    };
+    state
+        .store
+        .write(|tx| {
+            tx.insert_invitation(&invitation("live", NOW + 3600, None))?;
+            tx.insert_invitation(&invitation("recently-expired", NOW - month + 1, None))?;
+            tx.insert_invitation(&invitation("expired-long-ago", NOW - month, None))?;
+            tx.insert_invitation(&invitation("recently-ended", NOW + 3600, Some(NOW - month + 1)))?;
+            tx.insert_invitation(&invitation("ended-long-ago", NOW + 3600, Some(NOW - month)))
         })
         .unwrap();
 }

@@ -1,0 +1,108 @@
+//! Inviting a foreign user (issue 11, the first step): an administrator
+//! within reach sends a 16-character sign-up code by email, valid 24 hours;
+//! a re-invite replaces the live invitation, and after a contact change only
+//! customer service may send one; cancelling ends it at once. Through the
+//! domain, on both backends (the admin API and pages come next).
+
+use diesel::prelude::*;
+use portti::AppState;
+use portti::domain::access::{AccessRight, CompanyRole};
+use portti::domain::admin::invitations::{self, InvitationContext, InvitationState};
+use portti::domain::admin::reach;
+use portti::domain::company::add_company;
+use portti::domain::ids::{CompanyId, UserId};
+use portti::domain::user::{MembershipInput, NewUserInput, add_user};
+use portti::error::{Error, Refusal};
+use portti::store::schema::{invitations as invitation_rows, outbox};
+
+use crate::support::{TestDb, on_both_backends};
+
+on_both_backends!(an_administrator_within_reach_invites_re_invites_and_cancels);
+
+fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>, support: bool) -> UserId {
+    let input = NewUserInput {
+        email: email.to_owned(),
+        name: email.split('@').next().unwrap().to_owned(),
+        phone: Some("+46701234567".to_owned()),
+        support,
+        memberships: vec![MembershipInput {
+            company_id: company.clone(),
+            roles,
+            rights: vec![AccessRight::parse("ledger").unwrap()],
+        }],
+        ..Default::default()
+    };
+    add_user(&state.store, &state.keys, 1, input).unwrap().user.id
+}
+
+fn an_administrator_within_reach_invites_re_invites_and_cancels(db: &TestDb) {
+    let state = db.open("");
+    let now = state.clock.now();
+    let company = add_company(&state.store, 1, "Asiakas Oy", None).unwrap();
+    let elsewhere = add_company(&state.store, 1, "Muu Oy", None).unwrap();
+    let admin = member(&state, "kh@example.com", &company.id, vec![CompanyRole::UserAdmin], false);
+    let invitee = member(&state, "john@example.com", &company.id, vec![], false);
+    let stranger = member(&state, "other@example.com", &elsewhere.id, vec![], false);
+    let support = member(&state, "support@example.com", &elsewhere.id, vec![], true);
+    let ctx = InvitationContext { store: &state.store, keys: &state.keys, origin: Default::default() };
+    let reach_of = |actor: &UserId, company: &CompanyId| state.store.read(|r| reach(r, actor, company)).unwrap();
+    let kh = reach_of(&admin, &company.id).expect("a user admin reaches their company");
+    assert!(reach_of(&admin, &elsewhere.id).is_none(), "and no other");
+    let rows = || invitation_rows::table.count().get_result::<i64>(&mut db.connection()).unwrap();
+
+    // The identity must have been checked.
+    let unchecked = invitations::invite(&ctx, now, &kh, &invitee, false);
+    assert!(matches!(unchecked, Err(Error::Refused(Refusal::IdentityNotVerified))), "{unchecked:?}");
+    assert_eq!(rows(), 0);
+    // A person of another company is out of reach: not found.
+    assert!(matches!(invitations::invite(&ctx, now, &kh, &stranger, true), Err(Error::NotFound(_))));
+
+    let first = invitations::invite(&ctx, now, &kh, &invitee, true).unwrap();
+    assert_eq!((first.state, first.expires_at), (InvitationState::Sent, now + 24 * 3600));
+    // The email, in English, holds the code in groups of four; only its keyed hash is stored.
+    let (id, sealed): (String, Option<String>) = outbox::table
+        .filter(outbox::recipient.eq("john@example.com"))
+        .select((outbox::id, outbox::sealed_content))
+        .get_result(&mut db.connection())
+        .unwrap();
+    let mail = String::from_utf8(state.keys.open(&format!("outbox:{id}"), &sealed.unwrap()).unwrap()).unwrap();
+    assert!(mail.contains("Your invitation to Asiakas Oy") && mail.contains("valid for 24 hours"), "{mail}");
+    let start = mail.find("sign-up code is ").unwrap() + "sign-up code is ".len();
+    let code = &mail[start..start + 19];
+    assert!(code.split('-').all(|group| group.len() == 4) && code.matches('-').count() == 3, "{code}");
+    let digest: String =
+        invitation_rows::table.select(invitation_rows::code_digest).get_result(&mut db.connection()).unwrap();
+    assert!(!digest.contains(&code.replace('-', "")), "the code itself is not stored");
+
+    // A re-invite replaces the live invitation.
+    let second = invitations::invite(&ctx, now + 60, &kh, &invitee, true).unwrap();
+    let state_of = |id: &str| -> String {
+        invitation_rows::table.find(id).select(invitation_rows::state).get_result(&mut db.connection()).unwrap()
+    };
+    assert_eq!((state_of(&first.id).as_str(), state_of(&second.id).as_str()), ("replaced", "sent"));
+
+    // After a contact change only customer service re-invites.
+    state.store.write(|tx| tx.set_communication_phone(&invitee, "+46709999999", now)).unwrap();
+    let refused = invitations::invite(&ctx, now + 120, &kh, &invitee, true);
+    assert!(matches!(refused, Err(Error::Refused(Refusal::SupportMustReinvite))), "{refused:?}");
+    assert_eq!(state_of(&second.id), "sent", "a refused re-invite changes nothing");
+    let service = reach_of(&support, &company.id).expect("support reaches every company");
+    let third = invitations::invite(&ctx, now + 180, &service, &invitee, true).unwrap();
+    assert_eq!(state_of(&second.id), "replaced");
+
+    // Cancelling ends it at once; another company's administrator does not find it.
+    let other_admin = member(&state, "kh2@example.com", &elsewhere.id, vec![CompanyRole::UserAdmin], false);
+    let theirs = reach_of(&other_admin, &elsewhere.id).unwrap();
+    assert!(matches!(invitations::cancel(&ctx, now, &theirs, &third.id), Err(Error::NotFound(_))));
+    invitations::cancel(&ctx, now + 240, &kh, &third.id).unwrap();
+    assert_eq!(state_of(&third.id), "cancelled");
+
+    // Each is in the company's audit log.
+    let actions: Vec<String> = portti::store::schema::audit_events::table
+        .filter(portti::store::schema::audit_events::company_id.eq(company.id.as_str()))
+        .order(portti::store::schema::audit_events::at)
+        .select(portti::store::schema::audit_events::action)
+        .load(&mut db.connection())
+        .unwrap();
+    assert_eq!(actions, ["invitation_sent", "invitation_sent", "invitation_sent", "invitation_cancelled"]);
+}
