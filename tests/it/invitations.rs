@@ -54,6 +54,17 @@ fn an_administrator_within_reach_invites_re_invites_and_cancels(db: &TestDb) {
     let unchecked = invitations::invite(&ctx, now, &kh, &invitee, false);
     assert!(matches!(unchecked, Err(Error::Refused(Refusal::IdentityNotVerified))), "{unchecked:?}");
     assert_eq!(rows(), 0);
+    // The activation texts a code: a person without a phone for codes cannot be invited.
+    let no_phone = NewUserInput {
+        email: "nophone@example.com".to_owned(),
+        name: "No Phone".to_owned(),
+        memberships: vec![MembershipInput { company_id: company.id.clone(), roles: vec![], rights: vec![] }],
+        ..Default::default()
+    };
+    let no_phone = add_user(&state.store, &state.keys, 1, no_phone).unwrap().user.id;
+    let refused = invitations::invite(&ctx, now, &kh, &no_phone, true);
+    assert!(matches!(refused, Err(Error::Refused(Refusal::PhoneMissing))), "{refused:?}");
+    assert_eq!(rows(), 0);
     // A person of another company is out of reach: not found.
     assert!(matches!(invitations::invite(&ctx, now, &kh, &stranger, true), Err(Error::NotFound(_))));
 

@@ -184,6 +184,10 @@ pub fn invite(
         // A person out of the administrator's reach is not found, as if absent.
         let in_company = tx.memberships(user)?.iter().any(|m| m.company_id == *reach.company());
         let person = tx.user(user)?.filter(|_| in_company).ok_or(Error::NotFound("user"))?;
+        // The activation sends its verification code by SMS.
+        if person.communication.phone.is_none() {
+            return Err(Refusal::PhoneMissing.into());
+        }
         let company = tx.company(reach.company())?.ok_or(Error::NotFound("company"))?;
         let inviter = tx.user(reach.actor())?.map(|u| u.name).unwrap_or_default();
         let contacts = InvitedContacts {
