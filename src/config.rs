@@ -64,8 +64,26 @@ pub struct Config {
     pub session: SessionConfig,
     pub sign_in: SignInConfig,
     pub terms: TermsConfig,
+    pub app: AppConfig,
     pub upstream: Vec<UpstreamConfig>,
     pub clients: Vec<ClientConfig>,
+}
+
+/// The mobile app: its public client, and the oldest version the app API serves.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppConfig {
+    /// The app's public client; it may use the device-key grant. Unset: no app API.
+    pub client_id: Option<String>,
+    /// The lowest app version (semver) the app API serves. Unset: any.
+    pub min_version: Option<String>,
+}
+
+/// The mobile app, validated.
+#[derive(Debug, Clone, Default)]
+pub struct AppSettings {
+    pub client_id: Option<String>,
+    pub min_version: Option<semver::Version>,
 }
 
 /// Browser sessions (OWASP ASVS level 2 by default).
@@ -221,6 +239,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             sign_in: SignInConfig::default(),
             terms: TermsConfig::default(),
+            app: AppConfig::default(),
             upstream: Vec::new(),
             clients: Vec::new(),
         }
@@ -411,6 +430,7 @@ pub struct Settings {
     pub session: SessionConfig,
     pub sign_in: SignInConfig,
     pub terms: Terms,
+    pub app: AppSettings,
     pub upstreams: Vec<UpstreamConfig>,
     pub clients: Vec<NewClient>,
 }
@@ -624,6 +644,7 @@ impl Settings {
             return Err(Error::Config("sign_in.* must be positive".to_owned()));
         }
         let terms = load_terms(config.terms)?;
+        let app = app_settings(config.app)?;
         let upstreams = validate_upstreams(config.upstream)?;
         let clients = config.clients.into_iter().map(client_from_config).collect::<Result<Vec<_>>>()?;
         Ok(Self {
@@ -642,6 +663,7 @@ impl Settings {
             session,
             sign_in,
             terms,
+            app,
             upstreams,
             clients,
         })
@@ -686,6 +708,20 @@ fn check_sign_in(rules: &SignInConfig) -> Result<()> {
         None
     };
     problem.map_or(Ok(()), |problem| Err(Error::Config(problem.to_owned())))
+}
+
+fn app_settings(app: AppConfig) -> Result<AppSettings> {
+    if app.client_id.as_deref().is_some_and(|id| id.trim().is_empty()) {
+        return Err(Error::Config("app.client_id must not be blank".to_owned()));
+    }
+    let min_version = app
+        .min_version
+        .map(|v| {
+            semver::Version::parse(v.trim())
+                .map_err(|e| Error::Config(format!("app.min_version `{v}` is not a version like 2.4.0: {e}")))
+        })
+        .transpose()?;
+    Ok(AppSettings { client_id: app.client_id, min_version })
 }
 
 fn load_terms(config: TermsConfig) -> Result<Terms> {

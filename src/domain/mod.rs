@@ -5,6 +5,7 @@ pub mod access;
 pub mod access_token;
 pub mod account;
 pub mod admin;
+pub mod app_version;
 pub mod audit;
 pub mod authorization;
 pub mod browser_origins;

@@ -108,6 +108,20 @@ pub enum Refusal {
     NameTooLong,
     /// The name has control characters.
     NameControlCharacters,
+    /// The app is older than `app.min_version` (or did not say its version): update it.
+    AppUpdateRequired,
+    /// The invitation's time ran out: ask the administrator for a new one.
+    InvitationExpired,
+    /// The administrator cancelled the invitation.
+    InvitationCancelled,
+    /// A newer invitation replaced this one: use the code of the newest email.
+    InvitationReplaced,
+    /// The invitation's two new SMS codes are used: ask the administrator for a code.
+    ResendLimit,
+    /// The administrator's code can be made only once the invitee entered the sign-up code.
+    CodeNotEntered,
+    /// The administrator's role does not allow this action on a user within reach.
+    Forbidden,
 }
 
 impl Refusal {
@@ -143,6 +157,13 @@ impl Refusal {
             | Refusal::PhoneInvalid { .. }
             | Refusal::PhoneNotMobile { .. } => "invalid_phone",
             Refusal::NameMissing | Refusal::NameTooLong | Refusal::NameControlCharacters => "invalid_name",
+            Refusal::AppUpdateRequired => "app_update_required",
+            Refusal::InvitationExpired => "invitation_expired",
+            Refusal::InvitationCancelled => "invitation_cancelled",
+            Refusal::InvitationReplaced => "invitation_replaced",
+            Refusal::ResendLimit => "resend_limit",
+            Refusal::CodeNotEntered => "code_not_entered",
+            Refusal::Forbidden => "forbidden",
         }
     }
 
@@ -187,6 +208,13 @@ impl Refusal {
             Refusal::NameMissing => "name_missing",
             Refusal::NameTooLong => "name_too_long",
             Refusal::NameControlCharacters => "name_control_characters",
+            Refusal::AppUpdateRequired => "app_update_required",
+            Refusal::InvitationExpired => "invitation_expired",
+            Refusal::InvitationCancelled => "invitation_cancelled",
+            Refusal::InvitationReplaced => "invitation_replaced",
+            Refusal::ResendLimit => "resend_limit",
+            Refusal::CodeNotEntered => "code_not_entered",
+            Refusal::Forbidden => "forbidden",
         }
     }
 
@@ -215,15 +243,19 @@ impl Refusal {
     }
 
     /// The HTTP status: a limit is 429, something gone or out of reach 404, a
-    /// step the role does not allow 403, anything else a refused input, 400.
+    /// step the role does not allow 403, a step out of order 409, an app too
+    /// old for the API 426, anything else a refused input, 400.
     pub fn status(&self) -> u16 {
         match self {
             Refusal::TooManyAttempts
             | Refusal::TooManyWrongCodes
             | Refusal::AccountLocked
-            | Refusal::TooManySignIns => 429,
+            | Refusal::TooManySignIns
+            | Refusal::ResendLimit => 429,
             Refusal::SignInExpired | Refusal::ResetExpired | Refusal::ApplicationNotFound => 404,
-            Refusal::SupportMustReinvite => 403,
+            Refusal::SupportMustReinvite | Refusal::Forbidden => 403,
+            Refusal::CodeNotEntered => 409,
+            Refusal::AppUpdateRequired => 426,
             _ => 400,
         }
     }
@@ -270,6 +302,13 @@ impl Refusal {
             Refusal::NameMissing,
             Refusal::NameTooLong,
             Refusal::NameControlCharacters,
+            Refusal::AppUpdateRequired,
+            Refusal::InvitationExpired,
+            Refusal::InvitationCancelled,
+            Refusal::InvitationReplaced,
+            Refusal::ResendLimit,
+            Refusal::CodeNotEntered,
+            Refusal::Forbidden,
         ];
         for refusal in &all {
             match refusal {
@@ -310,7 +349,14 @@ impl Refusal {
                 | Refusal::PhoneNotMobile { .. }
                 | Refusal::NameMissing
                 | Refusal::NameTooLong
-                | Refusal::NameControlCharacters => {}
+                | Refusal::NameControlCharacters
+                | Refusal::AppUpdateRequired
+                | Refusal::InvitationExpired
+                | Refusal::InvitationCancelled
+                | Refusal::InvitationReplaced
+                | Refusal::ResendLimit
+                | Refusal::CodeNotEntered
+                | Refusal::Forbidden => {}
             }
         }
         all
@@ -331,7 +377,7 @@ mod tests {
         for refusal in Refusal::examples() {
             let code = refusal.code();
             assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
-            assert!(matches!(refusal.status(), 400 | 403 | 404 | 429), "{refusal:?}");
+            assert!(matches!(refusal.status(), 400 | 403 | 404 | 409 | 426 | 429), "{refusal:?}");
         }
         assert_eq!(Refusal::PhoneCharacter { input: "x".into(), character: '-' }.code(), "invalid_phone");
         assert_eq!(Refusal::TooManyAttempts.status(), 429);

@@ -2,6 +2,8 @@
 //! render; the rules live in `domain`.
 
 mod account;
+pub mod api;
+pub mod app_api;
 mod browser;
 pub mod cors;
 mod discovery;
@@ -69,7 +71,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(account::revoke_application)
         .service(account::sign_out_everywhere)
         .service(account::show_form_address)
-        .service(page::switch);
+        .service(page::switch)
+        .service(app_api::scope());
 }
 
 /// Registers `/metrics`: on the main listener, or alone on `metrics_bind`.

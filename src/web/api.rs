@@ -1,0 +1,92 @@
+//! What the JSON APIs (`/api/admin/v1`, `/api/app/v1`) share: every error
+//! is `{"error": <stable code>, "message": <a sentence for a person>}`
+//! (DESIGN.md, "External interface, part 2"), and a body is JSON of at most
+//! 16 KiB, refused with `invalid_request` otherwise.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
+use actix_web::{HttpResponse, ResponseError, web};
+use serde::Serialize;
+
+use super::error_response::{is_server_side, status_of};
+use super::request_id;
+use crate::domain::refusal::Refusal;
+use crate::error::Error;
+use crate::i18n::Texts;
+
+/// The largest JSON body the APIs read.
+const BODY_LIMIT: usize = 16 * 1024;
+
+/// An error as a JSON API answers it.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        Self(error)
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        Self(Error::Refused(refusal))
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Serialize)]
+struct Body {
+    error: &'static str,
+    message: String,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        status_of(&self.0)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((CACHE_CONTROL, "no-store"));
+        if matches!(self.0, Error::InvalidToken) {
+            response.insert_header((WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+        }
+        let english = Texts::english();
+        let body = match &self.0 {
+            Error::Refused(refusal) => Body { error: refusal.code(), message: english.refusal(refusal) },
+            // Whatever it was that is not there, the answer is the same:
+            // what lies beyond an administrator's reach is not revealed.
+            Error::NotFound(_) => Body { error: "not_found", message: english.get("error.api_not_found").to_owned() },
+            Error::InvalidToken => {
+                Body { error: "invalid_token", message: english.get("error.api_invalid_token").to_owned() }
+            }
+            error if is_server_side(error) => {
+                tracing::error!(request_id = request_id::current().as_deref(), error = %error, "request failed");
+                Body { error: error.code(), message: english.get("error.api_server").to_owned() }
+            }
+            error => Body { error: error.code(), message: error.to_string() },
+        };
+        response.json(body)
+    }
+}
+
+/// How the APIs read JSON bodies: at most [`BODY_LIMIT`]; a body that is not
+/// the expected JSON is `invalid_request`, saying what is wrong with it.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(BODY_LIMIT).error_handler(|error, _req| {
+        ApiError(Error::InvalidRequest(format!("The request body is not what this endpoint reads: {error}"))).into()
+    })
+}
+
+/// A path segment that is an id Portti made: a UUID. Anything else is not
+/// found, before it is looked up.
+pub fn parse_id(segment: &str) -> ApiResult<String> {
+    uuid::Uuid::parse_str(segment).map(|id| id.to_string()).map_err(|_| ApiError(Error::NotFound("id")))
+}
