@@ -145,6 +145,17 @@ impl AppState {
         }
     }
 
+    /// The context of the invitee's activation steps, in `lang`.
+    pub fn activation(&self, lang: i18n::Lang) -> domain::activation::ActivationContext<'_> {
+        domain::activation::ActivationContext {
+            store: &self.store,
+            keys: &self.keys,
+            issuer: &self.settings.issuer,
+            texts: i18n::Texts::new(lang),
+            origin: domain::audit::Origin::default(),
+        }
+    }
+
     /// The signing keys in use now.
     pub fn key_set(&self) -> Arc<KeySet> {
         self.signing.read().unwrap_or_else(PoisonError::into_inner).clone()

@@ -22,6 +22,12 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
+/// A random 6-digit code (an SMS or email code), with leading zeros.
+pub fn six_digit_code() -> String {
+    let n = u32::from_le_bytes(random_bytes::<4>()) % 1_000_000;
+    format!("{n:06}")
+}
+
 /// The hex SHA-256 digest of a secret, as stored.
 pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

@@ -17,7 +17,7 @@ use super::throttle::Subject;
 use super::user::User;
 use crate::clock::UnixSeconds;
 use crate::crypto::password;
-use crate::crypto::secret::random_bytes;
+use crate::crypto::secret::six_digit_code;
 use crate::error::Result;
 use crate::i18n::Texts;
 use crate::notify::{Message, enqueue};
@@ -214,7 +214,7 @@ pub fn start_contact_change(
     value: &str,
     proof: &str,
 ) -> Result<()> {
-    let code = format!("{:06}", u32::from_le_bytes(random_bytes::<4>()) % 1_000_000);
+    let code = six_digit_code();
     let texts = &ctx.texts;
     let filled = [("code", code.clone()), ("minutes", minutes(CONTACT_CODE_SECONDS).to_string())];
     let (normalised, message) = match contact {

@@ -56,6 +56,12 @@ pub enum Event {
     InvitationSent,
     /// An administrator cancelled the person's invitation.
     InvitationCancelled,
+    /// The invitee entered the sign-up code; an SMS code was sent.
+    InvitationCodeEntered,
+    /// The invitee ordered a new SMS code.
+    InvitationCodeResent,
+    /// The invitee's verification code was right.
+    InvitationVerified,
 }
 
 impl Event {
@@ -79,6 +85,9 @@ impl Event {
             Event::Unlocked => "account_unlocked",
             Event::InvitationSent => "invitation_sent",
             Event::InvitationCancelled => "invitation_cancelled",
+            Event::InvitationCodeEntered => "invitation_code_entered",
+            Event::InvitationCodeResent => "invitation_code_resent",
+            Event::InvitationVerified => "invitation_verified",
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod access_token;
 pub mod account;
+pub mod activation;
 pub mod admin;
 pub mod app_version;
 pub mod audit;

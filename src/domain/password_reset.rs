@@ -15,7 +15,7 @@ use super::throttle::{Lockout, Subject};
 use crate::clock::UnixSeconds;
 use crate::crypto::Keys;
 use crate::crypto::password;
-use crate::crypto::secret::{random_bytes, random_token, sha256_hex};
+use crate::crypto::secret::{random_token, sha256_hex, six_digit_code};
 use crate::error::{Error, Result};
 use crate::i18n::{Texts, date_time};
 use crate::notify::{Message, enqueue};
@@ -130,7 +130,7 @@ pub fn start(
     let id_digest = sha256_hex(&reset_id);
     let code = match method {
         Method::EmailLink => None,
-        Method::SmsCode => Some(six_digits()),
+        Method::SmsCode => Some(six_digit_code()),
     };
     let lifetime = method.lifetime();
     let code_digest = code.as_deref().map(|c| ctx.keys.code_digest(&code_context(&id_digest), c)).transpose()?;
@@ -209,11 +209,6 @@ pub fn start(
         Method::EmailLink => Started::LinkSent,
         Method::SmsCode => Started::CodeSent { reset_id },
     })
-}
-
-fn six_digits() -> String {
-    let n = u32::from_le_bytes(random_bytes::<4>()) % 1_000_000;
-    format!("{n:06}")
 }
 
 /// The reset behind an id, while it is neither used nor expired.
@@ -342,6 +337,8 @@ pub fn set_password(
             return Err(Refusal::ResetExpired.into());
         }
         tx.set_password_hash(&user_id, &hash, now)?;
+        // An invitee who created the password from the activation carries on.
+        tx.invitations_password_set(&user_id)?;
         tx.use_user_password_resets(&user_id, now)?;
         // A new password lifts the lockout, also one that only a reset lifts.
         tx.clear_sign_in_failures(Subject::person(&user_id).key())?;

@@ -114,6 +114,8 @@ pub enum Refusal {
     InvitationExpired,
     /// The administrator cancelled the invitation.
     InvitationCancelled,
+    /// The invitation was used to activate the app already: sign in instead.
+    InvitationUsed,
     /// A newer invitation replaced this one: use the code of the newest email.
     InvitationReplaced,
     /// The invitation's two new SMS codes are used: ask the administrator for a code.
@@ -160,6 +162,7 @@ impl Refusal {
             Refusal::AppUpdateRequired => "app_update_required",
             Refusal::InvitationExpired => "invitation_expired",
             Refusal::InvitationCancelled => "invitation_cancelled",
+            Refusal::InvitationUsed => "invitation_expired",
             Refusal::InvitationReplaced => "invitation_replaced",
             Refusal::ResendLimit => "resend_limit",
             Refusal::CodeNotEntered => "code_not_entered",
@@ -211,6 +214,7 @@ impl Refusal {
             Refusal::AppUpdateRequired => "app_update_required",
             Refusal::InvitationExpired => "invitation_expired",
             Refusal::InvitationCancelled => "invitation_cancelled",
+            Refusal::InvitationUsed => "invitation_used",
             Refusal::InvitationReplaced => "invitation_replaced",
             Refusal::ResendLimit => "resend_limit",
             Refusal::CodeNotEntered => "code_not_entered",
@@ -305,6 +309,7 @@ impl Refusal {
             Refusal::AppUpdateRequired,
             Refusal::InvitationExpired,
             Refusal::InvitationCancelled,
+            Refusal::InvitationUsed,
             Refusal::InvitationReplaced,
             Refusal::ResendLimit,
             Refusal::CodeNotEntered,
@@ -353,6 +358,7 @@ impl Refusal {
                 | Refusal::AppUpdateRequired
                 | Refusal::InvitationExpired
                 | Refusal::InvitationCancelled
+                | Refusal::InvitationUsed
                 | Refusal::InvitationReplaced
                 | Refusal::ResendLimit
                 | Refusal::CodeNotEntered

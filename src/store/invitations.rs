@@ -88,6 +88,78 @@ impl Write<'_> {
             .execute(self.conn)?;
         Ok(ended == 1)
     }
+
+    /// The invitee entered the sign-up code: the SMS code (its keyed hash)
+    /// is set and its attempts start at zero. False unless the invitation
+    /// was waiting for the sign-up code.
+    pub fn enter_sign_up_code(&mut self, id: &str, sms_code_digest: &str, expires_at: i64, now: i64) -> Result<bool> {
+        let entered = diesel::update(invitations::table.find(id).filter(invitations::state.eq("sent")))
+            .set((
+                invitations::state.eq("code_entered"),
+                invitations::code_entered_at.eq(now),
+                invitations::sms_code_digest.eq(sms_code_digest),
+                invitations::sms_code_expires_at.eq(expires_at),
+                invitations::sms_attempts.eq(0),
+            ))
+            .execute(self.conn)?;
+        Ok(entered == 1)
+    }
+
+    /// A new SMS code, counted against the invitation's resends; the
+    /// attempts start again.
+    pub fn resend_sms_code(&mut self, id: &str, sms_code_digest: &str, expires_at: i64) -> Result<()> {
+        diesel::update(invitations::table.find(id))
+            .set((
+                invitations::sms_code_digest.eq(sms_code_digest),
+                invitations::sms_code_expires_at.eq(expires_at),
+                invitations::sms_attempts.eq(0),
+                invitations::resends_used.eq(invitations::resends_used + 1),
+            ))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Counts a verification code attempt; returns the attempts since the
+    /// last code was made, this one included.
+    pub fn count_invitation_attempt(&mut self, id: &str) -> Result<i32> {
+        diesel::update(invitations::table.find(id))
+            .set(invitations::sms_attempts.eq(invitations::sms_attempts + 1))
+            .execute(self.conn)?;
+        Ok(invitations::table.find(id).select(invitations::sms_attempts).get_result(self.conn)?)
+    }
+
+    /// Ends an invitation's verification codes, the SMS one and the
+    /// administrator's (used, or too many wrong tries).
+    pub fn end_invitation_codes(&mut self, id: &str) -> Result<()> {
+        diesel::update(invitations::table.find(id))
+            .set((
+                invitations::sms_code_digest.eq(None::<String>),
+                invitations::sms_code_expires_at.eq(None::<i64>),
+                invitations::admin_code_digest.eq(None::<String>),
+                invitations::admin_code_expires_at.eq(None::<i64>),
+            ))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Moves an invitation from state `from` to `to`; false when it was not in `from`.
+    pub fn advance_invitation(&mut self, id: &str, from: &str, to: &str) -> Result<bool> {
+        let moved = diesel::update(invitations::table.find(id).filter(invitations::state.eq(from)))
+            .set(invitations::state.eq(to))
+            .execute(self.conn)?;
+        Ok(moved == 1)
+    }
+
+    /// The person set the account password their verified invitations asked for.
+    pub fn invitations_password_set(&mut self, user_id: &UserId) -> Result<usize> {
+        Ok(diesel::update(
+            invitations::table
+                .filter(invitations::user_id.eq(user_id.as_str()))
+                .filter(invitations::state.eq("verified")),
+        )
+        .set(invitations::state.eq("password_set"))
+        .execute(self.conn)?)
+    }
 }
 
 /// How long an invitation that ended or expired is kept, for the

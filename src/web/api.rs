@@ -41,9 +41,13 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body {
+/// Every error of the JSON APIs.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable snake_case code.
+    #[schema(example = "invalid_code")]
     error: &'static str,
+    /// A sentence for the person.
     message: String,
 }
 
@@ -60,18 +64,18 @@ impl ResponseError for ApiError {
         }
         let english = Texts::english();
         let body = match &self.0 {
-            Error::Refused(refusal) => Body { error: refusal.code(), message: english.refusal(refusal) },
+            Error::Refused(refusal) => ErrorBody { error: refusal.code(), message: english.refusal(refusal) },
             // Whatever it was that is not there, the answer is the same:
             // what lies beyond an administrator's reach is not revealed.
-            Error::NotFound(_) => Body { error: "not_found", message: english.get("error.api_not_found").to_owned() },
+            Error::NotFound(_) => ErrorBody { error: "not_found", message: english.get("error.api_not_found").to_owned() },
             Error::InvalidToken => {
-                Body { error: "invalid_token", message: english.get("error.api_invalid_token").to_owned() }
+                ErrorBody { error: "invalid_token", message: english.get("error.api_invalid_token").to_owned() }
             }
             error if is_server_side(error) => {
                 tracing::error!(request_id = request_id::current().as_deref(), error = %error, "request failed");
-                Body { error: error.code(), message: english.get("error.api_server").to_owned() }
+                ErrorBody { error: error.code(), message: english.get("error.api_server").to_owned() }
             }
-            error => Body { error: error.code(), message: error.to_string() },
+            error => ErrorBody { error: error.code(), message: error.to_string() },
         };
         response.json(body)
     }

@@ -6,6 +6,7 @@
 mod support;
 
 mod account;
+mod activation;
 mod audit;
 mod browser;
 mod cli;

@@ -95,6 +95,11 @@ impl InvitationState {
         matches!(self, Self::Sent | Self::CodeEntered | Self::Verified | Self::PasswordSet)
     }
 
+    /// The state as stored (snake_case); `None` for one this version does not know.
+    pub fn from_stored(stored: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(stored.to_owned())).ok()
+    }
+
     /// Whether the administrator may generate a verification code: only once
     /// the invitee has entered the sign-up code.
     pub fn admin_code_allowed(self) -> bool {
@@ -149,7 +154,8 @@ pub struct Invitation {
     pub expires_at: UnixSeconds,
 }
 
-fn code_digest(keys: &Keys, code: &SignUpCode) -> Result<String> {
+/// The keyed hash a sign-up code is stored and looked up by.
+pub fn sign_up_code_digest(keys: &Keys, code: &SignUpCode) -> Result<String> {
     keys.code_digest("sign-up-code", code.as_str())
 }
 
@@ -178,7 +184,7 @@ pub fn invite(
         return Err(Refusal::IdentityNotVerified.into());
     }
     let code = SignUpCode::generate();
-    let digest = code_digest(ctx.keys, &code)?;
+    let digest = sign_up_code_digest(ctx.keys, &code)?;
     let company_id = reach.company().as_str().to_owned();
     ctx.store.write(|tx| {
         // A person out of the administrator's reach is not found, as if absent.

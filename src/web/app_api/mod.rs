@@ -6,6 +6,8 @@
 //! app_update_required` before anything else. The OpenAPI 3.1 document at
 //! `/api/app/v1/openapi.json` is generated from the handlers.
 
+mod activations;
+
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
@@ -25,7 +27,7 @@ pub const BASE: &str = "/api/app/v1";
 #[openapi(
     info(title = "Portti app API", description = "The mobile app's API: activation, devices, QR sign-in."),
     servers((url = "/api/app/v1")),
-    paths(openapi_document)
+    paths(openapi_document, activations::start, activations::resend, activations::verify)
 )]
 pub struct AppApi;
 
@@ -39,7 +41,11 @@ pub fn scope() -> actix_web::Scope<
         InitError = (),
     >,
 > {
-    web::scope(BASE).app_data(json_config()).wrap(from_fn(gate)).service(openapi_document)
+    web::scope(BASE).app_data(json_config()).wrap(from_fn(gate))
+        .service(openapi_document)
+        .service(activations::start)
+        .service(activations::resend)
+        .service(activations::verify)
 }
 
 /// The OpenAPI 3.1 document of the app API.
