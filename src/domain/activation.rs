@@ -17,8 +17,8 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use super::admin::invitations::{InvitationState, SMS_RESENDS, SignUpCode, phone_hint, sign_up_code_digest};
-use super::contact::PhoneNumber;
 use super::audit::{self, Event, Origin, Subjects};
+use super::contact::PhoneNumber;
 use super::ids::{CompanyId, UserId};
 use super::refusal::{Refusal, minutes, or_refuse, settle};
 use crate::clock::UnixSeconds;
@@ -27,7 +27,7 @@ use crate::crypto::secret::{random_token, sha256_hex, six_digit_code};
 use crate::error::{Error, Result};
 use crate::i18n::Texts;
 use crate::notify::{Message, enqueue};
-use crate::store::{Store, StoredInvitation, StoredReset, Write};
+use crate::store::{Read, Store, StoredInvitation, StoredReset, Write};
 
 /// How long an SMS verification code works.
 pub const SMS_CODE_SECONDS: i64 = 10 * 60;
@@ -156,7 +156,8 @@ fn code_sms(texts: &Texts, to: &PhoneNumber, code: &str) -> Message {
 /// The number an invitation's codes go to: the communication phone it was
 /// sent with (its contact details are the ones the administrator checked).
 fn phone_of(stored: &StoredInvitation) -> Result<PhoneNumber> {
-    let phone = stored.communication_phone.as_deref().ok_or_else(|| Error::internal("an invitation without a phone"))?;
+    let phone =
+        stored.communication_phone.as_deref().ok_or_else(|| Error::internal("an invitation without a phone"))?;
     PhoneNumber::parse(phone).map_err(|_| Error::internal("an invitation's phone does not parse"))
 }
 
@@ -180,11 +181,6 @@ pub fn start(ctx: &ActivationContext<'_>, now: UnixSeconds, address: Option<&str
             let found = tx.invitation_by_code(&sign_up_code_digest(ctx.keys, &code)?)?;
             let stored = or_refuse!(found.ok_or(Refusal::WrongCode));
             let state = or_refuse!(usable(&stored, now));
-            let company = tx.company(&CompanyId::from_stored(stored.company_id.clone()))?.map(|c| c.name).unwrap_or_default();
-            let invited_by = match &stored.invited_by {
-                Some(id) => tx.user(&UserId::from_stored(id.clone()))?.map(|u| u.name).unwrap_or_default(),
-                None => String::new(),
-            };
             let phone = phone_of(&stored)?;
             let started_now = state == InvitationState::Sent;
             if started_now {
@@ -200,17 +196,38 @@ pub fn start(ctx: &ActivationContext<'_>, now: UnixSeconds, address: Option<&str
                 InvitationState::Verified | InvitationState::PasswordSet => Some(verified(tx, &stored)?),
                 _ => None,
             };
-            Ok(Ok(Activation {
-                id: activation_id(ctx.keys, &stored.id)?,
-                company,
-                invited_by,
-                phone_hint: phone_hint(phone.as_str()),
-                resends_left: resends_left(&stored),
-                started_now,
-                verified,
-            }))
+            Ok(Ok(Activation { started_now, verified, ..describe(tx, ctx.keys, &stored)? }))
         })
         .and_then(settle)
+}
+
+/// An activation as it stands, for the app or the page to show.
+fn describe(r: &mut Read<'_>, keys: &Keys, stored: &StoredInvitation) -> Result<Activation> {
+    let company = r.company(&CompanyId::from_stored(stored.company_id.clone()))?.map(|c| c.name).unwrap_or_default();
+    let invited_by = match &stored.invited_by {
+        Some(id) => r.user(&UserId::from_stored(id.clone()))?.map(|u| u.name).unwrap_or_default(),
+        None => String::new(),
+    };
+    Ok(Activation {
+        id: activation_id(keys, &stored.id)?,
+        company,
+        invited_by,
+        phone_hint: phone_hint(phone_of(stored)?.as_str()),
+        resends_left: resends_left(stored),
+        started_now: false,
+        verified: None,
+    })
+}
+
+/// A started activation, while it can be carried on (the page that asks
+/// for the verification code shows it again after a refusal).
+pub fn find(store: &Store, keys: &Keys, now: UnixSeconds, activation: &str) -> Result<Activation> {
+    store.read(|r| {
+        let id = invitation_id_of(keys, activation)?.ok_or(Error::NotFound("activation"))?;
+        let stored = r.invitation(&id)?.ok_or(Error::NotFound("activation"))?;
+        usable(&stored, now)?;
+        describe(r, keys, &stored)
+    })
 }
 
 /// The invitation of an activation id, as the step may use it: an id Portti
@@ -249,9 +266,9 @@ pub fn resend(ctx: &ActivationContext<'_>, now: UnixSeconds, address: Option<&st
 /// Whether `typed` is the code stored as `digest`, while it works.
 fn is_code(keys: &Keys, context: &str, typed: &str, digest: Option<&str>, expires_at: Option<i64>, now: i64) -> bool {
     match (digest, expires_at) {
-        (Some(digest), Some(expires_at)) if expires_at > now => keys
-            .code_digest(context, typed)
-            .is_ok_and(|presented| presented.as_bytes().ct_eq(digest.as_bytes()).into()),
+        (Some(digest), Some(expires_at)) if expires_at > now => {
+            keys.code_digest(context, typed).is_ok_and(|presented| presented.as_bytes().ct_eq(digest.as_bytes()).into())
+        }
         _ => false,
     }
 }

@@ -67,7 +67,9 @@ impl ResponseError for ApiError {
             Error::Refused(refusal) => ErrorBody { error: refusal.code(), message: english.refusal(refusal) },
             // Whatever it was that is not there, the answer is the same:
             // what lies beyond an administrator's reach is not revealed.
-            Error::NotFound(_) => ErrorBody { error: "not_found", message: english.get("error.api_not_found").to_owned() },
+            Error::NotFound(_) => {
+                ErrorBody { error: "not_found", message: english.get("error.api_not_found").to_owned() }
+            }
             Error::InvalidToken => {
                 ErrorBody { error: "invalid_token", message: english.get("error.api_invalid_token").to_owned() }
             }

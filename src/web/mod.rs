@@ -2,6 +2,7 @@
 //! render; the rules live in `domain`.
 
 mod account;
+mod activate;
 pub mod api;
 pub mod app_api;
 mod browser;
@@ -71,6 +72,10 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(account::revoke_application)
         .service(account::sign_out_everywhere)
         .service(account::show_form_address)
+        .service(activate::start_page)
+        .service(activate::start_submit)
+        .service(activate::verify_submit)
+        .service(activate::resend_submit)
         .service(page::switch)
         .service(app_api::scope());
 }

@@ -30,6 +30,7 @@ served_on_both_backends!(
     ended_and_expired_invitations_have_their_own_errors,
     a_person_with_a_password_is_sent_to_sign_in,
     the_app_api_serves_only_a_recent_app,
+    the_activation_works_as_pages_too,
 );
 
 /// A company, its user administrator and an invitee (with a password or not).
@@ -39,7 +40,13 @@ pub struct Invited {
     pub invitee: UserId,
 }
 
-fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>, password: Option<&str>) -> UserId {
+fn member(
+    state: &AppState,
+    email: &str,
+    company: &CompanyId,
+    roles: Vec<CompanyRole>,
+    password: Option<&str>,
+) -> UserId {
     let input = NewUserInput {
         email: email.to_owned(),
         name: email.split('@').next().unwrap().to_owned(),
@@ -81,7 +88,10 @@ pub async fn sign_up_code(server: &TestServer, db: &TestDb) -> String {
 pub async fn last_sms_code(server: &TestServer, db: &TestDb) -> (String, usize) {
     let (_, sms) = delivered(server, db).await;
     let text = sms.last().expect("an SMS");
-    let code = text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).unwrap_or_else(|| panic!("a 6-digit code in {sms:?}"));
+    let code = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap_or_else(|| panic!("a 6-digit code in {sms:?}"));
     (code.to_owned(), sms.len())
 }
 
@@ -109,7 +119,8 @@ async fn an_invitee_enters_the_codes_and_creates_the_password(db: &TestDb) {
     let code = sign_up_code(&server, db).await;
 
     // Typed loosely: lower case, spaces for dashes.
-    let (status, started) = app_post(&server, "/activations", json!({"sign_up_code": code.to_lowercase().replace('-', " ")})).await;
+    let (status, started) =
+        app_post(&server, "/activations", json!({"sign_up_code": code.to_lowercase().replace('-', " ")})).await;
     assert_eq!(status, 201, "{started}");
     assert_eq!(started["company"], "Asiakas Oy");
     assert_eq!(started["invited_by"], "kh");
@@ -127,7 +138,8 @@ async fn an_invitee_enters_the_codes_and_creates_the_password(db: &TestDb) {
 
     // A wrong code is refused and changes nothing but the count.
     let wrong = if sms_code == "000000" { "111111" } else { "000000" };
-    let (status, refused) = app_post(&server, &format!("/activations/{activation}/verify"), json!({"code": wrong})).await;
+    let (status, refused) =
+        app_post(&server, &format!("/activations/{activation}/verify"), json!({"code": wrong})).await;
     assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_code")), "{refused}");
     assert!(refused["message"].as_str().unwrap().len() > 10);
     assert_eq!(state_of(db, &invitation.id), "code_entered");
@@ -259,7 +271,8 @@ async fn ended_and_expired_invitations_have_their_own_errors(db: &TestDb) {
     let activation = started["activation_id"].as_str().unwrap().to_owned();
     let (sms_code, _) = last_sms_code(&server, db).await;
     state.clock.advance(10 * 60 + 1);
-    let (status, body) = app_post(&server, &format!("/activations/{activation}/verify"), json!({"code": sms_code})).await;
+    let (status, body) =
+        app_post(&server, &format!("/activations/{activation}/verify"), json!({"code": sms_code})).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("code_expired")));
     state.clock.advance(24 * 3600);
     let (status, body) = start(code).await;
@@ -308,7 +321,8 @@ async fn the_app_api_serves_only_a_recent_app(db: &TestDb) {
     assert_eq!(response.status(), 400);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_request");
     // The OpenAPI document is generated, version 3.1, and lists the activation.
-    let document: Value = http.get(format!("{}/api/app/v1/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
+    let document: Value =
+        http.get(format!("{}/api/app/v1/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{document}");
     assert!(document["paths"]["/activations/{activation_id}/verify"]["post"].is_object());
     server.stop().await;
@@ -317,5 +331,53 @@ async fn the_app_api_serves_only_a_recent_app(db: &TestDb) {
     let server = db.serve("");
     let response = http.post(format!("{}/api/app/v1/activations", server.base)).header("Portti-App-Version", "2.0.0");
     assert_eq!(response.json(&json!({})).send().await.unwrap().status(), 404);
+    server.stop().await;
+}
+
+async fn the_activation_works_as_pages_too(db: &TestDb) {
+    // The pages do not need the app API (nor its version header).
+    let server = db.serve("");
+    let invited = company_with_invitee(&server.state, None);
+    let invitation = invite(&server.state, &invited);
+    let code = sign_up_code(&server, db).await;
+    let pages = PageClient::new(&server.base);
+
+    let (_, status, page) = pages.open("/activate").await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"<label for="sign_up_code">Sign-up code</label>"#), "{page}");
+    let (_, status, refused) =
+        pages.submit(&page, "/activate", &[("sign_up_code", "ABCD-EFGH-JKMN-PQRS")]).await.page();
+    assert_eq!(status, 400);
+    assert!(refused.contains(r#"role="alert""#), "{refused}");
+
+    let (_, status, page) = pages.submit(&page, "/activate", &[("sign_up_code", &code)]).await.page();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("kh invited you to Asiakas Oy."), "{page}");
+    assert!(page.contains(r#"<label for="code">Verification code</label>"#));
+    assert!(page.contains("•••••••••67"));
+    assert_eq!(state_of(db, &invitation.id), "code_entered");
+
+    let (sms_code, _) = last_sms_code(&server, db).await;
+    let wrong = if sms_code == "000000" { "111111" } else { "000000" };
+    let (_, status, page) = pages.submit(&page, "/activate/verify", &[("code", wrong)]).await.page();
+    assert_eq!(status, 400);
+    assert!(page.contains("wrong") || page.contains("not right") || page.contains("incorrect"), "{page}");
+
+    let (_, status, page) = pages.submit(&page, "/activate/resend", &[]).await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains("A new code is on its way.") && page.contains("order 1 more"), "{page}");
+    let (fresh, sent) = last_sms_code(&server, db).await;
+    assert_eq!(sent, 2);
+
+    let (_, status, page) = pages.submit(&page, "/activate/verify", &[("code", &fresh)]).await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains("We sent a link to j•••@example.com"), "{page}");
+    assert_eq!(state_of(db, &invitation.id), "verified");
+
+    // In Finnish too.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("accept-language", "fi".parse().unwrap());
+    let (_, _, page) = PageClient::with_headers(&server.base, headers).open("/activate").await.page();
+    assert!(page.contains("Rekisteröitymiskoodi") && page.contains(r#"<html lang="fi""#), "{page}");
     server.stop().await;
 }

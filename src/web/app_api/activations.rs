@@ -101,7 +101,11 @@ impl From<Verified> for VerifiedBody {
         (status = 429, body = ErrorBody, description = "`too_many_attempts`"),
     ))]
 #[post("/activations")]
-pub async fn start(req: HttpRequest, state: web::Data<AppState>, body: web::Json<StartBody>) -> ApiResult<HttpResponse> {
+pub async fn start(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<StartBody>,
+) -> ApiResult<HttpResponse> {
     let (lang, origin, address) = (lang_of(&req, None), origin_of(&req, &state), throttle_key(&req, &state));
     let activation = run_in_database_slot(&state, move |s, now| {
         let ctx = activation::ActivationContext { origin, ..s.activation(lang) };

@@ -41,7 +41,9 @@ pub fn scope() -> actix_web::Scope<
         InitError = (),
     >,
 > {
-    web::scope(BASE).app_data(json_config()).wrap(from_fn(gate))
+    web::scope(BASE)
+        .app_data(json_config())
+        .wrap(from_fn(gate))
         .service(openapi_document)
         .service(activations::start)
         .service(activations::resend)
