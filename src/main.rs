@@ -341,6 +341,14 @@ fn serve(open: impl FnOnce() -> Result<AppState>) -> Result<()> {
             ready_in_ms = started.elapsed().as_millis() as u64,
             "Portti is listening"
         );
+        let issuer = state.settings.issuer.clone();
+        if let Some(link) = portti::domain::first_run::offer_link(&state.store, state.clock.now(), &issuer)? {
+            tracing::warn!(
+                link = %link,
+                "No users yet. Open this link within an hour to create the first customer-service account \
+                 (it works once); or add one with `portti user add … --role support`"
+            );
+        }
         running.wait().await
     })
 }

@@ -62,6 +62,8 @@ pub enum Event {
     InvitationCodeResent,
     /// The invitee's verification code was right.
     InvitationVerified,
+    /// The first run's link created the first customer-service account.
+    FirstAccountCreated,
 }
 
 impl Event {
@@ -88,6 +90,7 @@ impl Event {
             Event::InvitationCodeEntered => "invitation_code_entered",
             Event::InvitationCodeResent => "invitation_code_resent",
             Event::InvitationVerified => "invitation_verified",
+            Event::FirstAccountCreated => "first_account_created",
         }
     }
 

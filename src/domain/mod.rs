@@ -18,6 +18,7 @@ pub mod client_cache;
 pub mod company;
 pub mod contact;
 pub mod discovery;
+pub mod first_run;
 pub mod grants;
 pub mod ids;
 pub mod logout;

@@ -37,6 +37,8 @@ pub enum Refusal {
     SignInExpired,
     /// The password reset expired, was used, or is another browser's.
     ResetExpired,
+    /// The first run's link expired, was used, or users exist already.
+    SetupLinkExpired,
     /// The step was already done (a double submit, an old tab).
     StepAlreadyDone,
     /// The email or password is wrong; the same words for an unknown email.
@@ -134,6 +136,7 @@ impl Refusal {
             Refusal::FormExpired => "form_expired",
             Refusal::SignInExpired => "sign_in_expired",
             Refusal::ResetExpired => "reset_expired",
+            Refusal::SetupLinkExpired => "setup_link_expired",
             Refusal::StepAlreadyDone => "step_already_done",
             Refusal::WrongPassword => "wrong_password",
             Refusal::WrongAuthenticatorCode | Refusal::WrongRecoveryCode | Refusal::WrongCode => "invalid_code",
@@ -176,6 +179,7 @@ impl Refusal {
             Refusal::FormExpired => "form_expired",
             Refusal::SignInExpired => "sign_in_expired",
             Refusal::ResetExpired => "reset_expired",
+            Refusal::SetupLinkExpired => "setup_link_expired",
             Refusal::StepAlreadyDone => "step_already_done",
             Refusal::WrongPassword => "wrong_password",
             Refusal::WrongAuthenticatorCode => "wrong_authenticator_code",
@@ -243,7 +247,10 @@ impl Refusal {
     /// wrong code, a weak password), rather than as a page of its own (the
     /// sign-in, the reset or the form itself has expired).
     pub fn is_about_the_form_input(&self) -> bool {
-        !matches!(self, Refusal::SignInExpired | Refusal::ResetExpired | Refusal::FormExpired)
+        !matches!(
+            self,
+            Refusal::SignInExpired | Refusal::ResetExpired | Refusal::SetupLinkExpired | Refusal::FormExpired
+        )
     }
 
     /// The HTTP status: a limit is 429, something gone or out of reach 404, a
@@ -256,7 +263,10 @@ impl Refusal {
             | Refusal::AccountLocked
             | Refusal::TooManySignIns
             | Refusal::ResendLimit => 429,
-            Refusal::SignInExpired | Refusal::ResetExpired | Refusal::ApplicationNotFound => 404,
+            Refusal::SignInExpired
+            | Refusal::ResetExpired
+            | Refusal::SetupLinkExpired
+            | Refusal::ApplicationNotFound => 404,
             Refusal::SupportMustReinvite | Refusal::Forbidden => 403,
             Refusal::CodeNotEntered => 409,
             Refusal::AppUpdateRequired => 426,
@@ -271,6 +281,7 @@ impl Refusal {
             Refusal::FormExpired,
             Refusal::SignInExpired,
             Refusal::ResetExpired,
+            Refusal::SetupLinkExpired,
             Refusal::StepAlreadyDone,
             Refusal::WrongPassword,
             Refusal::WrongAuthenticatorCode,
@@ -320,6 +331,7 @@ impl Refusal {
                 Refusal::FormExpired
                 | Refusal::SignInExpired
                 | Refusal::ResetExpired
+                | Refusal::SetupLinkExpired
                 | Refusal::StepAlreadyDone
                 | Refusal::WrongPassword
                 | Refusal::WrongAuthenticatorCode

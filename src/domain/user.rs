@@ -12,7 +12,7 @@ use super::password_policy::check_new_password;
 use crate::clock::UnixSeconds;
 use crate::crypto::{Keys, password};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// A person with an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,10 +69,24 @@ pub struct UserWithMemberships {
     pub memberships: Vec<Membership>,
 }
 
-/// Validates and creates a user. The communication contacts start as the
-/// basic email and phone; the personal identity code is stored only as a keyed
-/// hash; the password, if given, must meet the policy.
-pub fn add_user(store: &Store, keys: &Keys, now: UnixSeconds, input: NewUserInput) -> Result<UserWithMemberships> {
+/// A new user's details, validated, with the password hashed: ready to be
+/// written in a transaction (the slow hash is made before it opens).
+#[derive(Debug, Clone)]
+pub struct PreparedUser {
+    email: Email,
+    name: String,
+    phone: Option<PhoneNumber>,
+    national_id_digest: Option<String>,
+    password_hash: Option<String>,
+    support: bool,
+    memberships: Vec<Membership>,
+}
+
+/// Validates a new user's details and hashes the password. The
+/// communication contacts start as the basic email and phone; the personal
+/// identity code is kept only as a keyed hash; the password, if given, must
+/// meet the policy.
+pub fn prepare_user(keys: &Keys, input: NewUserInput) -> Result<PreparedUser> {
     let email = Email::parse(&input.email)?;
     let name = parse_name(&input.name)?;
     let phone = input.phone.as_deref().map(PhoneNumber::parse).transpose()?;
@@ -87,43 +101,69 @@ pub fn add_user(store: &Store, keys: &Keys, now: UnixSeconds, input: NewUserInpu
         }
         None => None,
     };
-    let memberships = merge_memberships(input.memberships);
-
-    store.write(|tx| {
-        for membership in &memberships {
-            let company = tx.company(&membership.company_id)?.ok_or(Error::NotFound("company"))?;
-            if membership.roles.contains(&CompanyRole::OfficeAdmin) && company.office_id.is_some() {
-                return Err(Error::InvalidRequest(format!(
-                    "office_admin is a role of an accounting office; {} is a client company",
-                    company.name
-                )));
-            }
-        }
-        if tx.user_id_by_email(&email)?.is_some() {
-            return Err(Error::Conflict("A user with this email address already exists.".to_owned()));
-        }
-        if let Some(digest) = &national_id_digest
-            && tx.user_id_by_national_id_digest(digest)?.is_some()
-        {
-            return Err(Error::Conflict("This personal identity code belongs to another user.".to_owned()));
-        }
-        let user = User {
-            id: UserId::generate(),
-            email: email.clone(),
-            name,
-            phone: phone.clone(),
-            communication: CommunicationContacts { email, email_verified: false, phone, phone_verified: false },
-            support: input.support,
-            has_password: password_hash.is_some(),
-            has_national_id: national_id_digest.is_some(),
-            created_at: now,
-        };
-        tx.insert_user(&user, password_hash.as_deref(), national_id_digest.as_deref())?;
-        for membership in &memberships {
-            tx.insert_membership(&user.id, membership, now)?;
-        }
-        Ok(UserWithMemberships { memberships: tx.memberships(&user.id)?, user })
+    Ok(PreparedUser {
+        email,
+        name,
+        phone,
+        national_id_digest,
+        password_hash,
+        support: input.support,
+        memberships: merge_memberships(input.memberships),
     })
+}
+
+/// Creates a prepared user in the caller's transaction.
+pub fn insert_prepared_user(
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    prepared: &PreparedUser,
+) -> Result<UserWithMemberships> {
+    let PreparedUser { email, name, phone, national_id_digest, password_hash, support, memberships } = prepared;
+    for membership in memberships {
+        let company = tx.company(&membership.company_id)?.ok_or(Error::NotFound("company"))?;
+        if membership.roles.contains(&CompanyRole::OfficeAdmin) && company.office_id.is_some() {
+            return Err(Error::InvalidRequest(format!(
+                "office_admin is a role of an accounting office; {} is a client company",
+                company.name
+            )));
+        }
+    }
+    if tx.user_id_by_email(email)?.is_some() {
+        return Err(Error::Conflict("A user with this email address already exists.".to_owned()));
+    }
+    if let Some(digest) = national_id_digest
+        && tx.user_id_by_national_id_digest(digest)?.is_some()
+    {
+        return Err(Error::Conflict("This personal identity code belongs to another user.".to_owned()));
+    }
+    let user = User {
+        id: UserId::generate(),
+        email: email.clone(),
+        name: name.clone(),
+        phone: phone.clone(),
+        communication: CommunicationContacts {
+            email: email.clone(),
+            email_verified: false,
+            phone: phone.clone(),
+            phone_verified: false,
+        },
+        support: *support,
+        has_password: password_hash.is_some(),
+        has_national_id: national_id_digest.is_some(),
+        created_at: now,
+    };
+    tx.insert_user(&user, password_hash.as_deref(), national_id_digest.as_deref())?;
+    for membership in memberships {
+        tx.insert_membership(&user.id, membership, now)?;
+    }
+    Ok(UserWithMemberships { memberships: tx.memberships(&user.id)?, user })
+}
+
+/// Validates and creates a user ([`prepare_user`], then
+/// [`insert_prepared_user`] in a transaction of its own).
+pub fn add_user(store: &Store, keys: &Keys, now: UnixSeconds, input: NewUserInput) -> Result<UserWithMemberships> {
+    let prepared = prepare_user(keys, input)?;
+    store.write(|tx| insert_prepared_user(tx, now, &prepared))
 }
 
 /// Folds repeated mentions of one company into one membership, without duplicates.

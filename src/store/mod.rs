@@ -25,6 +25,7 @@ mod outbox;
 mod password_resets;
 pub mod schema;
 mod sessions;
+mod setup_links;
 mod signing_keys;
 mod throttle;
 mod users;

@@ -306,7 +306,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    setup_links (id_digest) {
+        id_digest -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    setup_links,
     invitations,
     audit_events,
     instance_settings,

@@ -16,6 +16,7 @@ mod logout;
 pub mod page;
 mod password;
 pub mod request_id;
+mod setup;
 mod signin;
 mod token;
 
@@ -76,6 +77,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(activate::start_submit)
         .service(activate::verify_submit)
         .service(activate::resend_submit)
+        .service(setup::show)
+        .service(setup::submit)
         .service(page::switch)
         .service(app_api::scope());
 }

@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod client_address;
 mod cors;
+mod first_run;
 mod http;
 mod invitations;
 mod migrations;

@@ -89,6 +89,7 @@ const CASES: &[Case] = &[
         insert: invitations,
         kept: &["live", "recently-ended", "recently-expired"],
     },
+    Case { table: "setup_links", key: "id_digest", insert: setup_links, kept: &["live", "recently-expired"] },
 ];
 
 fn each_sweep_deletes_what_has_run_its_course(db: &TestDb) {
@@ -376,6 +377,18 @@ fn contact_changes(state: &AppState, fixture: &Fixture) {
         .write(|tx| {
             tx.put_contact_change(user, "email", "new@example.com", "digest", ENDED)?;
             tx.put_contact_change(user, "phone", "+358401234567", "digest", ENDED + 1)
+        })
+        .unwrap();
+}
+
+/// The first run's links are kept a day after they expire.
+fn setup_links(state: &AppState, _: &Fixture) {
+    state
+        .store
+        .write(|tx| {
+            tx.insert_setup_link("live", NOW - 60, NOW + 3600)?;
+            tx.insert_setup_link("recently-expired", ENDED - 3600, ENDED + 1)?;
+            tx.insert_setup_link("expired-long-ago", ENDED - 7200, ENDED)
         })
         .unwrap();
 }
