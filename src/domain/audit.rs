@@ -56,6 +56,14 @@ pub enum Event {
     InvitationSent,
     /// An administrator cancelled the person's invitation.
     InvitationCancelled,
+    /// The person registered a device credential for the mobile app.
+    DeviceRegistered { platform: String },
+    /// The person removed a device credential.
+    DeviceRemoved,
+    /// The person signed in to the app with a device credential, unlocked by `method`.
+    DeviceSignedIn { method: &'static str },
+    /// The person's activation ended with a device credential: their invitation is completed.
+    InvitationCompleted,
 }
 
 impl Event {
@@ -79,6 +87,10 @@ impl Event {
             Event::Unlocked => "account_unlocked",
             Event::InvitationSent => "invitation_sent",
             Event::InvitationCancelled => "invitation_cancelled",
+            Event::DeviceRegistered { .. } => "device_registered",
+            Event::DeviceRemoved => "device_removed",
+            Event::DeviceSignedIn { .. } => "device_sign_in",
+            Event::InvitationCompleted => "invitation_completed",
         }
     }
 
@@ -91,6 +103,8 @@ impl Event {
             Event::Replayed { token } => Some(json!({ "token": token })),
             Event::ContactChanged { kind } => Some(json!({ "kind": kind })),
             Event::ConsentGiven { scopes } => Some(json!({ "scopes": scopes })),
+            Event::DeviceRegistered { platform } => Some(json!({ "platform": platform })),
+            Event::DeviceSignedIn { method } => Some(json!({ "amr": ["hwk", method, "mfa"] })),
             _ => None,
         }
     }

@@ -16,6 +16,7 @@ pub mod client_authentication;
 pub mod client_cache;
 pub mod company;
 pub mod contact;
+pub mod devices;
 pub mod discovery;
 pub mod grants;
 pub mod ids;

@@ -6,6 +6,8 @@
 //! app_update_required` before anything else. The OpenAPI 3.1 document at
 //! `/api/app/v1/openapi.json` is generated from the handlers.
 
+mod devices;
+
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
@@ -25,7 +27,8 @@ pub const BASE: &str = "/api/app/v1";
 #[openapi(
     info(title = "Portti app API", description = "The mobile app's API: activation, devices, QR sign-in."),
     servers((url = "/api/app/v1")),
-    paths(openapi_document)
+    paths(openapi_document, devices::register, devices::list, devices::remove),
+    components(schemas(devices::RegisterDevice, devices::RegisteredDevice, devices::DeviceEntry))
 )]
 pub struct AppApi;
 
@@ -39,7 +42,13 @@ pub fn scope() -> actix_web::Scope<
         InitError = (),
     >,
 > {
-    web::scope(BASE).app_data(json_config()).wrap(from_fn(gate)).service(openapi_document)
+    web::scope(BASE)
+        .app_data(json_config())
+        .wrap(from_fn(gate))
+        .service(openapi_document)
+        .service(devices::register)
+        .service(devices::list)
+        .service(devices::remove)
 }
 
 /// The OpenAPI 3.1 document of the app API.
