@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod client_address;
 mod cors;
+mod devices;
 mod http;
 mod invitations;
 mod migrations;
