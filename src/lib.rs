@@ -120,6 +120,7 @@ impl AppState {
             clients: &self.clients,
             metrics: &self.metrics,
             origin: domain::audit::Origin::default(),
+            app_client_id: self.settings.app.client_id.as_deref(),
         }
     }
 

@@ -81,7 +81,8 @@ struct ClientAdd {
     redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
-    /// authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code
+    /// authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code
+    /// or urn:ietf:params:oauth:grant-type:jwt-bearer (public clients only; the app's device-key sign-in)
     /// (default: the first two).
     #[arg(long = "grant", value_name = "GRANT")]
     grants: Vec<String>,

@@ -69,6 +69,9 @@ pub struct VerifiedAccessToken {
     pub iat: i64,
     pub iss: String,
     pub gid: Option<String>,
+    /// When the person signed in (a user's token carries it; a service's does not).
+    #[serde(default)]
+    pub auth_time: Option<i64>,
 }
 
 /// Verifies an access token: signature, type, issuer, expiry, and that its

@@ -59,6 +59,8 @@ pub struct Overview {
     pub pending_email: Option<String>,
     /// A new phone waiting for its code.
     pub pending_phone: Option<String>,
+    /// The mobile app's device credentials.
+    pub devices: Vec<super::devices::Device>,
 }
 
 /// What the account page shows the person of `session`.
@@ -78,7 +80,9 @@ pub fn overview(store: &Store, now: UnixSeconds, session: &Session) -> Result<Ov
             Ok(r.contact_change(&session.user_id, contact.kind())?.filter(|c| c.expires_at > now).map(|c| c.new_value))
         };
         let (pending_email, pending_phone) = (pending(Contact::Email)?, pending(Contact::Phone)?);
+        let devices = r.devices_of(&session.user_id)?.into_iter().map(super::devices::Device::from).collect();
         Ok(Overview {
+            devices,
             applications: r.consents_of(&session.user_id)?,
             recovery_codes_left: r.unused_recovery_codes(&session.user_id)?,
             pending_email,

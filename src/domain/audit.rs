@@ -64,6 +64,14 @@ pub enum Event {
     InvitationVerified,
     /// The first run's link created the first customer-service account.
     FirstAccountCreated,
+    /// The person registered a device credential for the mobile app.
+    DeviceRegistered { platform: String },
+    /// The person removed a device credential.
+    DeviceRemoved,
+    /// The person signed in to the app with a device credential, unlocked by `method`.
+    DeviceSignedIn { method: &'static str },
+    /// The person's activation ended with a device credential: their invitation is completed.
+    InvitationCompleted,
 }
 
 impl Event {
@@ -91,6 +99,10 @@ impl Event {
             Event::InvitationCodeResent => "invitation_code_resent",
             Event::InvitationVerified => "invitation_verified",
             Event::FirstAccountCreated => "first_account_created",
+            Event::DeviceRegistered { .. } => "device_registered",
+            Event::DeviceRemoved => "device_removed",
+            Event::DeviceSignedIn { .. } => "device_sign_in",
+            Event::InvitationCompleted => "invitation_completed",
         }
     }
 
@@ -103,6 +115,8 @@ impl Event {
             Event::Replayed { token } => Some(json!({ "token": token })),
             Event::ContactChanged { kind } => Some(json!({ "kind": kind })),
             Event::ConsentGiven { scopes } => Some(json!({ "scopes": scopes })),
+            Event::DeviceRegistered { platform } => Some(json!({ "platform": platform })),
+            Event::DeviceSignedIn { method } => Some(json!({ "amr": ["hwk", method, "mfa"] })),
             _ => None,
         }
     }

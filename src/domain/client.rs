@@ -52,6 +52,10 @@ pub enum GrantType {
     ClientCredentials,
     #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
     DeviceCode,
+    /// The app's device-key sign-in (RFC 7523): public clients only, and
+    /// honoured only for the client named by `app.client_id`.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
+    JwtBearer,
 }
 
 impl GrantType {
@@ -61,16 +65,23 @@ impl GrantType {
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
             GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            GrantType::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
         }
     }
 
     pub fn parse(input: &str) -> Result<Self> {
-        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials, GrantType::DeviceCode]
-            .into_iter()
+        [
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+            GrantType::DeviceCode,
+            GrantType::JwtBearer,
+        ]
+        .into_iter()
             .find(|grant| grant.as_str() == input)
             .ok_or_else(|| {
                 Error::InvalidRequest(format!(
-                    "`{input}` is not a supported grant; use authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code"
+                    "`{input}` is not a supported grant; use authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code or urn:ietf:params:oauth:grant-type:jwt-bearer"
                 ))
             })
     }
@@ -179,6 +190,11 @@ impl NewClient {
         grants.dedup();
         if public && grants.contains(&GrantType::ClientCredentials) {
             return Err(Error::InvalidRequest("a public client cannot use client_credentials".to_owned()));
+        }
+        if !public && grants.contains(&GrantType::JwtBearer) {
+            return Err(Error::InvalidRequest(
+                "only a public client (the mobile app) can use urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned(),
+            ));
         }
         let redirect_uris = validate_redirect_uris(redirect_uris, public)?;
         let post_logout_redirect_uris = validate_redirect_uris(post_logout_redirect_uris, public)?;
@@ -326,6 +342,10 @@ mod tests {
         assert!(parse(ClientKind::Public, &[], &["client_credentials"]).is_err());
         assert!(parse(ClientKind::Public, &[], &["urn:ietf:params:oauth:grant-type:device_code"]).is_ok());
         assert!(parse(confidential(), &[], &["password"]).is_err());
+        let jwt_bearer = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+        assert_eq!(parse(ClientKind::Public, &[], &[jwt_bearer]).unwrap().grants, [GrantType::JwtBearer]);
+        let refused = parse(confidential(), &[], &[jwt_bearer]).unwrap_err().to_string();
+        assert!(refused.contains("only a public client"), "{refused}");
     }
 
     #[test]

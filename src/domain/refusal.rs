@@ -126,6 +126,10 @@ pub enum Refusal {
     CodeNotEntered,
     /// The administrator's role does not allow this action on a user within reach.
     Forbidden,
+    /// A device key is not a P-256 public JWK of a point on the curve.
+    InvalidKey,
+    /// A device is registered only within `minutes` of signing in: sign in again.
+    FreshSignInRequired { minutes: i64 },
 }
 
 impl Refusal {
@@ -170,6 +174,8 @@ impl Refusal {
             Refusal::ResendLimit => "resend_limit",
             Refusal::CodeNotEntered => "code_not_entered",
             Refusal::Forbidden => "forbidden",
+            Refusal::InvalidKey => "invalid_key",
+            Refusal::FreshSignInRequired { .. } => "fresh_sign_in_required",
         }
     }
 
@@ -223,6 +229,8 @@ impl Refusal {
             Refusal::ResendLimit => "resend_limit",
             Refusal::CodeNotEntered => "code_not_entered",
             Refusal::Forbidden => "forbidden",
+            Refusal::InvalidKey => "invalid_key",
+            Refusal::FreshSignInRequired { .. } => "fresh_sign_in_required",
         }
     }
 
@@ -231,6 +239,7 @@ impl Refusal {
         match self {
             Refusal::PasswordTooShort { min } => vec![("min", min.to_string())],
             Refusal::PasswordTooLong { max } => vec![("max", max.to_string())],
+            Refusal::FreshSignInRequired { minutes } => vec![("minutes", minutes.to_string())],
             Refusal::EmailTooLong => vec![("max", super::contact::MAX_EMAIL_LENGTH.to_string())],
             Refusal::NameTooLong => vec![("max", super::company::MAX_NAME_LENGTH.to_string())],
             Refusal::EmailInvalid { input } | Refusal::PhoneInvalid { input } | Refusal::PhoneNotMobile { input } => {
@@ -267,7 +276,7 @@ impl Refusal {
             | Refusal::ResetExpired
             | Refusal::SetupLinkExpired
             | Refusal::ApplicationNotFound => 404,
-            Refusal::SupportMustReinvite | Refusal::Forbidden => 403,
+            Refusal::SupportMustReinvite | Refusal::Forbidden | Refusal::FreshSignInRequired { .. } => 403,
             Refusal::CodeNotEntered => 409,
             Refusal::AppUpdateRequired => 426,
             _ => 400,
@@ -325,6 +334,8 @@ impl Refusal {
             Refusal::ResendLimit,
             Refusal::CodeNotEntered,
             Refusal::Forbidden,
+            Refusal::InvalidKey,
+            Refusal::FreshSignInRequired { minutes: 10 },
         ];
         for refusal in &all {
             match refusal {
@@ -374,7 +385,9 @@ impl Refusal {
                 | Refusal::InvitationReplaced
                 | Refusal::ResendLimit
                 | Refusal::CodeNotEntered
-                | Refusal::Forbidden => {}
+                | Refusal::Forbidden
+                | Refusal::InvalidKey
+                | Refusal::FreshSignInRequired { .. } => {}
             }
         }
         all

@@ -2,7 +2,9 @@
 //! owns (its `SWEEP`); [`Store::sweep_expired`] runs every sweep, from this
 //! one list, so a new table is swept by adding its module's sweep here.
 
-use super::{Store, Write, account, grants, invitations, outbox, password_resets, sessions, setup_links, throttle};
+use super::{
+    Store, Write, account, devices, grants, invitations, outbox, password_resets, sessions, setup_links, throttle,
+};
 use crate::error::Result;
 
 /// How long rows that ended (sessions, grants, codes, resets, contact
@@ -22,7 +24,7 @@ pub(super) struct Sweep {
 
 /// Every sweep. A table with an `expires_at` column must be cleared by one of
 /// them: tests/it/store/sweeps.rs reads the migrated schema and fails otherwise.
-const SWEEPS: [&Sweep; 8] = [
+const SWEEPS: [&Sweep; 9] = [
     &sessions::SWEEP,
     &grants::SWEEP,
     &outbox::SWEEP,
@@ -31,6 +33,7 @@ const SWEEPS: [&Sweep; 8] = [
     &account::SWEEP,
     &invitations::SWEEP,
     &setup_links::SWEEP,
+    &devices::SWEEP,
 ];
 
 /// The tables that [`Store::sweep_expired`] clears.

@@ -160,6 +160,18 @@ impl Write<'_> {
         .set(invitations::state.eq("password_set"))
         .execute(self.conn)?)
     }
+
+    /// Completes every live invitation of a person (their device credential
+    /// is registered: the activation is done); returns how many.
+    pub fn complete_invitations_of(&mut self, user_id: &UserId, now: i64) -> Result<usize> {
+        Ok(diesel::update(
+            invitations::table
+                .filter(invitations::user_id.eq(user_id.as_str()))
+                .filter(invitations::state.eq_any(LIVE)),
+        )
+        .set((invitations::state.eq("completed"), invitations::ended_at.eq(now)))
+        .execute(self.conn)?)
+    }
 }
 
 /// How long an invitation that ended or expired is kept, for the

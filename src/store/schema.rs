@@ -315,6 +315,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    devices (id) {
+        id -> Text,
+        user_id -> Text,
+        key_x -> Text,
+        key_y -> Text,
+        name -> Text,
+        platform -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    device_assertions (device_id, jti_digest) {
+        device_id -> Text,
+        jti_digest -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    device_grants (grant_id) {
+        grant_id -> Text,
+        device_id -> Text,
+    }
+}
+
+diesel::joinable!(device_assertions -> devices (device_id));
+diesel::joinable!(device_grants -> devices (device_id));
+diesel::joinable!(device_grants -> grants (grant_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     setup_links,
     invitations,
@@ -343,4 +375,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limits,
     password_resets,
     contact_changes,
+    devices,
+    device_assertions,
+    device_grants,
 );

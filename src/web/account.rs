@@ -30,6 +30,14 @@ struct SessionRow {
     current: bool,
 }
 
+struct DeviceRow {
+    id: String,
+    name: String,
+    platform: String,
+    added: String,
+    last_used: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
@@ -49,6 +57,7 @@ struct AccountPage {
     recovery_codes_left: i64,
     applications: Vec<AppRow>,
     sessions: Vec<SessionRow>,
+    devices: Vec<DeviceRow>,
 }
 
 #[derive(Template)]
@@ -94,6 +103,17 @@ fn render(
                 .sessions
                 .into_iter()
                 .map(|s| SessionRow { when: date_time(s.created_at), current: s.current })
+                .collect(),
+            devices: overview
+                .devices
+                .into_iter()
+                .map(|d| DeviceRow {
+                    id: d.device_id,
+                    name: d.name,
+                    platform: d.platform,
+                    added: date_time(d.created_at),
+                    last_used: d.last_used_at.map(date_time),
+                })
                 .collect(),
         },
     )
@@ -399,6 +419,22 @@ pub async fn sign_out_everywhere(
 ) -> HttpResponse {
     act(req, state, signed_in, form.browser, |a| {
         account::sign_out_everywhere(&a.account(), a.now, a.session).map(|()| Done::SignedOut)
+    })
+    .await
+}
+
+#[post("/account/devices/{device_id}/remove")]
+pub async fn remove_device(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    device_id: web::Path<String>,
+    form: CsrfForm<NoFields>,
+) -> HttpResponse {
+    let device_id = device_id.into_inner();
+    act(req, state, signed_in, form.browser, move |a| {
+        crate::domain::devices::remove(&a.state.store, a.now, a.origin, &a.session.user_id, &device_id)
+            .map(|()| Done::Saved("device"))
     })
     .await
 }

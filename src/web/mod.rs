@@ -72,6 +72,7 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(account::recovery_codes)
         .service(account::revoke_application)
         .service(account::sign_out_everywhere)
+        .service(account::remove_device)
         .service(account::show_form_address)
         .service(activate::start_page)
         .service(activate::start_submit)

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::browser::run_in_database_slot;
 use crate::AppState;
 use crate::domain::access_token::verify_access_token;
+use crate::domain::app_version;
 use crate::domain::claims::user_claims;
 use crate::domain::client_authentication::{ClientCredentials, authenticate_client};
 use crate::domain::grants::client_credentials::answer_at_once;
@@ -105,6 +106,14 @@ pub async fn token_endpoint(
     OAuthParameters(form): OAuthParameters,
 ) -> Result<HttpResponse> {
     let credentials = client_credentials(&req, &form)?;
+    let app = &state.settings.app;
+    let sent = req.headers().get(app_version::HEADER).and_then(|v| v.to_str().ok());
+    app_version::check_token_request(
+        app.client_id.as_deref(),
+        app.min_version.as_ref(),
+        credentials.client_id.as_deref(),
+        sent,
+    )?;
     let request = TokenRequest::parse(&form)?;
     if let Some(answer) = answer_at_once(&state.token_context(), state.clock.now(), &credentials, &request) {
         return Ok(no_store_json(&answer?));
@@ -151,7 +160,7 @@ pub async fn revocation(
 }
 
 /// The bearer token of a request (RFC 6750): the header, or a POST form field.
-fn bearer_token(req: &HttpRequest, form: Option<&HashMap<String, String>>) -> Result<String> {
+pub(super) fn bearer_token(req: &HttpRequest, form: Option<&HashMap<String, String>>) -> Result<String> {
     if let Some(header) = req.headers().get(AUTHORIZATION).and_then(|h| h.to_str().ok()) {
         return match header.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {

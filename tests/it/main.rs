@@ -13,6 +13,7 @@ mod cli;
 mod client_address;
 mod cors;
 mod first_run;
+mod devices;
 mod http;
 mod invitations;
 mod migrations;

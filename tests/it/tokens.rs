@@ -24,7 +24,7 @@ async fn post_token(server: &TestServer, auth: Option<(&str, &str)>, form: &[(&s
 }
 
 /// Verifies a JWT against the published JWKS, as a resource server would.
-async fn verify_with_jwks(server: &TestServer, token: &str, typ: &str, audience: &str) -> Value {
+pub(crate) async fn verify_with_jwks(server: &TestServer, token: &str, typ: &str, audience: &str) -> Value {
     let jwks: jsonwebtoken::jwk::JwkSet =
         http().get(format!("{}/jwks", server.base)).send().await.unwrap().json().await.unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();

@@ -13,6 +13,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod jwt_bearer;
 pub mod refresh_token;
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use self::authorization_code::AuthorizationCodeRequest;
 use self::client_credentials::ClientCredentialsRequest;
+use self::jwt_bearer::JwtBearerRequest;
 use self::refresh_token::RefreshRequest;
 use super::access_token::{AccessTokenClaims, access_audience};
 use super::claims::user_claims;
@@ -57,6 +59,8 @@ pub struct TokenContext<'a> {
     pub metrics: &'a crate::metrics::Metrics,
     /// Where the request came from, for the audit trail.
     pub origin: super::audit::Origin,
+    /// The mobile app's client (`app.client_id`): the only one the device-key grant is honoured for.
+    pub app_client_id: Option<&'a str>,
 }
 
 impl TokenContext<'_> {
@@ -79,6 +83,8 @@ pub enum TokenRequest {
     RefreshToken(RefreshRequest),
     #[serde(rename = "client_credentials")]
     ClientCredentials(ClientCredentialsRequest),
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
+    JwtBearer(JwtBearerRequest),
 }
 
 impl TokenRequest {
@@ -147,6 +153,7 @@ pub fn exchange(
         TokenRequest::AuthorizationCode(request) => answer(ctx, now, client, request),
         TokenRequest::RefreshToken(request) => answer(ctx, now, client, request),
         TokenRequest::ClientCredentials(request) => answer(ctx, now, client, request),
+        TokenRequest::JwtBearer(request) => answer(ctx, now, client, request),
     }
 }
 

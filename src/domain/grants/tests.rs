@@ -47,6 +47,7 @@ fn the_variants_are_named_as_the_grant_types() {
         (GrantType::AuthorizationCode, vec![("code", "c"), ("redirect_uri", "r")]),
         (GrantType::RefreshToken, vec![("refresh_token", "t")]),
         (GrantType::ClientCredentials, vec![]),
+        (GrantType::JwtBearer, vec![("assertion", "a")]),
     ];
     for (grant, mut pairs) in requests {
         pairs.push(("grant_type", grant.as_str()));
@@ -54,6 +55,7 @@ fn the_variants_are_named_as_the_grant_types() {
             TokenRequest::AuthorizationCode(_) => AuthorizationCodeRequest::TYPE,
             TokenRequest::RefreshToken(_) => RefreshRequest::TYPE,
             TokenRequest::ClientCredentials(_) => ClientCredentialsRequest::TYPE,
+            TokenRequest::JwtBearer(_) => super::jwt_bearer::JwtBearerRequest::TYPE,
         };
         assert_eq!(parsed, grant);
     }

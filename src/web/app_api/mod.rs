@@ -7,6 +7,7 @@
 //! `/api/app/v1/openapi.json` is generated from the handlers.
 
 mod activations;
+mod devices;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -27,7 +28,16 @@ pub const BASE: &str = "/api/app/v1";
 #[openapi(
     info(title = "Portti app API", description = "The mobile app's API: activation, devices, QR sign-in."),
     servers((url = "/api/app/v1")),
-    paths(openapi_document, activations::start, activations::resend, activations::verify)
+    paths(
+        openapi_document,
+        activations::start,
+        activations::resend,
+        activations::verify,
+        devices::register,
+        devices::list,
+        devices::remove
+    ),
+    components(schemas(devices::RegisterDevice, devices::RegisteredDevice, devices::DeviceEntry))
 )]
 pub struct AppApi;
 
@@ -48,6 +58,9 @@ pub fn scope() -> actix_web::Scope<
         .service(activations::start)
         .service(activations::resend)
         .service(activations::verify)
+        .service(devices::register)
+        .service(devices::list)
+        .service(devices::remove)
 }
 
 /// The OpenAPI 3.1 document of the app API.

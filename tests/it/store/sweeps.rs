@@ -9,8 +9,8 @@ use portti::domain::contact::Email;
 use portti::domain::ids::UserId;
 use portti::notify::{Message, enqueue};
 use portti::store::{
-    KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCode, StoredFlow, StoredGrant, StoredInvitation, StoredReset,
-    StoredSession, swept_tables,
+    KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCode, StoredDevice, StoredFlow, StoredGrant, StoredInvitation,
+    StoredReset, StoredSession, swept_tables,
 };
 
 use super::{app_client, person};
@@ -90,6 +90,7 @@ const CASES: &[Case] = &[
         kept: &["live", "recently-ended", "recently-expired"],
     },
     Case { table: "setup_links", key: "id_digest", insert: setup_links, kept: &["live", "recently-expired"] },
+    Case { table: "device_assertions", key: "jti_digest", insert: device_assertions, kept: &["live"] },
 ];
 
 fn each_sweep_deletes_what_has_run_its_course(db: &TestDb) {
@@ -389,6 +390,31 @@ fn setup_links(state: &AppState, _: &Fixture) {
             tx.insert_setup_link("live", NOW - 60, NOW + 3600)?;
             tx.insert_setup_link("recently-expired", ENDED - 3600, ENDED + 1)?;
             tx.insert_setup_link("expired-long-ago", ENDED - 7200, ENDED)
+        })
+        .unwrap();
+}
+
+/// A device's used assertion ids are kept until the assertion expires: an
+/// expired assertion is refused anyway.
+fn device_assertions(state: &AppState, fixture: &Fixture) {
+    let device = StoredDevice {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: fixture.user.as_str().to_owned(),
+        key_x: "x".to_owned(),
+        key_y: "y".to_owned(),
+        name: "Phone".to_owned(),
+        platform: "ios".to_owned(),
+        created_at: 0,
+        last_used_at: None,
+    };
+    state
+        .store
+        .write(|tx| {
+            tx.insert_device(&device)?;
+            assert!(tx.use_device_assertion(&device.id, "expired", NOW)?);
+            assert!(tx.use_device_assertion(&device.id, "live", NOW + 1)?);
+            assert!(!tx.use_device_assertion(&device.id, "live", NOW + 1)?, "used once");
+            Ok(())
         })
         .unwrap();
 }
