@@ -404,6 +404,13 @@ async fn the_apps_version_is_gated_and_a_device_needs_a_fresh_sign_in(db: &TestD
         assert_eq!(status, 426);
     }
     assert_eq!(count(db, "devices"), 0);
+    // The OpenAPI document, for any app, describes the devices.
+    let (status, document) = api(server, "GET", "/openapi.json", None, None, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        document["paths"]["/devices"]["post"].is_object()
+            && document["paths"]["/devices/{device_id}"]["delete"].is_object()
+    );
     // So does /token, in OAuth's terms, for the app's client only.
     let refresh = app.tokens["refresh_token"].as_str().unwrap().to_owned();
     let form = [("grant_type", "refresh_token"), ("client_id", "app"), ("refresh_token", refresh.as_str())];
