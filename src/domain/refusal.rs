@@ -122,6 +122,16 @@ pub enum Refusal {
     CodeNotEntered,
     /// The administrator's role does not allow this action on a user within reach.
     Forbidden,
+    /// The personal identity code is malformed (format, date or check character).
+    NationalIdInvalid,
+    /// The personal identity code is already another user's.
+    NationalIdTaken,
+    /// `office_admin` was asked for in a client company: it is a role of an accounting office.
+    OfficeAdminOnClientCompany,
+    /// An announcement's text is empty or longer than `max` characters.
+    AnnouncementTextLength { max: usize },
+    /// An announcement would end before (or when) it starts.
+    AnnouncementEndsBeforeStart,
 }
 
 impl Refusal {
@@ -164,6 +174,10 @@ impl Refusal {
             Refusal::ResendLimit => "resend_limit",
             Refusal::CodeNotEntered => "code_not_entered",
             Refusal::Forbidden => "forbidden",
+            Refusal::NationalIdInvalid => "invalid_national_id",
+            Refusal::NationalIdTaken => "national_id_taken",
+            Refusal::OfficeAdminOnClientCompany => "invalid_role",
+            Refusal::AnnouncementTextLength { .. } | Refusal::AnnouncementEndsBeforeStart => "invalid_announcement",
         }
     }
 
@@ -215,6 +229,11 @@ impl Refusal {
             Refusal::ResendLimit => "resend_limit",
             Refusal::CodeNotEntered => "code_not_entered",
             Refusal::Forbidden => "forbidden",
+            Refusal::NationalIdInvalid => "national_id_invalid",
+            Refusal::NationalIdTaken => "national_id_taken",
+            Refusal::OfficeAdminOnClientCompany => "office_admin_on_client_company",
+            Refusal::AnnouncementTextLength { .. } => "announcement_text_length",
+            Refusal::AnnouncementEndsBeforeStart => "announcement_ends_before_start",
         }
     }
 
@@ -225,6 +244,7 @@ impl Refusal {
             Refusal::PasswordTooLong { max } => vec![("max", max.to_string())],
             Refusal::EmailTooLong => vec![("max", super::contact::MAX_EMAIL_LENGTH.to_string())],
             Refusal::NameTooLong => vec![("max", super::company::MAX_NAME_LENGTH.to_string())],
+            Refusal::AnnouncementTextLength { max } => vec![("max", max.to_string())],
             Refusal::EmailInvalid { input } | Refusal::PhoneInvalid { input } | Refusal::PhoneNotMobile { input } => {
                 vec![("input", input.clone())]
             }
@@ -254,7 +274,7 @@ impl Refusal {
             | Refusal::ResendLimit => 429,
             Refusal::SignInExpired | Refusal::ResetExpired | Refusal::ApplicationNotFound => 404,
             Refusal::SupportMustReinvite | Refusal::Forbidden => 403,
-            Refusal::CodeNotEntered => 409,
+            Refusal::CodeNotEntered | Refusal::NationalIdTaken => 409,
             Refusal::AppUpdateRequired => 426,
             _ => 400,
         }
@@ -309,6 +329,11 @@ impl Refusal {
             Refusal::ResendLimit,
             Refusal::CodeNotEntered,
             Refusal::Forbidden,
+            Refusal::NationalIdInvalid,
+            Refusal::NationalIdTaken,
+            Refusal::OfficeAdminOnClientCompany,
+            Refusal::AnnouncementTextLength { max: 1000 },
+            Refusal::AnnouncementEndsBeforeStart,
         ];
         for refusal in &all {
             match refusal {
@@ -356,7 +381,12 @@ impl Refusal {
                 | Refusal::InvitationReplaced
                 | Refusal::ResendLimit
                 | Refusal::CodeNotEntered
-                | Refusal::Forbidden => {}
+                | Refusal::Forbidden
+                | Refusal::NationalIdInvalid
+                | Refusal::NationalIdTaken
+                | Refusal::OfficeAdminOnClientCompany
+                | Refusal::AnnouncementTextLength { .. }
+                | Refusal::AnnouncementEndsBeforeStart => {}
             }
         }
         all

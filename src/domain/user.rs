@@ -12,7 +12,7 @@ use super::password_policy::check_new_password;
 use crate::clock::UnixSeconds;
 use crate::crypto::{Keys, password};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// A person with an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,24 +73,47 @@ pub struct UserWithMemberships {
 /// basic email and phone; the personal identity code is stored only as a keyed
 /// hash; the password, if given, must meet the policy.
 pub fn add_user(store: &Store, keys: &Keys, now: UnixSeconds, input: NewUserInput) -> Result<UserWithMemberships> {
-    let email = Email::parse(&input.email)?;
-    let name = parse_name(&input.name)?;
-    let phone = input.phone.as_deref().map(PhoneNumber::parse).transpose()?;
-    let national_id_digest = match input.national_id.as_deref() {
-        Some(code) => Some(keys.national_id_digest(NationalId::parse(code)?.canonical())?),
-        None => None,
-    };
-    let password_hash = match input.password.as_deref() {
-        Some(password) => {
-            check_new_password(password, &[email.as_str(), &name])?;
-            Some(password::hash_password(password)?)
-        }
-        None => None,
-    };
-    let memberships = merge_memberships(input.memberships);
+    let prepared = PreparedUser::validate(keys, input)?;
+    store.write(|tx| prepared.insert(tx, now))
+}
 
-    store.write(|tx| {
-        for membership in &memberships {
+/// A new user's input, validated and its secrets hashed, ready to insert
+/// in a transaction of the caller's (an administrator's, which audits it).
+pub struct PreparedUser {
+    email: Email,
+    name: String,
+    phone: Option<PhoneNumber>,
+    national_id_digest: Option<String>,
+    password_hash: Option<String>,
+    support: bool,
+    memberships: Vec<Membership>,
+}
+
+impl PreparedUser {
+    /// Validates the input (a refusal names what is wrong) and hashes its secrets.
+    pub fn validate(keys: &Keys, input: NewUserInput) -> Result<Self> {
+        let email = Email::parse(&input.email)?;
+        let name = parse_name(&input.name)?;
+        let phone = input.phone.as_deref().map(PhoneNumber::parse).transpose()?;
+        let national_id_digest = match input.national_id.as_deref() {
+            Some(code) => Some(keys.national_id_digest(NationalId::parse(code)?.canonical())?),
+            None => None,
+        };
+        let password_hash = match input.password.as_deref() {
+            Some(password) => {
+                check_new_password(password, &[email.as_str(), &name])?;
+                Some(password::hash_password(password)?)
+            }
+            None => None,
+        };
+        let memberships = merge_memberships(input.memberships);
+        Ok(Self { email, name, phone, national_id_digest, password_hash, support: input.support, memberships })
+    }
+
+    /// Creates the user and their memberships in `tx`.
+    pub fn insert(&self, tx: &mut Write<'_>, now: UnixSeconds) -> Result<UserWithMemberships> {
+        let Self { email, name, phone, national_id_digest, password_hash, support, memberships } = self;
+        for membership in memberships {
             let company = tx.company(&membership.company_id)?.ok_or(Error::NotFound("company"))?;
             if membership.roles.contains(&CompanyRole::OfficeAdmin) && company.office_id.is_some() {
                 return Err(Error::InvalidRequest(format!(
@@ -99,10 +122,10 @@ pub fn add_user(store: &Store, keys: &Keys, now: UnixSeconds, input: NewUserInpu
                 )));
             }
         }
-        if tx.user_id_by_email(&email)?.is_some() {
+        if tx.user_id_by_email(email)?.is_some() {
             return Err(Error::Conflict("A user with this email address already exists.".to_owned()));
         }
-        if let Some(digest) = &national_id_digest
+        if let Some(digest) = national_id_digest
             && tx.user_id_by_national_id_digest(digest)?.is_some()
         {
             return Err(Error::Conflict("This personal identity code belongs to another user.".to_owned()));
@@ -110,20 +133,25 @@ pub fn add_user(store: &Store, keys: &Keys, now: UnixSeconds, input: NewUserInpu
         let user = User {
             id: UserId::generate(),
             email: email.clone(),
-            name,
+            name: name.clone(),
             phone: phone.clone(),
-            communication: CommunicationContacts { email, email_verified: false, phone, phone_verified: false },
-            support: input.support,
+            communication: CommunicationContacts {
+                email: email.clone(),
+                email_verified: false,
+                phone: phone.clone(),
+                phone_verified: false,
+            },
+            support: *support,
             has_password: password_hash.is_some(),
             has_national_id: national_id_digest.is_some(),
             created_at: now,
         };
         tx.insert_user(&user, password_hash.as_deref(), national_id_digest.as_deref())?;
-        for membership in &memberships {
+        for membership in memberships {
             tx.insert_membership(&user.id, membership, now)?;
         }
         Ok(UserWithMemberships { memberships: tx.memberships(&user.id)?, user })
-    })
+    }
 }
 
 /// Folds repeated mentions of one company into one membership, without duplicates.

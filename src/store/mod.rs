@@ -13,6 +13,7 @@
 //! its time (BENCHMARKS.md). Clippy holds the line (`clippy.toml`).
 
 mod account;
+mod announcements;
 mod audit;
 mod clients;
 mod companies;
@@ -20,6 +21,7 @@ mod connection;
 mod credentials;
 mod grants;
 mod housekeeping;
+mod invitation_admin;
 mod invitations;
 mod outbox;
 mod password_resets;
@@ -27,6 +29,7 @@ pub mod schema;
 mod sessions;
 mod signing_keys;
 mod throttle;
+mod user_admin;
 mod users;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -38,6 +41,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use account::{StoredConsent, StoredContactChange};
+pub use announcements::StoredAnnouncement;
 pub use audit::StoredAuditEvent;
 pub use connection::{DatabaseUrl, DbConnection};
 pub use credentials::StoredTotp;

@@ -306,7 +306,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    announcements (id) {
+        id -> Text,
+        text -> Text,
+        starts_at -> BigInt,
+        ends_at -> BigInt,
+        created_by -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    announcements,
     invitations,
     audit_events,
     instance_settings,

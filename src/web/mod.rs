@@ -2,6 +2,7 @@
 //! render; the rules live in `domain`.
 
 mod account;
+pub mod admin_api;
 pub mod api;
 pub mod app_api;
 mod browser;
@@ -72,7 +73,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(account::sign_out_everywhere)
         .service(account::show_form_address)
         .service(page::switch)
-        .service(app_api::scope());
+        .service(app_api::scope())
+        .service(admin_api::scope());
 }
 
 /// Registers `/metrics`: on the main listener, or alone on `metrics_bind`.

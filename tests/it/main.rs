@@ -6,6 +6,7 @@
 mod support;
 
 mod account;
+mod admin_api;
 mod audit;
 mod browser;
 mod cli;

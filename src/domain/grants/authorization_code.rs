@@ -53,12 +53,22 @@ pub fn issue_code(
     session: &Session,
 ) -> Result<String> {
     let expiry = CodeExpiry::at(now, tokens);
+    // The admin scope is granted only to a person holding a role now; one
+    // without simply does not get it (as OpenID Connect treats a scope the
+    // person may not have).
+    let administers = crate::domain::admin::holds_a_role(tx, &session.user_id)?;
+    let scopes: Vec<&str> = request
+        .scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|scope| *scope != crate::domain::discovery::ADMIN_SCOPE || administers)
+        .collect();
     let grant = StoredGrant {
         id: uuid::Uuid::now_v7().to_string(),
         user_id: session.user_id.as_str().to_owned(),
         client_id: request.client_id.as_str().to_owned(),
         session_public_id: Some(session.public_id.clone()),
-        scopes: request.scopes.join(" "),
+        scopes: scopes.join(" "),
         auth_time: session.auth_time,
         amr: session.amr.join(" "),
         created_at: now,
