@@ -58,8 +58,9 @@ impl Read<'_> {
             else {
                 return Ok(Vec::new());
             };
-            query = query
-                .filter(audit_events::at.lt(at).or(audit_events::at.eq(at).and(audit_events::id.lt(before.to_owned()))));
+            query = query.filter(
+                audit_events::at.lt(at).or(audit_events::at.eq(at).and(audit_events::id.lt(before.to_owned()))),
+            );
         }
         Ok(query.load(self.conn)?)
     }

@@ -16,7 +16,9 @@ use portti::store::schema::{audit_events, invitations, users};
 use serde_json::{Value, json};
 
 use crate::oidc::payload;
-use crate::support::fixtures::{PASSWORD, Rp, authorization_request, code_of, confidential_client, http, relying_party};
+use crate::support::fixtures::{
+    PASSWORD, Rp, authorization_request, code_of, confidential_client, http, relying_party,
+};
 use crate::support::messages::delivered;
 use crate::support::pages::PageClient;
 use crate::support::sign_in::first_sign_in;
@@ -93,9 +95,9 @@ fn refusals_in(db: &TestDb, company: &CompanyId) -> Vec<(String, Option<String>)
         .unwrap()
         .into_iter()
         .map(|(action, detail)| {
-            let reason = detail.and_then(|d| serde_json::from_str::<Value>(&d).ok()).and_then(|d| {
-                d["reason"].as_str().map(str::to_owned)
-            });
+            let reason = detail
+                .and_then(|d| serde_json::from_str::<Value>(&d).ok())
+                .and_then(|d| d["reason"].as_str().map(str::to_owned));
             (action, reason)
         })
         .collect()
@@ -143,7 +145,8 @@ async fn reach_roles_and_tokens_are_checked_on_every_request(db: &TestDb) {
     assert_eq!(status, 200);
 
     // A forbidden action within reach: a user administrator granting office_admin.
-    let (_, listed) = call(&server, &kh_token, "GET", &format!("/companies/{}/users?q=employee", client.id), None).await;
+    let (_, listed) =
+        call(&server, &kh_token, "GET", &format!("/companies/{}/users?q=employee", client.id), None).await;
     let employee = listed[0]["id"].as_str().unwrap().to_owned();
     let grant = json!({"company_id": client.id.as_str(), "rights": ["ledger"], "roles": ["office_admin"]});
     let (status, body) = call(&server, &kh_token, "PUT", &format!("/users/{employee}/rights"), Some(grant)).await;
@@ -176,6 +179,8 @@ async fn reach_roles_and_tokens_are_checked_on_every_request(db: &TestDb) {
     let document: Value =
         http().get(format!("{}/api/admin/v1/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{}", document["openapi"]);
+    assert_eq!(document["info"]["title"], "Portti admin API");
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object(), "the Bearer scheme is documented");
     for path in [
         "/companies",
         "/companies/{company_id}/users",
@@ -209,7 +214,8 @@ async fn an_administrator_manages_the_users_of_their_company(db: &TestDb) {
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_phone")), "{body}");
     assert!(body["message"].as_str().unwrap().contains("+358401234567"), "{body}");
 
-    let john = json!({"name": "John Smith", "email": "John@Example.com", "phone": "+46701234567", "rights": ["ledger"]});
+    let john =
+        json!({"name": "John Smith", "email": "John@Example.com", "phone": "+46701234567", "rights": ["ledger"]});
     let (status, added) = call(&server, &token, "POST", &users_path, Some(john)).await;
     assert_eq!(status, 201, "{added}");
     let id = added["id"].as_str().unwrap().to_owned();
@@ -267,15 +273,16 @@ async fn an_administrator_manages_the_users_of_their_company(db: &TestDb) {
         call(&server, &token, "PUT", &format!("/users/{id}/national-id"), Some(json!({"national_id": "131052-308t"})))
             .await;
     assert_eq!(status, 204);
-    let stored: Option<String> = users::table
-        .find(&id)
-        .select(users::national_id_digest)
-        .get_result(&mut db.connection())
-        .unwrap();
+    let stored: Option<String> =
+        users::table.find(&id).select(users::national_id_digest).get_result(&mut db.connection()).unwrap();
     let stored = stored.expect("linked");
     assert!(!stored.to_uppercase().contains("131052"), "no plain code in the row");
     assert_eq!(stored, state.keys.national_id_digest("131052-308T").unwrap());
-    let kh = users::table.filter(users::email.eq("kh@example.com")).select(users::id).get_result::<String>(&mut db.connection()).unwrap();
+    let kh = users::table
+        .filter(users::email.eq("kh@example.com"))
+        .select(users::id)
+        .get_result::<String>(&mut db.connection())
+        .unwrap();
     let (status, body) =
         call(&server, &token, "PUT", &format!("/users/{kh}/national-id"), Some(json!({"national_id": "131052-308T"})))
             .await;
@@ -339,7 +346,10 @@ async fn invitations_and_the_administrators_code(db: &TestDb) {
     assert_eq!(read["user_id"], json!(invitee.as_str()));
     assert_eq!(read["company_id"], json!(company.id.as_str()));
     assert_eq!((read["state"].as_str(), read["resends_left"].as_i64()), (Some("sent"), Some(2)));
-    assert_eq!((read["expires_at"].clone(), read["code_entered_at"].clone()), (sent["expires_at"].clone(), Value::Null));
+    assert_eq!(
+        (read["expires_at"].clone(), read["code_entered_at"].clone()),
+        (sent["expires_at"].clone(), Value::Null)
+    );
     let (_, listed) = call(&server, &token, "GET", &format!("/companies/{}/users?q=john", company.id), None).await;
     assert_eq!(listed[0]["invitation"], json!({"id": id, "state": "sent"}));
 
@@ -438,7 +448,14 @@ async fn support_posts_announcements_that_the_sign_in_pages_show(db: &TestDb) {
         let (status, body) = call(&server, &support, "POST", "/announcements", Some(bad)).await;
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_announcement")), "{body}");
     }
-    let (status, body) = call(&server, &support, "POST", "/announcements", Some(json!({"text": "x", "starts_at": "tomorrow", "ends_at": at(60)}))).await;
+    let (status, body) = call(
+        &server,
+        &support,
+        "POST",
+        "/announcements",
+        Some(json!({"text": "x", "starts_at": "tomorrow", "ends_at": at(60)})),
+    )
+    .await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
     let (status, posted) = call(&server, &support, "POST", "/announcements", Some(notice)).await;
     assert_eq!(status, 201, "{posted}");

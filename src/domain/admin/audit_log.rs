@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{AdminContext, CompanyReach};
 use crate::clock::UnixSeconds;
 use crate::domain::audit::ACTOR;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Entries on a page when the request does not say.
 pub const DEFAULT_PAGE: i64 = 50;
@@ -29,20 +29,33 @@ pub struct AuditEntry {
 
 /// A page of the company's log, newest first: `limit` entries (at most
 /// [`MAX_PAGE`]) older than the event `before`, when given.
-pub fn page(ctx: &AdminContext<'_>, reach: &CompanyReach, before: Option<&str>, limit: Option<i64>) -> Result<Vec<AuditEntry>> {
+pub fn page(
+    ctx: &AdminContext<'_>,
+    reach: &CompanyReach,
+    before: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Vec<AuditEntry>> {
     let limit = limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let events = ctx.store.read(|r| r.company_audit_events(reach.company().as_str(), before, limit))?;
-    Ok(events
+    events
         .into_iter()
         .map(|event| {
-            let detail: Option<Value> = event.detail.as_deref().and_then(|d| serde_json::from_str(d).ok());
+            let detail: Option<Value> =
+                event.detail.as_deref().map(serde_json::from_str).transpose().map_err(Error::internal)?;
             let actor = detail
                 .as_ref()
                 .and_then(|d| d.get(ACTOR))
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .or_else(|| event.user_id.clone());
-            AuditEntry { id: event.id, at: event.at, actor, action: event.action, target: event.user_id, ip: event.ip }
+            Ok(AuditEntry {
+                id: event.id,
+                at: event.at,
+                actor,
+                action: event.action,
+                target: event.user_id,
+                ip: event.ip,
+            })
         })
-        .collect())
+        .collect()
 }

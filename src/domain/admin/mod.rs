@@ -237,7 +237,9 @@ pub fn user_reach(ctx: &AdminContext<'_>, now: UnixSeconds, admin: &Administrato
         Err(companies) => {
             if !companies.is_empty() {
                 ctx.store.write(|tx| {
-                    companies.iter().try_for_each(|c| record_refusal(tx, ctx, now, &admin.id, c, Some(user), "not_found"))
+                    companies
+                        .iter()
+                        .try_for_each(|c| record_refusal(tx, ctx, now, &admin.id, c, Some(user), "not_found"))
                 })?;
             }
             Err(Error::NotFound("user"))

@@ -73,10 +73,9 @@ fn listed(r: &mut Read<'_>, now: UnixSeconds, company: &CompanyId, id: &UserId) 
     let Some(user) = r.user(id)? else { return Ok(None) };
     let membership = r.memberships(id)?.into_iter().find(|m| &m.company_id == company);
     let (rights, roles) = membership.map(|m| (m.rights, m.roles)).unwrap_or_default();
-    let invitation = r.last_invitation_of(id, company.as_str())?.map(|stored| InvitationSummary {
-        state: effective_state(&stored, now),
-        id: stored.id,
-    });
+    let invitation = r
+        .last_invitation_of(id, company.as_str())?
+        .map(|stored| InvitationSummary { state: effective_state(&stored, now), id: stored.id });
     Ok(Some(ListedUser { user, rights, roles, invitation }))
 }
 
@@ -91,7 +90,12 @@ pub struct NewCompanyUser {
 
 /// Adds a person to the company, with access rights and no role. The phone
 /// is also the communication phone, the email the communication email.
-pub fn add(ctx: &AdminContext<'_>, now: UnixSeconds, reach: &CompanyReach, input: NewCompanyUser) -> Result<UserDetail> {
+pub fn add(
+    ctx: &AdminContext<'_>,
+    now: UnixSeconds,
+    reach: &CompanyReach,
+    input: NewCompanyUser,
+) -> Result<UserDetail> {
     let rights = input.rights.iter().map(|r| AccessRight::parse(r)).collect::<Result<Vec<_>>>()?;
     let prepared = PreparedUser::validate(
         ctx.keys,
@@ -252,7 +256,8 @@ pub fn set_rights(
         if roles.contains(&CompanyRole::OfficeAdmin) && target.office_id.is_some() {
             return Ok(Err(Refusal::OfficeAdminOnClientCompany));
         }
-        let membership = Membership { company_id: company.company().clone(), roles: roles.clone(), rights: rights.clone() };
+        let membership =
+            Membership { company_id: company.company().clone(), roles: roles.clone(), rights: rights.clone() };
         tx.replace_membership(user_id, &membership, now)?;
         let about = Subjects { user: Some(user_id), client: None, company: Some(company.company().as_str()) };
         let event = Event::RightsChanged {

@@ -40,13 +40,9 @@ pub const BASE: &str = "/api/admin/v1";
 /// The admin API's OpenAPI document; each handler adds its path here.
 #[derive(OpenApi)]
 #[openapi(
-    info(
-        title = "Portti admin API",
-        description = "Administration of companies' users, invitations, audit logs and announcements. \
-                       Bearer access token with the `admin` scope; errors are `{\"error\", \"message\"}`."
-    ),
+    info(title = "Portti admin API"),
     servers((url = "/api/admin/v1")),
-    modifiers(&BearerToken),
+    modifiers(&BearerToken, &InCatalogue),
     security(("bearer" = [])),
     paths(
         openapi_document,
@@ -76,7 +72,22 @@ struct BearerToken;
 impl Modify for BearerToken {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
-        openapi.components.get_or_insert_with(Default::default).add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The document's title and description, from the catalogue (English).
+struct InCatalogue;
+
+impl Modify for InCatalogue {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let english = crate::i18n::Texts::english();
+        openapi.info.title = english.get("admin_api.title").to_owned();
+        let errors = "Bearer access token with the `admin` scope; errors are `{\"error\", \"message\"}`.";
+        openapi.info.description = Some(format!("{} {errors}", english.get("admin_api.description")));
     }
 }
 
@@ -192,9 +203,7 @@ fn body_company_id(given: &str) -> Result<CompanyId> {
 fn parse_time(field: &str, text: &str) -> Result<UnixSeconds> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map(|moment| moment.unix_timestamp())
-        .map_err(|_| {
-            Error::InvalidRequest(format!("{field} must be an RFC 3339 time such as 2026-12-01T16:00:00Z"))
-        })
+        .map_err(|_| Error::InvalidRequest(format!("{field} must be an RFC 3339 time such as 2026-12-01T16:00:00Z")))
 }
 
 /// A time the API writes.

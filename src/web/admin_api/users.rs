@@ -10,15 +10,13 @@ use super::{Bearer, ErrorBody, as_admin, body_company_id, company_id, user_id};
 use crate::AppState;
 use crate::domain::access::{AccessRight, CompanyRole, Membership};
 use crate::domain::admin::invitations::InvitationState;
-use crate::domain::admin::users::{
-    self, BasicInformation, ListedUser, NewCompanyUser, RightsChange, UserDetail,
-};
+use crate::domain::admin::users::{self, BasicInformation, ListedUser, NewCompanyUser, RightsChange, UserDetail};
 use crate::domain::admin::{company_reach, user_reach};
 use crate::web::api::ApiResult;
 
 /// An invitation's state as the API names it.
 pub(super) fn state_name(state: InvitationState) -> String {
-    serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    state.as_str().to_owned()
 }
 
 fn names_of_rights(rights: &[AccessRight]) -> Vec<String> {
@@ -216,8 +214,9 @@ pub async fn get_user(
     path: web::Path<String>,
 ) -> ApiResult<web::Json<UserBody>> {
     let user = user_id(&path)?;
-    let detail = as_admin(&req, &state, bearer, move |ctx, now, admin| Ok(users::get(&user_reach(ctx, now, admin, &user)?)))
-        .await?;
+    let detail =
+        as_admin(&req, &state, bearer, move |ctx, now, admin| Ok(users::get(&user_reach(ctx, now, admin, &user)?)))
+            .await?;
     Ok(web::Json(detail.into()))
 }
 
