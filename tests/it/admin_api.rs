@@ -80,6 +80,7 @@ async fn call(server: &TestServer, token: &str, method: &str, path: &str, body: 
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
+    assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
     let text = response.text().await.unwrap();
     (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
 }
@@ -174,6 +175,10 @@ async fn reach_roles_and_tokens_are_checked_on_every_request(db: &TestDb) {
     assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")), "{body}");
     let (status, _) = call(&server, "not-a-token", "GET", "/companies", None).await;
     assert_eq!(status, 401);
+    let (status, _) = call(&server, "not-a-token", "GET", "/users/not-an-id", None).await;
+    assert_eq!(status, 401, "the token is checked before anything in the path");
+    let (status, body) = call(&server, &tpk_token, "GET", "/users/not-an-id", None).await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
 
     // The OpenAPI document, for any client.
     let document: Value =
@@ -190,8 +195,8 @@ async fn reach_roles_and_tokens_are_checked_on_every_request(db: &TestDb) {
         "/users/{user_id}/rights",
         "/users/{user_id}/national-id",
         "/users/{user_id}/invitations",
-        "/invitations/{invitation_id}",
-        "/invitations/{invitation_id}/verification-code",
+        "/invitations/{id}",
+        "/invitations/{id}/verification-code",
         "/announcements",
     ] {
         assert!(document["paths"].get(path).is_some(), "{path} is documented");

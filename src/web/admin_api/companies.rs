@@ -77,9 +77,10 @@ pub async fn company_audit(
     path: web::Path<String>,
     query: web::Query<AuditPage>,
 ) -> ApiResult<web::Json<Vec<AuditEntryBody>>> {
-    let company = company_id(&path)?;
+    let segment = path.into_inner();
     let AuditPage { before, limit } = query.into_inner();
     let entries = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let company = company_id(&segment)?;
         let reach = company_reach(ctx, now, admin, &company)?;
         audit_log::page(ctx, &reach, before.as_deref(), limit)
     })

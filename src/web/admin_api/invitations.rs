@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::users::state_name;
-use super::{Bearer, ErrorBody, as_admin, body_company_id, time_text, user_id};
+use super::{Bearer, ErrorBody, any_id, as_admin, company_id, time_text, user_id};
 use crate::AppState;
 use crate::domain::admin::invitations::{self, InvitationDetail};
 use crate::domain::admin::{company_reach, invitation_reach, user_reach};
-use crate::web::api::{ApiResult, parse_id};
+use crate::web::api::ApiResult;
 
 /// An invitation to send.
 #[derive(Deserialize, ToSchema)]
@@ -52,11 +52,12 @@ pub async fn send_invitation(
     path: web::Path<String>,
     body: web::Json<InvitationRequest>,
 ) -> ApiResult<HttpResponse> {
-    let user = user_id(&path)?;
-    let InvitationRequest { company_id, identity_verified } = body.into_inner();
+    let segment = path.into_inner();
+    let InvitationRequest { company_id: company, identity_verified } = body.into_inner();
     let sent = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let user = user_id(&segment)?;
         user_reach(ctx, now, admin, &user)?;
-        let company = company_reach(ctx, now, admin, &body_company_id(&company_id)?)?;
+        let company = company_reach(ctx, now, admin, &company_id(&company)?)?;
         invitations::invite(&ctx.invitations(), now, &company, &user, identity_verified)
     })
     .await?;
@@ -95,19 +96,20 @@ impl From<InvitationDetail> for InvitationBody {
 /// An invitation of a company within reach.
 #[utoipa::path(
     get,
-    path = "/invitations/{invitation_id}",
-    params(("invitation_id" = String, Path)),
+    path = "/invitations/{id}",
+    params(("id" = String, Path)),
     responses((status = 200, body = InvitationBody), (status = 404, body = ErrorBody))
 )]
-#[get("/invitations/{invitation_id}")]
+#[get("/invitations/{id}")]
 pub async fn get_invitation(
     req: HttpRequest,
     state: web::Data<AppState>,
     bearer: Bearer,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<InvitationBody>> {
-    let id = parse_id(&path)?;
+    let segment = path.into_inner();
     let detail = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let id = any_id(&segment)?;
         let (_, stored) = invitation_reach(ctx, now, admin, &id)?;
         Ok(invitations::detail(&stored, now))
     })
@@ -118,19 +120,20 @@ pub async fn get_invitation(
 /// Cancels an invitation; one that has ended stays as it was.
 #[utoipa::path(
     delete,
-    path = "/invitations/{invitation_id}",
-    params(("invitation_id" = String, Path)),
+    path = "/invitations/{id}",
+    params(("id" = String, Path)),
     responses((status = 204, description = "Cancelled"), (status = 404, body = ErrorBody))
 )]
-#[delete("/invitations/{invitation_id}")]
+#[delete("/invitations/{id}")]
 pub async fn cancel_invitation(
     req: HttpRequest,
     state: web::Data<AppState>,
     bearer: Bearer,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = parse_id(&path)?;
+    let segment = path.into_inner();
     as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let id = any_id(&segment)?;
         let (reach, _) = invitation_reach(ctx, now, admin, &id)?;
         invitations::cancel(&ctx.invitations(), now, &reach, &id)
     })
@@ -151,8 +154,8 @@ pub struct AdminCodeBody {
 /// replaces the previous administrator's code.
 #[utoipa::path(
     post,
-    path = "/invitations/{invitation_id}/verification-code",
-    params(("invitation_id" = String, Path)),
+    path = "/invitations/{id}/verification-code",
+    params(("id" = String, Path)),
     responses(
         (status = 201, body = AdminCodeBody),
         (status = 400, description = "`invitation_expired`, `invitation_cancelled`, `invitation_replaced`", body = ErrorBody),
@@ -160,19 +163,20 @@ pub struct AdminCodeBody {
         (status = 409, description = "`code_not_entered`: the sign-up code was not entered yet", body = ErrorBody)
     )
 )]
-#[post("/invitations/{invitation_id}/verification-code")]
+#[post("/invitations/{id}/verification-code")]
 pub async fn verification_code(
     req: HttpRequest,
     state: web::Data<AppState>,
     bearer: Bearer,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = parse_id(&path)?;
+    let segment = path.into_inner();
     let code = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let id = any_id(&segment)?;
         let (reach, _) = invitation_reach(ctx, now, admin, &id)?;
         invitations::generate_admin_code(&ctx.invitations(), now, &reach, &id)
     })
     .await?;
     let body = AdminCodeBody { code: code.code, expires_at: time_text(code.expires_at) };
-    Ok(HttpResponse::build(StatusCode::CREATED).insert_header(("Cache-Control", "no-store")).json(body))
+    Ok(HttpResponse::build(StatusCode::CREATED).json(body))
 }

@@ -17,7 +17,8 @@ mod users;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, get, web};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -110,8 +111,10 @@ pub fn scope() -> actix_web::Scope<
         InitError = (),
     >,
 > {
+    // What the API answers is about people: no cache keeps it.
     web::scope(BASE)
         .app_data(json_config())
+        .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "no-store")))
         .service(openapi_document)
         .service(companies::list_companies)
         .service(companies::company_audit)
@@ -184,19 +187,21 @@ async fn as_admin<T: Send + 'static>(
     .await?)
 }
 
-/// A company id from the path; anything but an id Portti made is not found.
-fn company_id(segment: &str) -> ApiResult<CompanyId> {
-    Ok(CompanyId::from_stored(parse_id(segment)?))
+/// An id from the path or a body: anything but an id Portti made is not
+/// found. Read once the token has been checked, so a caller without a valid
+/// token learns nothing from the answer.
+fn any_id(segment: &str) -> Result<String> {
+    parse_id(segment).map_err(|e| e.0)
+}
+
+/// A company id from the path or a body.
+fn company_id(segment: &str) -> Result<CompanyId> {
+    any_id(segment).map(CompanyId::from_stored)
 }
 
 /// A user id from the path.
-fn user_id(segment: &str) -> ApiResult<UserId> {
-    Ok(UserId::from_stored(parse_id(segment)?))
-}
-
-/// A company id in a body: not one Portti made is not found, as in a path.
-fn body_company_id(given: &str) -> Result<CompanyId> {
-    parse_id(given).map(CompanyId::from_stored).map_err(|e| e.0)
+fn user_id(segment: &str) -> Result<UserId> {
+    any_id(segment).map(UserId::from_stored)
 }
 
 /// A time the API reads: RFC 3339 (`2026-12-01T16:00:00Z`).

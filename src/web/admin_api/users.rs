@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use super::{Bearer, ErrorBody, as_admin, body_company_id, company_id, user_id};
+use super::{Bearer, ErrorBody, as_admin, company_id, user_id};
 use crate::AppState;
 use crate::domain::access::{AccessRight, CompanyRole, Membership};
 use crate::domain::admin::invitations::InvitationState;
@@ -147,9 +147,10 @@ pub async fn list_users(
     path: web::Path<String>,
     query: web::Query<UserSearch>,
 ) -> ApiResult<web::Json<Vec<ListedUserBody>>> {
-    let company = company_id(&path)?;
+    let segment = path.into_inner();
     let search = query.into_inner().q;
     let listed = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let company = company_id(&segment)?;
         let reach = company_reach(ctx, now, admin, &company)?;
         users::list(ctx, now, &reach, search.as_deref())
     })
@@ -189,9 +190,10 @@ pub async fn add_user(
     path: web::Path<String>,
     body: web::Json<NewUserBody>,
 ) -> ApiResult<HttpResponse> {
-    let company = company_id(&path)?;
+    let segment = path.into_inner();
     let NewUserBody { name, email, phone, rights } = body.into_inner();
     let added = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let company = company_id(&segment)?;
         let reach = company_reach(ctx, now, admin, &company)?;
         users::add(ctx, now, &reach, NewCompanyUser { name, email, phone, rights })
     })
@@ -213,10 +215,12 @@ pub async fn get_user(
     bearer: Bearer,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<UserBody>> {
-    let user = user_id(&path)?;
-    let detail =
-        as_admin(&req, &state, bearer, move |ctx, now, admin| Ok(users::get(&user_reach(ctx, now, admin, &user)?)))
-            .await?;
+    let segment = path.into_inner();
+    let detail = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let user = user_id(&segment)?;
+        Ok(users::get(&user_reach(ctx, now, admin, &user)?))
+    })
+    .await?;
     Ok(web::Json(detail.into()))
 }
 
@@ -252,9 +256,10 @@ pub async fn patch_user(
     path: web::Path<String>,
     body: web::Json<BasicInformationBody>,
 ) -> ApiResult<web::Json<UserBody>> {
-    let user = user_id(&path)?;
+    let segment = path.into_inner();
     let BasicInformationBody { name, email, phone } = body.into_inner();
     let detail = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let user = user_id(&segment)?;
         let reach = user_reach(ctx, now, admin, &user)?;
         users::update_basic(ctx, now, &reach, BasicInformation { name, email, phone })
     })
@@ -285,9 +290,10 @@ pub async fn put_communication(
     path: web::Path<String>,
     body: web::Json<CommunicationPhoneBody>,
 ) -> ApiResult<web::Json<UserBody>> {
-    let user = user_id(&path)?;
+    let segment = path.into_inner();
     let phone = body.into_inner().phone;
     let detail = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let user = user_id(&segment)?;
         let reach = user_reach(ctx, now, admin, &user)?;
         users::set_communication_phone(ctx, now, &reach, &phone)
     })
@@ -327,11 +333,12 @@ pub async fn put_rights(
     path: web::Path<String>,
     body: web::Json<RightsBody>,
 ) -> ApiResult<web::Json<UserBody>> {
-    let user = user_id(&path)?;
-    let RightsBody { company_id, rights, roles } = body.into_inner();
+    let segment = path.into_inner();
+    let RightsBody { company_id: company, rights, roles } = body.into_inner();
     let detail = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let user = user_id(&segment)?;
         let reached = user_reach(ctx, now, admin, &user)?;
-        let company = company_reach(ctx, now, admin, &body_company_id(&company_id)?)?;
+        let company = company_reach(ctx, now, admin, &company_id(&company)?)?;
         users::set_rights(ctx, now, &reached, &company, RightsChange { rights, roles })
     })
     .await?;
@@ -366,9 +373,10 @@ pub async fn put_national_id(
     path: web::Path<String>,
     body: web::Json<NationalIdBody>,
 ) -> ApiResult<HttpResponse> {
-    let user = user_id(&path)?;
+    let segment = path.into_inner();
     let code = body.into_inner().national_id;
     as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let user = user_id(&segment)?;
         let reach = user_reach(ctx, now, admin, &user)?;
         users::set_national_id(ctx, now, &reach, &code)
     })
