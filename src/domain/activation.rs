@@ -16,7 +16,9 @@
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
-use super::admin::invitations::{InvitationState, SMS_RESENDS, SignUpCode, phone_hint, sign_up_code_digest};
+use super::admin::invitations::{
+    InvitationState, SMS_RESENDS, SignUpCode, admin_code_digest, effective_state, phone_hint, sign_up_code_digest,
+};
 use super::audit::{self, Event, Origin, Subjects};
 use super::contact::PhoneNumber;
 use super::ids::{CompanyId, UserId};
@@ -39,9 +41,8 @@ pub const CREATE_PASSWORD_SECONDS: i64 = 24 * 3600;
 /// (DESIGN.md: at least 20).
 pub const CALLS_PER_MINUTE_PER_ADDRESS: i32 = 30;
 
-/// The keyed-hash context of the SMS and administrator's codes.
+/// The keyed-hash context of the SMS codes.
 pub const SMS_CODE_CONTEXT: &str = "invitation-sms-code";
-pub const ADMIN_CODE_CONTEXT: &str = "admin-verification-code";
 
 /// What an activation step reads and writes, and the language of the
 /// messages it sends.
@@ -120,13 +121,12 @@ pub fn email_hint(email: &str) -> String {
 /// Whether an invitation can be carried on, and in which state; an ended
 /// or expired one has a refusal of its own.
 fn usable(stored: &StoredInvitation, now: UnixSeconds) -> Result<InvitationState, Refusal> {
-    match InvitationState::from_stored(&stored.state) {
-        Some(InvitationState::Cancelled) => Err(Refusal::InvitationCancelled),
-        Some(InvitationState::Replaced) => Err(Refusal::InvitationReplaced),
-        Some(InvitationState::Completed) => Err(Refusal::InvitationUsed),
-        Some(InvitationState::Expired) | None => Err(Refusal::InvitationExpired),
-        Some(_) if stored.expires_at <= now => Err(Refusal::InvitationExpired),
-        Some(live) => Ok(live),
+    match effective_state(stored, now) {
+        InvitationState::Cancelled => Err(Refusal::InvitationCancelled),
+        InvitationState::Replaced => Err(Refusal::InvitationReplaced),
+        InvitationState::Completed => Err(Refusal::InvitationUsed),
+        InvitationState::Expired => Err(Refusal::InvitationExpired),
+        live => Ok(live),
     }
 }
 
@@ -263,12 +263,10 @@ pub fn resend(ctx: &ActivationContext<'_>, now: UnixSeconds, address: Option<&st
         .and_then(settle)
 }
 
-/// Whether `typed` is the code stored as `digest`, while it works.
-fn is_code(keys: &Keys, context: &str, typed: &str, digest: Option<&str>, expires_at: Option<i64>, now: i64) -> bool {
+/// Whether a presented code's digest is the stored one, while it works.
+fn is_code(presented: &str, digest: Option<&str>, expires_at: Option<i64>, now: i64) -> bool {
     match (digest, expires_at) {
-        (Some(digest), Some(expires_at)) if expires_at > now => {
-            keys.code_digest(context, typed).is_ok_and(|presented| presented.as_bytes().ct_eq(digest.as_bytes()).into())
-        }
+        (Some(digest), Some(expires_at)) if expires_at > now => presented.as_bytes().ct_eq(digest.as_bytes()).into(),
         _ => false,
     }
 }
@@ -284,6 +282,8 @@ pub fn verify(
     typed: &str,
 ) -> Result<Verified> {
     let typed: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+    let sms_presented = ctx.keys.code_digest(SMS_CODE_CONTEXT, &typed)?;
+    let admin_presented = admin_code_digest(ctx.keys, &typed)?;
     let link_id = random_token();
     ctx.store
         .write(|tx| {
@@ -302,8 +302,7 @@ pub fn verify(
             if !live(sms) && !live(admin) {
                 return Ok(Err(Refusal::CodeExpired));
             }
-            let right = is_code(ctx.keys, SMS_CODE_CONTEXT, &typed, sms.0, sms.1, now)
-                | is_code(ctx.keys, ADMIN_CODE_CONTEXT, &typed, admin.0, admin.1, now);
+            let right = is_code(&sms_presented, sms.0, sms.1, now) | is_code(&admin_presented, admin.0, admin.1, now);
             if !right {
                 if attempts == CODE_ATTEMPTS {
                     tx.end_invitation_codes(&stored.id)?;

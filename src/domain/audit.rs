@@ -72,6 +72,23 @@ pub enum Event {
     DeviceSignedIn { method: &'static str },
     /// The person's activation ended with a device credential: their invitation is completed.
     InvitationCompleted,
+    /// An administrator's request was refused: `reason` is `not_found` (out
+    /// of reach), `forbidden` (the role does not allow it) or `no_role`.
+    AdminRefused { reason: &'static str },
+    /// An administrator added the person to a company.
+    UserAdded,
+    /// An administrator changed the person's basic information.
+    UserUpdated,
+    /// An administrator set the person's communication phone.
+    CommunicationPhoneSet,
+    /// An administrator set the person's roles and rights in a company.
+    RightsChanged { roles: Vec<String>, rights: Vec<String> },
+    /// An administrator linked the person to a personal identity code.
+    NationalIdSet,
+    /// An administrator generated a verification code for the person's invitation.
+    AdminCodeGenerated,
+    /// Customer service posted an announcement for the sign-in pages.
+    AnnouncementPosted,
 }
 
 impl Event {
@@ -103,6 +120,14 @@ impl Event {
             Event::DeviceRemoved => "device_removed",
             Event::DeviceSignedIn { .. } => "device_sign_in",
             Event::InvitationCompleted => "invitation_completed",
+            Event::AdminRefused { .. } => "admin_refused",
+            Event::UserAdded => "user_added",
+            Event::UserUpdated => "user_updated",
+            Event::CommunicationPhoneSet => "communication_phone_set",
+            Event::RightsChanged { .. } => "rights_changed",
+            Event::NationalIdSet => "national_id_set",
+            Event::AdminCodeGenerated => "admin_code_generated",
+            Event::AnnouncementPosted => "announcement_posted",
         }
     }
 
@@ -117,6 +142,8 @@ impl Event {
             Event::ConsentGiven { scopes } => Some(json!({ "scopes": scopes })),
             Event::DeviceRegistered { platform } => Some(json!({ "platform": platform })),
             Event::DeviceSignedIn { method } => Some(json!({ "amr": ["hwk", method, "mfa"] })),
+            Event::AdminRefused { reason } => Some(json!({ "reason": reason })),
+            Event::RightsChanged { roles, rights } => Some(json!({ "roles": roles, "rights": rights })),
             _ => None,
         }
     }
@@ -143,7 +170,40 @@ impl<'a> Subjects<'a> {
 
 /// Records an event in the caller's transaction.
 pub fn record(tx: &mut Write<'_>, now: UnixSeconds, origin: &Origin, about: Subjects<'_>, event: Event) -> Result<()> {
-    let detail = event.detail().map(|detail| detail.to_string());
+    let detail = event.detail();
+    insert(tx, now, origin, about, &event, detail)
+}
+
+/// Records an event that `actor` (an administrator) caused: the detail
+/// names them (`"actor"`), and the company log shows who did what to whom.
+pub fn record_by(
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    origin: &Origin,
+    actor: &UserId,
+    about: Subjects<'_>,
+    event: Event,
+) -> Result<()> {
+    let mut detail = match event.detail() {
+        Some(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    detail.insert(ACTOR.to_owned(), Value::from(actor.as_str()));
+    insert(tx, now, origin, about, &event, Some(Value::Object(detail)))
+}
+
+/// The detail's field naming who caused an event, when not its subject.
+pub const ACTOR: &str = "actor";
+
+fn insert(
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    origin: &Origin,
+    about: Subjects<'_>,
+    event: &Event,
+    detail: Option<Value>,
+) -> Result<()> {
+    let detail = detail.map(|detail| detail.to_string());
     tx.insert_audit_event(&StoredAuditEvent {
         id: uuid::Uuid::now_v7().to_string(),
         at: now,

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::client::{Client, ClientId, GrantType};
-use super::discovery::SCOPES;
+use super::discovery::{ADMIN_SCOPE, SCOPES};
 use super::refusal::Refusal;
 
 /// The parameters of an authorization request, as sent.
@@ -122,6 +122,9 @@ pub fn validate(
     for scope in params.scope.as_deref().unwrap_or("").split_whitespace() {
         if !SCOPES.contains(&scope) {
             return Err(fail("invalid_scope", &format!("unknown scope {scope}")));
+        }
+        if scope == ADMIN_SCOPE && !client.first_party {
+            return Err(fail("invalid_scope", "only first-party clients may ask for the admin scope"));
         }
         if !scopes.iter().any(|s| s == scope) {
             scopes.push(scope.to_owned());
@@ -282,7 +285,10 @@ mod tests {
         p.scope = Some("email".into());
         assert_eq!(error(&p, true).0, "invalid_scope");
         p.scope = Some("openid admin".into());
-        assert_eq!(error(&p, true).0, "invalid_scope");
+        assert_eq!(error(&p, true).0, "invalid_scope", "admin is for first-party clients only");
+        let mut first_party = client(true);
+        first_party.first_party = true;
+        assert_eq!(validate(&p, Some(&first_party)).unwrap().scopes, vec!["openid", "admin"]);
         let mut p = params();
         p.response_type = Some("token".into());
         assert_eq!(error(&p, true).0, "unsupported_response_type");

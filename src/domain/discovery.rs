@@ -7,7 +7,12 @@ use crate::crypto::signing::SigningAlg;
 use crate::error::{Error, Result};
 
 /// The scopes Portti knows.
-pub const SCOPES: [&str; 6] = ["openid", "profile", "email", "phone", "offline_access", "companies"];
+/// `admin` (the admin API) only first-party clients may ask for, and only a
+/// person holding a role gets.
+pub const SCOPES: [&str; 7] = ["openid", "profile", "email", "phone", "offline_access", "companies", ADMIN_SCOPE];
+
+/// The scope of the admin API (`/api/admin/v1`).
+pub const ADMIN_SCOPE: &str = "admin";
 
 /// `acr` of a sign-in with a password and a second factor (REFEDS MFA profile).
 pub const ACR_MFA: &str = "https://refeds.org/profile/mfa";

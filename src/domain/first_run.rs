@@ -6,7 +6,7 @@
 use super::audit::{self, Event, Origin, Subjects};
 use super::ids::UserId;
 use super::refusal::Refusal;
-use super::user::{NewUserInput, insert_prepared_user, prepare_user};
+use super::user::{NewUserInput, PreparedUser};
 use crate::clock::UnixSeconds;
 use crate::crypto::Keys;
 use crate::crypto::secret::{random_token, sha256_hex};
@@ -74,12 +74,12 @@ pub fn create_support(
         support: true,
         ..Default::default()
     };
-    let prepared = prepare_user(keys, input)?;
+    let prepared = PreparedUser::validate(keys, input)?;
     store.write(|tx| {
         if tx.has_users()? || !tx.use_setup_link(&sha256_hex(token), now)? {
             return Err(Refusal::SetupLinkExpired.into());
         }
-        let created = insert_prepared_user(tx, now, &prepared)?;
+        let created = prepared.insert(tx, now)?;
         audit::record(tx, now, origin, Subjects::person(&created.user.id), Event::FirstAccountCreated)?;
         tracing::info!(user_id = %created.user.id, "the first customer-service account was created");
         Ok(created.user.id)

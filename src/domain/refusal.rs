@@ -130,6 +130,16 @@ pub enum Refusal {
     InvalidKey,
     /// A device is registered only within `minutes` of signing in: sign in again.
     FreshSignInRequired { minutes: i64 },
+    /// The personal identity code is malformed (format, date or check character).
+    NationalIdInvalid,
+    /// The personal identity code is already another user's.
+    NationalIdTaken,
+    /// `office_admin` was asked for in a client company: it is a role of an accounting office.
+    OfficeAdminOnClientCompany,
+    /// An announcement's text is empty or longer than `max` characters.
+    AnnouncementTextLength { max: usize },
+    /// An announcement would end before (or when) it starts.
+    AnnouncementEndsBeforeStart,
 }
 
 impl Refusal {
@@ -176,6 +186,10 @@ impl Refusal {
             Refusal::Forbidden => "forbidden",
             Refusal::InvalidKey => "invalid_key",
             Refusal::FreshSignInRequired { .. } => "fresh_sign_in_required",
+            Refusal::NationalIdInvalid => "invalid_national_id",
+            Refusal::NationalIdTaken => "national_id_taken",
+            Refusal::OfficeAdminOnClientCompany => "invalid_role",
+            Refusal::AnnouncementTextLength { .. } | Refusal::AnnouncementEndsBeforeStart => "invalid_announcement",
         }
     }
 
@@ -231,6 +245,11 @@ impl Refusal {
             Refusal::Forbidden => "forbidden",
             Refusal::InvalidKey => "invalid_key",
             Refusal::FreshSignInRequired { .. } => "fresh_sign_in_required",
+            Refusal::NationalIdInvalid => "national_id_invalid",
+            Refusal::NationalIdTaken => "national_id_taken",
+            Refusal::OfficeAdminOnClientCompany => "office_admin_on_client_company",
+            Refusal::AnnouncementTextLength { .. } => "announcement_text_length",
+            Refusal::AnnouncementEndsBeforeStart => "announcement_ends_before_start",
         }
     }
 
@@ -242,6 +261,7 @@ impl Refusal {
             Refusal::FreshSignInRequired { minutes } => vec![("minutes", minutes.to_string())],
             Refusal::EmailTooLong => vec![("max", super::contact::MAX_EMAIL_LENGTH.to_string())],
             Refusal::NameTooLong => vec![("max", super::company::MAX_NAME_LENGTH.to_string())],
+            Refusal::AnnouncementTextLength { max } => vec![("max", max.to_string())],
             Refusal::EmailInvalid { input } | Refusal::PhoneInvalid { input } | Refusal::PhoneNotMobile { input } => {
                 vec![("input", input.clone())]
             }
@@ -277,7 +297,7 @@ impl Refusal {
             | Refusal::SetupLinkExpired
             | Refusal::ApplicationNotFound => 404,
             Refusal::SupportMustReinvite | Refusal::Forbidden | Refusal::FreshSignInRequired { .. } => 403,
-            Refusal::CodeNotEntered => 409,
+            Refusal::CodeNotEntered | Refusal::NationalIdTaken => 409,
             Refusal::AppUpdateRequired => 426,
             _ => 400,
         }
@@ -336,6 +356,11 @@ impl Refusal {
             Refusal::Forbidden,
             Refusal::InvalidKey,
             Refusal::FreshSignInRequired { minutes: 10 },
+            Refusal::NationalIdInvalid,
+            Refusal::NationalIdTaken,
+            Refusal::OfficeAdminOnClientCompany,
+            Refusal::AnnouncementTextLength { max: 1000 },
+            Refusal::AnnouncementEndsBeforeStart,
         ];
         for refusal in &all {
             match refusal {
@@ -388,6 +413,11 @@ impl Refusal {
                 | Refusal::Forbidden
                 | Refusal::InvalidKey
                 | Refusal::FreshSignInRequired { .. } => {}
+                Refusal::NationalIdInvalid
+                | Refusal::NationalIdTaken
+                | Refusal::OfficeAdminOnClientCompany
+                | Refusal::AnnouncementTextLength { .. }
+                | Refusal::AnnouncementEndsBeforeStart => {}
             }
         }
         all

@@ -69,9 +69,16 @@ pub struct UserWithMemberships {
     pub memberships: Vec<Membership>,
 }
 
-/// A new user's details, validated, with the password hashed: ready to be
-/// written in a transaction (the slow hash is made before it opens).
-#[derive(Debug, Clone)]
+/// Validates and creates a user. The communication contacts start as the
+/// basic email and phone; the personal identity code is stored only as a keyed
+/// hash; the password, if given, must meet the policy.
+pub fn add_user(store: &Store, keys: &Keys, now: UnixSeconds, input: NewUserInput) -> Result<UserWithMemberships> {
+    let prepared = PreparedUser::validate(keys, input)?;
+    store.write(|tx| prepared.insert(tx, now))
+}
+
+/// A new user's input, validated and its secrets hashed, ready to insert
+/// in a transaction of the caller's (an administrator's, which audits it).
 pub struct PreparedUser {
     email: Email,
     name: String,
@@ -82,88 +89,69 @@ pub struct PreparedUser {
     memberships: Vec<Membership>,
 }
 
-/// Validates a new user's details and hashes the password. The
-/// communication contacts start as the basic email and phone; the personal
-/// identity code is kept only as a keyed hash; the password, if given, must
-/// meet the policy.
-pub fn prepare_user(keys: &Keys, input: NewUserInput) -> Result<PreparedUser> {
-    let email = Email::parse(&input.email)?;
-    let name = parse_name(&input.name)?;
-    let phone = input.phone.as_deref().map(PhoneNumber::parse).transpose()?;
-    let national_id_digest = match input.national_id.as_deref() {
-        Some(code) => Some(keys.national_id_digest(NationalId::parse(code)?.canonical())?),
-        None => None,
-    };
-    let password_hash = match input.password.as_deref() {
-        Some(password) => {
-            check_new_password(password, &[email.as_str(), &name])?;
-            Some(password::hash_password(password)?)
-        }
-        None => None,
-    };
-    Ok(PreparedUser {
-        email,
-        name,
-        phone,
-        national_id_digest,
-        password_hash,
-        support: input.support,
-        memberships: merge_memberships(input.memberships),
-    })
-}
+impl PreparedUser {
+    /// Validates the input (a refusal names what is wrong) and hashes its secrets.
+    pub fn validate(keys: &Keys, input: NewUserInput) -> Result<Self> {
+        let email = Email::parse(&input.email)?;
+        let name = parse_name(&input.name)?;
+        let phone = input.phone.as_deref().map(PhoneNumber::parse).transpose()?;
+        let national_id_digest = match input.national_id.as_deref() {
+            Some(code) => Some(keys.national_id_digest(NationalId::parse(code)?.canonical())?),
+            None => None,
+        };
+        let password_hash = match input.password.as_deref() {
+            Some(password) => {
+                check_new_password(password, &[email.as_str(), &name])?;
+                Some(password::hash_password(password)?)
+            }
+            None => None,
+        };
+        let memberships = merge_memberships(input.memberships);
+        Ok(Self { email, name, phone, national_id_digest, password_hash, support: input.support, memberships })
+    }
 
-/// Creates a prepared user in the caller's transaction.
-pub fn insert_prepared_user(
-    tx: &mut Write<'_>,
-    now: UnixSeconds,
-    prepared: &PreparedUser,
-) -> Result<UserWithMemberships> {
-    let PreparedUser { email, name, phone, national_id_digest, password_hash, support, memberships } = prepared;
-    for membership in memberships {
-        let company = tx.company(&membership.company_id)?.ok_or(Error::NotFound("company"))?;
-        if membership.roles.contains(&CompanyRole::OfficeAdmin) && company.office_id.is_some() {
-            return Err(Error::InvalidRequest(format!(
-                "office_admin is a role of an accounting office; {} is a client company",
-                company.name
-            )));
+    /// Creates the user and their memberships in `tx`.
+    pub fn insert(&self, tx: &mut Write<'_>, now: UnixSeconds) -> Result<UserWithMemberships> {
+        let Self { email, name, phone, national_id_digest, password_hash, support, memberships } = self;
+        for membership in memberships {
+            let company = tx.company(&membership.company_id)?.ok_or(Error::NotFound("company"))?;
+            if membership.roles.contains(&CompanyRole::OfficeAdmin) && company.office_id.is_some() {
+                return Err(Error::InvalidRequest(format!(
+                    "office_admin is a role of an accounting office; {} is a client company",
+                    company.name
+                )));
+            }
         }
-    }
-    if tx.user_id_by_email(email)?.is_some() {
-        return Err(Error::Conflict("A user with this email address already exists.".to_owned()));
-    }
-    if let Some(digest) = national_id_digest
-        && tx.user_id_by_national_id_digest(digest)?.is_some()
-    {
-        return Err(Error::Conflict("This personal identity code belongs to another user.".to_owned()));
-    }
-    let user = User {
-        id: UserId::generate(),
-        email: email.clone(),
-        name: name.clone(),
-        phone: phone.clone(),
-        communication: CommunicationContacts {
+        if tx.user_id_by_email(email)?.is_some() {
+            return Err(Error::Conflict("A user with this email address already exists.".to_owned()));
+        }
+        if let Some(digest) = national_id_digest
+            && tx.user_id_by_national_id_digest(digest)?.is_some()
+        {
+            return Err(Error::Conflict("This personal identity code belongs to another user.".to_owned()));
+        }
+        let user = User {
+            id: UserId::generate(),
             email: email.clone(),
-            email_verified: false,
+            name: name.clone(),
             phone: phone.clone(),
-            phone_verified: false,
-        },
-        support: *support,
-        has_password: password_hash.is_some(),
-        has_national_id: national_id_digest.is_some(),
-        created_at: now,
-    };
-    tx.insert_user(&user, password_hash.as_deref(), national_id_digest.as_deref())?;
-    for membership in memberships {
-        tx.insert_membership(&user.id, membership, now)?;
+            communication: CommunicationContacts {
+                email: email.clone(),
+                email_verified: false,
+                phone: phone.clone(),
+                phone_verified: false,
+            },
+            support: *support,
+            has_password: password_hash.is_some(),
+            has_national_id: national_id_digest.is_some(),
+            created_at: now,
+        };
+        tx.insert_user(&user, password_hash.as_deref(), national_id_digest.as_deref())?;
+        for membership in memberships {
+            tx.insert_membership(&user.id, membership, now)?;
+        }
+        Ok(UserWithMemberships { memberships: tx.memberships(&user.id)?, user })
     }
-    Ok(UserWithMemberships { memberships: tx.memberships(&user.id)?, user })
-}
-
-/// Validates and creates a user ([`prepare_user`], then
-/// [`insert_prepared_user`] in a transaction of its own).
-pub fn add_user(store: &Store, keys: &Keys, now: UnixSeconds, input: NewUserInput) -> Result<UserWithMemberships> {
-    let prepared = prepare_user(keys, input)?;
-    store.write(|tx| insert_prepared_user(tx, now, &prepared))
 }
 
 /// Folds repeated mentions of one company into one membership, without duplicates.

@@ -33,6 +33,37 @@ impl Read<'_> {
             .select(StoredAuditEvent::as_select())
             .load(self.conn)?)
     }
+
+    /// A company's audit events, newest first: at most `limit`, and with
+    /// `before` (an event's id) only those older than that event.
+    pub fn company_audit_events(
+        &mut self,
+        company_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StoredAuditEvent>> {
+        let mut query = audit_events::table
+            .filter(audit_events::company_id.eq(company_id))
+            .order((audit_events::at.desc(), audit_events::id.desc()))
+            .limit(limit)
+            .select(StoredAuditEvent::as_select())
+            .into_boxed();
+        if let Some(before) = before {
+            let Some(at) = audit_events::table
+                .find(before)
+                .filter(audit_events::company_id.eq(company_id))
+                .select(audit_events::at)
+                .get_result::<i64>(self.conn)
+                .optional()?
+            else {
+                return Ok(Vec::new());
+            };
+            query = query.filter(
+                audit_events::at.lt(at).or(audit_events::at.eq(at).and(audit_events::id.lt(before.to_owned()))),
+            );
+        }
+        Ok(query.load(self.conn)?)
+    }
 }
 
 impl Write<'_> {

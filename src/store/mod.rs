@@ -13,6 +13,7 @@
 //! its time (BENCHMARKS.md). Clippy holds the line (`clippy.toml`).
 
 mod account;
+mod announcements;
 mod audit;
 mod clients;
 mod companies;
@@ -21,6 +22,7 @@ mod credentials;
 mod devices;
 mod grants;
 mod housekeeping;
+mod invitation_admin;
 mod invitations;
 mod outbox;
 mod password_resets;
@@ -29,6 +31,7 @@ mod sessions;
 mod setup_links;
 mod signing_keys;
 mod throttle;
+mod user_admin;
 mod users;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,6 +43,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use account::{StoredConsent, StoredContactChange};
+pub use announcements::StoredAnnouncement;
 pub use audit::StoredAuditEvent;
 pub use connection::{DatabaseUrl, DbConnection};
 pub use credentials::StoredTotp;

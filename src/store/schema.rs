@@ -347,8 +347,20 @@ diesel::joinable!(device_assertions -> devices (device_id));
 diesel::joinable!(device_grants -> devices (device_id));
 diesel::joinable!(device_grants -> grants (grant_id));
 
+diesel::table! {
+    announcements (id) {
+        id -> Text,
+        text -> Text,
+        starts_at -> BigInt,
+        ends_at -> BigInt,
+        created_by -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     setup_links,
+    announcements,
     invitations,
     audit_events,
     instance_settings,

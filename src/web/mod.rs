@@ -3,6 +3,7 @@
 
 mod account;
 mod activate;
+pub mod admin_api;
 pub mod api;
 pub mod app_api;
 mod browser;
@@ -81,7 +82,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(setup::show)
         .service(setup::submit)
         .service(page::switch)
-        .service(app_api::scope());
+        .service(app_api::scope())
+        .service(admin_api::scope());
 }
 
 /// Registers `/metrics`: on the main listener, or alone on `metrics_bind`.

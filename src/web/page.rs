@@ -35,6 +35,8 @@ pub struct PageTexts {
     /// This page's path and query, for the language switch to come back to;
     /// `None` where the page has no switch.
     here: Option<String>,
+    /// The announcement in force, on the pages that show it (the sign-in's).
+    announcement: Option<String>,
 }
 
 /// One entry of the language switch.
@@ -52,7 +54,7 @@ impl PageTexts {
         let chosen_by_application = ui_locales.and_then(Lang::from_ui_locales).is_some();
         let here = (!chosen_by_application)
             .then(|| req.uri().path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_else(|| "/".to_owned()));
-        Self { texts: Texts::new(lang_of(req, ui_locales)), here }
+        Self { texts: Texts::new(lang_of(req, ui_locales)), here, announcement: None }
     }
 
     /// The same texts without the language switch: for a page shown once (new
@@ -60,6 +62,17 @@ impl PageTexts {
     pub fn without_switch(mut self) -> Self {
         self.here = None;
         self
+    }
+
+    /// The same texts with the announcement in force, if there is one.
+    pub fn with_announcement(mut self, announcement: Option<String>) -> Self {
+        self.announcement = announcement;
+        self
+    }
+
+    /// The announcement the page shows.
+    pub fn announcement(&self) -> Option<&str> {
+        self.announcement.as_deref()
     }
 
     pub fn lang(&self) -> Lang {

@@ -164,7 +164,8 @@ async fn show_flow(
     };
     match flow_page(&state, &flow, &browser).await {
         Ok(loaded) => {
-            let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref());
+            let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref())
+                .with_announcement(loaded.announcement.clone());
             let ctx = PageContext { t, flow, csrf, notice: None, status: StatusCode::OK };
             match (form_page, &loaded.view) {
                 (FormPage::Recovery, View::Code) => recovery_page(loaded, ctx),
@@ -257,7 +258,9 @@ async fn step(
                     match (flow_page(&state, &flow, &browser).await, csrf_token(&state, &browser)) {
                         (Ok(loaded), Ok(csrf)) => {
                             // Shown once: no language switch, which could not show them again.
-                            let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref()).without_switch();
+                            let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref())
+                                .with_announcement(loaded.announcement.clone())
+                                .without_switch();
                             let mut response =
                                 page(StatusCode::OK, &RecoveryCodesPage { t, flow, csrf, notice: None, codes });
                             allow_form_target(&mut response, &loaded.origin);
@@ -277,7 +280,8 @@ async fn step(
             let status = status_of(&e);
             match (flow_page(&state, &flow, &browser).await, csrf_token(&state, &browser)) {
                 (Ok(loaded), Ok(csrf)) => {
-                    let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref());
+                    let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref())
+                        .with_announcement(loaded.announcement.clone());
                     let notice = match &e {
                         Error::Refused(refusal) => Some(t.texts.refusal(refusal)),
                         _ => None,

@@ -251,8 +251,10 @@ async fn the_app_registers_its_key_and_signs_in_with_it(db: &TestDb) {
     // Later, the device key signs Maija in: access, ID and refresh tokens
     // whose amr says a hardware key unlocked with the PIN.
     let assertion = phone.sign(&device_id, &app.claims(&device_id, "first"));
-    let (status, answer) = jwt_bearer(server, &assertion, "openid offline_access").await;
+    // Asked for by a person holding no role, `admin` is simply not granted.
+    let (status, answer) = jwt_bearer(server, &assertion, "openid offline_access admin").await;
     assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["scope"], "openid offline_access", "{answer}");
     let access = verify_with_jwks(server, answer["access_token"].as_str().unwrap(), "at+jwt", "app").await;
     assert_eq!(access["sub"], app.user.as_str());
     assert_eq!(access["amr"], json!(["hwk", "pin", "mfa"]));
@@ -313,9 +315,9 @@ async fn a_refused_assertion_changes_nothing_and_a_removed_device_is_refused_at_
         assert_eq!(unchanged(), before, "{why}: nothing changed");
     }
 
-    // A scope the client may not have.
+    // A scope Portti does not know.
     let (status, answer) =
-        jwt_bearer(server, &phone.sign(&device_id, &app.claims(&device_id, "j8")), "openid admin").await;
+        jwt_bearer(server, &phone.sign(&device_id, &app.claims(&device_id, "j8")), "openid payroll").await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_scope")), "{answer}");
     assert_eq!(unchanged(), before);
 
@@ -346,8 +348,10 @@ async fn a_refused_assertion_changes_nothing_and_a_removed_device_is_refused_at_
     assert_eq!(unchanged(), before);
 
     // The same assertion is still good for the app: nothing above spent it.
-    let (status, answer) = jwt_bearer(server, &assertion, "openid offline_access").await;
+    // Asked for by a person holding no role, `admin` is simply not granted.
+    let (status, answer) = jwt_bearer(server, &assertion, "openid offline_access admin").await;
     assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["scope"], "openid offline_access", "{answer}");
     let device_access = answer["access_token"].as_str().unwrap().to_owned();
     let device_refresh = answer["refresh_token"].as_str().unwrap().to_owned();
 

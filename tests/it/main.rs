@@ -7,13 +7,14 @@ mod support;
 
 mod account;
 mod activation;
+mod admin_api;
 mod audit;
 mod browser;
 mod cli;
 mod client_address;
 mod cors;
-mod first_run;
 mod devices;
+mod first_run;
 mod http;
 mod invitations;
 mod migrations;

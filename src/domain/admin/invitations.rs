@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Authority, CompanyReach};
 use crate::clock::UnixSeconds;
 use crate::crypto::Keys;
-use crate::crypto::secret::random_bytes;
+use crate::crypto::secret::{random_bytes, six_digit_code};
 use crate::domain::audit::{self, Event, Origin, Subjects};
 use crate::domain::ids::UserId;
 use crate::domain::refusal::Refusal;
@@ -90,24 +90,38 @@ pub enum InvitationState {
 }
 
 impl InvitationState {
+    /// The state's name, as stored and as the APIs answer it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::CodeEntered => "code_entered",
+            Self::Verified => "verified",
+            Self::PasswordSet => "password_set",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+            Self::Replaced => "replaced",
+        }
+    }
+
+    /// A stored state; an unknown one has ended as far as anyone can tell.
+    pub fn from_stored(stored: &str) -> Self {
+        const ALL: [InvitationState; 8] = [
+            InvitationState::Sent,
+            InvitationState::CodeEntered,
+            InvitationState::Verified,
+            InvitationState::PasswordSet,
+            InvitationState::Completed,
+            InvitationState::Cancelled,
+            InvitationState::Expired,
+            InvitationState::Replaced,
+        ];
+        ALL.into_iter().find(|state| state.as_str() == stored).unwrap_or(Self::Expired)
+    }
+
     /// Whether the invitation can still be carried on.
     pub fn is_live(self) -> bool {
         matches!(self, Self::Sent | Self::CodeEntered | Self::Verified | Self::PasswordSet)
-    }
-
-    /// The state as stored (snake_case); `None` for one this version does not know.
-    pub fn from_stored(stored: &str) -> Option<Self> {
-        Some(match stored {
-            "sent" => Self::Sent,
-            "code_entered" => Self::CodeEntered,
-            "verified" => Self::Verified,
-            "password_set" => Self::PasswordSet,
-            "completed" => Self::Completed,
-            "cancelled" => Self::Cancelled,
-            "expired" => Self::Expired,
-            "replaced" => Self::Replaced,
-            _ => return None,
-        })
     }
 
     /// Whether the administrator may generate a verification code: only once
@@ -259,7 +273,7 @@ pub fn invite(
         };
         enqueue(tx, ctx.keys, now, &message, Some(stored.expires_at))?;
         let about = Subjects { user: Some(user), client: None, company: Some(&company_id) };
-        audit::record(tx, now, &ctx.origin, about, Event::InvitationSent)?;
+        audit::record_by(tx, now, &ctx.origin, reach.actor(), about, Event::InvitationSent)?;
         Ok(Invitation {
             id: stored.id,
             user_id: user.clone(),
@@ -280,10 +294,89 @@ pub fn cancel(ctx: &InvitationContext<'_>, now: UnixSeconds, reach: &CompanyReac
         if tx.end_invitation(&stored.id, "cancelled", now)? {
             let user = UserId::from_stored(stored.user_id);
             let about = Subjects { user: Some(&user), client: None, company: Some(&stored.company_id) };
-            audit::record(tx, now, &ctx.origin, about, Event::InvitationCancelled)?;
+            audit::record_by(tx, now, &ctx.origin, reach.actor(), about, Event::InvitationCancelled)?;
         }
         Ok(())
     })
+}
+
+/// An administrator's verification code, shown once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminCode {
+    /// Six digits; only its keyed hash is stored.
+    pub code: String,
+    pub expires_at: UnixSeconds,
+}
+
+/// The keyed hash an administrator's verification code is stored as.
+pub fn admin_code_digest(keys: &Keys, code: &str) -> Result<String> {
+    keys.code_digest("admin-verification-code", code)
+}
+
+/// The state an invitation is in at `now`: a live one past its time reads `expired`.
+pub fn effective_state(stored: &StoredInvitation, now: UnixSeconds) -> InvitationState {
+    let state = InvitationState::from_stored(&stored.state);
+    if state.is_live() && stored.expires_at <= now { InvitationState::Expired } else { state }
+}
+
+/// "Didn't the invitee receive the verification code?": once the invitee
+/// has entered the sign-up code, the administrator generates a 6-digit code,
+/// shown once and valid 12 hours, that stands in for the SMS. It replaces
+/// any earlier administrator's code, does not count against the SMS
+/// resends, and keeps the invitation alive at least as long as it.
+pub fn generate_admin_code(
+    ctx: &InvitationContext<'_>,
+    now: UnixSeconds,
+    reach: &CompanyReach,
+    invitation_id: &str,
+) -> Result<AdminCode> {
+    let code = six_digit_code();
+    let digest = admin_code_digest(ctx.keys, &code)?;
+    ctx.store.write(|tx| {
+        let stored = tx
+            .invitation(invitation_id)?
+            .filter(|i| i.company_id == reach.company().as_str())
+            .ok_or(Error::NotFound("invitation"))?;
+        match effective_state(&stored, now) {
+            InvitationState::CodeEntered => {}
+            InvitationState::Expired => return Err(Refusal::InvitationExpired.into()),
+            InvitationState::Cancelled => return Err(Refusal::InvitationCancelled.into()),
+            InvitationState::Replaced => return Err(Refusal::InvitationReplaced.into()),
+            _ => return Err(Refusal::CodeNotEntered.into()),
+        }
+        let expires_at = now + ADMIN_CODE_SECONDS;
+        tx.set_admin_code(&stored.id, &digest, expires_at, extended_for_admin_code(stored.expires_at, now))?;
+        let user = UserId::from_stored(stored.user_id);
+        let about = Subjects { user: Some(&user), client: None, company: Some(&stored.company_id) };
+        audit::record_by(tx, now, &ctx.origin, reach.actor(), about, Event::AdminCodeGenerated)?;
+        Ok(AdminCode { code, expires_at })
+    })
+}
+
+/// An invitation as the administrator's view shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationDetail {
+    pub id: String,
+    pub user_id: String,
+    pub company_id: String,
+    pub state: InvitationState,
+    pub expires_at: UnixSeconds,
+    /// New SMS codes the invitee may still order.
+    pub resends_left: i32,
+    pub code_entered_at: Option<UnixSeconds>,
+}
+
+/// The administrator's view of a stored invitation at `now`.
+pub fn detail(stored: &StoredInvitation, now: UnixSeconds) -> InvitationDetail {
+    InvitationDetail {
+        id: stored.id.clone(),
+        user_id: stored.user_id.clone(),
+        company_id: stored.company_id.clone(),
+        state: effective_state(stored, now),
+        expires_at: stored.expires_at,
+        resends_left: (SMS_RESENDS - stored.resends_used).max(0),
+        code_entered_at: stored.code_entered_at,
+    }
 }
 
 #[cfg(test)]
@@ -335,6 +428,43 @@ mod tests {
         let changed = InvitedContacts { communication_phone: Some("+46709999999".into()), ..invited.clone() };
         assert_eq!(may_reinvite(false, &invited, &changed), Err(Refusal::SupportMustReinvite));
         assert_eq!(may_reinvite(true, &invited, &changed), Ok(()));
+    }
+
+    #[test]
+    fn a_live_invitation_past_its_time_reads_expired() {
+        let stored = |state: &str, expires_at: i64| StoredInvitation {
+            id: "i".into(),
+            user_id: "u".into(),
+            company_id: "c".into(),
+            invited_by: None,
+            code_digest: "d".into(),
+            state: state.into(),
+            email: "e".into(),
+            phone: None,
+            communication_email: "e".into(),
+            communication_phone: None,
+            created_at: 0,
+            expires_at,
+            code_entered_at: None,
+            sms_code_digest: None,
+            sms_code_expires_at: None,
+            sms_attempts: 0,
+            resends_used: 1,
+            admin_code_digest: None,
+            admin_code_expires_at: None,
+            ended_at: None,
+        };
+        assert_eq!(effective_state(&stored("code_entered", 100), 99), InvitationState::CodeEntered);
+        assert_eq!(effective_state(&stored("code_entered", 100), 100), InvitationState::Expired);
+        assert_eq!(effective_state(&stored("cancelled", 100), 200), InvitationState::Cancelled, "ended stays ended");
+        assert_eq!(detail(&stored("sent", 100), 0).resends_left, SMS_RESENDS - 1);
+        for state in
+            ["sent", "code_entered", "verified", "password_set", "completed", "cancelled", "expired", "replaced"]
+        {
+            assert_eq!(InvitationState::from_stored(state).as_str(), state);
+            let named = serde_json::to_value(InvitationState::from_stored(state)).unwrap();
+            assert_eq!(named, state, "the serde name is the same");
+        }
     }
 
     #[test]

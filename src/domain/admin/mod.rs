@@ -5,13 +5,22 @@
 //! the role check, from the administrator's roles as they are now; every
 //! administrative write takes one, so a write cannot happen without the check.
 
+pub mod announcements;
+pub mod audit_log;
 pub mod invitations;
+pub mod users;
 
 use super::access::{CompanyRole, Membership};
+use super::audit::{self, Event, Origin, Subjects};
 use super::company::Company;
 use super::ids::{CompanyId, UserId};
-use crate::error::Result;
-use crate::store::Read;
+use super::refusal::Refusal;
+use super::user::User;
+use crate::clock::UnixSeconds;
+use crate::crypto::Keys;
+use crate::domain::discovery::ADMIN_SCOPE;
+use crate::error::{Error, Result};
+use crate::store::{Read, Store, StoredInvitation, Write};
 
 /// Why an administrator reaches a company.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +89,226 @@ pub fn reach(r: &mut Read<'_>, actor: &UserId, company: &CompanyId) -> Result<Op
         company: company.id,
         authority,
     }))
+}
+
+/// Whether `user` holds an administrative role now: `user_admin` or
+/// `office_admin` in some company, or `support`. Only such a person is
+/// granted the `admin` scope, and the admin API serves only them.
+pub fn holds_a_role(r: &mut Read<'_>, user: &UserId) -> Result<bool> {
+    let Some(person) = r.user(user)? else { return Ok(false) };
+    Ok(person.support || r.memberships(user)?.iter().any(|m| !m.roles.is_empty()))
+}
+
+/// The scopes a grant of `user` gets of those asked: the `admin` scope only
+/// for a person holding a role now; one without simply does not get it (as
+/// OpenID Connect treats a scope the person may not have). Every grant that
+/// starts from a person's sign-in goes through this.
+pub fn granted_scopes<'s>(r: &mut Read<'_>, user: &UserId, asked: &'s [String]) -> Result<Vec<&'s str>> {
+    let administers = asked.iter().any(|s| s == ADMIN_SCOPE) && holds_a_role(r, user)?;
+    Ok(asked.iter().map(String::as_str).filter(|scope| *scope != ADMIN_SCOPE || administers).collect())
+}
+
+/// What administration reads and writes.
+#[derive(Clone)]
+pub struct AdminContext<'a> {
+    pub store: &'a Store,
+    pub keys: &'a Keys,
+    /// Where the administrator's request came from, for the audit trail.
+    pub origin: Origin,
+}
+
+impl<'a> AdminContext<'a> {
+    /// The same, for sending and cancelling invitations.
+    pub fn invitations(&self) -> invitations::InvitationContext<'a> {
+        invitations::InvitationContext { store: self.store, keys: self.keys, origin: self.origin.clone() }
+    }
+}
+
+/// A person who holds an administrative role now, as checked for this
+/// request; made only by [`administrator`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Administrator {
+    id: UserId,
+    support: bool,
+}
+
+impl Administrator {
+    pub fn id(&self) -> &UserId {
+        &self.id
+    }
+
+    /// Whether they are customer service.
+    pub fn is_support(&self) -> bool {
+        self.support
+    }
+}
+
+/// The role check of every admin request: the person must hold a role now
+/// (a role removed a moment ago ends access at once). Refused `forbidden`,
+/// and recorded, otherwise.
+pub fn administrator(ctx: &AdminContext<'_>, now: UnixSeconds, user: &UserId) -> Result<Administrator> {
+    let found = ctx.store.read(|r| {
+        let holds = holds_a_role(r, user)?;
+        Ok(r.user(user)?.filter(|_| holds))
+    })?;
+    match found {
+        Some(person) => Ok(Administrator { id: person.id, support: person.support }),
+        None => {
+            ctx.store.write(|tx| {
+                let about = Subjects::person(user);
+                audit::record_by(tx, now, &ctx.origin, user, about, Event::AdminRefused { reason: "no_role" })
+            })?;
+            Err(Refusal::Forbidden.into())
+        }
+    }
+}
+
+/// Records a refusal of an administrator's request in the log of the
+/// company it was about.
+fn record_refusal(
+    tx: &mut Write<'_>,
+    ctx: &AdminContext<'_>,
+    now: UnixSeconds,
+    actor: &UserId,
+    company: &CompanyId,
+    user: Option<&UserId>,
+    reason: &'static str,
+) -> Result<()> {
+    let about = Subjects { user, client: None, company: Some(company.as_str()) };
+    audit::record_by(tx, now, &ctx.origin, actor, about, Event::AdminRefused { reason })
+}
+
+/// [`reach`] for a request: a company out of reach, or absent, is not found
+/// (alike), and the attempt is recorded in the company's log when it exists.
+pub fn company_reach(
+    ctx: &AdminContext<'_>,
+    now: UnixSeconds,
+    admin: &Administrator,
+    company: &CompanyId,
+) -> Result<CompanyReach> {
+    let (reached, exists) = ctx.store.read(|r| Ok((reach(r, &admin.id, company)?, r.company(company)?.is_some())))?;
+    if let Some(reached) = reached {
+        return Ok(reached);
+    }
+    if exists {
+        ctx.store.write(|tx| record_refusal(tx, ctx, now, &admin.id, company, None, "not_found"))?;
+    }
+    Err(Error::NotFound("company"))
+}
+
+/// Refuses an action the administrator's role does not allow, recording
+/// it in the company's log: `403 forbidden`.
+pub fn forbidden(ctx: &AdminContext<'_>, now: UnixSeconds, reach: &CompanyReach, user: Option<&UserId>) -> Error {
+    let recorded = ctx.store.write(|tx| record_refusal(tx, ctx, now, &reach.actor, &reach.company, user, "forbidden"));
+    match recorded {
+        Ok(()) => Refusal::Forbidden.into(),
+        Err(e) => e,
+    }
+}
+
+/// Proof that an administrator reaches a user: through each company of the
+/// user's that is within their reach (at least one). Made only by [`user_reach`].
+#[derive(Debug, Clone)]
+pub struct UserReach {
+    user: User,
+    /// All the user's memberships, also those out of reach.
+    memberships: Vec<Membership>,
+    reaches: Vec<CompanyReach>,
+}
+
+impl UserReach {
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    /// The companies through which the user is reached, with the authority of each.
+    pub fn reaches(&self) -> &[CompanyReach] {
+        &self.reaches
+    }
+
+    /// The user's memberships in the companies within reach.
+    pub fn memberships_within_reach(&self) -> Vec<&Membership> {
+        self.memberships.iter().filter(|m| self.reaches.iter().any(|r| r.company == m.company_id)).collect()
+    }
+
+    /// How the administrator reaches `company`, if it is one of the user's within reach.
+    pub fn through(&self, company: &CompanyId) -> Option<&CompanyReach> {
+        self.reaches.iter().find(|r| &r.company == company)
+    }
+}
+
+/// Reads how `admin` reaches `user` now. A user none of whose companies is
+/// within reach is not found, as an absent one; the attempt is recorded in
+/// the log of each of the user's companies.
+pub fn user_reach(ctx: &AdminContext<'_>, now: UnixSeconds, admin: &Administrator, user: &UserId) -> Result<UserReach> {
+    let found = ctx.store.read(|r| read_user_reach(r, &admin.id, user))?;
+    match found {
+        Ok(reached) => Ok(reached),
+        Err(companies) => {
+            if !companies.is_empty() {
+                ctx.store.write(|tx| {
+                    companies
+                        .iter()
+                        .try_for_each(|c| record_refusal(tx, ctx, now, &admin.id, c, Some(user), "not_found"))
+                })?;
+            }
+            Err(Error::NotFound("user"))
+        }
+    }
+}
+
+/// [`user_reach`]'s reading, in the caller's transaction: the reach, or the
+/// companies of a user out of reach (none for an absent user).
+pub fn read_user_reach(
+    r: &mut Read<'_>,
+    actor: &UserId,
+    user: &UserId,
+) -> Result<std::result::Result<UserReach, Vec<CompanyId>>> {
+    let Some(person) = r.user(user)? else { return Ok(Err(Vec::new())) };
+    let memberships = r.memberships(user)?;
+    let mut reaches = Vec::new();
+    for membership in &memberships {
+        if let Some(reached) = reach(r, actor, &membership.company_id)? {
+            reaches.push(reached);
+        }
+    }
+    if reaches.is_empty() {
+        return Ok(Err(memberships.into_iter().map(|m| m.company_id).collect()));
+    }
+    Ok(Ok(UserReach { user: person, memberships, reaches }))
+}
+
+/// An invitation and how the administrator reaches its company; one of a
+/// company out of reach is not found, and the attempt recorded there.
+pub fn invitation_reach(
+    ctx: &AdminContext<'_>,
+    now: UnixSeconds,
+    admin: &Administrator,
+    invitation_id: &str,
+) -> Result<(CompanyReach, StoredInvitation)> {
+    let found = ctx.store.read(|r| {
+        let Some(invitation) = r.invitation(invitation_id)? else { return Ok(None) };
+        let company = CompanyId::from_stored(invitation.company_id.clone());
+        Ok(Some((reach(r, &admin.id, &company)?, company, invitation)))
+    })?;
+    match found {
+        None => Err(Error::NotFound("invitation")),
+        Some((Some(reached), _, invitation)) => Ok((reached, invitation)),
+        Some((None, company, invitation)) => {
+            let user = UserId::from_stored(invitation.user_id);
+            ctx.store.write(|tx| record_refusal(tx, ctx, now, &admin.id, &company, Some(&user), "not_found"))?;
+            Err(Error::NotFound("invitation"))
+        }
+    }
+}
+
+/// The companies `admin` administers now, by name (support: all).
+pub fn administered_companies(ctx: &AdminContext<'_>, admin: &Administrator) -> Result<Vec<Company>> {
+    ctx.store.read(|r| {
+        let memberships = r.memberships(&admin.id)?;
+        let all = r.all_companies()?;
+        Ok(all.into_iter().filter(|c| authority_over(&memberships, admin.support, c).is_some()).collect())
+    })
 }
 
 #[cfg(test)]

@@ -53,12 +53,13 @@ pub fn issue_code(
     session: &Session,
 ) -> Result<String> {
     let expiry = CodeExpiry::at(now, tokens);
+    let scopes = crate::domain::admin::granted_scopes(tx, &session.user_id, &request.scopes)?;
     let grant = StoredGrant {
         id: uuid::Uuid::now_v7().to_string(),
         user_id: session.user_id.as_str().to_owned(),
         client_id: request.client_id.as_str().to_owned(),
         session_public_id: Some(session.public_id.clone()),
-        scopes: request.scopes.join(" "),
+        scopes: scopes.join(" "),
         auth_time: session.auth_time,
         amr: session.amr.join(" "),
         created_at: now,

@@ -13,7 +13,7 @@ use crate::clock::UnixSeconds;
 use crate::crypto::secret::sha256_hex;
 use crate::domain::audit::{self, Event, Subjects};
 use crate::domain::client::{Client, GrantType};
-use crate::domain::discovery::SCOPES;
+use crate::domain::discovery::{ADMIN_SCOPE, SCOPES};
 use crate::domain::ids::UserId;
 use crate::domain::throttle::{Subject, is_locked};
 use crate::error::{Error, Result};
@@ -173,6 +173,9 @@ pub fn asked_scopes(scope: Option<&str>, client: &Client) -> Result<Vec<String>>
         if !SCOPES.contains(&scope) {
             return Err(Error::InvalidScope(format!("unknown scope {scope}")));
         }
+        if scope == ADMIN_SCOPE && !client.first_party {
+            return Err(Error::InvalidScope("only first-party applications may ask for admin".to_owned()));
+        }
         if !scopes.iter().any(|s| s == scope) {
             scopes.push(scope.to_owned());
         }
@@ -211,6 +214,7 @@ impl Grant for JwtBearerRequest {
                 if !tx.use_device_assertion(&device.id, &sha256_hex(&verified.jti), verified.exp)? {
                     return Err(invalid_grant("the assertion was already used"));
                 }
+                let scopes = crate::domain::admin::granted_scopes(tx, &user, &scopes)?;
                 tx.touch_device(&device.id, now)?;
                 let method = verified.unlock.amr();
                 let grant = StoredGrant {

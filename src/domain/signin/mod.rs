@@ -472,6 +472,8 @@ pub struct FlowPage {
     pub view: View,
     pub origin: Option<String>,
     pub ui_locales: Option<String>,
+    /// The announcement in force now (customer service's notice), shown on the page.
+    pub announcement: Option<String>,
 }
 
 /// The page a flow is at.
@@ -501,7 +503,8 @@ pub fn view(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str)
             View::Consent { client_id: request.client_id.as_str().to_owned(), scopes: request.scopes.clone() }
         }
     };
-    Ok(FlowPage { view, origin, ui_locales: flow.request.and_then(|r| r.ui_locales) })
+    let announcement = crate::domain::admin::announcements::in_force(ctx.store, now)?;
+    Ok(FlowPage { view, origin, ui_locales: flow.request.and_then(|r| r.ui_locales), announcement })
 }
 
 /// How a person just authenticated.

@@ -1,0 +1,101 @@
+//! The companies an administrator administers, and their audit logs.
+
+use actix_web::{HttpRequest, get, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Bearer, ErrorBody, as_admin, company_id, time_text};
+use crate::AppState;
+use crate::domain::admin::{administered_companies, audit_log, company_reach};
+use crate::web::api::ApiResult;
+
+/// A company.
+#[derive(Serialize, ToSchema)]
+pub struct CompanyBody {
+    pub id: String,
+    pub name: String,
+    /// The accounting office whose client company this is, if any.
+    pub office_id: Option<String>,
+}
+
+/// The companies the caller administers now (support: all), by name.
+#[utoipa::path(get, path = "/companies", responses((status = 200, body = [CompanyBody]), (status = 401, body = ErrorBody)))]
+#[get("/companies")]
+pub async fn list_companies(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bearer: Bearer,
+) -> ApiResult<web::Json<Vec<CompanyBody>>> {
+    let companies = as_admin(&req, &state, bearer, |ctx, _now, admin| administered_companies(ctx, admin)).await?;
+    Ok(web::Json(
+        companies
+            .into_iter()
+            .map(|c| CompanyBody {
+                id: c.id.as_str().to_owned(),
+                name: c.name,
+                office_id: c.office_id.map(|o| o.as_str().to_owned()),
+            })
+            .collect(),
+    ))
+}
+
+/// A page of the log.
+#[derive(Deserialize, IntoParams)]
+pub struct AuditPage {
+    /// The `id` of the last entry of the previous page: only older entries follow.
+    before: Option<String>,
+    /// Entries on the page: 1–200, default 50.
+    limit: Option<i64>,
+}
+
+/// One entry of a company's log.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryBody {
+    /// The entry's id, for `before`.
+    pub id: String,
+    pub at: String,
+    /// The user id of who did it (the administrator, or the person themself).
+    pub actor: Option<String>,
+    pub action: String,
+    /// The user id of whom it was about.
+    pub target: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The company's audit log, newest first, a page at a time (`before`, `limit`).
+#[utoipa::path(
+    get,
+    path = "/companies/{company_id}/audit",
+    params(("company_id" = String, Path), AuditPage),
+    responses((status = 200, body = [AuditEntryBody]), (status = 404, body = ErrorBody))
+)]
+#[get("/companies/{company_id}/audit")]
+pub async fn company_audit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    path: web::Path<String>,
+    query: web::Query<AuditPage>,
+) -> ApiResult<web::Json<Vec<AuditEntryBody>>> {
+    let segment = path.into_inner();
+    let AuditPage { before, limit } = query.into_inner();
+    let entries = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let company = company_id(&segment)?;
+        let reach = company_reach(ctx, now, admin, &company)?;
+        audit_log::page(ctx, &reach, before.as_deref(), limit)
+    })
+    .await?;
+    Ok(web::Json(
+        entries
+            .into_iter()
+            .map(|e| AuditEntryBody {
+                id: e.id,
+                at: time_text(e.at),
+                actor: e.actor,
+                action: e.action,
+                target: e.target,
+                ip: e.ip,
+            })
+            .collect(),
+    ))
+}

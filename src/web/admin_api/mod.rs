@@ -1,0 +1,217 @@
+//! The admin JSON API, `/api/admin/v1` (DESIGN.md, "Admin API"): the
+//! users of the companies within an administrator's reach, their
+//! invitations, the companies' audit logs, and announcements.
+//!
+//! Every request carries a Bearer access token with the `admin` scope
+//! (invalid → `401 invalid_token`); the person's roles are read anew for
+//! each request, and each company, user or invitation in the path goes
+//! through the reach check: out of reach or absent is `404 not_found`
+//! alike, a role that does not allow the action `403 forbidden`, both
+//! recorded in the company's log. The OpenAPI 3.1 document at
+//! `/api/admin/v1/openapi.json` is generated from the handlers.
+
+mod announcements;
+mod companies;
+mod invitations;
+mod users;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, get, web};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::api::{ApiError, ApiResult, json_config, parse_id};
+use super::browser::{origin_of, run};
+use crate::AppState;
+use crate::clock::UnixSeconds;
+use crate::domain::access_token::verify_access_token;
+use crate::domain::admin::{self, AdminContext, Administrator};
+use crate::domain::audit::rfc3339;
+use crate::domain::discovery::ADMIN_SCOPE;
+use crate::domain::ids::{CompanyId, UserId};
+use crate::error::{Error, Result};
+
+/// Where the admin API lives.
+pub const BASE: &str = "/api/admin/v1";
+
+/// The admin API's OpenAPI document; each handler adds its path here.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portti admin API"),
+    servers((url = "/api/admin/v1")),
+    modifiers(&BearerToken, &InCatalogue),
+    security(("bearer" = [])),
+    paths(
+        openapi_document,
+        companies::list_companies,
+        companies::company_audit,
+        users::list_users,
+        users::add_user,
+        users::get_user,
+        users::patch_user,
+        users::put_communication,
+        users::put_rights,
+        users::put_national_id,
+        invitations::send_invitation,
+        invitations::get_invitation,
+        invitations::cancel_invitation,
+        invitations::verification_code,
+        announcements::list_announcements,
+        announcements::post_announcement,
+    ),
+    components(schemas(ErrorBody))
+)]
+pub struct AdminApi;
+
+/// The `bearer` security scheme the document's operations require.
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The document's title and description, from the catalogue (English).
+struct InCatalogue;
+
+impl Modify for InCatalogue {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let english = crate::i18n::Texts::english();
+        openapi.info.title = english.get("admin_api.title").to_owned();
+        let errors = "Bearer access token with the `admin` scope; errors are `{\"error\", \"message\"}`.";
+        openapi.info.description = Some(format!("{} {errors}", english.get("admin_api.description")));
+    }
+}
+
+/// Every error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable snake_case code: `invalid_token`, `not_found`, `forbidden`, `invalid_phone`, …
+    pub error: String,
+    /// A sentence for a person.
+    pub message: String,
+}
+
+/// The routes under [`BASE`].
+pub fn scope() -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    // What the API answers is about people: no cache keeps it.
+    web::scope(BASE)
+        .app_data(json_config())
+        .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "no-store")))
+        .service(openapi_document)
+        .service(companies::list_companies)
+        .service(companies::company_audit)
+        .service(users::list_users)
+        .service(users::add_user)
+        .service(users::get_user)
+        .service(users::patch_user)
+        .service(users::put_communication)
+        .service(users::put_rights)
+        .service(users::put_national_id)
+        .service(invitations::send_invitation)
+        .service(invitations::get_invitation)
+        .service(invitations::cancel_invitation)
+        .service(invitations::verification_code)
+        .service(announcements::list_announcements)
+        .service(announcements::post_announcement)
+}
+
+/// The OpenAPI 3.1 document of the admin API.
+#[utoipa::path(get, path = "/openapi.json", security(()), responses((status = 200, description = "This document")))]
+#[get("/openapi.json")]
+async fn openapi_document() -> HttpResponse {
+    match AdminApi::openapi().to_json() {
+        Ok(json) => HttpResponse::Ok().content_type("application/json").body(json),
+        Err(e) => ApiError(Error::internal(e)).error_response(),
+    }
+}
+
+/// The request's Bearer token, as sent; a request without one is refused
+/// `401 invalid_token`.
+pub struct Bearer(String);
+
+impl FromRequest for Bearer {
+    type Error = ApiError;
+    type Future = std::future::Ready<std::result::Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let token = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+            .map(|(_, token)| Bearer(token.trim().to_owned()));
+        std::future::ready(token.ok_or(ApiError(Error::InvalidToken)))
+    }
+}
+
+/// Runs an administrator's request: the token is verified (signature,
+/// expiry, a grant not revoked, the `admin` scope), the person's roles are
+/// checked as they are now, and `work` runs with them, on the blocking pool.
+async fn as_admin<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    Bearer(token): Bearer,
+    work: impl FnOnce(&AdminContext<'_>, UnixSeconds, &Administrator) -> Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    let origin = origin_of(req, state);
+    Ok(run(state, move |s, now| {
+        let access = verify_access_token(&s.token_context(), now, &token)?;
+        if !access.scope.split_whitespace().any(|scope| scope == ADMIN_SCOPE) {
+            return Err(Error::InvalidToken);
+        }
+        // A client's own token (`client:…`) names no person.
+        let person = parse_id(&access.sub).map_err(|_| Error::InvalidToken)?;
+        let ctx = AdminContext { store: &s.store, keys: &s.keys, origin };
+        let administrator = admin::administrator(&ctx, now, &UserId::from_stored(person))?;
+        work(&ctx, now, &administrator)
+    })
+    .await?)
+}
+
+/// An id from the path or a body: anything but an id Portti made is not
+/// found. Read once the token has been checked, so a caller without a valid
+/// token learns nothing from the answer.
+fn any_id(segment: &str) -> Result<String> {
+    parse_id(segment).map_err(|e| e.0)
+}
+
+/// A company id from the path or a body.
+fn company_id(segment: &str) -> Result<CompanyId> {
+    any_id(segment).map(CompanyId::from_stored)
+}
+
+/// A user id from the path.
+fn user_id(segment: &str) -> Result<UserId> {
+    any_id(segment).map(UserId::from_stored)
+}
+
+/// A time the API reads: RFC 3339 (`2026-12-01T16:00:00Z`).
+fn parse_time(field: &str, text: &str) -> Result<UnixSeconds> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|moment| moment.unix_timestamp())
+        .map_err(|_| Error::InvalidRequest(format!("{field} must be an RFC 3339 time such as 2026-12-01T16:00:00Z")))
+}
+
+/// A time the API writes.
+fn time_text(seconds: UnixSeconds) -> String {
+    rfc3339(seconds)
+}
