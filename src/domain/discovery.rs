@@ -22,6 +22,11 @@ pub fn document(settings: &Settings) -> Result<bytes::Bytes> {
     let issuer = &settings.issuer;
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
     let client_auth = ["client_secret_basic", "client_secret_post"];
+    // The device-key grant serves only the mobile app, when there is one.
+    let mut grant_types = vec!["authorization_code", "refresh_token", "client_credentials"];
+    if settings.app.client_id.is_some() {
+        grant_types.push("urn:ietf:params:oauth:grant-type:jwt-bearer");
+    }
     serde_json::to_vec(&json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -34,7 +39,7 @@ pub fn document(settings: &Settings) -> Result<bytes::Bytes> {
         "scopes_supported": SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": grant_types,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "userinfo_signing_alg_values_supported": ["none"],

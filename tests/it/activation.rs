@@ -325,12 +325,33 @@ async fn the_app_api_serves_only_a_recent_app(db: &TestDb) {
         http.get(format!("{}/api/app/v1/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{document}");
     assert!(document["paths"]["/activations/{activation_id}/verify"]["post"].is_object());
+    // Discovery names the device-key grant while there is an app.
+    let discovery: Value = http
+        .get(format!("{}/.well-known/openid-configuration", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let grants = discovery["grant_types_supported"].as_array().unwrap();
+    assert!(grants.contains(&json!("urn:ietf:params:oauth:grant-type:jwt-bearer")), "{discovery}");
     server.stop().await;
 
     // Without app.client_id there is no app API.
     let server = db.serve("");
     let response = http.post(format!("{}/api/app/v1/activations", server.base)).header("Portti-App-Version", "2.0.0");
     assert_eq!(response.json(&json!({})).send().await.unwrap().status(), 404);
+    let discovery: Value = http
+        .get(format!("{}/.well-known/openid-configuration", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let grants = discovery["grant_types_supported"].as_array().unwrap();
+    assert!(!grants.contains(&json!("urn:ietf:params:oauth:grant-type:jwt-bearer")), "{discovery}");
     server.stop().await;
 }
 

@@ -33,29 +33,29 @@ served_on_both_backends!(
 );
 
 /// The server's app settings: the app's client, and the oldest app it serves.
-const APP: &str = "[app]\nclient_id = \"app\"\nmin_version = \"2.0.0\"\n";
-const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+pub const APP: &str = "[app]\nclient_id = \"app\"\nmin_version = \"2.0.0\"\n";
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// The version the app under test says it is.
-const CURRENT: &str = "2.1.0";
+pub const CURRENT: &str = "2.1.0";
 
 /// The phone's hardware-backed key, made in the test.
-struct Phone {
+pub struct Phone {
     pair: EcdsaKeyPair,
 }
 
 impl Phone {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self { pair: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap() }
     }
 
     /// The public JWK the app registers.
-    fn jwk(&self) -> Value {
+    pub fn jwk(&self) -> Value {
         let point = self.pair.public_key().as_ref();
         json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])})
     }
 
     /// A JWS ES256 by this key, with `kid` = `device_id`.
-    fn sign(&self, device_id: &str, claims: &Value) -> String {
+    pub fn sign(&self, device_id: &str, claims: &Value) -> String {
         let der = self.pair.to_pkcs8v1().unwrap();
         let key = jsonwebtoken::EncodingKey::from_ec_der(der.as_ref());
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
@@ -122,7 +122,7 @@ async fn signed_in_app(db: &TestDb) -> SignedInApp {
 }
 
 /// A request to the token endpoint, as the app sends it.
-async fn token(server: &TestServer, form: &[(&str, &str)], version: Option<&str>) -> (u16, Value) {
+pub async fn token(server: &TestServer, form: &[(&str, &str)], version: Option<&str>) -> (u16, Value) {
     let mut request = http().post(format!("{}/token", server.base)).form(form);
     if let Some(version) = version {
         request = request.header("Portti-App-Version", version);
@@ -132,13 +132,13 @@ async fn token(server: &TestServer, form: &[(&str, &str)], version: Option<&str>
 }
 
 /// A device-key sign-in of the app.
-async fn jwt_bearer(server: &TestServer, assertion: &str, scope: &str) -> (u16, Value) {
+pub async fn jwt_bearer(server: &TestServer, assertion: &str, scope: &str) -> (u16, Value) {
     let form = [("grant_type", JWT_BEARER), ("client_id", "app"), ("assertion", assertion), ("scope", scope)];
     token(server, &form, Some(CURRENT)).await
 }
 
 /// A request to the app API; the body of a 204 reads as `null`.
-async fn api(
+pub async fn api(
     server: &TestServer,
     method: &str,
     path: &str,

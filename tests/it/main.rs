@@ -15,6 +15,7 @@ mod client_address;
 mod cors;
 mod devices;
 mod first_run;
+mod foreign_user;
 mod http;
 mod invitations;
 mod migrations;
