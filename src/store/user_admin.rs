@@ -134,25 +134,7 @@ impl Write<'_> {
             access_rights::table.filter(access_rights::user_id.eq(user)).filter(access_rights::company_id.eq(company)),
         )
         .execute(self.conn)?;
-        for role in &membership.roles {
-            diesel::insert_into(membership_roles::table)
-                .values((
-                    membership_roles::user_id.eq(user),
-                    membership_roles::company_id.eq(company),
-                    membership_roles::role.eq(role.as_str()),
-                ))
-                .execute(self.conn)?;
-        }
-        for right in &membership.rights {
-            diesel::insert_into(access_rights::table)
-                .values((
-                    access_rights::user_id.eq(user),
-                    access_rights::company_id.eq(company),
-                    access_rights::name.eq(right.as_str()),
-                ))
-                .execute(self.conn)?;
-        }
-        Ok(())
+        self.insert_roles_and_rights(user_id, membership)
     }
 
     /// Links a user to a personal identity code, by its keyed hash.

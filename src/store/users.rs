@@ -171,6 +171,12 @@ impl Write<'_> {
                 memberships::created_at.eq(now),
             ))
             .execute(self.conn)?;
+        self.insert_roles_and_rights(user_id, membership)
+    }
+
+    /// Writes a membership's roles and rights (the membership row exists).
+    pub(super) fn insert_roles_and_rights(&mut self, user_id: &UserId, membership: &Membership) -> Result<()> {
+        let (user, company) = (user_id.as_str(), membership.company_id.as_str());
         for role in &membership.roles {
             diesel::insert_into(membership_roles::table)
                 .values((

@@ -96,3 +96,11 @@ pub fn json_config() -> web::JsonConfig {
 pub fn parse_id(segment: &str) -> ApiResult<String> {
     uuid::Uuid::parse_str(segment).map(|id| id.to_string()).map_err(|_| ApiError(Error::NotFound("id")))
 }
+
+/// An API's OpenAPI document, as `openapi.json` serves it.
+pub fn openapi_answer(document: utoipa::openapi::OpenApi) -> HttpResponse {
+    match document.to_json() {
+        Ok(json) => HttpResponse::Ok().content_type("application/json").body(json),
+        Err(e) => ApiError(Error::internal(e)).error_response(),
+    }
+}

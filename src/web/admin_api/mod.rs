@@ -19,12 +19,11 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, get, web};
-use serde::Serialize;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-use super::api::{ApiError, ApiResult, json_config, parse_id};
+use super::api::{ApiError, ApiResult, json_config, openapi_answer, parse_id};
 use super::browser::{origin_of, run};
 use crate::AppState;
 use crate::clock::UnixSeconds;
@@ -92,14 +91,7 @@ impl Modify for InCatalogue {
     }
 }
 
-/// Every error answer.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// A stable snake_case code: `invalid_token`, `not_found`, `forbidden`, `invalid_phone`, …
-    pub error: String,
-    /// A sentence for a person.
-    pub message: String,
-}
+pub use super::api::ErrorBody;
 
 /// The routes under [`BASE`].
 pub fn scope() -> actix_web::Scope<
@@ -137,10 +129,7 @@ pub fn scope() -> actix_web::Scope<
 #[utoipa::path(get, path = "/openapi.json", security(()), responses((status = 200, description = "This document")))]
 #[get("/openapi.json")]
 async fn openapi_document() -> HttpResponse {
-    match AdminApi::openapi().to_json() {
-        Ok(json) => HttpResponse::Ok().content_type("application/json").body(json),
-        Err(e) => ApiError(Error::internal(e)).error_response(),
-    }
+    openapi_answer(AdminApi::openapi())
 }
 
 /// The request's Bearer token, as sent; a request without one is refused

@@ -15,7 +15,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpResponse, ResponseError, get, web};
 use utoipa::OpenApi;
 
-use super::api::{ApiError, json_config};
+use super::api::{ApiError, json_config, openapi_answer};
 use crate::AppState;
 use crate::domain::app_version;
 use crate::error::Error;
@@ -67,10 +67,7 @@ pub fn scope() -> actix_web::Scope<
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document")))]
 #[get("/openapi.json")]
 async fn openapi_document() -> HttpResponse {
-    match AppApi::openapi().to_json() {
-        Ok(json) => HttpResponse::Ok().content_type("application/json").body(json),
-        Err(e) => ApiError(Error::internal(e)).error_response(),
-    }
+    openapi_answer(AppApi::openapi())
 }
 
 /// Middleware: no app API without `app.client_id`; no app below
