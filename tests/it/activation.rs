@@ -71,7 +71,12 @@ pub fn company_with_invitee(state: &AppState, password: Option<&str>) -> Invited
 
 /// The administrator invites; returns the invitation.
 pub fn invite(state: &AppState, invited: &Invited) -> Invitation {
-    let ctx = InvitationContext { store: &state.store, keys: &state.keys, origin: Default::default() };
+    let ctx = InvitationContext {
+        store: &state.store,
+        keys: &state.keys,
+        issuer: &state.settings.issuer,
+        origin: Default::default(),
+    };
     let kh = state.store.read(|r| reach(r, &invited.admin, &invited.company)).unwrap().unwrap();
     invitations::invite(&ctx, state.clock.now(), &kh, &invited.invitee, true).unwrap()
 }
@@ -259,7 +264,12 @@ async fn ended_and_expired_invitations_have_their_own_errors(db: &TestDb) {
     let (status, body) = start(first_code).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invitation_replaced")));
     assert_eq!(state_of(db, &first.id), "replaced");
-    let ctx = InvitationContext { store: &state.store, keys: &state.keys, origin: Default::default() };
+    let ctx = InvitationContext {
+        store: &state.store,
+        keys: &state.keys,
+        issuer: &state.settings.issuer,
+        origin: Default::default(),
+    };
     let kh = state.store.read(|r| reach(r, &invited.admin, &invited.company)).unwrap().unwrap();
     invitations::cancel(&ctx, state.clock.now(), &kh, &second.id).unwrap();
     assert_eq!(start(second_code).await.1["error"], "invitation_cancelled");
@@ -361,6 +371,8 @@ async fn the_activation_works_as_pages_too(db: &TestDb) {
     let invited = company_with_invitee(&server.state, None);
     let invitation = invite(&server.state, &invited);
     let code = sign_up_code(&server, db).await;
+    let (mails, _) = delivered(&server, db).await;
+    assert!(mails.last().unwrap().contains(&format!("{}/activate", server.base)), "the email links the pages");
     let pages = PageClient::new(&server.base);
 
     let (_, status, page) = pages.open("/activate").await.page();

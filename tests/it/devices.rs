@@ -195,7 +195,12 @@ fn invite(app: &SignedInApp) -> String {
     };
     let admin = add_user(&state.store, &state.keys, 1, admin).unwrap().user.id;
     let kh = state.store.read(|r| reach(r, &admin, &company)).unwrap().unwrap();
-    let ctx = InvitationContext { store: &state.store, keys: &state.keys, origin: Default::default() };
+    let ctx = InvitationContext {
+        store: &state.store,
+        keys: &state.keys,
+        issuer: &state.settings.issuer,
+        origin: Default::default(),
+    };
     invitations::invite(&ctx, state.clock.now(), &kh, &app.user, true).unwrap().id
 }
 

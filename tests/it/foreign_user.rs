@@ -32,6 +32,7 @@ async fn an_invited_foreign_user_ends_up_signing_in_with_the_phone(db: &TestDb) 
     let ctx = portti::domain::admin::invitations::InvitationContext {
         store: &state.store,
         keys: &state.keys,
+        issuer: &state.settings.issuer,
         origin: Default::default(),
     };
     let kh = state.store.read(|r| portti::domain::admin::reach(r, &invited.admin, &invited.company)).unwrap().unwrap();

@@ -44,7 +44,12 @@ fn an_administrator_within_reach_invites_re_invites_and_cancels(db: &TestDb) {
     let invitee = member(&state, "john@example.com", &company.id, vec![], false);
     let stranger = member(&state, "other@example.com", &elsewhere.id, vec![], false);
     let support = member(&state, "support@example.com", &elsewhere.id, vec![], true);
-    let ctx = InvitationContext { store: &state.store, keys: &state.keys, origin: Default::default() };
+    let ctx = InvitationContext {
+        store: &state.store,
+        keys: &state.keys,
+        issuer: &state.settings.issuer,
+        origin: Default::default(),
+    };
     let reach_of = |actor: &UserId, company: &CompanyId| state.store.read(|r| reach(r, actor, company)).unwrap();
     let kh = reach_of(&admin, &company.id).expect("a user admin reaches their company");
     assert!(reach_of(&admin, &elsewhere.id).is_none(), "and no other");

@@ -166,6 +166,8 @@ pub fn phone_hint(phone: &str) -> String {
 pub struct InvitationContext<'a> {
     pub store: &'a Store,
     pub keys: &'a Keys,
+    /// Portti's address: the invitation email links its activation pages.
+    pub issuer: &'a str,
     pub origin: Origin,
 }
 
@@ -268,6 +270,7 @@ pub fn invite(
                     ("company", company.name),
                     ("code", code.for_display()),
                     ("hours", (INVITATION_SECONDS / 3600).to_string()),
+                    ("link", format!("{}/activate", ctx.issuer)),
                 ],
             ),
         };

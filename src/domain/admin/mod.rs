@@ -113,6 +113,8 @@ pub fn granted_scopes<'s>(r: &mut Read<'_>, user: &UserId, asked: &'s [String]) 
 pub struct AdminContext<'a> {
     pub store: &'a Store,
     pub keys: &'a Keys,
+    /// Portti's address, for the links in what administration sends.
+    pub issuer: &'a str,
     /// Where the administrator's request came from, for the audit trail.
     pub origin: Origin,
 }
@@ -120,7 +122,12 @@ pub struct AdminContext<'a> {
 impl<'a> AdminContext<'a> {
     /// The same, for sending and cancelling invitations.
     pub fn invitations(&self) -> invitations::InvitationContext<'a> {
-        invitations::InvitationContext { store: self.store, keys: self.keys, origin: self.origin.clone() }
+        invitations::InvitationContext {
+            store: self.store,
+            keys: self.keys,
+            issuer: self.issuer,
+            origin: self.origin.clone(),
+        }
     }
 }
 

@@ -169,7 +169,7 @@ async fn as_admin<T: Send + 'static>(
         }
         // A client's own token (`client:…`) names no person.
         let person = parse_id(&access.sub).map_err(|_| Error::InvalidToken)?;
-        let ctx = AdminContext { store: &s.store, keys: &s.keys, origin };
+        let ctx = AdminContext { store: &s.store, keys: &s.keys, issuer: &s.settings.issuer, origin };
         let administrator = admin::administrator(&ctx, now, &UserId::from_stored(person))?;
         work(&ctx, now, &administrator)
     })
