@@ -308,10 +308,9 @@ async fn an_administrator_manages_the_users_of_their_company(db: &TestDb) {
     server.stop().await;
 }
 
-/// Moves an invitation on to `code_entered` in the database. The invitee's
-/// activation (the app API's `/activations`) is being written alongside
-/// this API; until it lands, the test stands in for the invitee entering
-/// the sign-up code.
+/// Moves an invitation on to `code_entered` in the database, standing in
+/// for the invitee where the test is about the administrator's side only
+/// (the activation itself: tests/it/activation.rs).
 fn sign_up_code_entered(db: &TestDb, invitation: &str) {
     diesel::update(invitations::table.find(invitation))
         .set((invitations::state.eq("code_entered"), invitations::code_entered_at.eq(now())))
@@ -320,7 +319,7 @@ fn sign_up_code_entered(db: &TestDb, invitation: &str) {
 }
 
 async fn invitations_and_the_administrators_code(db: &TestDb) {
-    let server = db.serve("");
+    let server = db.serve(crate::activation::APP_TOML);
     let state = &server.state;
     let company = add_company(&state.store, 1, "Asiakas Oy", None).unwrap();
     let elsewhere = add_company(&state.store, 1, "Muu Oy", None).unwrap();
@@ -362,7 +361,11 @@ async fn invitations_and_the_administrators_code(db: &TestDb) {
     let code_path = format!("/invitations/{id}/verification-code");
     let (status, body) = call(&server, &token, "POST", &code_path, None).await;
     assert_eq!((status, body["error"].as_str()), (409, Some("code_not_entered")), "{body}");
-    sign_up_code_entered(db, &id);
+    // The invitee enters the sign-up code in the app.
+    let sign_up_code = crate::activation::sign_up_code(&server, db).await;
+    let (status, started) =
+        crate::activation::app_post(&server, "/activations", json!({"sign_up_code": sign_up_code})).await;
+    assert_eq!(status, 201, "{started}");
     let (status, code) = call(&server, &token, "POST", &code_path, None).await;
     assert_eq!(status, 201, "{code}");
     let digits = code["code"].as_str().unwrap();
@@ -384,6 +387,17 @@ async fn invitations_and_the_administrators_code(db: &TestDb) {
         .get_result(&mut db.connection())
         .unwrap();
     assert_ne!(replaced, stored, "a new code replaces the previous one: {again}");
+    // The invitee types the administrator's code in the app: only the newest works.
+    let verify = format!("/activations/{}/verify", started["activation_id"].as_str().unwrap());
+    let newest = again["code"].as_str().unwrap();
+    if newest != digits {
+        let (status, _) = crate::activation::app_post(&server, &verify, json!({"code": digits})).await;
+        assert_eq!(status, 400, "the replaced code");
+    }
+    let (status, verified) = crate::activation::app_post(&server, &verify, json!({"code": newest})).await;
+    assert_eq!((status, &verified["next"]), (200, &json!("sign_in")), "{verified}");
+    let (_, read) = call(&server, &token, "GET", &format!("/invitations/{id}"), None).await;
+    assert_eq!(read["state"], "verified");
 
     // After a contact change only support re-invites; the re-invite replaces the live one.
     let phone = json!({"phone": "+46709999999"});
