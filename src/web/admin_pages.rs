@@ -126,7 +126,7 @@ struct NoRolePage {
 }
 
 #[get("/admin")]
-pub async fn home(req: HttpRequest, state: web::Data<AppState>, signed_in: SignedIn) -> HttpResponse {
+pub async fn show_home(req: HttpRequest, state: web::Data<AppState>, signed_in: SignedIn) -> HttpResponse {
     let t = PageTexts::for_request(&req, None);
     let found = as_admin(&req, &state, signed_in.session, |ctx, _now, admin| administered_companies(ctx, admin)).await;
     match found {
@@ -245,7 +245,7 @@ pub struct SearchQuery {
 }
 
 #[get("/admin/companies/{company_id}")]
-pub async fn company(
+pub async fn show_company(
     req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
@@ -419,7 +419,7 @@ async fn show_user(
 }
 
 #[get("/admin/companies/{company_id}/users/{user_id}")]
-pub async fn user(
+pub async fn show_user_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
@@ -610,7 +610,7 @@ async fn show_invitation(
 }
 
 #[get("/admin/companies/{company_id}/users/{user_id}/invitation")]
-pub async fn invitation(
+pub async fn show_invitation_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
@@ -628,7 +628,7 @@ pub struct InviteForm {
 
 /// Sends an invitation, or a new one in place of the live one (re-invite).
 #[post("/admin/companies/{company_id}/users/{user_id}/invitation")]
-pub async fn invite(
+pub async fn send_invitation(
     req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
@@ -748,7 +748,7 @@ pub struct AuditQuery {
 }
 
 #[get("/admin/companies/{company_id}/audit")]
-pub async fn audit(
+pub async fn show_audit(
     req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
