@@ -4,6 +4,7 @@
 mod account;
 mod activate;
 pub mod admin_api;
+mod admin_pages;
 pub mod api;
 pub mod app_api;
 mod browser;
@@ -79,6 +80,17 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(activate::start_submit)
         .service(activate::verify_submit)
         .service(activate::resend_submit)
+        .service(admin_pages::show_home)
+        .service(admin_pages::show_company)
+        .service(admin_pages::add_user)
+        .service(admin_pages::show_user_page)
+        .service(admin_pages::update_user)
+        .service(admin_pages::communication_phone)
+        .service(admin_pages::show_invitation_page)
+        .service(admin_pages::send_invitation)
+        .service(admin_pages::cancel_invitation)
+        .service(admin_pages::generate_code)
+        .service(admin_pages::show_audit)
         .service(setup::show)
         .service(setup::submit)
         .service(page::switch)

@@ -8,6 +8,7 @@ mod support;
 mod account;
 mod activation;
 mod admin_api;
+mod admin_pages;
 mod audit;
 mod browser;
 mod cli;
