@@ -41,7 +41,7 @@ async fn as_admin<T: Send + 'static>(
 ) -> Result<T> {
     let origin = origin_of(req, state);
     run(state, move |s, now| {
-        let ctx = AdminContext { store: &s.store, keys: &s.keys, origin };
+        let ctx = AdminContext { store: &s.store, keys: &s.keys, issuer: &s.settings.issuer, origin };
         let administrator = admin::administrator(&ctx, now, &session.user_id)?;
         work(&ctx, now, &administrator)
     })
