@@ -21,7 +21,7 @@ use crate::support::{TestDb, now, served_on_both_backends};
 served_on_both_backends!(an_administrator_adds_and_invites_a_user_on_the_pages);
 
 /// A person with a password in a company, with these roles.
-fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>) {
+pub fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>) {
     let input = NewUserInput {
         email: email.to_owned(),
         name: email.split('@').next().unwrap().to_owned(),
@@ -39,17 +39,21 @@ fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<Company
 
 /// Opens `/admin` without a session: the hosted sign-in (first time:
 /// enrolment, recovery codes, terms), which ends on the account page.
-async fn sign_in_from_admin(pages: &PageClient, email: &str) {
+/// Returns the authenticator secret and the time its first code was for.
+pub async fn sign_in_from_admin(pages: &PageClient, email: &str) -> (Vec<u8>, i64) {
     let (path, _, page) = pages.open("/admin").await.page();
     assert!(path.starts_with("/signin/"), "no session: the admin pages ask to sign in first ({path})");
     let (_, _, page) = pages.submit(&page, "/email", &[("email", email)]).await.page();
     let (_, _, page) = pages.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
     let typed = element_text(&page, "totp-secret");
     let secret = totp_rs::Secret::try_from_base32(typed.replace(' ', "")).unwrap().as_bytes().to_vec();
-    let (_, _, page) = pages.submit(&page, "/enrol", &[("code", &totp::code_at(&secret, now()).unwrap())]).await.page();
+    let enrolled_at = now();
+    let (_, _, page) =
+        pages.submit(&page, "/enrol", &[("code", &totp::code_at(&secret, enrolled_at).unwrap())]).await.page();
     let (_, _, page) = pages.submit(&page, "/recovery-codes", &[]).await.page();
     let (path, status, _) = pages.submit(&page, "/terms", &[]).await.page();
     assert_eq!((path.as_str(), status.as_u16()), ("/account", 200));
+    (secret, enrolled_at)
 }
 
 async fn an_administrator_adds_and_invites_a_user_on_the_pages(db: &TestDb) {

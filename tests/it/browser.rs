@@ -611,3 +611,72 @@ async fn a_person_switches_to_finnish_and_signs_in() {
     callback.server.stop(false).await;
     server.stop().await;
 }
+
+/// Issue 11 in the browser: a user administrator adds a user, invites them,
+/// cancels and invites again, re-invites; the invitee enters the sign-up
+/// code at `/activate`; the administrator generates a code, and the invitee
+/// verifies with it.
+#[actix_web::test]
+async fn an_administrator_invites_a_foreign_user_who_activates_in_the_browser() {
+    let Some((browser, _driver, _profile)) = browser().await else { return };
+    let db = TestDb::sqlite();
+    let server = db.serve(crate::activation::APP_TOML);
+    let company = portti::domain::company::add_company(&server.state.store, 1, "Asiakas Oy", None).unwrap();
+    let user_admin = vec![portti::domain::access::CompanyRole::UserAdmin];
+    crate::admin_pages::member(&server.state, "kh@example.com", &company.id, user_admin);
+    let pages = crate::support::pages::PageClient::new(&server.base);
+    let (secret, enrolled_at) = crate::admin_pages::sign_in_from_admin(&pages, "kh@example.com").await;
+
+    // /admin asks to sign in first.
+    browser.goto(&format!("{}/admin", server.base)).await.unwrap();
+    fill(&browser, "Email", "kh@example.com").await;
+    press(&browser, "Next").await;
+    fill(&browser, "Password", PASSWORD).await;
+    press(&browser, "Sign in").await;
+    fill(&browser, "Authenticator code", &totp::code_at(&secret, enrolled_at + 30).unwrap()).await;
+    press(&browser, "Verify").await;
+    browser.goto(&format!("{}/admin", server.base)).await.unwrap();
+    click_link(&browser, "Asiakas Oy").await;
+
+    // Add the user, open the invitation view.
+    fill(&browser, "Name", "John Smith").await;
+    fill(&browser, "Email", "john@example.com").await;
+    fill(&browser, "Phone", "+46701234567").await;
+    fill(&browser, "Rights (comma-separated)", "ledger").await;
+    press(&browser, "Save").await;
+    click_link(&browser, "Invite user to log in with the mobile application").await;
+    let invitation_view = browser.current_url().await.unwrap().to_string();
+    let tick = async || browser.find(Locator::Id("identity_verified")).await.unwrap().click().await.unwrap();
+    tick().await;
+    press(&browser, "Send invitation").await;
+    press(&browser, "Cancel invitation").await;
+    tick().await;
+    press(&browser, "Send invitation").await;
+    tick().await;
+    press(&browser, "Re-invite").await;
+    let code = crate::activation::sign_up_code(&server, &db).await;
+
+    // The invitee, without the app.
+    let enter_sign_up_code = async || {
+        browser.goto(&format!("{}/activate", server.base)).await.unwrap();
+        fill(&browser, "Sign-up code", &code).await;
+        press(&browser, "Next").await;
+        expect_heading(&browser, "Verify your phone").await;
+    };
+    enter_sign_up_code().await;
+
+    // "Didn't the invitee receive the verification code?"
+    browser.goto(&invitation_view).await.unwrap();
+    press(&browser, "Generate code").await;
+    let admin_code = text_once(&browser, "#admin-code", |text| text.len() == 6).await;
+    assert!(admin_code.chars().all(|c| c.is_ascii_digit()), "{admin_code:?}");
+
+    enter_sign_up_code().await;
+    fill(&browser, "Verification code", &admin_code).await;
+    press(&browser, "Verify").await;
+    expect_heading(&browser, "Phone verified").await;
+    let next = text_once(&browser, "#activation-next", |text| text.contains("j•••@example.com")).await;
+    assert!(next.contains("create your password"), "{next}");
+    browser.close().await.unwrap();
+    server.stop().await;
+}
