@@ -61,6 +61,8 @@ pub struct Overview {
     pub pending_phone: Option<String>,
     /// The mobile app's device credentials.
     pub devices: Vec<super::devices::Device>,
+    /// Whether the person holds an administrative role (the page links `/admin`).
+    pub administers: bool,
 }
 
 /// What the account page shows the person of `session`.
@@ -82,6 +84,7 @@ pub fn overview(store: &Store, now: UnixSeconds, session: &Session) -> Result<Ov
         let (pending_email, pending_phone) = (pending(Contact::Email)?, pending(Contact::Phone)?);
         let devices = r.devices_of(&session.user_id)?.into_iter().map(super::devices::Device::from).collect();
         Ok(Overview {
+            administers: super::admin::holds_a_role(r, &session.user_id)?,
             devices,
             applications: r.consents_of(&session.user_id)?,
             recovery_codes_left: r.unused_recovery_codes(&session.user_id)?,

@@ -58,6 +58,7 @@ struct AccountPage {
     applications: Vec<AppRow>,
     sessions: Vec<SessionRow>,
     devices: Vec<DeviceRow>,
+    administers: bool,
 }
 
 #[derive(Template)]
@@ -85,6 +86,7 @@ fn render(
             notice,
             done,
             min_length: crate::domain::password_policy::MIN_LENGTH,
+            administers: overview.administers,
             email: user.email.as_str().to_owned(),
             name: user.name,
             communication_email: contacts.email.as_str().to_owned(),

@@ -51,8 +51,11 @@ pub async fn sign_in_from_admin(pages: &PageClient, email: &str) -> (Vec<u8>, i6
     let (_, _, page) =
         pages.submit(&page, "/enrol", &[("code", &totp::code_at(&secret, enrolled_at).unwrap())]).await.page();
     let (_, _, page) = pages.submit(&page, "/recovery-codes", &[]).await.page();
-    let (path, status, _) = pages.submit(&page, "/terms", &[]).await.page();
+    let (path, status, page) = pages.submit(&page, "/terms", &[]).await.page();
     assert_eq!((path.as_str(), status.as_u16()), ("/account", 200));
+    // The account page links administration for those who hold a role.
+    let administers = !email.starts_with("employee");
+    assert_eq!(page.contains(r#"<a id="admin-link" href="/admin">Administration</a>"#), administers, "{page}");
     (secret, enrolled_at)
 }
 
