@@ -20,7 +20,7 @@ use super::admin::invitations::{
     InvitationState, SMS_RESENDS, SignUpCode, admin_code_digest, effective_state, phone_hint, sign_up_code_digest,
 };
 use super::audit::{self, Event, Origin, Subjects};
-use super::contact::PhoneNumber;
+use super::contact::{Email, PhoneNumber};
 use super::ids::{CompanyId, UserId};
 use super::refusal::{Refusal, minutes, or_refuse, settle};
 use crate::clock::UnixSeconds;
@@ -249,10 +249,9 @@ pub fn resend(ctx: &ActivationContext<'_>, now: UnixSeconds, address: Option<&st
             if or_refuse!(usable(&stored, now)) != InvitationState::CodeEntered {
                 return Ok(Err(Refusal::StepAlreadyDone));
             }
-            if resends_left(&stored) == 0 {
+            if !tx.resend_sms_code(&stored.id, &sms_digest, now + SMS_CODE_SECONDS, SMS_RESENDS)? {
                 return Ok(Err(Refusal::ResendLimit));
             }
-            tx.resend_sms_code(&stored.id, &sms_digest, now + SMS_CODE_SECONDS)?;
             let phone = phone_of(&stored)?;
             enqueue(tx, ctx.keys, now, &code_sms(&ctx.texts, &phone, &sms_code), Some(now + SMS_CODE_SECONDS))?;
             let user = UserId::from_stored(stored.user_id.clone());
@@ -317,7 +316,7 @@ pub fn verify(
             let verified = verified(tx, &stored)?;
             let user = UserId::from_stored(stored.user_id.clone());
             if verified.next == Next::CreatePassword {
-                send_create_password_link(ctx, tx, now, &user, &link_id)?;
+                send_create_password_link(ctx, tx, now, &user, &stored.communication_email, &link_id)?;
             }
             let about = Subjects { user: Some(&user), client: None, company: Some(&stored.company_id) };
             audit::record(tx, now, &ctx.origin, about, Event::InvitationVerified)?;
@@ -333,9 +332,12 @@ fn send_create_password_link(
     tx: &mut Write<'_>,
     now: UnixSeconds,
     user_id: &UserId,
+    to: &str,
     link_id: &str,
 ) -> Result<()> {
-    let user = tx.user(user_id)?.ok_or(Error::NotFound("user"))?;
+    // To the address the invitation was sent to, which the administrator
+    // checked: not one changed since.
+    let to = Email::parse(to).map_err(|_| Error::internal("an invitation's email does not parse"))?;
     tx.insert_password_reset(&StoredReset {
         id_digest: sha256_hex(link_id),
         // An emailed link is not bound to a browser.
@@ -351,7 +353,7 @@ fn send_create_password_link(
         used_at: None,
     })?;
     let message = Message::Email {
-        to: user.communication.email.clone(),
+        to,
         subject: ctx.texts.get("message.create_password_subject").to_owned(),
         body: ctx.texts.fill(
             "message.create_password_body",

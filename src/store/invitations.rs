@@ -63,6 +63,16 @@ impl Read<'_> {
             .optional()?)
     }
 
+    /// The last invitation of a person to any company, live or not.
+    pub fn last_invitation_of_person(&mut self, user_id: &UserId) -> Result<Option<StoredInvitation>> {
+        Ok(invitations::table
+            .filter(invitations::user_id.eq(user_id.as_str()))
+            .order((invitations::created_at.desc(), invitations::id.desc()))
+            .select(StoredInvitation::as_select())
+            .get_result(self.conn)
+            .optional()?)
+    }
+
     /// A person's live invitations (at most one, unless two were sent at once).
     pub fn live_invitations_of(&mut self, user_id: &UserId) -> Result<Vec<StoredInvitation>> {
         Ok(invitations::table
@@ -105,10 +115,11 @@ impl Write<'_> {
         Ok(entered == 1)
     }
 
-    /// A new SMS code, counted against the invitation's resends; the
-    /// attempts start again.
-    pub fn resend_sms_code(&mut self, id: &str, sms_code_digest: &str, expires_at: i64) -> Result<()> {
-        diesel::update(invitations::table.find(id))
+    /// A new SMS code, counted against the invitation's resends (at most
+    /// `limit`); the attempts start again. False, and nothing changed, when
+    /// the resends were used (a concurrent request may have used the last).
+    pub fn resend_sms_code(&mut self, id: &str, sms_code_digest: &str, expires_at: i64, limit: i32) -> Result<bool> {
+        let resent = diesel::update(invitations::table.find(id).filter(invitations::resends_used.lt(limit)))
             .set((
                 invitations::sms_code_digest.eq(sms_code_digest),
                 invitations::sms_code_expires_at.eq(expires_at),
@@ -116,7 +127,7 @@ impl Write<'_> {
                 invitations::resends_used.eq(invitations::resends_used + 1),
             ))
             .execute(self.conn)?;
-        Ok(())
+        Ok(resent == 1)
     }
 
     /// Counts a verification code attempt; returns the attempts since the

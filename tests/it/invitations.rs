@@ -17,7 +17,10 @@ use portti::store::schema::{invitations as invitation_rows, outbox};
 
 use crate::support::{TestDb, on_both_backends};
 
-on_both_backends!(an_administrator_within_reach_invites_re_invites_and_cancels);
+on_both_backends!(
+    an_administrator_within_reach_invites_re_invites_and_cancels,
+    another_companys_administrator_cannot_redirect_the_codes,
+);
 
 fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>, support: bool) -> UserId {
     let input = NewUserInput {
@@ -121,4 +124,32 @@ fn an_administrator_within_reach_invites_re_invites_and_cancels(db: &TestDb) {
         .load(&mut db.connection())
         .unwrap();
     assert_eq!(actions, ["invitation_sent", "invitation_sent", "invitation_sent", "invitation_cancelled"]);
+}
+
+/// A person in two companies, invited by the first: the second company's
+/// administrator, after changing where codes go, may not invite them afresh
+/// (the codes would reach whoever the new contacts are); customer service may.
+fn another_companys_administrator_cannot_redirect_the_codes(db: &TestDb) {
+    let state = db.open("");
+    let now = state.clock.now();
+    let first = add_company(&state.store, 1, "Asiakas Oy", None).unwrap();
+    let second = add_company(&state.store, 1, "Toinen Oy", None).unwrap();
+    let kh = member(&state, "kh@example.com", &first.id, vec![CompanyRole::UserAdmin], false);
+    let kh2 = member(&state, "kh2@example.com", &second.id, vec![CompanyRole::UserAdmin], false);
+    let invitee = member(&state, "john@example.com", &first.id, vec![], false);
+    let in_second = portti::domain::access::Membership { company_id: second.id.clone(), roles: vec![], rights: vec![] };
+    state.store.write(|tx| tx.insert_membership(&invitee, &in_second, now)).unwrap();
+    let ctx = InvitationContext {
+        store: &state.store,
+        keys: &state.keys,
+        issuer: &state.settings.issuer,
+        origin: Default::default(),
+    };
+    let reach_of =
+        |actor: &UserId, company: &CompanyId| state.store.read(|r| reach(r, actor, company)).unwrap().unwrap();
+    invitations::invite(&ctx, now, &reach_of(&kh, &first.id), &invitee, true).unwrap();
+
+    state.store.write(|tx| tx.set_communication_phone(&invitee, "+46709999999", now)).unwrap();
+    let refused = invitations::invite(&ctx, now + 60, &reach_of(&kh2, &second.id), &invitee, true);
+    assert!(matches!(refused, Err(Error::Refused(Refusal::SupportMustReinvite))), "{refused:?}");
 }

@@ -228,9 +228,11 @@ pub fn invite(
             communication_email: person.communication.email.as_str().to_owned(),
             communication_phone: person.communication.phone.as_ref().map(|p| p.as_str().to_owned()),
         };
-        // Compared with the last invitation, whatever became of it: a changed
-        // contact must be checked again, by customer service.
-        if let Some(last) = tx.last_invitation_of(user, &company_id)? {
+        // Compared with the person's last invitation, to whichever company and
+        // whatever became of it: a changed contact must be checked again, by
+        // customer service (an administrator of another company must not
+        // redirect someone's codes by inviting them afresh).
+        if let Some(last) = tx.last_invitation_of_person(user)? {
             may_reinvite(reach.authority() == Authority::Support, &contacts_of(&last), &contacts)?;
         }
         for live in tx.live_invitations_of(user)?.into_iter().filter(|i| i.company_id == company_id) {
