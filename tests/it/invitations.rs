@@ -20,6 +20,7 @@ use crate::support::{TestDb, on_both_backends};
 on_both_backends!(
     an_administrator_within_reach_invites_re_invites_and_cancels,
     another_companys_administrator_cannot_redirect_the_codes,
+    a_user_administrator_cannot_change_where_an_office_admins_codes_go,
 );
 
 fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>, support: bool) -> UserId {
@@ -152,4 +153,38 @@ fn another_companys_administrator_cannot_redirect_the_codes(db: &TestDb) {
     state.store.write(|tx| tx.set_communication_phone(&invitee, "+46709999999", now)).unwrap();
     let refused = invitations::invite(&ctx, now + 60, &reach_of(&kh2, &second.id), &invitee, true);
     assert!(matches!(refused, Err(Error::Refused(Refusal::SupportMustReinvite))), "{refused:?}");
+}
+
+/// A user administrator of an accounting office reaches its main user
+/// (`office_admin`), but may not change their details, and so where their
+/// codes go: forbidden, recorded. The office admin may change their own
+/// office's user administrator's.
+fn a_user_administrator_cannot_change_where_an_office_admins_codes_go(db: &TestDb) {
+    use portti::domain::admin::users::{self, BasicInformation};
+    use portti::domain::admin::{AdminContext, administrator, user_reach};
+    let state = db.open("");
+    let now = state.clock.now();
+    let office = add_company(&state.store, 1, "Tilitoimisto Oy", None).unwrap();
+    let kh = member(&state, "kh@example.com", &office.id, vec![CompanyRole::UserAdmin], false);
+    let tpk = member(&state, "tpk@example.com", &office.id, vec![CompanyRole::OfficeAdmin], false);
+    let ctx = AdminContext {
+        store: &state.store,
+        keys: &state.keys,
+        issuer: &state.settings.issuer,
+        origin: Default::default(),
+    };
+    let as_kh = administrator(&ctx, now, &kh).unwrap();
+    let reached = user_reach(&ctx, now, &as_kh, &tpk).unwrap();
+    let redirect = users::set_communication_phone(&ctx, now, &reached, "+46709999999");
+    assert!(matches!(redirect, Err(Error::Refused(Refusal::Forbidden))), "{redirect:?}");
+    let email = BasicInformation { name: None, email: Some("kh-owned@example.com".into()), phone: None };
+    let renamed = users::update_basic(&ctx, now, &reached, email);
+    assert!(matches!(renamed, Err(Error::Refused(Refusal::Forbidden))), "{renamed:?}");
+    let unchanged = state.store.read(|r| r.user(&tpk)).unwrap().unwrap();
+    assert_eq!(unchanged.email.as_str(), "tpk@example.com");
+    assert_eq!(unchanged.communication.phone.unwrap().as_str(), "+46701234567");
+
+    let as_tpk = administrator(&ctx, now, &tpk).unwrap();
+    let reached = user_reach(&ctx, now, &as_tpk, &kh).unwrap();
+    users::set_communication_phone(&ctx, now, &reached, "+46709999999").unwrap();
 }

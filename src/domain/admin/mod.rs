@@ -238,6 +238,26 @@ impl UserReach {
         self.memberships.iter().filter(|m| self.reaches.iter().any(|r| r.company == m.company_id)).collect()
     }
 
+    /// Whether the administrator outranks the user enough to change where
+    /// their codes go: customer service's details only customer service
+    /// changes, and an office's main user's only an office admin or support.
+    pub fn outranks(&self) -> bool {
+        let rank = |authority: Authority| match authority {
+            Authority::UserAdmin => 0,
+            Authority::OfficeAdmin => 1,
+            Authority::Support => 2,
+        };
+        let strongest = self.reaches.iter().map(|r| rank(r.authority)).max().unwrap_or(0);
+        let needed = if self.user.support {
+            rank(Authority::Support)
+        } else if self.memberships_within_reach().iter().any(|m| m.holds(CompanyRole::OfficeAdmin)) {
+            rank(Authority::OfficeAdmin)
+        } else {
+            rank(Authority::UserAdmin)
+        };
+        strongest >= needed
+    }
+
     /// How the administrator reaches `company`, if it is one of the user's within reach.
     pub fn through(&self, company: &CompanyId) -> Option<&CompanyReach> {
         self.reaches.iter().find(|r| &r.company == company)

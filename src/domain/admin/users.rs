@@ -171,6 +171,7 @@ pub fn update_basic(
     reach: &UserReach,
     change: BasicInformation,
 ) -> Result<UserDetail> {
+    refuse_unless_outranks(ctx, now, reach)?;
     let current = reach.user();
     let name = change.name.as_deref().map(parse_name).transpose()?.unwrap_or_else(|| current.name.clone());
     let email = change.email.as_deref().map(Email::parse).transpose()?.unwrap_or_else(|| current.email.clone());
@@ -190,6 +191,15 @@ pub fn update_basic(
     })
 }
 
+/// A user administrator may not change an office admin's or customer
+/// service's details (and so where their codes go): `forbidden`, recorded.
+fn refuse_unless_outranks(ctx: &AdminContext<'_>, now: UnixSeconds, reach: &UserReach) -> Result<()> {
+    match reach.reaches().first() {
+        Some(through) if !reach.outranks() => Err(super::forbidden(ctx, now, through, Some(&reach.user().id))),
+        _ => Ok(()),
+    }
+}
+
 /// Sets the communication phone (where codes are sent). The communication
 /// email is the person's own to set, never an administrator's.
 pub fn set_communication_phone(
@@ -198,6 +208,7 @@ pub fn set_communication_phone(
     reach: &UserReach,
     phone: &str,
 ) -> Result<UserDetail> {
+    refuse_unless_outranks(ctx, now, reach)?;
     let phone = PhoneNumber::parse(phone)?;
     ctx.store.write(|tx| {
         tx.set_communication_phone_by_admin(&reach.user().id, phone.as_str(), now)?;
