@@ -94,8 +94,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(setup::show)
         .service(setup::submit)
         .service(page::switch)
-        .service(app_api::scope())
-        .service(admin_api::scope());
+        .configure(app_api::routes)
+        .configure(admin_api::routes);
 }
 
 /// Registers `/metrics`: on the main listener, or alone on `metrics_bind`.

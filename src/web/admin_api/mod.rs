@@ -15,10 +15,10 @@ mod companies;
 mod invitations;
 mod users;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use actix_web::middleware::DefaultHeaders;
+use actix_web::web::ServiceConfig;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -93,36 +93,30 @@ impl Modify for InCatalogue {
 
 pub use super::api::ErrorBody;
 
-/// The routes under [`BASE`].
-pub fn scope() -> actix_web::Scope<
-    impl actix_web::dev::ServiceFactory<
-        ServiceRequest,
-        Config = (),
-        Response = ServiceResponse<impl MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
+/// Registers the routes under [`BASE`].
+pub fn routes(config: &mut ServiceConfig) {
     // What the API answers is about people: no cache keeps it.
-    web::scope(BASE)
-        .app_data(json_config())
-        .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "no-store")))
-        .service(openapi_document)
-        .service(companies::list_companies)
-        .service(companies::company_audit)
-        .service(users::list_users)
-        .service(users::add_user)
-        .service(users::get_user)
-        .service(users::patch_user)
-        .service(users::put_communication)
-        .service(users::put_rights)
-        .service(users::put_national_id)
-        .service(invitations::send_invitation)
-        .service(invitations::get_invitation)
-        .service(invitations::cancel_invitation)
-        .service(invitations::verification_code)
-        .service(announcements::list_announcements)
-        .service(announcements::post_announcement)
+    config.service(
+        web::scope(BASE)
+            .app_data(json_config())
+            .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "no-store")))
+            .service(openapi_document)
+            .service(companies::list_companies)
+            .service(companies::company_audit)
+            .service(users::list_users)
+            .service(users::add_user)
+            .service(users::get_user)
+            .service(users::patch_user)
+            .service(users::put_communication)
+            .service(users::put_rights)
+            .service(users::put_national_id)
+            .service(invitations::send_invitation)
+            .service(invitations::get_invitation)
+            .service(invitations::cancel_invitation)
+            .service(invitations::verification_code)
+            .service(announcements::list_announcements)
+            .service(announcements::post_announcement),
+    );
 }
 
 /// The OpenAPI 3.1 document of the admin API.

@@ -12,6 +12,7 @@ mod devices;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
+use actix_web::web::ServiceConfig;
 use actix_web::{HttpResponse, ResponseError, get, web};
 use utoipa::OpenApi;
 
@@ -41,26 +42,20 @@ pub const BASE: &str = "/api/app/v1";
 )]
 pub struct AppApi;
 
-/// The routes under [`BASE`].
-pub fn scope() -> actix_web::Scope<
-    impl actix_web::dev::ServiceFactory<
-        ServiceRequest,
-        Config = (),
-        Response = ServiceResponse<impl MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    web::scope(BASE)
-        .app_data(json_config())
-        .wrap(from_fn(gate))
-        .service(openapi_document)
-        .service(activations::start)
-        .service(activations::resend)
-        .service(activations::verify)
-        .service(devices::register)
-        .service(devices::list)
-        .service(devices::remove)
+/// Registers the routes under [`BASE`].
+pub fn routes(config: &mut ServiceConfig) {
+    config.service(
+        web::scope(BASE)
+            .app_data(json_config())
+            .wrap(from_fn(gate))
+            .service(openapi_document)
+            .service(activations::start)
+            .service(activations::resend)
+            .service(activations::verify)
+            .service(devices::register)
+            .service(devices::list)
+            .service(devices::remove),
+    );
 }
 
 /// The OpenAPI 3.1 document of the app API.
