@@ -121,6 +121,7 @@ impl AppState {
             metrics: &self.metrics,
             origin: domain::audit::Origin::default(),
             app_client_id: self.settings.app.client_id.as_deref(),
+            terms_version: &self.settings.terms.version,
         }
     }
 

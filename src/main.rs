@@ -342,6 +342,15 @@ fn serve(open: impl FnOnce() -> Result<AppState>) -> Result<()> {
             ready_in_ms = started.elapsed().as_millis() as u64,
             "Portti is listening"
         );
+        let rules = &state.settings.sign_in;
+        if let (Some(header), true) = (&rules.client_address_header, rules.trusted_proxies.is_empty()) {
+            tracing::warn!(
+                header = %header,
+                "sign_in.client_address_header is believed from any peer, as sign_in.trusted_proxies is empty: \
+                 make Portti reachable only through the proxy, or list the proxies, or a client can pick the \
+                 address its attempts are counted under"
+            );
+        }
         let issuer = state.settings.issuer.clone();
         if let Some(link) = portti::domain::first_run::offer_link(&state.store, state.clock.now(), &issuer)? {
             tracing::warn!(

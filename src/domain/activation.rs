@@ -131,9 +131,10 @@ fn usable(stored: &StoredInvitation, now: UnixSeconds) -> Result<InvitationState
 }
 
 /// Counts a call to an activation step from an address: beyond the limit
-/// the step is refused.
+/// the step is refused. Calls whose address is unknown share one count,
+/// rather than going uncounted.
 fn count_call(tx: &mut Write<'_>, now: UnixSeconds, step: &str, address: Option<&str>) -> Result<Result<(), Refusal>> {
-    let Some(address) = address else { return Ok(Ok(())) };
+    let address = address.unwrap_or("unknown");
     let calls = tx.hit_rate_limit(&format!("activation-{step}:{address}"), now, 60)?;
     Ok(if calls > CALLS_PER_MINUTE_PER_ADDRESS { Err(Refusal::TooManyAttempts) } else { Ok(()) })
 }

@@ -89,6 +89,10 @@ pub enum Event {
     AdminCodeGenerated,
     /// Customer service posted an announcement for the sign-in pages.
     AnnouncementPosted,
+    /// Customer service added a company.
+    CompanyAdded,
+    /// Customer service registered an application.
+    ClientRegistered,
 }
 
 impl Event {
@@ -128,6 +132,8 @@ impl Event {
             Event::NationalIdSet => "national_id_set",
             Event::AdminCodeGenerated => "admin_code_generated",
             Event::AnnouncementPosted => "announcement_posted",
+            Event::CompanyAdded => "company_added",
+            Event::ClientRegistered => "client_registered",
         }
     }
 

@@ -8,7 +8,7 @@ use crate::clock::UnixSeconds;
 use crate::crypto::secret;
 pub use crate::crypto::signing::SigningAlg;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// The shortest client secret accepted when an operator chooses it.
 pub const MIN_SECRET_LENGTH: usize = 32;
@@ -243,13 +243,16 @@ fn validate_redirect_uris(uris: &[String], public: bool) -> Result<Vec<String>> 
 /// Registers a new client. A confidential client without a chosen secret gets
 /// a generated 256-bit one, returned here and never again: only its digest is stored.
 pub fn add_client(store: &Store, now: UnixSeconds, new: NewClient) -> Result<RegisteredClient> {
+    store.write(|tx| insert_client(tx, now, new))
+}
+
+/// [`add_client`] in the caller's transaction.
+pub fn insert_client(tx: &mut Write<'_>, now: UnixSeconds, new: NewClient) -> Result<RegisteredClient> {
     let (client, generated) = client_record(new, now);
-    store.write(|tx| {
-        if tx.client(&client.id)?.is_some() {
-            return Err(Error::Conflict(format!("a client with id `{}` already exists", client.id.as_str())));
-        }
-        tx.insert_client(&client, ClientSource::Cli)
-    })?;
+    if tx.client(&client.id)?.is_some() {
+        return Err(Error::Conflict(format!("a client with id `{}` already exists", client.id.as_str())));
+    }
+    tx.insert_client(&client, ClientSource::Cli)?;
     Ok(RegisteredClient { public: client.is_public(), client, client_secret: generated })
 }
 

@@ -6,7 +6,7 @@ use super::ids::CompanyId;
 use super::refusal::Refusal;
 use crate::clock::UnixSeconds;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// A company. A company whose `office_id` is set is a client company of that
 /// accounting office.
@@ -40,19 +40,27 @@ pub fn parse_name(input: &str) -> Result<String, Refusal> {
 /// Adds a company; with `office_id`, as a client company of that accounting
 /// office. An office's client cannot itself have clients.
 pub fn add_company(store: &Store, now: UnixSeconds, name: &str, office_id: Option<&CompanyId>) -> Result<Company> {
+    store.write(|tx| insert_company(tx, now, name, office_id))
+}
+
+/// [`add_company`] in the caller's transaction.
+pub fn insert_company(
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    name: &str,
+    office_id: Option<&CompanyId>,
+) -> Result<Company> {
     let name = parse_name(name)?;
-    store.write(|tx| {
-        if let Some(office_id) = office_id {
-            let office = tx.company(office_id)?.ok_or(Error::NotFound("accounting office"))?;
-            if office.office_id.is_some() {
-                return Err(Error::InvalidRequest(format!(
-                    "{} is a client company of an office, so it cannot have client companies of its own",
-                    office.name
-                )));
-            }
+    if let Some(office_id) = office_id {
+        let office = tx.company(office_id)?.ok_or(Error::NotFound("accounting office"))?;
+        if office.office_id.is_some() {
+            return Err(Error::InvalidRequest(format!(
+                "{} is a client company of an office, so it cannot have client companies of its own",
+                office.name
+            )));
         }
-        let company = Company { id: CompanyId::generate(), name, office_id: office_id.cloned(), created_at: now };
-        tx.insert_company(&company)?;
-        Ok(company)
-    })
+    }
+    let company = Company { id: CompanyId::generate(), name, office_id: office_id.cloned(), created_at: now };
+    tx.insert_company(&company)?;
+    Ok(company)
 }

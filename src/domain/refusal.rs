@@ -140,6 +140,8 @@ pub enum Refusal {
     AnnouncementTextLength { max: usize },
     /// An announcement would end before (or when) it starts.
     AnnouncementEndsBeforeStart,
+    /// An announcement's start or end is not a time.
+    AnnouncementTimeInvalid,
 }
 
 impl Refusal {
@@ -189,7 +191,9 @@ impl Refusal {
             Refusal::NationalIdInvalid => "invalid_national_id",
             Refusal::NationalIdTaken => "national_id_taken",
             Refusal::OfficeAdminOnClientCompany => "invalid_role",
-            Refusal::AnnouncementTextLength { .. } | Refusal::AnnouncementEndsBeforeStart => "invalid_announcement",
+            Refusal::AnnouncementTextLength { .. }
+            | Refusal::AnnouncementEndsBeforeStart
+            | Refusal::AnnouncementTimeInvalid => "invalid_announcement",
         }
     }
 
@@ -250,6 +254,7 @@ impl Refusal {
             Refusal::OfficeAdminOnClientCompany => "office_admin_on_client_company",
             Refusal::AnnouncementTextLength { .. } => "announcement_text_length",
             Refusal::AnnouncementEndsBeforeStart => "announcement_ends_before_start",
+            Refusal::AnnouncementTimeInvalid => "announcement_time_invalid",
         }
     }
 
@@ -361,6 +366,7 @@ impl Refusal {
             Refusal::OfficeAdminOnClientCompany,
             Refusal::AnnouncementTextLength { max: 1000 },
             Refusal::AnnouncementEndsBeforeStart,
+            Refusal::AnnouncementTimeInvalid,
         ];
         for refusal in &all {
             match refusal {
@@ -417,7 +423,8 @@ impl Refusal {
                 | Refusal::NationalIdTaken
                 | Refusal::OfficeAdminOnClientCompany
                 | Refusal::AnnouncementTextLength { .. }
-                | Refusal::AnnouncementEndsBeforeStart => {}
+                | Refusal::AnnouncementEndsBeforeStart
+                | Refusal::AnnouncementTimeInvalid => {}
             }
         }
         all

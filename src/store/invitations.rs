@@ -189,12 +189,23 @@ impl Write<'_> {
 /// administrator's view and the record.
 const KEEP_INVITATIONS_SECONDS: i64 = 30 * 24 * 3600;
 
-/// Invitations that ended or expired 30 days ago.
+/// Invitations that ended or expired 30 days ago, but for each person's
+/// last one: the re-invite rule compares a new invitation's email and phone
+/// with the last invitation's, however long ago it was.
 pub(super) const SWEEP: Sweep = Sweep { tables: &["invitations"], run: sweep };
 
 fn sweep(tx: &mut Write<'_>, now: i64) -> Result<usize> {
     let kept_since = now - KEEP_INVITATIONS_SECONDS;
-    let expired = diesel::delete(invitations::table.filter(invitations::expires_at.le(kept_since))).execute(tx.conn)?;
-    let ended = diesel::delete(invitations::table.filter(invitations::ended_at.le(kept_since))).execute(tx.conn)?;
-    Ok(expired + ended)
+    let newer = diesel::alias!(invitations as newer);
+    let a_newer_one = newer.filter(newer.field(invitations::user_id).eq(invitations::user_id)).filter(
+        newer.field(invitations::created_at).gt(invitations::created_at).or(newer
+            .field(invitations::created_at)
+            .eq(invitations::created_at)
+            .and(newer.field(invitations::id).gt(invitations::id))),
+    );
+    let old = invitations::expires_at.le(kept_since).or(invitations::ended_at.le(kept_since));
+    Ok(diesel::delete(
+        invitations::table.filter(old).filter(diesel::dsl::exists(a_newer_one.select(newer.field(invitations::id)))),
+    )
+    .execute(tx.conn)?)
 }

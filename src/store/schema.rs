@@ -145,6 +145,7 @@ diesel::table! {
         user_id -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        destination -> Nullable<Text>,
     }
 }
 

@@ -36,6 +36,8 @@ pub struct StoredFlow {
     pub user_id: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// Where a sign-in to Portti's own pages ends (`None`: the account page).
+    pub destination: Option<String>,
 }
 
 impl Read<'_> {

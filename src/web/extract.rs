@@ -12,7 +12,7 @@ use super::browser::{browser_id, browser_id_or_new, error_page, run, see_other, 
 use super::page::PageTexts;
 use crate::AppState;
 use crate::domain::session::{self, Session};
-use crate::domain::signin;
+use crate::domain::signin::{self, OwnPage};
 use crate::error::Refusal;
 
 /// A future an extractor returns.
@@ -114,12 +114,18 @@ impl FromRequest for SignedIn {
     }
 }
 
-/// Sends a browser to sign in to the account pages (and back to them).
+/// Sends a browser to sign in, and back to the account pages, or to the
+/// administration pages when those sent it.
 pub async fn sign_in_first(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse {
     let (browser, new_cookie) = browser_id_or_new(req, state);
     let lang = super::page::lang_of(req, None);
+    let path = req.path();
+    let admin = path == signin::ADMIN_PATH || path.starts_with(&format!("{}/", signin::ADMIN_PATH));
+    let destination = if admin { OwnPage::Admin } else { OwnPage::Account };
     let mut response =
-        match run(state, move |s, now| signin::start_account_sign_in(&s.sign_in(lang), now, &browser)).await {
+        match run(state, move |s, now| signin::start_account_sign_in(&s.sign_in(lang), now, &browser, destination))
+            .await
+        {
             Ok(path) => see_other(&path).finish(),
             Err(e) => error_page(&e, &PageTexts::for_request(req, None)),
         };

@@ -38,7 +38,7 @@ pub fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<Com
 }
 
 /// Opens `/admin` without a session: the hosted sign-in (first time:
-/// enrolment, recovery codes, terms), which ends on the account page.
+/// enrolment, recovery codes, terms), which ends back on `/admin`.
 /// Returns the authenticator secret and the time its first code was for.
 pub async fn sign_in_from_admin(pages: &PageClient, email: &str) -> (Vec<u8>, i64) {
     let (path, _, page) = pages.open("/admin").await.page();
@@ -51,10 +51,12 @@ pub async fn sign_in_from_admin(pages: &PageClient, email: &str) -> (Vec<u8>, i6
     let (_, _, page) =
         pages.submit(&page, "/enrol", &[("code", &totp::code_at(&secret, enrolled_at).unwrap())]).await.page();
     let (_, _, page) = pages.submit(&page, "/recovery-codes", &[]).await.page();
-    let (path, status, page) = pages.submit(&page, "/terms", &[]).await.page();
-    assert_eq!((path.as_str(), status.as_u16()), ("/account", 200));
-    // The account page links administration for those who hold a role.
+    let (path, status, _) = pages.submit(&page, "/terms", &[]).await.page();
+    // Back where the sign-in started: the administration pages (403 without a role).
     let administers = !email.starts_with("employee");
+    assert_eq!((path.as_str(), status.as_u16()), ("/admin", if administers { 200 } else { 403 }));
+    // The account page links administration for those who hold a role.
+    let (_, _, page) = pages.open("/account").await.page();
     assert_eq!(page.contains(r#"<a id="admin-link" href="/admin">Administration</a>"#), administers, "{page}");
     (secret, enrolled_at)
 }

@@ -17,7 +17,9 @@ use portti::domain::client::{ClientKind, NewClient, add_client};
 use portti::domain::devices::{self, NewDevice};
 use portti::domain::ids::UserId;
 use portti::domain::user::{MembershipInput, NewUserInput, add_user};
-use portti::store::schema::{audit_events, device_assertions, devices as device_rows, grants, invitations as rows};
+use portti::store::schema::{
+    audit_events, device_assertions, devices as device_rows, grants, invitations as rows, terms_acceptances,
+};
 use serde_json::{Value, json};
 
 use crate::support::fixtures::{CALLBACK, authorization_request, confidential_client, http, person, relying_party};
@@ -341,6 +343,19 @@ async fn a_refused_assertion_changes_nothing_and_a_removed_device_is_refused_at_
     assert_eq!((status, answer["error_description"].as_str()), (400, Some("the account is locked")), "{answer}");
     assert_eq!(unchanged(), before);
     server.state.store.write(|tx| tx.clear_sign_in_failures(&subject)).unwrap();
+
+    // New terms of service (the accepted version is no longer the one in
+    // force): no page here can ask, so the app is told to use the browser.
+    let accepted = terms_acceptances::table.filter(terms_acceptances::user_id.eq(app.user.as_str()));
+    let set_version = |version: &str| {
+        diesel::update(accepted).set(terms_acceptances::version.eq(version)).execute(&mut db.connection()).unwrap()
+    };
+    assert_eq!(set_version("an-older-version"), 1);
+    let (status, answer) = jwt_bearer(server, &phone.sign(&device_id, &app.claims(&device_id, "j9")), "openid").await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_grant")), "{answer}");
+    assert!(answer["error_description"].as_str().unwrap().starts_with("terms_not_accepted: "), "{answer}");
+    assert_eq!(unchanged(), before);
+    set_version(&server.state.settings.terms.version);
 
     // Another client, even one registered with the grant, is not the app.
     let other =

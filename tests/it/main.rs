@@ -20,6 +20,7 @@ mod foreign_user;
 mod http;
 mod invitations;
 mod migrations;
+mod newcomer;
 mod oidc;
 mod outbox;
 mod password_reset;

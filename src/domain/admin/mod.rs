@@ -7,6 +7,8 @@
 
 pub mod announcements;
 pub mod audit_log;
+pub mod clients;
+pub mod companies;
 pub mod invitations;
 pub mod users;
 
@@ -168,6 +170,33 @@ pub fn administrator(ctx: &AdminContext<'_>, now: UnixSeconds, user: &UserId) ->
             Err(Refusal::Forbidden.into())
         }
     }
+}
+
+/// Proof that an administrator is customer service now: what only support
+/// does (add companies and applications, post announcements) takes one.
+/// Made only by [`customer_service`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerService {
+    id: UserId,
+}
+
+impl CustomerService {
+    pub fn id(&self) -> &UserId {
+        &self.id
+    }
+}
+
+/// The check of what only customer service does: anyone else is refused
+/// `forbidden`, and that is recorded.
+pub fn customer_service(ctx: &AdminContext<'_>, now: UnixSeconds, admin: &Administrator) -> Result<CustomerService> {
+    if admin.support {
+        return Ok(CustomerService { id: admin.id.clone() });
+    }
+    ctx.store.write(|tx| {
+        let about = Subjects::person(&admin.id);
+        audit::record_by(tx, now, &ctx.origin, &admin.id, about, Event::AdminRefused { reason: "forbidden" })
+    })?;
+    Err(Refusal::Forbidden.into())
 }
 
 /// Records a refusal of an administrator's request in the log of the

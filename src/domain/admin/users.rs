@@ -296,8 +296,12 @@ pub fn set_rights(
 }
 
 /// Links the user to their personal identity code, stored only as its keyed
-/// hash. A malformed code, or one that is another user's, is refused.
+/// hash. A malformed code, or one that is another user's, is refused; so is
+/// a user administrator linking an office admin's or customer service's.
 pub fn set_national_id(ctx: &AdminContext<'_>, now: UnixSeconds, reach: &UserReach, typed: &str) -> Result<()> {
+    // Whoever holds the code signs in as the user through a bank: only an
+    // administrator who outranks the user may link it.
+    refuse_unless_outranks(ctx, now, reach)?;
     let code = NationalId::parse(typed).map_err(|_| Refusal::NationalIdInvalid)?;
     let digest = ctx.keys.national_id_digest(code.canonical())?;
     let user_id = &reach.user().id;

@@ -25,6 +25,11 @@ pub const IAT_SKEW_SECONDS: i64 = 60;
 /// The longest an assertion may live (`exp` − `iat`).
 pub const MAX_LIFETIME_SECONDS: i64 = 300;
 
+/// The refusal of a person who has not accepted the terms in force; the
+/// code before the colon is for the app to act on.
+pub const TERMS_NOT_ACCEPTED: &str =
+    "terms_not_accepted: the terms of service have changed; sign in through the browser once to accept them";
+
 /// The longest `jti` accepted.
 const MAX_JTI_LENGTH: usize = 256;
 
@@ -210,6 +215,11 @@ impl Grant for JwtBearerRequest {
                 let user = UserId::from_stored(device.user_id.clone());
                 if is_locked(tx.locked_until(Subject::person(&user).key())?, now) {
                     return Err(invalid_grant("the account is locked"));
+                }
+                // No page here can ask for new terms: the app signs the person
+                // in through the browser once, where they are asked.
+                if !tx.has_accepted_terms(&user, ctx.terms_version)? {
+                    return Err(invalid_grant(TERMS_NOT_ACCEPTED));
                 }
                 if !tx.use_device_assertion(&device.id, &sha256_hex(&verified.jti), verified.exp)? {
                     return Err(invalid_grant("the assertion was already used"));

@@ -61,6 +61,9 @@ pub struct TokenContext<'a> {
     pub origin: super::audit::Origin,
     /// The mobile app's client (`app.client_id`): the only one the device-key grant is honoured for.
     pub app_client_id: Option<&'a str>,
+    /// The terms of service in force: a grant without a browser (the device
+    /// key's) is refused to a person who has not accepted them.
+    pub terms_version: &'a str,
 }
 
 impl TokenContext<'_> {

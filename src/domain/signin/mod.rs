@@ -44,6 +44,8 @@ pub const FLOW_SECONDS: i64 = 30 * 60;
 
 /// Where the account pages are.
 pub const ACCOUNT_PATH: &str = "/account";
+/// The administration pages.
+pub const ADMIN_PATH: &str = "/admin";
 
 /// What the sign-in reads and writes.
 #[derive(Clone)]
@@ -95,8 +97,10 @@ impl SignIn<'_> {
 #[derive(Debug, Clone)]
 struct Flow {
     id_digest: String,
-    /// The application's request; `None` for signing in to the account page.
+    /// The application's request; `None` for signing in to Portti's own pages.
     request: Option<AuthorizationRequest>,
+    /// Where a sign-in without an application ends.
+    destination: OwnPage,
     state: SignInState,
     /// The version it was loaded at: saving checks that no other request
     /// saved in the meantime.
@@ -148,7 +152,9 @@ impl Flow {
         state: SignInState,
     ) -> Result<(Self, StoredFlow, String)> {
         let NewFlowId { id: flow_id, digest: id_digest } = new_id;
+        let destination = OwnPage::Account;
         let stored = StoredFlow {
+            destination: destination.stored(),
             id_digest: id_digest.clone(),
             browser_digest: sha256_hex(browser_id),
             request: serde_json::to_string(&request).map_err(Error::internal)?,
@@ -158,7 +164,7 @@ impl Flow {
             created_at: now,
             expires_at: now + FLOW_SECONDS,
         };
-        Ok((Self { id_digest, request, state, version: 0 }, stored, flow_id))
+        Ok((Self { id_digest, request, destination, state, version: 0 }, stored, flow_id))
     }
 
     /// The application's request, for the steps that only an application's sign-in has.
@@ -211,7 +217,7 @@ impl Flow {
             Some(request) => {
                 error_redirect(issuer, &request.redirect_uri, error, description, request.state.as_deref())
             }
-            None => ACCOUNT_PATH.to_owned(),
+            None => self.destination.path().to_owned(),
         }
     }
 }
@@ -238,6 +244,7 @@ fn load(r: &mut Read<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str) -> 
     };
     Ok(Flow {
         request: serde_json::from_str(&stored.request).map_err(unreadable)?,
+        destination: OwnPage::from_stored(stored.destination.as_deref()),
         state: serde_json::from_str(&stored.state).map_err(unreadable)?,
         id_digest: stored.id_digest,
         version: stored.version,
@@ -395,9 +402,48 @@ fn count_new_flow(
     Ok(())
 }
 
-/// Starts a sign-in to the account pages (no application involved).
-pub fn start_account_sign_in(ctx: &SignIn<'_>, now: UnixSeconds, browser_id: &str) -> Result<String> {
-    let (_, stored, flow_id) = Flow::new(now, browser_id, None, SignInState::Email { email: None })?;
+/// Portti's own pages a sign-in without an application ends on: the page
+/// that sent the person to sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnPage {
+    Account,
+    Admin,
+}
+
+impl OwnPage {
+    pub fn path(self) -> &'static str {
+        match self {
+            OwnPage::Account => ACCOUNT_PATH,
+            OwnPage::Admin => ADMIN_PATH,
+        }
+    }
+
+    fn stored(self) -> Option<String> {
+        match self {
+            OwnPage::Account => None,
+            OwnPage::Admin => Some("admin".to_owned()),
+        }
+    }
+
+    /// What a flow row holds; anything unknown (a newer instance's) is the account page.
+    fn from_stored(stored: Option<&str>) -> Self {
+        match stored {
+            Some("admin") => OwnPage::Admin,
+            _ => OwnPage::Account,
+        }
+    }
+}
+
+/// Starts a sign-in to Portti's own pages (no application involved), which
+/// ends on `destination`.
+pub fn start_account_sign_in(
+    ctx: &SignIn<'_>,
+    now: UnixSeconds,
+    browser_id: &str,
+    destination: OwnPage,
+) -> Result<String> {
+    let (_, mut stored, flow_id) = Flow::new(now, browser_id, None, SignInState::Email { email: None })?;
+    stored.destination = destination.stored();
     ctx.store.write(|tx| tx.insert_flow(&stored))?;
     Ok(signin_path(&flow_id))
 }
@@ -580,7 +626,7 @@ fn after_authentication(ctx: &SignIn<'_>, tx: &mut Write<'_>, now: UnixSeconds, 
         AfterAuthentication::Consent => (SignInState::Consent { session }, Next::Show),
         AfterAuthentication::AccountPages => {
             flow.finish(tx)?;
-            return Ok(Next::Redirect(ACCOUNT_PATH.to_owned()));
+            return Ok(Next::Redirect(flow.destination.path().to_owned()));
         }
         AfterAuthentication::Code => return issue_code_and_leave(ctx, tx, now, flow, &session),
     };

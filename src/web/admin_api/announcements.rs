@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::{Bearer, ErrorBody, as_admin, parse_time, time_text};
 use crate::AppState;
 use crate::domain::admin::announcements::{self, Announcement};
+use crate::domain::admin::customer_service;
 use crate::web::api::ApiResult;
 
 /// An announcement to post.
@@ -55,8 +56,9 @@ pub async fn post_announcement(
 ) -> ApiResult<HttpResponse> {
     let NewAnnouncementBody { text, starts_at, ends_at } = body.into_inner();
     let posted = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let support = customer_service(ctx, now, admin)?;
         let (starts_at, ends_at) = (parse_time("starts_at", &starts_at)?, parse_time("ends_at", &ends_at)?);
-        announcements::post(ctx, now, admin, &text, starts_at, ends_at)
+        announcements::post(ctx, now, &support, &text, starts_at, ends_at)
     })
     .await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(AnnouncementBody::from(posted)))

@@ -24,6 +24,7 @@ fn flow(id: &str, user_id: Option<&str>) -> StoredFlow {
         user_id: user_id.map(str::to_owned),
         created_at: 100,
         expires_at: 1900,
+        destination: None,
     }
 }
 

@@ -87,7 +87,7 @@ const CASES: &[Case] = &[
         table: "invitations",
         key: "id",
         insert: invitations,
-        kept: &["live", "recently-ended", "recently-expired"],
+        kept: &["live", "only-one-long-ago", "recently-ended", "recently-expired"],
     },
     Case { table: "setup_links", key: "id_digest", insert: setup_links, kept: &["live", "recently-expired"] },
     Case { table: "device_assertions", key: "jti_digest", insert: device_assertions, kept: &["live"] },
@@ -157,6 +157,7 @@ fn flow(id: &str, expires_at: i64) -> StoredFlow {
         user_id: None,
         created_at: 0,
         expires_at,
+        destination: None,
     }
 }
 
@@ -333,13 +334,15 @@ fn resets(state: &AppState, fixture: &Fixture) {
 }
 
 /// Invitations are kept 30 days after they end or expire, for the
-/// administrator's view.
+/// administrator's view; a person's last one is kept for good, for the
+/// re-invite rule (the last invitation's email and phone).
 fn invitations(state: &AppState, fixture: &Fixture) {
     let company = portti::domain::company::add_company(&state.store, 1, "Asiakas Oy", None).unwrap();
     let month = 30 * 24 * 3600;
+    let other = person(state, "john.smith@example.com");
     let invitation = |id: &str, expires_at: i64, ended_at: Option<i64>| StoredInvitation {
         id: id.to_owned(),
-        user_id: fixture.user.as_str().to_owned(),
+        user_id: if id == "only-one-long-ago" { other.as_str() } else { fixture.user.as_str() }.to_owned(),
         company_id: company.id.as_str().to_owned(),
         invited_by: None,
         code_digest: format!("digest-{id}"),
@@ -366,7 +369,8 @@ fn invitations(state: &AppState, fixture: &Fixture) {
             tx.insert_invitation(&invitation("recently-expired", NOW - month + 1, None))?;
             tx.insert_invitation(&invitation("expired-long-ago", NOW - month, None))?;
             tx.insert_invitation(&invitation("recently-ended", NOW + 3600, Some(NOW - month + 1)))?;
-            tx.insert_invitation(&invitation("ended-long-ago", NOW + 3600, Some(NOW - month)))
+            tx.insert_invitation(&invitation("ended-long-ago", NOW + 3600, Some(NOW - month)))?;
+            tx.insert_invitation(&invitation("only-one-long-ago", NOW + 3600, Some(NOW - month)))
         })
         .unwrap();
 }

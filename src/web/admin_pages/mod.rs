@@ -16,17 +16,21 @@ use super::extract::{CsrfForm, NoFields, SignedIn};
 use super::page::PageTexts;
 use crate::AppState;
 use crate::clock::UnixSeconds;
+use crate::domain::access::CompanyRole;
 use crate::domain::admin::invitations::{self, InvitationDetail, InvitationState};
-use crate::domain::admin::users::{self, BasicInformation, ListedUser, NewCompanyUser, UserDetail};
+use crate::domain::admin::users::{self, BasicInformation, ListedUser, NewCompanyUser, RightsChange, UserDetail};
 use crate::domain::admin::{
-    self, AdminContext, Administrator, CompanyReach, UserReach, administered_companies, audit_log, company_reach,
-    user_reach,
+    self, AdminContext, Administrator, CompanyReach, UserReach, audit_log, company_reach, user_reach,
 };
 use crate::domain::ids::{CompanyId, UserId};
 use crate::domain::refusal::Refusal;
 use crate::domain::session::Session;
 use crate::error::{Error, Result};
 use crate::i18n::date_time;
+
+mod home;
+
+pub use home::{add_client, add_company, post_announcement, show_home};
 
 /// Entries on a page of the log.
 const AUDIT_PAGE: i64 = 50;
@@ -105,41 +109,6 @@ fn state_key(state: InvitationState) -> &'static str {
     }
 }
 
-// ---- GET /admin -------------------------------------------------------------
-
-struct CompanyLink {
-    id: String,
-    name: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin_home.html")]
-struct HomePage {
-    t: PageTexts,
-    companies: Vec<CompanyLink>,
-}
-
-#[derive(Template)]
-#[template(path = "admin_no_role.html")]
-struct NoRolePage {
-    t: PageTexts,
-}
-
-#[get("/admin")]
-pub async fn show_home(req: HttpRequest, state: web::Data<AppState>, signed_in: SignedIn) -> HttpResponse {
-    let t = PageTexts::for_request(&req, None);
-    let found = as_admin(&req, &state, signed_in.session, |ctx, _now, admin| administered_companies(ctx, admin)).await;
-    match found {
-        Ok(companies) => {
-            let companies =
-                companies.into_iter().map(|c| CompanyLink { id: c.id.as_str().to_owned(), name: c.name }).collect();
-            page(StatusCode::OK, &HomePage { t, companies })
-        }
-        Err(Error::Refused(Refusal::Forbidden)) => page(StatusCode::FORBIDDEN, &NoRolePage { t }),
-        Err(e) => error_page(&e, &t),
-    }
-}
-
 // ---- GET /admin/companies/{id} ----------------------------------------------
 
 struct UserRow {
@@ -158,6 +127,7 @@ struct CompanyPage {
     t: PageTexts,
     csrf: String,
     notice: Option<String>,
+    done: Option<String>,
     company_id: String,
     company_name: String,
     q: String,
@@ -201,15 +171,22 @@ pub struct NewUserForm {
     rights: String,
 }
 
+/// What the company page shows around its list.
+struct CompanyForms {
+    q: String,
+    typed: NewUserForm,
+    notice: Option<String>,
+    done: Option<String>,
+}
+
 fn render_company(
     view: CompanyView,
     t: PageTexts,
     csrf: String,
-    q: String,
-    typed: NewUserForm,
-    notice: Option<String>,
+    forms: CompanyForms,
     status: StatusCode,
 ) -> HttpResponse {
+    let CompanyForms { q, typed, notice, done } = forms;
     let users = view
         .users
         .into_iter()
@@ -226,6 +203,7 @@ fn render_company(
     let body = CompanyPage {
         csrf,
         notice,
+        done,
         company_id: view.id,
         company_name: view.name,
         q,
@@ -242,6 +220,7 @@ fn render_company(
 #[derive(Deserialize)]
 pub struct SearchQuery {
     q: Option<String>,
+    done: Option<String>,
 }
 
 #[get("/admin/companies/{company_id}")]
@@ -254,7 +233,8 @@ pub async fn show_company(
 ) -> HttpResponse {
     let t = PageTexts::for_request(&req, None);
     let segment = path.into_inner();
-    let q = query.into_inner().q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+    let SearchQuery { q, done } = query.into_inner();
+    let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
     let search = q.clone();
     let shown = as_admin(&req, &state, signed_in.session, move |ctx, now, admin| {
         company_view(ctx, now, admin, &segment, search.as_deref())
@@ -262,7 +242,9 @@ pub async fn show_company(
     .await;
     match (shown, csrf_for(&state, &req)) {
         (Ok(view), Ok(csrf)) => {
-            render_company(view, t, csrf, q.unwrap_or_default(), NewUserForm::default(), None, StatusCode::OK)
+            let done = done_text(&t, done);
+            let forms = CompanyForms { q: q.unwrap_or_default(), typed: NewUserForm::default(), notice: None, done };
+            render_company(view, t, csrf, forms, StatusCode::OK)
         }
         (Err(e), _) | (_, Err(e)) => error_page(&e, &t),
     }
@@ -315,7 +297,10 @@ pub async fn add_user(
                 })
                 .await;
                 match (view, csrf_token(&state, &form.browser)) {
-                    (Ok(view), Ok(csrf)) => render_company(view, t, csrf, String::new(), typed, Some(notice), status),
+                    (Ok(view), Ok(csrf)) => {
+                        let forms = CompanyForms { q: String::new(), typed, notice: Some(notice), done: None };
+                        render_company(view, t, csrf, forms, status)
+                    }
                     (Err(e), _) | (_, Err(e)) => error_page(&e, &t),
                 }
             }
@@ -342,6 +327,11 @@ struct UserPage {
     communication_phone: String,
     rights: String,
     roles: String,
+    /// The rights held in this company, as the form edits them.
+    company_rights: String,
+    user_admin: bool,
+    office_admin: bool,
+    has_national_id: bool,
 }
 
 fn render_user(
@@ -354,7 +344,15 @@ fn render_user(
     status: StatusCode,
 ) -> HttpResponse {
     let user = detail.user;
+    let here = detail.memberships.iter().find(|m| m.company_id.as_str() == company);
+    let holds = |role: CompanyRole| here.is_some_and(|m| m.holds(role));
     let body = UserPage {
+        company_rights: here
+            .map(|m| m.rights.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default(),
+        user_admin: holds(CompanyRole::UserAdmin),
+        office_admin: holds(CompanyRole::OfficeAdmin),
+        has_national_id: user.has_national_id,
         csrf,
         notice,
         done,
@@ -382,6 +380,9 @@ fn done_text(t: &PageTexts, done: Option<String>) -> Option<String> {
     done.map(|what| {
         match what.as_str() {
             "added" => t.get("admin.user_added"),
+            "company_added" => t.get("admin.company_added"),
+            "rights" => t.get("admin.rights_saved"),
+            "national_id" => t.get("admin.national_id_saved"),
             "sent" => t.get("admin.invitation_sent"),
             "cancelled" => t.get("admin.invitation_cancelled"),
             _ => t.get("admin.saved"),
@@ -514,6 +515,68 @@ pub async fn communication_phone(
     .await;
     match done {
         Ok(_) => see_other(&format!("/admin/companies/{company}/users/{user}?done=saved")).finish(),
+        Err(response) => response,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RightsForm {
+    #[serde(default)]
+    rights: String,
+    /// The checkboxes: present when ticked.
+    user_admin: Option<String>,
+    office_admin: Option<String>,
+}
+
+/// Sets the user's rights and roles in this company.
+#[post("/admin/companies/{company_id}/users/{user_id}/rights")]
+pub async fn set_rights(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(String, String)>,
+    form: CsrfForm<RightsForm>,
+) -> HttpResponse {
+    let (company, user) = path.into_inner();
+    let RightsForm { rights, user_admin, office_admin } = form.form;
+    let roles = [(user_admin, CompanyRole::UserAdmin), (office_admin, CompanyRole::OfficeAdmin)]
+        .into_iter()
+        .filter_map(|(ticked, role)| ticked.map(|_| role.as_str().to_owned()))
+        .collect();
+    let change = RightsChange { rights: rights_of(&rights), roles };
+    let done = user_form(req, state, signed_in, (company.clone(), user.clone()), "user", move |ctx, now, _, c, r| {
+        users::set_rights(ctx, now, &r, &c, change)
+    })
+    .await;
+    match done {
+        Ok(_) => see_other(&format!("/admin/companies/{company}/users/{user}?done=rights")).finish(),
+        Err(response) => response,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NationalIdForm {
+    #[serde(default)]
+    national_id: String,
+}
+
+/// Links the user to a personal identity code (stored only as its keyed hash).
+#[post("/admin/companies/{company_id}/users/{user_id}/national-id")]
+pub async fn set_national_id(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(String, String)>,
+    form: CsrfForm<NationalIdForm>,
+) -> HttpResponse {
+    let (company, user) = path.into_inner();
+    let typed = form.form.national_id;
+    let done = user_form(req, state, signed_in, (company.clone(), user.clone()), "user", move |ctx, now, _, _, r| {
+        users::set_national_id(ctx, now, &r, &typed)
+    })
+    .await;
+    match done {
+        Ok(()) => see_other(&format!("/admin/companies/{company}/users/{user}?done=national_id")).finish(),
         Err(response) => response,
     }
 }
