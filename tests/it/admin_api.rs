@@ -12,7 +12,7 @@ use portti::domain::access::{AccessRight, CompanyRole};
 use portti::domain::company::add_company;
 use portti::domain::ids::{CompanyId, UserId};
 use portti::domain::user::{MembershipInput, NewUserInput, add_user};
-use portti::store::schema::{audit_events, invitations, users};
+use portti::store::schema::{audit_events, clients, companies, invitations, users};
 use serde_json::{Value, json};
 
 use crate::oidc::payload;
@@ -29,6 +29,7 @@ served_on_both_backends!(
     an_administrator_manages_the_users_of_their_company,
     invitations_and_the_administrators_code,
     support_posts_announcements_that_the_sign_in_pages_show,
+    support_adds_companies_and_registers_applications,
 );
 
 /// A person with a password in a company, with roles and the ledger right.
@@ -496,5 +497,70 @@ async fn support_posts_announcements_that_the_sign_in_pages_show(db: &TestDb) {
     server.state.clock.advance(3600);
     let (_, _, page) = pages.open(&authorization_request(&rp, &[]).url).await.page();
     assert!(!page.contains("id=\"announcement\""), "{page}");
+    server.stop().await;
+}
+
+async fn support_adds_companies_and_registers_applications(db: &TestDb) {
+    let server = db.serve("");
+    let state = &server.state;
+    let office = add_company(&state.store, 1, "Tilitoimisto Oy", None).unwrap();
+    member(state, "tpk@example.com", &office.id, vec![CompanyRole::OfficeAdmin], false);
+    member(state, "service@example.com", &office.id, vec![], true);
+    let rp = console(&server).await;
+    let tpk = admin_token(&server, &rp, "tpk@example.com").await;
+    let support = admin_token(&server, &rp, "service@example.com").await;
+    let companies = || companies::table.count().get_result::<i64>(&mut db.connection()).unwrap();
+    let clients = || clients::table.count().get_result::<i64>(&mut db.connection()).unwrap();
+    let before = (companies(), clients());
+
+    // Only customer service; an office's main user is refused, and nothing is added.
+    let client_of_office = json!({"name": "Asiakas Oy", "office_id": office.id.as_str()});
+    let (status, body) = call(&server, &tpk, "POST", "/companies", Some(client_of_office.clone())).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("forbidden")), "{body}");
+    let crm = json!({"client_id": "crm", "redirect_uris": ["https://crm.example/callback"]});
+    let (status, body) = call(&server, &tpk, "POST", "/clients", Some(crm.clone())).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("forbidden")), "{body}");
+    assert_eq!((companies(), clients()), before);
+
+    let (status, added) = call(&server, &support, "POST", "/companies", Some(client_of_office)).await;
+    assert_eq!(status, 201, "{added}");
+    assert_eq!((added["name"].as_str(), added["office_id"].as_str()), (Some("Asiakas Oy"), Some(office.id.as_str())));
+    // The office's main user reaches the new client company at once.
+    let (_, listed) = call(&server, &tpk, "GET", "/companies", None).await;
+    assert!(listed.as_array().unwrap().iter().any(|c| c["id"] == added["id"]), "{listed}");
+    // An office's client cannot have clients; an unknown office is not found.
+    let nested = json!({"name": "Ali Oy", "office_id": added["id"]});
+    let (status, body) = call(&server, &support, "POST", "/companies", Some(nested)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+    let unknown = json!({"name": "Ali Oy", "office_id": uuid::Uuid::now_v7().to_string()});
+    let (status, body) = call(&server, &support, "POST", "/companies", Some(unknown)).await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{body}");
+    let (status, body) = call(&server, &support, "POST", "/companies", Some(json!({"name": " "}))).await;
+    assert_eq!(status, 400, "{body}");
+
+    // An application: the secret once, only its digest stored.
+    let (status, registered) = call(&server, &support, "POST", "/clients", Some(crm.clone())).await;
+    assert_eq!(status, 201, "{registered}");
+    assert_eq!(registered["grants"], json!(["authorization_code", "refresh_token"]));
+    let secret = registered["client_secret"].as_str().expect("a generated secret").to_owned();
+    let digest: Option<String> =
+        clients::table.find("crm").select(clients::secret_digest).get_result(&mut db.connection()).unwrap();
+    assert!(digest.is_some_and(|d| d != secret));
+    let (status, body) = call(&server, &support, "POST", "/clients", Some(crm)).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("conflict")), "{body}");
+    let public = json!({"client_id": "spa", "redirect_uris": ["http://127.0.0.1:5173/cb"], "public": true});
+    let (status, registered) = call(&server, &support, "POST", "/clients", Some(public)).await;
+    assert_eq!((status, registered.get("client_secret")), (201, None), "{registered}");
+    let bad = json!({"client_id": "web", "redirect_uris": ["http://web.example/cb"]});
+    let (status, body) = call(&server, &support, "POST", "/clients", Some(bad)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+
+    // The audit trail names who did it.
+    let actions: Vec<String> = audit_events::table
+        .filter(audit_events::action.eq_any(["company_added", "client_registered"]))
+        .select(audit_events::action)
+        .load(&mut db.connection())
+        .unwrap();
+    assert_eq!(actions.len(), 3, "{actions:?}");
     server.stop().await;
 }

@@ -1,12 +1,15 @@
-//! The companies an administrator administers, and their audit logs.
+//! The companies an administrator administers, their audit logs, and
+//! (customer service) adding one.
 
-use actix_web::{HttpRequest, get, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Bearer, ErrorBody, as_admin, company_id, time_text};
 use crate::AppState;
-use crate::domain::admin::{administered_companies, audit_log, company_reach};
+use crate::domain::admin::{self, administered_companies, audit_log, company_reach, customer_service};
+use crate::domain::company::Company;
 use crate::web::api::ApiResult;
 
 /// A company.
@@ -27,16 +30,52 @@ pub async fn list_companies(
     bearer: Bearer,
 ) -> ApiResult<web::Json<Vec<CompanyBody>>> {
     let companies = as_admin(&req, &state, bearer, |ctx, _now, admin| administered_companies(ctx, admin)).await?;
-    Ok(web::Json(
-        companies
-            .into_iter()
-            .map(|c| CompanyBody {
-                id: c.id.as_str().to_owned(),
-                name: c.name,
-                office_id: c.office_id.map(|o| o.as_str().to_owned()),
-            })
-            .collect(),
-    ))
+    Ok(web::Json(companies.into_iter().map(CompanyBody::from).collect()))
+}
+
+impl From<Company> for CompanyBody {
+    fn from(c: Company) -> Self {
+        Self { id: c.id.as_str().to_owned(), name: c.name, office_id: c.office_id.map(|o| o.as_str().to_owned()) }
+    }
+}
+
+/// A company to add.
+#[derive(Deserialize, ToSchema)]
+pub struct NewCompanyBody {
+    /// 1–200 characters.
+    pub name: String,
+    /// The accounting office it is a client company of, if any (itself no office's client).
+    #[serde(default)]
+    pub office_id: Option<String>,
+}
+
+/// Adds a company (support only); with `office_id`, as a client company of that office.
+#[utoipa::path(
+    post,
+    path = "/companies",
+    request_body = NewCompanyBody,
+    responses(
+        (status = 201, body = CompanyBody),
+        (status = 400, description = "`invalid_request`: no name, or the office is itself a client company", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not support", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such office", body = ErrorBody)
+    )
+)]
+#[post("/companies")]
+pub async fn add_company(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    body: web::Json<NewCompanyBody>,
+) -> ApiResult<HttpResponse> {
+    let NewCompanyBody { name, office_id } = body.into_inner();
+    let added = as_admin(&req, &state, bearer, move |ctx, now, admin| {
+        let support = customer_service(ctx, now, admin)?;
+        let office = office_id.as_deref().map(company_id).transpose()?;
+        admin::companies::add(ctx, now, &support, &name, office.as_ref())
+    })
+    .await?;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(CompanyBody::from(added)))
 }
 
 /// A page of the log.

@@ -1,6 +1,7 @@
 //! The admin JSON API, `/api/admin/v1` (DESIGN.md, "Admin API"): the
 //! users of the companies within an administrator's reach, their
-//! invitations, the companies' audit logs, and announcements.
+//! invitations, the companies' audit logs, announcements, and (customer
+//! service) adding companies and applications.
 //!
 //! Every request carries a Bearer access token with the `admin` scope
 //! (invalid → `401 invalid_token`); the person's roles are read anew for
@@ -11,6 +12,7 @@
 //! `/api/admin/v1/openapi.json` is generated from the handlers.
 
 mod announcements;
+mod clients;
 mod companies;
 mod invitations;
 mod users;
@@ -47,7 +49,9 @@ pub const BASE: &str = "/api/admin/v1";
     paths(
         openapi_document,
         companies::list_companies,
+        companies::add_company,
         companies::company_audit,
+        clients::add_client,
         users::list_users,
         users::add_user,
         users::get_user,
@@ -102,7 +106,9 @@ pub fn routes(config: &mut ServiceConfig) {
             .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "no-store")))
             .service(openapi_document)
             .service(companies::list_companies)
+            .service(companies::add_company)
             .service(companies::company_audit)
+            .service(clients::add_client)
             .service(users::list_users)
             .service(users::add_user)
             .service(users::get_user)
