@@ -115,6 +115,19 @@ async fn an_administrator_adds_and_invites_a_user_on_the_pages(db: &TestDb) {
     assert_eq!(status, 200);
     assert!(page.contains("Saved."));
 
+    // Rights and roles in this company: a user administrator grants their
+    // own role, not the office's main user's (403, and nothing changes).
+    let (_, status, page) = pages.submit(&page, "/rights", &[("rights", "ledger"), ("user_admin", "yes")]).await.page();
+    assert_eq!(status, 200);
+    assert!(page.contains("The rights and roles were saved."), "{page}");
+    let (_, status, page) =
+        pages.submit(&page, "/rights", &[("rights", "ledger"), ("office_admin", "yes")]).await.page();
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains(r#"id="role_user_admin" name="user_admin" type="checkbox" value="yes" checked>"#));
+    assert!(page.contains(r#"id="role_office_admin" name="office_admin" type="checkbox" value="yes">"#));
+    let (_, _, page) = pages.submit(&page, "/rights", &[("rights", "ledger")]).await.page();
+    assert!(page.contains(r#"id="role_user_admin" name="user_admin" type="checkbox" value="yes">"#), "removed");
+
     // The invitation view: the details to check, the checkbox, Send invitation.
     let invitation_path = format!("{user_path}/invitation");
     let (_, status, page) = pages.open(&invitation_path).await.page();

@@ -430,14 +430,47 @@ pub async fn show_user_page(
     show_user(&req, &state, signed_in.session, path.into_inner(), None, query.into_inner().done).await
 }
 
-/// Runs a form of the user or invitation page: done, to `then` (303); a
-/// refused form, the page again with the notice; anything else the error page.
+/// The two pages about one user, whose forms [`user_form`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UserPageKind {
+    User,
+    Invitation,
+}
+
+impl UserPageKind {
+    fn path(self, (company, user): &(String, String)) -> String {
+        match self {
+            UserPageKind::User => format!("/admin/companies/{company}/users/{user}"),
+            UserPageKind::Invitation => format!("/admin/companies/{company}/users/{user}/invitation"),
+        }
+    }
+}
+
+/// Runs a form of the user or invitation page (`kind`) and, done, shows
+/// that page again saying what it did (`?done=`, 303).
+async fn user_form_then<T: Send + 'static>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    segments: (String, String),
+    (kind, done): (UserPageKind, &str),
+    work: impl FnOnce(&AdminContext<'_>, UnixSeconds, &Administrator, CompanyReach, UserReach) -> Result<T> + Send + 'static,
+) -> HttpResponse {
+    let then = format!("{}?done={done}", kind.path(&segments));
+    match user_form(req, state, signed_in, segments, kind, work).await {
+        Ok(_) => see_other(&then).finish(),
+        Err(response) => response,
+    }
+}
+
+/// Runs a form of the user or invitation page: done, its value; a refused
+/// form, the page again with the notice; anything else the error page.
 async fn user_form<T: Send + 'static>(
     req: HttpRequest,
     state: web::Data<AppState>,
     signed_in: SignedIn,
     segments: (String, String),
-    then: &str,
+    kind: UserPageKind,
     work: impl FnOnce(&AdminContext<'_>, UnixSeconds, &Administrator, CompanyReach, UserReach) -> Result<T> + Send + 'static,
 ) -> std::result::Result<T, HttpResponse> {
     let session = signed_in.session;
@@ -452,7 +485,7 @@ async fn user_form<T: Send + 'static>(
         Err(e) => {
             let t = PageTexts::for_request(&req, None);
             match form_notice(&e, &t) {
-                Some(notice) if then == "user" => {
+                Some(notice) if kind == UserPageKind::User => {
                     Err(show_user(&req, &state, session, segments, Some(notice), None).await)
                 }
                 Some(notice) => Err(show_invitation(&req, &state, session, segments, Some(notice), None).await),
@@ -480,17 +513,12 @@ pub async fn update_user(
     path: web::Path<(String, String)>,
     form: CsrfForm<BasicForm>,
 ) -> HttpResponse {
-    let (company, user) = path.into_inner();
     let BasicForm { name, email, phone } = form.form;
     let change = BasicInformation { name: Some(name), email: Some(email), phone: Some(optional(&phone)) };
-    let done = user_form(req, state, signed_in, (company.clone(), user.clone()), "user", move |ctx, now, _, _, r| {
+    user_form_then(req, state, signed_in, path.into_inner(), (UserPageKind::User, "saved"), move |ctx, now, _, _, r| {
         users::update_basic(ctx, now, &r, change)
     })
-    .await;
-    match done {
-        Ok(_) => see_other(&format!("/admin/companies/{company}/users/{user}?done=saved")).finish(),
-        Err(response) => response,
-    }
+    .await
 }
 
 #[derive(Deserialize)]
@@ -507,16 +535,11 @@ pub async fn communication_phone(
     path: web::Path<(String, String)>,
     form: CsrfForm<PhoneForm>,
 ) -> HttpResponse {
-    let (company, user) = path.into_inner();
     let phone = form.form.phone;
-    let done = user_form(req, state, signed_in, (company.clone(), user.clone()), "user", move |ctx, now, _, _, r| {
+    user_form_then(req, state, signed_in, path.into_inner(), (UserPageKind::User, "saved"), move |ctx, now, _, _, r| {
         users::set_communication_phone(ctx, now, &r, phone.trim())
     })
-    .await;
-    match done {
-        Ok(_) => see_other(&format!("/admin/companies/{company}/users/{user}?done=saved")).finish(),
-        Err(response) => response,
-    }
+    .await
 }
 
 #[derive(Deserialize)]
@@ -537,21 +560,21 @@ pub async fn set_rights(
     path: web::Path<(String, String)>,
     form: CsrfForm<RightsForm>,
 ) -> HttpResponse {
-    let (company, user) = path.into_inner();
     let RightsForm { rights, user_admin, office_admin } = form.form;
     let roles = [(user_admin, CompanyRole::UserAdmin), (office_admin, CompanyRole::OfficeAdmin)]
         .into_iter()
         .filter_map(|(ticked, role)| ticked.map(|_| role.as_str().to_owned()))
         .collect();
     let change = RightsChange { rights: rights_of(&rights), roles };
-    let done = user_form(req, state, signed_in, (company.clone(), user.clone()), "user", move |ctx, now, _, c, r| {
-        users::set_rights(ctx, now, &r, &c, change)
-    })
-    .await;
-    match done {
-        Ok(_) => see_other(&format!("/admin/companies/{company}/users/{user}?done=rights")).finish(),
-        Err(response) => response,
-    }
+    user_form_then(
+        req,
+        state,
+        signed_in,
+        path.into_inner(),
+        (UserPageKind::User, "rights"),
+        move |ctx, now, _, c, r| users::set_rights(ctx, now, &r, &c, change),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -569,16 +592,16 @@ pub async fn set_national_id(
     path: web::Path<(String, String)>,
     form: CsrfForm<NationalIdForm>,
 ) -> HttpResponse {
-    let (company, user) = path.into_inner();
     let typed = form.form.national_id;
-    let done = user_form(req, state, signed_in, (company.clone(), user.clone()), "user", move |ctx, now, _, _, r| {
-        users::set_national_id(ctx, now, &r, &typed)
-    })
-    .await;
-    match done {
-        Ok(()) => see_other(&format!("/admin/companies/{company}/users/{user}?done=national_id")).finish(),
-        Err(response) => response,
-    }
+    user_form_then(
+        req,
+        state,
+        signed_in,
+        path.into_inner(),
+        (UserPageKind::User, "national_id"),
+        move |ctx, now, _, _, r| users::set_national_id(ctx, now, &r, &typed),
+    )
+    .await
 }
 
 // ---- The invitation view ----------------------------------------------------
@@ -698,17 +721,16 @@ pub async fn send_invitation(
     path: web::Path<(String, String)>,
     form: CsrfForm<InviteForm>,
 ) -> HttpResponse {
-    let (company, user) = path.into_inner();
     let verified = form.form.identity_verified.is_some();
-    let segments = (company.clone(), user.clone());
-    let done = user_form(req, state, signed_in, segments, "invitation", move |ctx, now, _, company, r| {
-        invitations::invite(&ctx.invitations(), now, &company, &r.user().id, verified)
-    })
-    .await;
-    match done {
-        Ok(_) => see_other(&format!("/admin/companies/{company}/users/{user}/invitation?done=sent")).finish(),
-        Err(response) => response,
-    }
+    user_form_then(
+        req,
+        state,
+        signed_in,
+        path.into_inner(),
+        (UserPageKind::Invitation, "sent"),
+        move |ctx, now, _, company, r| invitations::invite(&ctx.invitations(), now, &company, &r.user().id, verified),
+    )
+    .await
 }
 
 /// The user's last invitation to the company, if it is live.
@@ -728,17 +750,18 @@ pub async fn cancel_invitation(
     path: web::Path<(String, String)>,
     _form: CsrfForm<NoFields>,
 ) -> HttpResponse {
-    let (company, user) = path.into_inner();
-    let segments = (company.clone(), user.clone());
-    let done = user_form(req, state, signed_in, segments, "invitation", move |ctx, now, _, company, r| {
-        let id = live_invitation(ctx, now, &company, &r.user().id)?;
-        invitations::cancel(&ctx.invitations(), now, &company, &id)
-    })
-    .await;
-    match done {
-        Ok(()) => see_other(&format!("/admin/companies/{company}/users/{user}/invitation?done=cancelled")).finish(),
-        Err(response) => response,
-    }
+    user_form_then(
+        req,
+        state,
+        signed_in,
+        path.into_inner(),
+        (UserPageKind::Invitation, "cancelled"),
+        move |ctx, now, _, company, r| {
+            let id = live_invitation(ctx, now, &company, &r.user().id)?;
+            invitations::cancel(&ctx.invitations(), now, &company, &id)
+        },
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -763,7 +786,7 @@ pub async fn generate_code(
     let t = PageTexts::for_request(&req, None);
     let (company, user) = path.into_inner();
     let segments = (company.clone(), user.clone());
-    let done = user_form(req, state, signed_in, segments, "invitation", move |ctx, now, _, company, r| {
+    let done = user_form(req, state, signed_in, segments, UserPageKind::Invitation, move |ctx, now, _, company, r| {
         let id = live_invitation(ctx, now, &company, &r.user().id)?;
         invitations::generate_admin_code(&ctx.invitations(), now, &company, &id)
     })
