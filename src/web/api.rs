@@ -1,10 +1,14 @@
 //! What the JSON APIs (`/api/admin/v1`, `/api/app/v1`) share: every error
 //! is `{"error": <stable code>, "message": <a sentence for a person>}`
-//! (DESIGN.md, "External interface, part 2"), and a body is JSON of at most
-//! 16 KiB, refused with `invalid_request` otherwise.
+//! (DESIGN.md, "External interface, part 2"), the sentence in the language
+//! the request's `Accept-Language` asks for (English otherwise); and a body
+//! is JSON of at most 16 KiB, refused with `invalid_request` otherwise.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
 use serde::Serialize;
 
@@ -12,7 +16,22 @@ use super::error_response::{is_server_side, status_of};
 use super::request_id;
 use crate::domain::refusal::Refusal;
 use crate::error::Error;
-use crate::i18n::Texts;
+use crate::i18n::{Lang, Texts};
+
+tokio::task_local! {
+    /// The language of the request being answered, for its error messages.
+    static LANG: Lang;
+}
+
+/// Middleware of the API scopes: their errors' messages are in the
+/// language the request asks for.
+pub async fn in_request_language(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let lang = super::page::lang_of(request.request(), None);
+    LANG.scope(lang, next.call(request)).await
+}
 
 /// The largest JSON body the APIs read.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -62,20 +81,20 @@ impl ResponseError for ApiError {
         if matches!(self.0, Error::InvalidToken) {
             response.insert_header((WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
         }
-        let english = Texts::english();
+        let texts = LANG.try_with(|lang| Texts::new(*lang)).unwrap_or_else(|_| Texts::english());
         let body = match &self.0 {
-            Error::Refused(refusal) => ErrorBody { error: refusal.code(), message: english.refusal(refusal) },
+            Error::Refused(refusal) => ErrorBody { error: refusal.code(), message: texts.refusal(refusal) },
             // Whatever it was that is not there, the answer is the same:
             // what lies beyond an administrator's reach is not revealed.
             Error::NotFound(_) => {
-                ErrorBody { error: "not_found", message: english.get("error.api_not_found").to_owned() }
+                ErrorBody { error: "not_found", message: texts.get("error.api_not_found").to_owned() }
             }
             Error::InvalidToken => {
-                ErrorBody { error: "invalid_token", message: english.get("error.api_invalid_token").to_owned() }
+                ErrorBody { error: "invalid_token", message: texts.get("error.api_invalid_token").to_owned() }
             }
             error if is_server_side(error) => {
                 tracing::error!(request_id = request_id::current().as_deref(), error = %error, "request failed");
-                ErrorBody { error: error.code(), message: english.get("error.api_server").to_owned() }
+                ErrorBody { error: error.code(), message: texts.get("error.api_server").to_owned() }
             }
             error => ErrorBody { error: error.code(), message: error.to_string() },
         };

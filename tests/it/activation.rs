@@ -11,7 +11,9 @@ use portti::domain::admin::invitations::{self, Invitation, InvitationContext};
 use portti::domain::admin::reach;
 use portti::domain::company::add_company;
 use portti::domain::ids::{CompanyId, UserId};
+use portti::domain::refusal::Refusal;
 use portti::domain::user::{MembershipInput, NewUserInput, add_user};
+use portti::i18n::{Lang, Texts};
 use portti::store::schema::invitations as invitation_rows;
 use serde_json::{Value, json};
 
@@ -325,7 +327,21 @@ async fn the_app_api_serves_only_a_recent_app(db: &TestDb) {
         assert!(body["message"].as_str().unwrap().contains("Update the app"), "{body}");
     }
     let response = http.post(&url).header("Portti-App-Version", "2.0.0").json(&json!({"sign_up_code": "x"}));
-    assert_eq!(response.send().await.unwrap().status(), 400, "a recent app is served");
+    let response = response.send().await.unwrap();
+    assert_eq!(response.status(), 400, "a recent app is served");
+    let english: Value = response.json().await.unwrap();
+    // The message is in the language the phone asks for; the code stays.
+    let asked = |version: &'static str, lang: &'static str| {
+        let request = http.post(&url).header("Portti-App-Version", version).header("Accept-Language", lang);
+        async move { request.json(&json!({"sign_up_code": "x"})).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let swedish = asked("2.0.0", "sv-FI,sv;q=0.9").await;
+    assert_eq!(swedish["error"], english["error"]);
+    assert_eq!(swedish["message"].as_str(), Some(Texts::new(Lang::Sv).refusal(&Refusal::WrongCode).as_str()));
+    assert_ne!(swedish["message"], english["message"]);
+    let finnish = asked("1.0.0", "fi").await;
+    assert_eq!(finnish["error"], "app_update_required");
+    assert_eq!(finnish["message"].as_str(), Some(Texts::new(Lang::Fi).refusal(&Refusal::AppUpdateRequired).as_str()));
     // A body that is not the expected JSON is a clear invalid_request.
     let response = http.post(&url).header("Portti-App-Version", "2.0.0").body("{").send().await.unwrap();
     assert_eq!(response.status(), 400);

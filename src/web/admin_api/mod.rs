@@ -104,6 +104,7 @@ pub fn routes(config: &mut ServiceConfig) {
         web::scope(BASE)
             .app_data(json_config())
             .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "no-store")))
+            .wrap(actix_web::middleware::from_fn(super::api::in_request_language))
             .service(openapi_document)
             .service(companies::list_companies)
             .service(companies::add_company)

@@ -48,6 +48,7 @@ pub fn routes(config: &mut ServiceConfig) {
         web::scope(BASE)
             .app_data(json_config())
             .wrap(from_fn(gate))
+            .wrap(actix_web::middleware::from_fn(super::api::in_request_language))
             .service(openapi_document)
             .service(activations::start)
             .service(activations::resend)
