@@ -8,7 +8,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id_or_new, csrf_token, error_page, is_form_refusal, origin_of, page, run, see_other, session_cookie_removal,
+    browser_id_or_new, csrf_token, error_page, is_form_refusal, origin_of, page, run, see_other,
+    session_cookie_removal, with_new_cookie,
 };
 use super::error_response::status_of;
 use super::extract::{CsrfForm, NoFields, SignedIn, sign_in_first};
@@ -150,15 +151,12 @@ pub async fn show(
         _ => t.get("account.saved").to_owned(),
     });
     let session = signed_in.session;
-    let mut response = match run(&state, move |s, now| account::overview(&s.store, now, &session)).await {
+    let response = match run(&state, move |s, now| account::overview(&s.store, now, &session)).await {
         Ok(overview) => render(overview, t, csrf, None, done, StatusCode::OK),
         Err(e) => error_page(&e, &t),
     };
     // The forms' tokens belong to this cookie: a browser that lost it gets it back.
-    if let Some(cookie) = new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
+    with_new_cookie(response, new_cookie)
 }
 
 /// A form's address opened as a page (the language switch returns there).

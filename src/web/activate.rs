@@ -10,7 +10,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::browser::{
-    browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, origin_of, page, run,
+    browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, origin_of, page, run, with_new_cookie,
 };
 use super::error_response::status_of;
 use super::extract::CsrfForm;
@@ -85,14 +85,11 @@ fn throttle_key(req: &HttpRequest, state: &AppState) -> Option<String> {
 pub async fn start_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let t = PageTexts::for_request(&req, None);
     let (browser, new_cookie) = browser_id_or_new(&req, &state);
-    let mut response = match csrf_token(&state, &browser) {
+    let response = match csrf_token(&state, &browser) {
         Ok(csrf) => page(StatusCode::OK, &StartPage { t, csrf, notice: None, typed: String::new() }),
         Err(e) => error_page(&e, &t),
     };
-    if let Some(cookie) = new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
+    with_new_cookie(response, new_cookie)
 }
 
 #[derive(Deserialize)]

@@ -36,6 +36,16 @@ pub fn browser_id(req: &HttpRequest, state: &AppState) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
+/// The answer, with the cookie of a browser new here (from
+/// [`browser_id_or_new`]) set on it.
+pub fn with_new_cookie(mut response: HttpResponse, new_cookie: Option<Cookie<'static>>) -> HttpResponse {
+    if let Some(cookie) = new_cookie {
+        // Only a cookie Portti built itself: its value is always a valid header.
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
 /// The browser's binding id, and a cookie to set when it had none.
 pub fn browser_id_or_new(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
     match browser_id(req, state) {

@@ -8,7 +8,9 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::browser::{browser_id, browser_id_or_new, error_page, run, see_other, session_cookie_value};
+use super::browser::{
+    browser_id, browser_id_or_new, error_page, run, see_other, session_cookie_value, with_new_cookie,
+};
 use super::page::PageTexts;
 use crate::AppState;
 use crate::domain::session::{self, Session};
@@ -122,15 +124,12 @@ pub async fn sign_in_first(req: &HttpRequest, state: &web::Data<AppState>) -> Ht
     let path = req.path();
     let admin = path == signin::ADMIN_PATH || path.starts_with(&format!("{}/", signin::ADMIN_PATH));
     let destination = if admin { OwnPage::Admin } else { OwnPage::Account };
-    let mut response =
+    let response =
         match run(state, move |s, now| signin::start_account_sign_in(&s.sign_in(lang), now, &browser, destination))
             .await
         {
             Ok(path) => see_other(&path).finish(),
             Err(e) => error_page(&e, &PageTexts::for_request(req, None)),
         };
-    if let Some(cookie) = new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
+    with_new_cookie(response, new_cookie)
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::browser::{
     browser_id, browser_id_or_new, csrf_token, error_page, origin_of, page, run, see_other, session_cookie_removal,
-    session_cookie_value,
+    session_cookie_value, with_new_cookie,
 };
 use super::page::PageTexts;
 use crate::AppState;
@@ -66,10 +66,7 @@ async fn respond(req: HttpRequest, state: web::Data<AppState>, params: LogoutPar
             if let Ok(value) = HeaderValue::from_str(&super::content_security_policy(target.as_deref())) {
                 response.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
             }
-            if let Some(cookie) = new_cookie {
-                let _ = response.add_cookie(&cookie);
-            }
-            response
+            with_new_cookie(response, new_cookie)
         }
         Ok(LoggedOut::Redirect(location)) => {
             let mut response = see_other(&location).finish();

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::browser::{
     browser_id, browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, origin_of, page, run,
-    see_other,
+    see_other, with_new_cookie,
 };
 use super::error_response::status_of;
 use super::extract::CsrfForm;
@@ -85,14 +85,11 @@ pub async fn forgot_page(req: HttpRequest, state: web::Data<AppState>, query: we
         Ok(origin) => origin.and_then(|o| o.email).unwrap_or_default(),
         Err(e) => return error_page(&e, &t),
     };
-    let mut response = match csrf_token(&state, &browser) {
+    let response = match csrf_token(&state, &browser) {
         Ok(csrf) => page(StatusCode::OK, &ForgotPage { t, csrf, notice: None, flow, email }),
         Err(e) => error_page(&e, &t),
     };
-    if let Some(cookie) = new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
+    with_new_cookie(response, new_cookie)
 }
 
 #[derive(Deserialize)]
@@ -204,17 +201,14 @@ pub async fn new_password_page(req: HttpRequest, state: web::Data<AppState>, res
     let (browser, new_cookie) = browser_id_or_new(&req, &state);
     let reset = reset.into_inner();
     let (id, b) = (reset.clone(), browser.clone());
-    let mut response = match run(&state, move |s, now| password_reset::check(&s.store, now, &id, &b)).await {
+    let response = match run(&state, move |s, now| password_reset::check(&s.store, now, &id, &b)).await {
         Ok(()) => match csrf_token(&state, &browser) {
             Ok(csrf) => page(StatusCode::OK, &NewPasswordPage { t, csrf, notice: None, reset, min_length: MIN_LENGTH }),
             Err(e) => error_page(&e, &t),
         },
         Err(e) => error_page(&e, &t),
     };
-    if let Some(cookie) = new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
+    with_new_cookie(response, new_cookie)
 }
 
 #[derive(Deserialize)]

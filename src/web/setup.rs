@@ -7,7 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::browser::{browser_id_or_new, csrf_token, error_page, is_form_refusal, origin_of, page, run, see_other};
+use super::browser::{
+    browser_id_or_new, csrf_token, error_page, is_form_refusal, origin_of, page, run, see_other, with_new_cookie,
+};
 use super::error_response::status_of;
 use super::extract::CsrfForm;
 use super::page::PageTexts;
@@ -37,7 +39,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, token: web::Path
     let (browser, new_cookie) = browser_id_or_new(&req, &state);
     let token = token.into_inner();
     let checked = token.clone();
-    let mut response = match run(&state, move |s, now| first_run::check(&s.store, now, &checked)).await {
+    let response = match run(&state, move |s, now| first_run::check(&s.store, now, &checked)).await {
         Ok(()) => match csrf_token(&state, &browser) {
             Ok(csrf) => page(
                 StatusCode::OK,
@@ -55,10 +57,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>, token: web::Path
         },
         Err(e) => error_page(&e, &t),
     };
-    if let Some(cookie) = new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
+    with_new_cookie(response, new_cookie)
 }
 
 #[derive(Deserialize)]

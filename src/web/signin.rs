@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::browser::{
     browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, origin_of, page, run, see_other,
-    session_cookie, session_cookie_value,
+    session_cookie, session_cookie_value, with_new_cookie,
 };
 use super::error_response::status_of;
 use super::extract::{BrowserId, CsrfForm, NoFields};
@@ -31,15 +31,12 @@ async fn authorize(req: HttpRequest, state: web::Data<AppState>, params: Authori
         signin::authorize(&s.sign_in(lang), now, &browser, address.as_deref(), session.as_deref(), &params)
     })
     .await;
-    let mut response = match outcome {
+    let response = match outcome {
         Ok(Authorized::Redirect(location)) => see_other(&location).finish(),
         Ok(Authorized::Page(refusal)) => error_page(&refusal.into(), &t),
         Err(e) => error_page(&e, &t),
     };
-    if let Some(cookie) = new_cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
+    with_new_cookie(response, new_cookie)
 }
 
 #[get("/authorize")]
