@@ -21,6 +21,7 @@ on_both_backends!(
     an_administrator_within_reach_invites_re_invites_and_cancels,
     another_companys_administrator_cannot_redirect_the_codes,
     a_user_administrator_cannot_change_where_an_office_admins_codes_go,
+    one_companys_administrator_cannot_change_a_person_who_belongs_elsewhere_too,
 );
 
 fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>, support: bool) -> UserId {
@@ -185,6 +186,63 @@ fn a_user_administrator_cannot_change_where_an_office_admins_codes_go(db: &TestD
     assert_eq!(unchanged.communication.phone.unwrap().as_str(), "+46701234567");
 
     let as_tpk = administrator(&ctx, now, &tpk).unwrap();
+    let reached = user_reach(&ctx, now, &as_tpk, &kh).unwrap();
+    users::set_communication_phone(&ctx, now, &reached, "+46709999999").unwrap();
+}
+
+/// Whoever controls a person's contacts and identity code can sign in as
+/// them everywhere, so one company's user administrator may not change a
+/// person who also belongs to a company beyond their reach: an office's
+/// main user who is a plain member of a client company, or a consultant
+/// working for two companies. Forbidden, recorded, and nothing changes.
+fn one_companys_administrator_cannot_change_a_person_who_belongs_elsewhere_too(db: &TestDb) {
+    use portti::domain::access::Membership;
+    use portti::domain::admin::users::{self, BasicInformation};
+    use portti::domain::admin::{AdminContext, administrator, user_reach};
+    let state = db.open("");
+    let now = state.clock.now();
+    let office = add_company(&state.store, 1, "Tilitoimisto Oy", None).unwrap();
+    let client = add_company(&state.store, 1, "Asiakas Oy", Some(&office.id)).unwrap();
+    let other = add_company(&state.store, 1, "Muu Oy", None).unwrap();
+    let kh = member(&state, "kh@example.com", &client.id, vec![CompanyRole::UserAdmin], false);
+    let tpk = member(&state, "tpk@example.com", &office.id, vec![CompanyRole::OfficeAdmin], false);
+    let consultant = member(&state, "consultant@example.com", &client.id, vec![], false);
+    let also = |user: &UserId, company: &CompanyId| {
+        let membership = Membership {
+            company_id: company.clone(),
+            roles: vec![],
+            rights: vec![AccessRight::parse("ledger").unwrap()],
+        };
+        state.store.write(|tx| tx.replace_membership(user, &membership, now)).unwrap();
+    };
+    also(&tpk, &client.id);
+    also(&consultant, &other.id);
+    let ctx = AdminContext {
+        store: &state.store,
+        keys: &state.keys,
+        issuer: &state.settings.issuer,
+        origin: Default::default(),
+    };
+    let as_kh = administrator(&ctx, now, &kh).unwrap();
+    for target in [&tpk, &consultant] {
+        let reached = user_reach(&ctx, now, &as_kh, target).unwrap();
+        let phone = users::set_communication_phone(&ctx, now, &reached, "+46709999999");
+        assert!(matches!(phone, Err(Error::Refused(Refusal::Forbidden))), "{phone:?}");
+        let email = BasicInformation { name: None, email: Some("kh-owned@example.com".into()), phone: None };
+        let email = users::update_basic(&ctx, now, &reached, email);
+        assert!(matches!(email, Err(Error::Refused(Refusal::Forbidden))), "{email:?}");
+        let code = users::set_national_id(&ctx, now, &reached, "131052-308T");
+        assert!(matches!(code, Err(Error::Refused(Refusal::Forbidden))), "{code:?}");
+        let unchanged = state.store.read(|r| r.user(target)).unwrap().unwrap();
+        assert_eq!(unchanged.communication.phone.unwrap().as_str(), "+46701234567");
+        assert!(!unchanged.email.as_str().starts_with("kh-owned") && !unchanged.has_national_id);
+    }
+    // The office's main user reaches the office and its client, but not
+    // Muu Oy, which the consultant also works for.
+    let as_tpk = administrator(&ctx, now, &tpk).unwrap();
+    let reached = user_reach(&ctx, now, &as_tpk, &consultant).unwrap();
+    assert!(!reached.outranks());
+    // But a person only of the office's client is theirs to change.
     let reached = user_reach(&ctx, now, &as_tpk, &kh).unwrap();
     users::set_communication_phone(&ctx, now, &reached, "+46709999999").unwrap();
 }

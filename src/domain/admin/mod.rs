@@ -267,9 +267,13 @@ impl UserReach {
         self.memberships.iter().filter(|m| self.reaches.iter().any(|r| r.company == m.company_id)).collect()
     }
 
-    /// Whether the administrator outranks the user enough to change where
-    /// their codes go: customer service's details only customer service
-    /// changes, and an office's main user's only an office admin or support.
+    /// Whether the administrator may change where the user's codes go (their
+    /// contacts, their identity code): whoever controls those can sign in as
+    /// the user everywhere, so the administrator must reach every company
+    /// the user belongs to, and outrank them: customer service's details
+    /// only customer service changes, and an office main user's only an
+    /// office admin or support. A person who belongs to a company beyond
+    /// the administrator's reach is customer service's to change.
     pub fn outranks(&self) -> bool {
         let rank = |authority: Authority| match authority {
             Authority::UserAdmin => 0,
@@ -277,14 +281,18 @@ impl UserReach {
             Authority::Support => 2,
         };
         let strongest = self.reaches.iter().map(|r| rank(r.authority)).max().unwrap_or(0);
+        if strongest == rank(Authority::Support) {
+            return true;
+        }
+        let reaches_all = self.memberships.iter().all(|m| self.reaches.iter().any(|r| r.company == m.company_id));
         let needed = if self.user.support {
             rank(Authority::Support)
-        } else if self.memberships_within_reach().iter().any(|m| m.holds(CompanyRole::OfficeAdmin)) {
+        } else if self.memberships.iter().any(|m| m.holds(CompanyRole::OfficeAdmin)) {
             rank(Authority::OfficeAdmin)
         } else {
             rank(Authority::UserAdmin)
         };
-        strongest >= needed
+        reaches_all && strongest >= needed
     }
 
     /// How the administrator reaches `company`, if it is one of the user's within reach.
