@@ -177,6 +177,16 @@ async fn an_administrator_adds_and_invites_a_user_on_the_pages(db: &TestDb) {
     assert!(admin_code.len() == 6 && admin_code.chars().all(|c| c.is_ascii_digit()), "{admin_code}");
     assert!(element_text(&shown, "admin-code-expires").ends_with("UTC"));
 
+    // After a change of where the codes go, only customer service re-invites:
+    // the view says so and offers no Re-invite.
+    let (_, _, page) = pages.open(&user_path).await.page();
+    let (_, status, _) = pages.submit(&page, "/communication", &[("phone", "+358409999999")]).await.page();
+    assert_eq!(status, 200);
+    let (_, _, page) = pages.open(&invitation_path).await.page();
+    assert_eq!(element_text(&page, "invitee-phone"), "+358409999999", "where the codes would go now");
+    assert!(element_text(&page, "support-must-reinvite").contains("customer service"), "{page}");
+    assert!(!page.contains(">Re-invite</button>") && page.contains(">Cancel invitation</button>"), "{page}");
+
     // The company's log, newest first.
     let (_, status, log) = pages.open(&format!("{company_path}/audit")).await.page();
     assert_eq!(status, 200);

@@ -118,14 +118,17 @@ fn an_administrator_within_reach_invites_re_invites_and_cancels(db: &TestDb) {
     invitations::cancel(&ctx, now + 240, &kh, &third.id).unwrap();
     assert_eq!(state_of(&third.id), "cancelled");
 
-    // Each is in the company's audit log.
+    // Each is in the company's audit log, the refused re-invite too.
     let actions: Vec<String> = portti::store::schema::audit_events::table
         .filter(portti::store::schema::audit_events::company_id.eq(company.id.as_str()))
         .order(portti::store::schema::audit_events::at)
         .select(portti::store::schema::audit_events::action)
         .load(&mut db.connection())
         .unwrap();
-    assert_eq!(actions, ["invitation_sent", "invitation_sent", "invitation_sent", "invitation_cancelled"]);
+    assert_eq!(
+        actions,
+        ["invitation_sent", "invitation_sent", "admin_refused", "invitation_sent", "invitation_cancelled"]
+    );
 }
 
 /// A person in two companies, invited by the first: the second company's

@@ -16,10 +16,11 @@ use crate::crypto::secret::{random_bytes, six_digit_code};
 use crate::domain::audit::{self, Event, Origin, Subjects};
 use crate::domain::ids::UserId;
 use crate::domain::refusal::Refusal;
+use crate::domain::user::User;
 use crate::error::{Error, Result};
 use crate::i18n::Texts;
 use crate::notify::{Message, enqueue};
-use crate::store::{Store, StoredInvitation};
+use crate::store::{Read, Store, StoredInvitation};
 
 /// How long an invitation's sign-up code works.
 pub const INVITATION_SECONDS: i64 = 24 * 3600;
@@ -185,6 +186,27 @@ pub fn sign_up_code_digest(keys: &Keys, code: &SignUpCode) -> Result<String> {
     keys.code_digest("sign-up-code", code.as_str())
 }
 
+/// A person's email and phone as they are now, as an invitation records them.
+pub fn contacts_now(person: &User) -> InvitedContacts {
+    InvitedContacts {
+        email: person.email.as_str().to_owned(),
+        phone: person.phone.as_ref().map(|p| p.as_str().to_owned()),
+        communication_email: person.communication.email.as_str().to_owned(),
+        communication_phone: person.communication.phone.as_ref().map(|p| p.as_str().to_owned()),
+    }
+}
+
+/// Whether the administrator may send the person a new invitation, as
+/// [`invite`] decides it: the invitation view hides `Re-invite` and says
+/// why when not.
+pub fn may_invite(r: &mut Read<'_>, reach: &CompanyReach, person: &User) -> Result<bool> {
+    let support = reach.authority() == Authority::Support;
+    Ok(match r.last_invitation_of_person(&person.id)? {
+        Some(last) => may_reinvite(support, &contacts_of(&last), &contacts_now(person)).is_ok(),
+        None => true,
+    })
+}
+
 fn contacts_of(stored: &StoredInvitation) -> InvitedContacts {
     InvitedContacts {
         email: stored.email.clone(),
@@ -212,7 +234,7 @@ pub fn invite(
     let code = SignUpCode::generate();
     let digest = sign_up_code_digest(ctx.keys, &code)?;
     let company_id = reach.company().as_str().to_owned();
-    ctx.store.write(|tx| {
+    let sent = ctx.store.write(|tx| {
         // A person out of the administrator's reach is not found, as if absent.
         let in_company = tx.memberships(user)?.iter().any(|m| m.company_id == *reach.company());
         let person = tx.user(user)?.filter(|_| in_company).ok_or(Error::NotFound("user"))?;
@@ -222,18 +244,15 @@ pub fn invite(
         }
         let company = tx.company(reach.company())?.ok_or(Error::NotFound("company"))?;
         let inviter = tx.user(reach.actor())?.map(|u| u.name).unwrap_or_default();
-        let contacts = InvitedContacts {
-            email: person.email.as_str().to_owned(),
-            phone: person.phone.as_ref().map(|p| p.as_str().to_owned()),
-            communication_email: person.communication.email.as_str().to_owned(),
-            communication_phone: person.communication.phone.as_ref().map(|p| p.as_str().to_owned()),
-        };
+        let contacts = contacts_now(&person);
         // Compared with the person's last invitation, to whichever company and
         // whatever became of it: a changed contact must be checked again, by
         // customer service (an administrator of another company must not
         // redirect someone's codes by inviting them afresh).
-        if let Some(last) = tx.last_invitation_of_person(user)? {
-            may_reinvite(reach.authority() == Authority::Support, &contacts_of(&last), &contacts)?;
+        if let Some(last) = tx.last_invitation_of_person(user)?
+            && let Err(refusal) = may_reinvite(reach.authority() == Authority::Support, &contacts_of(&last), &contacts)
+        {
+            return Ok(Err(refusal));
         }
         for live in tx.live_invitations_of(user)?.into_iter().filter(|i| i.company_id == company_id) {
             tx.end_invitation(&live.id, "replaced", now)?;
@@ -279,13 +298,26 @@ pub fn invite(
         enqueue(tx, ctx.keys, now, &message, Some(stored.expires_at))?;
         let about = Subjects { user: Some(user), client: None, company: Some(&company_id) };
         audit::record_by(tx, now, &ctx.origin, reach.actor(), about, Event::InvitationSent)?;
-        Ok(Invitation {
+        Ok(Ok(Invitation {
             id: stored.id,
             user_id: user.clone(),
             state: InvitationState::Sent,
             expires_at: stored.expires_at,
-        })
-    })
+        }))
+    })?;
+    match sent {
+        Ok(invitation) => Ok(invitation),
+        // Refused after nothing was written; the attempt to send someone's
+        // codes to changed contacts is recorded in the company's log.
+        Err(refusal) => {
+            ctx.store.write(|tx| {
+                let about = Subjects { user: Some(user), client: None, company: Some(&company_id) };
+                let event = Event::AdminRefused { reason: refusal.code() };
+                audit::record_by(tx, now, &ctx.origin, reach.actor(), about, event)
+            })?;
+            Err(refusal.into())
+        }
+    }
 }
 
 /// Cancels an invitation of the company at once; one of another company is

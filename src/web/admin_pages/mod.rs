@@ -628,12 +628,16 @@ struct InvitationPage {
     last: Option<LastInvitation>,
     live: bool,
     code_entered: bool,
+    /// Why `Re-invite` is not offered: only customer service may, now.
+    support_must_reinvite: Option<String>,
 }
 
 /// The user and their last invitation to the company.
 struct InvitationView {
     detail: UserDetail,
     last: Option<InvitationDetail>,
+    /// Whether this administrator may invite them now (else only customer service).
+    may_invite: bool,
 }
 
 fn invitation_view(
@@ -644,8 +648,12 @@ fn invitation_view(
     user: &str,
 ) -> Result<InvitationView> {
     let (company, reached) = user_in_company(ctx, now, admin, company, user)?;
-    let stored = ctx.store.read(|r| r.last_invitation_of(&reached.user().id, company.company().as_str()))?;
-    Ok(InvitationView { detail: users::get(&reached), last: stored.map(|s| invitations::detail(&s, now)) })
+    let (stored, may_invite) = ctx.store.read(|r| {
+        let last = r.last_invitation_of(&reached.user().id, company.company().as_str())?;
+        Ok((last, invitations::may_invite(r, &company, reached.user())?))
+    })?;
+    let last = stored.map(|s| invitations::detail(&s, now));
+    Ok(InvitationView { detail: users::get(&reached), last, may_invite })
 }
 
 async fn show_invitation(
@@ -682,8 +690,10 @@ async fn show_invitation(
                 company_id: shown_company,
                 user_id: user.id.as_str().to_owned(),
                 name: user.name,
-                email: user.email.as_str().to_owned(),
-                phone: user.phone.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                // Where the codes go: the communication contacts.
+                email: user.communication.email.as_str().to_owned(),
+                phone: user.communication.phone.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                support_must_reinvite: (!view.may_invite).then(|| t.texts.refusal(&Refusal::SupportMustReinvite)),
                 last,
                 live,
                 code_entered,
