@@ -3,7 +3,13 @@
 use serde::Serialize;
 
 use super::ids::CompanyId;
-use crate::error::{Error, Result};
+use super::refusal::Refusal;
+use crate::error::Result;
+
+/// What a refusal repeats of a name typed: its first 64 characters.
+fn shown(input: &str) -> String {
+    input.chars().take(64).collect()
+}
 
 /// An administrative role a user holds in one company.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -27,9 +33,7 @@ impl CompanyRole {
         match input {
             "user_admin" => Ok(CompanyRole::UserAdmin),
             "office_admin" => Ok(CompanyRole::OfficeAdmin),
-            other => Err(Error::InvalidRequest(format!(
-                "`{other}` is not a company role; use user_admin or office_admin (support is global)"
-            ))),
+            other => Err(Refusal::RoleUnknown { input: shown(other) }.into()),
         }
     }
 }
@@ -48,13 +52,7 @@ impl AccessRight {
         let valid = input.len() <= 64
             && input.starts_with(|c: char| c.is_ascii_lowercase())
             && input.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if valid {
-            Ok(Self(input.to_owned()))
-        } else {
-            Err(Error::InvalidRequest(format!(
-                "`{input}` is not an access right name; use lower-case letters, digits and _ (for example ledger)"
-            )))
-        }
+        if valid { Ok(Self(input.to_owned())) } else { Err(Refusal::RightNameInvalid { input: shown(input) }.into()) }
     }
 
     pub(crate) fn from_stored(name: String) -> Self {

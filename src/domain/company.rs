@@ -54,10 +54,7 @@ pub fn insert_company(
     if let Some(office_id) = office_id {
         let office = tx.company(office_id)?.ok_or(Error::NotFound("accounting office"))?;
         if office.office_id.is_some() {
-            return Err(Error::InvalidRequest(format!(
-                "{} is a client company of an office, so it cannot have client companies of its own",
-                office.name
-            )));
+            return Err(Refusal::OfficeIsAClient { office: office.name }.into());
         }
     }
     let company = Company { id: CompanyId::generate(), name, office_id: office_id.cloned(), created_at: now };

@@ -142,6 +142,14 @@ pub enum Refusal {
     AnnouncementEndsBeforeStart,
     /// An announcement's start or end is not a time.
     AnnouncementTimeInvalid,
+    /// Another user has this email address (the sign-in name).
+    EmailTaken,
+    /// Not a company role.
+    RoleUnknown { input: String },
+    /// Not an access right's name.
+    RightNameInvalid { input: String },
+    /// The accounting office asked for is itself a client company of one.
+    OfficeIsAClient { office: String },
 }
 
 impl Refusal {
@@ -194,6 +202,10 @@ impl Refusal {
             Refusal::AnnouncementTextLength { .. }
             | Refusal::AnnouncementEndsBeforeStart
             | Refusal::AnnouncementTimeInvalid => "invalid_announcement",
+            Refusal::EmailTaken => "email_taken",
+            Refusal::RoleUnknown { .. } => "invalid_role",
+            Refusal::RightNameInvalid { .. } => "invalid_right",
+            Refusal::OfficeIsAClient { .. } => "invalid_office",
         }
     }
 
@@ -255,6 +267,10 @@ impl Refusal {
             Refusal::AnnouncementTextLength { .. } => "announcement_text_length",
             Refusal::AnnouncementEndsBeforeStart => "announcement_ends_before_start",
             Refusal::AnnouncementTimeInvalid => "announcement_time_invalid",
+            Refusal::EmailTaken => "email_taken",
+            Refusal::RoleUnknown { .. } => "role_unknown",
+            Refusal::RightNameInvalid { .. } => "right_name_invalid",
+            Refusal::OfficeIsAClient { .. } => "office_is_a_client",
         }
     }
 
@@ -270,6 +286,8 @@ impl Refusal {
             Refusal::EmailInvalid { input } | Refusal::PhoneInvalid { input } | Refusal::PhoneNotMobile { input } => {
                 vec![("input", input.clone())]
             }
+            Refusal::RoleUnknown { input } | Refusal::RightNameInvalid { input } => vec![("input", input.clone())],
+            Refusal::OfficeIsAClient { office } => vec![("office", office.clone())],
             Refusal::PhoneCharacter { input, character } => {
                 vec![("input", input.clone()), ("character", character.to_string())]
             }
@@ -302,7 +320,7 @@ impl Refusal {
             | Refusal::SetupLinkExpired
             | Refusal::ApplicationNotFound => 404,
             Refusal::SupportMustReinvite | Refusal::Forbidden | Refusal::FreshSignInRequired { .. } => 403,
-            Refusal::CodeNotEntered | Refusal::NationalIdTaken => 409,
+            Refusal::CodeNotEntered | Refusal::NationalIdTaken | Refusal::EmailTaken => 409,
             Refusal::AppUpdateRequired => 426,
             _ => 400,
         }
@@ -367,6 +385,10 @@ impl Refusal {
             Refusal::AnnouncementTextLength { max: 1000 },
             Refusal::AnnouncementEndsBeforeStart,
             Refusal::AnnouncementTimeInvalid,
+            Refusal::EmailTaken,
+            Refusal::RoleUnknown { input: "owner".into() },
+            Refusal::RightNameInvalid { input: "Ledger!".into() },
+            Refusal::OfficeIsAClient { office: "Asiakas Oy".into() },
         ];
         for refusal in &all {
             match refusal {
@@ -424,7 +446,11 @@ impl Refusal {
                 | Refusal::OfficeAdminOnClientCompany
                 | Refusal::AnnouncementTextLength { .. }
                 | Refusal::AnnouncementEndsBeforeStart
-                | Refusal::AnnouncementTimeInvalid => {}
+                | Refusal::AnnouncementTimeInvalid
+                | Refusal::EmailTaken
+                | Refusal::RoleUnknown { .. }
+                | Refusal::RightNameInvalid { .. }
+                | Refusal::OfficeIsAClient { .. } => {}
             }
         }
         all

@@ -9,6 +9,7 @@ use super::contact::{Email, PhoneNumber};
 use super::ids::{CompanyId, UserId};
 use super::national_id::NationalId;
 use super::password_policy::check_new_password;
+use super::refusal::Refusal;
 use crate::clock::UnixSeconds;
 use crate::crypto::{Keys, password};
 use crate::error::{Error, Result};
@@ -123,12 +124,12 @@ impl PreparedUser {
             }
         }
         if tx.user_id_by_email(email)?.is_some() {
-            return Err(Error::Conflict("A user with this email address already exists.".to_owned()));
+            return Err(Refusal::EmailTaken.into());
         }
         if let Some(digest) = national_id_digest
             && tx.user_id_by_national_id_digest(digest)?.is_some()
         {
-            return Err(Error::Conflict("This personal identity code belongs to another user.".to_owned()));
+            return Err(Refusal::NationalIdTaken.into());
         }
         let user = User {
             id: UserId::generate(),

@@ -80,7 +80,7 @@ impl Write<'_> {
             .execute(self.conn)
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    Error::Conflict("A user with this email address already exists.".to_owned())
+                    Error::Refused(crate::domain::refusal::Refusal::EmailTaken)
                 } else {
                     e.into()
                 }

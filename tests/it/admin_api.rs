@@ -252,7 +252,7 @@ async fn an_administrator_manages_the_users_of_their_company(db: &TestDb) {
     assert_eq!(changed["communication"], json!({"email": "jqs@example.com", "phone": "+46701234567"}));
     let (status, body) =
         call(&server, &token, "PATCH", &format!("/users/{id}"), Some(json!({"email": "kh@example.com"}))).await;
-    assert_eq!((status, body["error"].as_str()), (409, Some("conflict")), "another user's email");
+    assert_eq!((status, body["error"].as_str()), (409, Some("email_taken")), "another user's email");
 
     // The communication phone is the administrator's to set.
     let phone = json!({"phone": "+358401234567"});
@@ -536,7 +536,7 @@ async fn support_adds_companies_and_registers_applications(db: &TestDb) {
     // An office's client cannot have clients; an unknown office is not found.
     let nested = json!({"name": "Ali Oy", "office_id": added["id"]});
     let (status, body) = call(&server, &support, "POST", "/companies", Some(nested)).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_office")), "{body}");
     let unknown = json!({"name": "Ali Oy", "office_id": uuid::Uuid::now_v7().to_string()});
     let (status, body) = call(&server, &support, "POST", "/companies", Some(unknown)).await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{body}");

@@ -78,7 +78,10 @@ fn offices_and_client_companies(db: &TestDb) {
     assert_eq!(state.store.read(|r| r.client_companies(&office.id)).unwrap(), vec![client.clone()]);
 
     let nested = add_company(&state.store, 100, "Alihankkija Oy", Some(&client.id));
-    assert!(matches!(nested, Err(Error::InvalidRequest(_))), "a client company cannot have clients");
+    assert!(
+        matches!(nested, Err(Error::Refused(portti::error::Refusal::OfficeIsAClient { .. }))),
+        "a client company cannot have clients"
+    );
     let missing = add_company(&state.store, 100, "X", Some(&portti::domain::ids::CompanyId::generate()));
     assert!(matches!(missing, Err(Error::NotFound(_))));
     assert!(matches!(add_company(&state.store, 100, "   ", None), Err(Error::Refused(_))));
@@ -151,10 +154,11 @@ fn duplicates_are_conflicts_and_write_nothing(db: &TestDb) {
     first.national_id = Some("131052-308T".to_owned());
     add_user(&state.store, &state.keys, 1, first).unwrap();
     let same_email = add_user(&state.store, &state.keys, 1, user_input("MAIJA@example.com"));
-    assert!(matches!(same_email, Err(Error::Conflict(_))), "{same_email:?}");
+    assert!(matches!(same_email, Err(Error::Refused(portti::error::Refusal::EmailTaken))), "{same_email:?}");
     let mut same_id = user_input("other@example.com");
     same_id.national_id = Some("131052-308t".to_owned());
-    assert!(matches!(add_user(&state.store, &state.keys, 1, same_id), Err(Error::Conflict(_))));
+    let same_id = add_user(&state.store, &state.keys, 1, same_id);
+    assert!(matches!(same_id, Err(Error::Refused(portti::error::Refusal::NationalIdTaken))), "{same_id:?}");
     assert_eq!(user_count(db), 1);
 
     let client = || {

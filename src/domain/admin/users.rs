@@ -182,7 +182,7 @@ pub fn update_basic(
     };
     ctx.store.write(|tx| {
         if email != current.email && tx.user_id_by_email(&email)?.is_some() {
-            return Err(Error::Conflict("A user with this email address already exists.".to_owned()));
+            return Err(Refusal::EmailTaken.into());
         }
         let phone = phone.as_ref().map(PhoneNumber::as_str);
         tx.set_basic_information(&current.id, &name, email.as_str(), phone, now)?;

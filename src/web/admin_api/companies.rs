@@ -56,7 +56,7 @@ pub struct NewCompanyBody {
     request_body = NewCompanyBody,
     responses(
         (status = 201, body = CompanyBody),
-        (status = 400, description = "`invalid_request`: no name, or the office is itself a client company", body = ErrorBody),
+        (status = 400, description = "`invalid_name`: no name; `invalid_office`: the office is itself a client company", body = ErrorBody),
         (status = 403, description = "`forbidden`: not support", body = ErrorBody),
         (status = 404, description = "`not_found`: no such office", body = ErrorBody)
     )
