@@ -33,7 +33,7 @@ served_on_both_backends!(
 );
 
 /// A person with a password in a company, with roles and the ledger right.
-fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>, support: bool) -> UserId {
+pub fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>, support: bool) -> UserId {
     let input = NewUserInput {
         email: email.to_owned(),
         name: email.split('@').next().unwrap().to_owned(),
@@ -51,13 +51,13 @@ fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<Company
 }
 
 /// The first-party administration client.
-async fn console(server: &TestServer) -> Rp {
+pub async fn console(server: &TestServer) -> Rp {
     let secret = confidential_client(&server.state, "console", true, "RS256", &[]);
     relying_party(server, "console", Some(&secret)).await
 }
 
 /// Signs `email` in to the console with `openid admin`; the access token.
-async fn admin_token(server: &TestServer, rp: &Rp, email: &str) -> String {
+pub async fn admin_token(server: &TestServer, rp: &Rp, email: &str) -> String {
     let pages = PageClient::new(&server.base);
     let request = authorization_request(rp, &["admin"]);
     let (callback, _, _) = first_sign_in(&pages, &request.url, email).await;
@@ -72,7 +72,7 @@ async fn admin_token(server: &TestServer, rp: &Rp, email: &str) -> String {
 }
 
 /// One call of the API: its status and JSON body (`null` when empty).
-async fn call(server: &TestServer, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub async fn call(server: &TestServer, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let url = format!("{}/api/admin/v1{path}", server.base);
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = http().request(method, url).bearer_auth(token);

@@ -635,7 +635,8 @@ async fn an_administrator_invites_a_foreign_user_who_activates_in_the_browser() 
     press(&browser, "Sign in").await;
     fill(&browser, "Authenticator code", &totp::code_at(&secret, enrolled_at + 30).unwrap()).await;
     press(&browser, "Verify").await;
-    browser.goto(&format!("{}/admin", server.base)).await.unwrap();
+    // The sign-in /admin started ends back there.
+    expect_heading(&browser, "Administration").await;
     click_link(&browser, "Asiakas Oy").await;
 
     // Add the user, open the invitation view.
@@ -647,13 +648,21 @@ async fn an_administrator_invites_a_foreign_user_who_activates_in_the_browser() 
     click_link(&browser, "Invite user to log in with the mobile application").await;
     let invitation_view = browser.current_url().await.unwrap().to_string();
     let tick = async || browser.find(Locator::Id("identity_verified")).await.unwrap().click().await.unwrap();
+    let invitation_state = async |wanted: &'static str| {
+        text_once(&browser, "#invitation-state", |text| text == wanted).await;
+    };
     tick().await;
     press(&browser, "Send invitation").await;
+    invitation_state("Sent").await;
     press(&browser, "Cancel invitation").await;
+    invitation_state("Cancelled").await;
     tick().await;
     press(&browser, "Send invitation").await;
+    invitation_state("Sent").await;
     tick().await;
     press(&browser, "Re-invite").await;
+    invitation_state("Sent").await;
+    text_once(&browser, ".done", |text| text == "The invitation was sent.").await;
     let code = crate::activation::sign_up_code(&server, &db).await;
 
     // The invitee, without the app.

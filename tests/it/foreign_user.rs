@@ -11,6 +11,7 @@ use portti::store::schema::invitations as invitation_rows;
 use serde_json::{Value, json};
 
 use crate::activation::{app_post, company_with_invitee, last_sms_code, sign_up_code};
+use crate::admin_api;
 use crate::devices::{APP, CURRENT, JWT_BEARER, Phone, api, jwt_bearer, token};
 use crate::support::fixtures::{CALLBACK, PASSWORD, authorization_request, relying_party};
 use crate::support::messages::{delivered, reset_link};
@@ -28,19 +29,19 @@ async fn an_invited_foreign_user_ends_up_signing_in_with_the_phone(db: &TestDb) 
     add_client(&state.store, 1, app).unwrap();
     let invited = company_with_invitee(state, None);
 
-    // The administrator: the invitation, by the domain the admin API and pages call.
-    let ctx = portti::domain::admin::invitations::InvitationContext {
-        store: &state.store,
-        keys: &state.keys,
-        issuer: &state.settings.issuer,
-        origin: Default::default(),
-    };
-    let kh = state.store.read(|r| portti::domain::admin::reach(r, &invited.admin, &invited.company)).unwrap().unwrap();
-    let invitation =
-        portti::domain::admin::invitations::invite(&ctx, state.clock.now(), &kh, &invited.invitee, true).unwrap();
+    // The administrator, in their first-party console: the invitation, through the admin API.
+    let user_admin = vec![portti::domain::access::CompanyRole::UserAdmin];
+    admin_api::member(state, "kh2@example.com", &invited.company, user_admin, false);
+    let console = admin_api::console(&server).await;
+    let admin = admin_api::admin_token(&server, &console, "kh2@example.com").await;
+    let path = format!("/users/{}/invitations", invited.invitee.as_str());
+    let ask = json!({"company_id": invited.company.as_str(), "identity_verified": true});
+    let (status, invitation) = admin_api::call(&server, &admin, "POST", &path, Some(ask)).await;
+    assert_eq!((status, invitation["state"].as_str()), (201, Some("sent")), "{invitation}");
+    let invitation_id = invitation["id"].as_str().unwrap().to_owned();
     let state_of = || -> String {
         invitation_rows::table
-            .find(&invitation.id)
+            .find(&invitation_id)
             .select(invitation_rows::state)
             .get_result(&mut db.connection())
             .unwrap()
