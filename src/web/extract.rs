@@ -121,9 +121,7 @@ impl FromRequest for SignedIn {
 pub async fn sign_in_first(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse {
     let (browser, new_cookie) = browser_id_or_new(req, state);
     let lang = super::page::lang_of(req, None);
-    let path = req.path();
-    let admin = path == signin::ADMIN_PATH || path.starts_with(&format!("{}/", signin::ADMIN_PATH));
-    let destination = if admin { OwnPage::Admin } else { OwnPage::Account };
+    let destination = OwnPage::for_path(req.path());
     let response =
         match run(state, move |s, now| signin::start_account_sign_in(&s.sign_in(lang), now, &browser, destination))
             .await

@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::activation::{APP_TOML, app_post, sign_up_code};
 use crate::support::fixtures::PASSWORD;
 use crate::support::pages::{PageClient, element_text};
+use crate::support::sign_in::sign_in;
 use crate::support::{TestDb, now, served_on_both_backends};
 
 served_on_both_backends!(an_administrator_adds_and_invites_a_user_on_the_pages);
@@ -72,7 +73,7 @@ async fn an_administrator_adds_and_invites_a_user_on_the_pages(db: &TestDb) {
     let company_path = format!("/admin/companies/{}", company.id.as_str());
 
     let pages = PageClient::new(&server.base);
-    sign_in_from_admin(&pages, "kh@example.com").await;
+    let (kh_secret, kh_enrolled_at) = sign_in_from_admin(&pages, "kh@example.com").await;
     let (_, status, page) = pages.open("/admin").await.page();
     assert_eq!(status, 200);
     assert!(page.contains(&format!(r#"<a href="{company_path}">Asiakas Oy</a>"#)), "{page}");
@@ -201,6 +202,13 @@ async fn an_administrator_adds_and_invites_a_user_on_the_pages(db: &TestDb) {
         let (_, status, _) = stranger.open(&path).await.page();
         assert_eq!(status, 404, "{path}");
     }
+
+    // A sign-in that a deeper administration page started ends on that page.
+    let again = PageClient::new(&server.base);
+    let landing = sign_in(&again, &user_path, "kh@example.com", &kh_secret, kh_enrolled_at + 30).await;
+    let (path, status, page) = landing.page();
+    assert_eq!((path.as_str(), status.as_u16()), (user_path.as_str(), 200));
+    assert!(page.contains("Liisa Laine"), "{page}");
 
     // A person without a role: 403, saying so.
     let employee = PageClient::new(&server.base);

@@ -404,31 +404,50 @@ fn count_new_flow(
 
 /// Portti's own pages a sign-in without an application ends on: the page
 /// that sent the person to sign in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnPage {
     Account,
-    Admin,
+    /// A page of the administration: `/admin` or a path below it.
+    Admin(String),
 }
 
+/// The longest administration path a sign-in returns to.
+const MAX_ADMIN_PATH: usize = 256;
+
 impl OwnPage {
-    pub fn path(self) -> &'static str {
+    /// The page for a request's path: an administration path returns there
+    /// (when it is one Portti makes: ids, letters and dashes), any other to
+    /// the account page.
+    pub fn for_path(path: &str) -> Self {
+        let below_admin = path == ADMIN_PATH || path.starts_with(&format!("{ADMIN_PATH}/"));
+        if !below_admin {
+            return OwnPage::Account;
+        }
+        let plain = path.len() <= MAX_ADMIN_PATH
+            && !path.contains("//")
+            && path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_'));
+        OwnPage::Admin(if plain { path.to_owned() } else { ADMIN_PATH.to_owned() })
+    }
+
+    pub fn path(&self) -> &str {
         match self {
             OwnPage::Account => ACCOUNT_PATH,
-            OwnPage::Admin => ADMIN_PATH,
+            OwnPage::Admin(path) => path,
         }
     }
 
-    fn stored(self) -> Option<String> {
+    fn stored(&self) -> Option<String> {
         match self {
             OwnPage::Account => None,
-            OwnPage::Admin => Some("admin".to_owned()),
+            OwnPage::Admin(path) => Some(path.clone()),
         }
     }
 
-    /// What a flow row holds; anything unknown (a newer instance's) is the account page.
+    /// What a flow row holds, checked again as it is read; anything else
+    /// (a newer instance's) is the account page.
     fn from_stored(stored: Option<&str>) -> Self {
-        match stored {
-            Some("admin") => OwnPage::Admin,
+        match stored.map(Self::for_path) {
+            Some(page @ OwnPage::Admin(_)) => page,
             _ => OwnPage::Account,
         }
     }
@@ -651,4 +670,29 @@ fn issue_code_and_leave(
     let request = flow.client_request()?;
     let code = issue_code(tx, ctx.tokens, now, request, session)?;
     Ok(Next::Redirect(code_redirect(ctx.issuer, request, &code)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sign_in_returns_to_the_administration_page_that_sent_it_and_nowhere_else() {
+        let admin = |path: &str| OwnPage::Admin(path.to_owned());
+        assert_eq!(OwnPage::for_path("/admin"), admin("/admin"));
+        assert_eq!(
+            OwnPage::for_path("/admin/companies/0193-ab/users/x_1"),
+            admin("/admin/companies/0193-ab/users/x_1")
+        );
+        assert_eq!(OwnPage::for_path("/account"), OwnPage::Account);
+        assert_eq!(OwnPage::for_path("/administrator"), OwnPage::Account);
+        assert_eq!(OwnPage::for_path("//evil.example/admin"), OwnPage::Account);
+        for odd in ["/admin//evil.example", "/admin/%2F%2Fevil", "/admin/a.b", "/admin/ä"] {
+            assert_eq!(OwnPage::for_path(odd), admin("/admin"), "{odd}");
+        }
+        assert_eq!(OwnPage::for_path(&format!("/admin/{}", "a".repeat(300))), admin("/admin"));
+        assert_eq!(OwnPage::from_stored(Some("/admin/companies/x")), admin("/admin/companies/x"));
+        assert_eq!(OwnPage::from_stored(Some("https://evil.example/")), OwnPage::Account);
+        assert_eq!(OwnPage::from_stored(None), OwnPage::Account);
+    }
 }
