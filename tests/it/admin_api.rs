@@ -294,14 +294,15 @@ async fn an_administrator_manages_the_users_of_their_company(db: &TestDb) {
             .await;
     assert_eq!((status, body["error"].as_str()), (409, Some("national_id_taken")), "{body}");
 
-    // All of it is in the company's log, newest first, with who did it and from where.
-    let (status, log) = call(&server, &token, "GET", &format!("/companies/{}/audit?limit=3", company.id), None).await;
+    // All of it is in the company's log, newest first, with who did it and
+    // from where; the refused code too, so that probing for codes shows.
+    let (status, log) = call(&server, &token, "GET", &format!("/companies/{}/audit?limit=4", company.id), None).await;
     assert_eq!(status, 200);
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["national_id_set", "rights_changed", "communication_phone_set"]);
-    assert_eq!((log[0]["actor"].as_str(), log[0]["target"].as_str()), (Some(kh.as_str()), Some(id.as_str())));
-    assert_eq!(log[0]["ip"], "127.0.0.1");
-    let before = log[2]["id"].as_str().unwrap();
+    assert_eq!(actions, ["admin_refused", "national_id_set", "rights_changed", "communication_phone_set"]);
+    assert_eq!((log[1]["actor"].as_str(), log[1]["target"].as_str()), (Some(kh.as_str()), Some(id.as_str())));
+    assert_eq!(log[1]["ip"], "127.0.0.1");
+    let before = log[3]["id"].as_str().unwrap();
     let (_, older) =
         call(&server, &token, "GET", &format!("/companies/{}/audit?before={before}&limit=3", company.id), None).await;
     let actions: Vec<&str> = older.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();

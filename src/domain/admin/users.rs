@@ -305,13 +305,21 @@ pub fn set_national_id(ctx: &AdminContext<'_>, now: UnixSeconds, reach: &UserRea
     let code = NationalId::parse(typed).map_err(|_| Refusal::NationalIdInvalid)?;
     let digest = ctx.keys.national_id_digest(code.canonical())?;
     let user_id = &reach.user().id;
-    ctx.store.write(|tx| {
+    let linked = ctx.store.write(|tx| {
         if tx.user_id_by_national_id_digest(&digest)?.is_some_and(|owner| &owner != user_id) {
-            return Err(Refusal::NationalIdTaken.into());
+            return Ok(Err(Refusal::NationalIdTaken));
         }
         tx.set_national_id_digest(user_id, &digest, now)?;
-        record_in_each(tx, ctx, now, reach, &Event::NationalIdSet)
-    })
+        record_in_each(tx, ctx, now, reach, &Event::NationalIdSet).map(Ok)
+    })?;
+    // Another person's code: refused, and recorded, so that probing for
+    // whose codes are registered shows in the log.
+    if let Err(refusal) = linked {
+        let event = Event::AdminRefused { reason: refusal.code() };
+        ctx.store.write(|tx| record_in_each(tx, ctx, now, reach, &event))?;
+        return Err(refusal.into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
