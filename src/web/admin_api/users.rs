@@ -179,7 +179,7 @@ pub struct NewUserBody {
     responses(
         (status = 201, body = UserBody),
         (status = 400, description = "`invalid_phone` (naming the expected form), `invalid_email`, `invalid_name`", body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, description = "The email is another user's", body = ErrorBody)
+        (status = 404, body = ErrorBody), (status = 409, description = "`email_taken`: the email is another user's", body = ErrorBody)
     )
 )]
 #[post("/companies/{company_id}/users")]
@@ -246,7 +246,13 @@ pub struct BasicInformationBody {
     path = "/users/{user_id}",
     params(("user_id" = String, Path)),
     request_body = BasicInformationBody,
-    responses((status = 200, body = UserBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, body = UserBody),
+        (status = 400, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the user belongs to a company beyond reach, or outranks the administrator", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`email_taken`: the email is another user's", body = ErrorBody)
+    )
 )]
 #[patch("/users/{user_id}")]
 pub async fn patch_user(
@@ -280,7 +286,12 @@ pub struct CommunicationPhoneBody {
     path = "/users/{user_id}/communication",
     params(("user_id" = String, Path)),
     request_body = CommunicationPhoneBody,
-    responses((status = 200, body = UserBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, body = UserBody),
+        (status = 400, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the user belongs to a company beyond reach, or outranks the administrator", body = ErrorBody),
+        (status = 404, body = ErrorBody)
+    )
 )]
 #[put("/users/{user_id}/communication")]
 pub async fn put_communication(
@@ -320,7 +331,7 @@ pub struct RightsBody {
     request_body = RightsBody,
     responses(
         (status = 200, body = UserBody),
-        (status = 400, description = "`invalid_role`: office_admin in a client company", body = ErrorBody),
+        (status = 400, description = "`invalid_role`: an unknown role, or office_admin in a client company; `invalid_right`: a bad right name", body = ErrorBody),
         (status = 403, description = "`forbidden`: a role beyond the administrator's own", body = ErrorBody),
         (status = 404, body = ErrorBody)
     )
@@ -361,6 +372,7 @@ pub struct NationalIdBody {
     responses(
         (status = 204, description = "Set"),
         (status = 400, description = "`invalid_national_id`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the user belongs to a company beyond reach, or outranks the administrator", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "`national_id_taken`: another user's", body = ErrorBody)
     )
