@@ -121,7 +121,12 @@ impl FromRequest for SignedIn {
 pub async fn sign_in_first(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse {
     let (browser, new_cookie) = browser_id_or_new(req, state);
     let lang = super::page::lang_of(req, None);
-    let destination = OwnPage::for_path(req.path());
+    // A form posted after the session ended cannot be posted again: back
+    // to the page's section instead, which a GET shows.
+    let destination = match OwnPage::for_path(req.path()) {
+        OwnPage::Admin(_) if req.method() != actix_web::http::Method::GET => OwnPage::for_path(signin::ADMIN_PATH),
+        page => page,
+    };
     let response =
         match run(state, move |s, now| signin::start_account_sign_in(&s.sign_in(lang), now, &browser, destination))
             .await

@@ -511,7 +511,7 @@ async fn support_adds_companies_and_registers_applications(db: &TestDb) {
     let state = &server.state;
     let office = add_company(&state.store, 1, "Tilitoimisto Oy", None).unwrap();
     member(state, "tpk@example.com", &office.id, vec![CompanyRole::OfficeAdmin], false);
-    member(state, "service@example.com", &office.id, vec![], true);
+    let service = member(state, "service@example.com", &office.id, vec![], true);
     let rp = console(&server).await;
     let tpk = admin_token(&server, &rp, "tpk@example.com").await;
     let support = admin_token(&server, &rp, "service@example.com").await;
@@ -568,5 +568,12 @@ async fn support_adds_companies_and_registers_applications(db: &TestDb) {
         .load(&mut db.connection())
         .unwrap();
     assert_eq!(actions.len(), 3, "{actions:?}");
+    // An application belongs to no company: it is found under who registered it.
+    let registered_by: Vec<Option<String>> = audit_events::table
+        .filter(audit_events::action.eq("client_registered"))
+        .select(audit_events::user_id)
+        .load(&mut db.connection())
+        .unwrap();
+    assert_eq!(registered_by, vec![Some(service.as_str().to_owned()); 2]);
     server.stop().await;
 }

@@ -209,6 +209,7 @@ async fn an_administrator_adds_and_invites_a_user_on_the_pages(db: &TestDb) {
     let (path, status, page) = landing.page();
     assert_eq!((path.as_str(), status.as_u16()), (user_path.as_str(), 200));
     assert!(page.contains("Liisa Laine"), "{page}");
+    let kh_user_page = page;
 
     // A person without a role: 403, saying so.
     let employee = PageClient::new(&server.base);
@@ -216,6 +217,25 @@ async fn an_administrator_adds_and_invites_a_user_on_the_pages(db: &TestDb) {
     let (_, status, page) = employee.open("/admin").await.page();
     assert_eq!(status, 403);
     assert!(page.contains("You have no administrative role"), "{page}");
+
+    // A form posted once the session has ended is not posted again: the
+    // sign-in it starts ends on /admin.
+    {
+        use diesel::prelude::*;
+        use portti::store::schema::browser_sessions;
+        let ended = diesel::update(browser_sessions::table).set(browser_sessions::ended_at.eq(Some(now())));
+        assert!(ended.execute(&mut db.connection()).unwrap() > 0);
+    }
+    let expired = again;
+    let (path, _, page) = expired.submit(&kh_user_page, "/communication", &[("phone", "+358401111111")]).await.page();
+    assert!(path.starts_with("/signin/"), "{path}");
+    let (_, _, page) = expired.submit(&page, "/email", &[("email", "kh@example.com")]).await.page();
+    let (_, _, page) = expired.submit(&page, "/password", &[("password", PASSWORD)]).await.page();
+    // A later time step than the last code used.
+    server.state.clock.advance(60);
+    let code = totp::code_at(&kh_secret, server.state.clock.now()).unwrap();
+    let (path, status, _) = expired.submit(&page, "/code", &[("code", &code)]).await.page();
+    assert_eq!((path.as_str(), status.as_u16()), ("/admin", 200));
 }
 
 /// The notice of a form shown again.

@@ -248,4 +248,30 @@ fn one_companys_administrator_cannot_change_a_person_who_belongs_elsewhere_too(d
     // But a person only of the office's client is theirs to change.
     let reached = user_reach(&ctx, now, &as_tpk, &kh).unwrap();
     users::set_communication_phone(&ctx, now, &reached, "+46709999999").unwrap();
+
+    // Authority counts company by company: an office admin elsewhere is
+    // still only a user administrator of the office, whose main user they
+    // may not change though they reach both of the main user's companies.
+    let elsewhere = add_company(&state.store, 1, "Toinen toimisto Oy", None).unwrap();
+    let both = member(&state, "both@example.com", &office.id, vec![CompanyRole::UserAdmin], false);
+    let main_user_there =
+        Membership { company_id: elsewhere.id.clone(), roles: vec![CompanyRole::OfficeAdmin], rights: vec![] };
+    state.store.write(|tx| tx.replace_membership(&both, &main_user_there, now)).unwrap();
+    let main_user = member(&state, "main@example.com", &office.id, vec![CompanyRole::OfficeAdmin], false);
+    also(&main_user, &elsewhere.id);
+    let as_both = administrator(&ctx, now, &both).unwrap();
+    let reached = user_reach(&ctx, now, &as_both, &main_user).unwrap();
+    assert!(!reached.outranks(), "a user administrator of the main user's own office");
+    let phone = users::set_communication_phone(&ctx, now, &reached, "+46709999999");
+    assert!(matches!(phone, Err(Error::Refused(Refusal::Forbidden))), "{phone:?}");
+
+    // Nor may an administrator put a person into another company of theirs.
+    let clerk = member(&state, "clerk@example.com", &office.id, vec![], false);
+    let reached = user_reach(&ctx, now, &as_both, &clerk).unwrap();
+    let there = portti::domain::admin::company_reach(&ctx, now, &as_both, &elsewhere.id).unwrap();
+    let enrol = users::RightsChange { rights: vec!["ledger".into()], roles: vec![] };
+    let enrolled = users::set_rights(&ctx, now, &reached, &there, enrol);
+    assert!(matches!(enrolled, Err(Error::NotFound(_))), "{enrolled:?}");
+    let companies = state.store.read(|r| r.memberships(&clerk)).unwrap();
+    assert_eq!(companies.len(), 1, "still only the office's");
 }

@@ -59,7 +59,7 @@ pub fn post(
     };
     ctx.store.write(|tx| {
         tx.insert_announcement(&stored)?;
-        audit::record_by(tx, now, &ctx.origin, support.id(), Subjects::default(), Event::AnnouncementPosted)
+        audit::record_by(tx, now, &ctx.origin, support.id(), Subjects::person(support.id()), Event::AnnouncementPosted)
     })?;
     Ok(stored.into())
 }

@@ -17,7 +17,8 @@ pub fn register(
 ) -> Result<RegisteredClient> {
     ctx.store.write(|tx| {
         let registered = insert_client(tx, now, new)?;
-        let about = Subjects { user: None, client: Some(registered.client.id.as_str()), company: None };
+        // Under the person who did it: `portti audit --user` finds it.
+        let about = Subjects::person(support.id()).with_client(registered.client.id.as_str());
         audit::record_by(tx, now, &ctx.origin, support.id(), about, Event::ClientRegistered)?;
         Ok(registered)
     })

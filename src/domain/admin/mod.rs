@@ -280,19 +280,21 @@ impl UserReach {
             Authority::OfficeAdmin => 1,
             Authority::Support => 2,
         };
-        let strongest = self.reaches.iter().map(|r| rank(r.authority)).max().unwrap_or(0);
-        if strongest == rank(Authority::Support) {
+        if self.reaches.iter().any(|r| r.authority == Authority::Support) {
             return true;
         }
-        let reaches_all = self.memberships.iter().all(|m| self.reaches.iter().any(|r| r.company == m.company_id));
-        let needed = if self.user.support {
-            rank(Authority::Support)
-        } else if self.memberships.iter().any(|m| m.holds(CompanyRole::OfficeAdmin)) {
-            rank(Authority::OfficeAdmin)
-        } else {
-            rank(Authority::UserAdmin)
-        };
-        reaches_all && strongest >= needed
+        // Company by company: each of the user's companies reached, with the
+        // authority that the user's place there needs.
+        self.memberships.iter().all(|m| {
+            let needed = if self.user.support {
+                Authority::Support
+            } else if m.holds(CompanyRole::OfficeAdmin) {
+                Authority::OfficeAdmin
+            } else {
+                Authority::UserAdmin
+            };
+            self.through(&m.company_id).is_some_and(|r| rank(r.authority) >= rank(needed))
+        })
     }
 
     /// How the administrator reaches `company`, if it is one of the user's within reach.

@@ -246,6 +246,12 @@ pub fn set_rights(
     company: &CompanyReach,
     change: RightsChange,
 ) -> Result<UserDetail> {
+    // Only in a company the user belongs to: adding someone to another
+    // company is customer service's (and would move them beyond the reach
+    // of their own administrators).
+    if user.through(company.company()).is_none() && company.authority() != Authority::Support {
+        return Err(Error::NotFound("user"));
+    }
     let mut rights = change.rights.iter().map(|r| AccessRight::parse(r)).collect::<Result<Vec<_>>>()?;
     let mut roles = change.roles.iter().map(|r| CompanyRole::parse(r)).collect::<Result<Vec<_>>>()?;
     rights.sort();
