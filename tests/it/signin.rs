@@ -314,6 +314,9 @@ async fn attempts_from_one_address_are_throttled() {
     let db = TestDb::sqlite();
     let server = db.serve("[sign_in]\nattempts_per_minute_per_address = 3");
     let rp = maija_and_ledger(&server).await;
+    // The throttle counts in fixed one-minute windows: start at the start of one.
+    let now = server.state.clock.now();
+    server.state.clock.advance(60 - now.rem_euclid(60));
     let pages = PageClient::new(&server.base);
     let url = authorization_request(&rp, &[]).url;
     for (n, email) in ["a@example.com", "b@example.com", "c@example.com"].iter().enumerate() {
