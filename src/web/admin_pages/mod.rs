@@ -334,15 +334,18 @@ struct UserPage {
     has_national_id: bool,
 }
 
-fn render_user(
-    company: &str,
-    detail: UserDetail,
+/// What a page about one user shows around its content: the texts, the
+/// form token, a refused form's notice or what a form did, and the status.
+struct Frame {
     t: PageTexts,
     csrf: String,
     notice: Option<String>,
     done: Option<String>,
     status: StatusCode,
-) -> HttpResponse {
+}
+
+fn render_user(company: &str, detail: UserDetail, frame: Frame) -> HttpResponse {
+    let Frame { t, csrf, notice, done, status } = frame;
     let user = detail.user;
     let here = detail.memberships.iter().find(|m| m.company_id.as_str() == company);
     let holds = |role: CompanyRole| here.is_some_and(|m| m.holds(role));
@@ -391,11 +394,18 @@ fn done_text(t: &PageTexts, done: Option<String>) -> Option<String> {
     })
 }
 
-/// Shows the user page, after a form or not.
-async fn show_user(
+/// What one of the pages about a user shows.
+enum AboutUser {
+    User(UserDetail),
+    Invitation(InvitationView),
+}
+
+/// Shows one of the pages about a user (`kind`), after a form or not.
+async fn show_about_user(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     session: Session,
+    kind: UserPageKind,
     segments: (String, String),
     notice: Option<(StatusCode, String)>,
     done: Option<String>,
@@ -403,9 +413,11 @@ async fn show_user(
     let t = PageTexts::for_request(req, None);
     let (company, user) = segments;
     let shown_company = company.clone();
-    let shown = as_admin(req, state, session, move |ctx, now, admin| {
-        let (_, reached) = user_in_company(ctx, now, admin, &company, &user)?;
-        Ok(users::get(&reached))
+    let shown = as_admin(req, state, session, move |ctx, now, admin| match kind {
+        UserPageKind::User => {
+            user_in_company(ctx, now, admin, &company, &user).map(|(_, reached)| AboutUser::User(users::get(&reached)))
+        }
+        UserPageKind::Invitation => invitation_view(ctx, now, admin, &company, &user).map(AboutUser::Invitation),
     })
     .await;
     let (status, notice) = match notice {
@@ -414,7 +426,13 @@ async fn show_user(
     };
     let done = done_text(&t, done);
     match (shown, csrf_for(state, req)) {
-        (Ok(detail), Ok(csrf)) => render_user(&shown_company, detail, t, csrf, notice, done, status),
+        (Ok(shown), Ok(csrf)) => {
+            let frame = Frame { t, csrf, notice, done, status };
+            match shown {
+                AboutUser::User(detail) => render_user(&shown_company, detail, frame),
+                AboutUser::Invitation(view) => render_invitation(&shown_company, view, frame),
+            }
+        }
         (Err(e), _) | (_, Err(e)) => error_page(&e, &t),
     }
 }
@@ -427,7 +445,8 @@ pub async fn show_user_page(
     path: web::Path<(String, String)>,
     query: web::Query<DoneQuery>,
 ) -> HttpResponse {
-    show_user(&req, &state, signed_in.session, path.into_inner(), None, query.into_inner().done).await
+    let done = query.into_inner().done;
+    show_about_user(&req, &state, signed_in.session, UserPageKind::User, path.into_inner(), None, done).await
 }
 
 /// The two pages about one user, whose forms [`user_form`] runs.
@@ -485,10 +504,7 @@ async fn user_form<T: Send + 'static>(
         Err(e) => {
             let t = PageTexts::for_request(&req, None);
             match form_notice(&e, &t) {
-                Some(notice) if kind == UserPageKind::User => {
-                    Err(show_user(&req, &state, session, segments, Some(notice), None).await)
-                }
-                Some(notice) => Err(show_invitation(&req, &state, session, segments, Some(notice), None).await),
+                Some(notice) => Err(show_about_user(&req, &state, session, kind, segments, Some(notice), None).await),
                 None => Err(error_page(&e, &t)),
             }
         }
@@ -656,53 +672,31 @@ fn invitation_view(
     Ok(InvitationView { detail: users::get(&reached), last, may_invite })
 }
 
-async fn show_invitation(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    session: Session,
-    segments: (String, String),
-    notice: Option<(StatusCode, String)>,
-    done: Option<String>,
-) -> HttpResponse {
-    let t = PageTexts::for_request(req, None);
-    let (company, user) = segments;
-    let shown_company = company.clone();
-    let shown =
-        as_admin(req, state, session, move |ctx, now, admin| invitation_view(ctx, now, admin, &company, &user)).await;
-    let (status, notice) = match notice {
-        Some((status, text)) => (status, Some(text)),
-        None => (StatusCode::OK, None),
+fn render_invitation(company: &str, view: InvitationView, frame: Frame) -> HttpResponse {
+    let Frame { t, csrf, notice, done, status } = frame;
+    let user = view.detail.user;
+    let live = view.last.as_ref().is_some_and(|l| l.state.is_live());
+    let code_entered = view.last.as_ref().is_some_and(|l| l.state == InvitationState::CodeEntered);
+    let last = view
+        .last
+        .map(|l| LastInvitation { state: t.get(state_key(l.state)).to_owned(), expires: date_time(l.expires_at) });
+    let body = InvitationPage {
+        csrf,
+        notice,
+        done,
+        company_id: company.to_owned(),
+        user_id: user.id.as_str().to_owned(),
+        name: user.name,
+        // Where the codes go: the communication contacts.
+        email: user.communication.email.as_str().to_owned(),
+        phone: user.communication.phone.map(|p| p.as_str().to_owned()).unwrap_or_default(),
+        support_must_reinvite: (!view.may_invite).then(|| t.texts.refusal(&Refusal::SupportMustReinvite)),
+        last,
+        live,
+        code_entered,
+        t,
     };
-    let done = done_text(&t, done);
-    match (shown, csrf_for(state, req)) {
-        (Ok(view), Ok(csrf)) => {
-            let user = view.detail.user;
-            let live = view.last.as_ref().is_some_and(|l| l.state.is_live());
-            let code_entered = view.last.as_ref().is_some_and(|l| l.state == InvitationState::CodeEntered);
-            let last = view.last.map(|l| LastInvitation {
-                state: t.get(state_key(l.state)).to_owned(),
-                expires: date_time(l.expires_at),
-            });
-            let body = InvitationPage {
-                csrf,
-                notice,
-                done,
-                company_id: shown_company,
-                user_id: user.id.as_str().to_owned(),
-                name: user.name,
-                // Where the codes go: the communication contacts.
-                email: user.communication.email.as_str().to_owned(),
-                phone: user.communication.phone.map(|p| p.as_str().to_owned()).unwrap_or_default(),
-                support_must_reinvite: (!view.may_invite).then(|| t.texts.refusal(&Refusal::SupportMustReinvite)),
-                last,
-                live,
-                code_entered,
-                t,
-            };
-            page(status, &body)
-        }
-        (Err(e), _) | (_, Err(e)) => error_page(&e, &t),
-    }
+    page(status, &body)
 }
 
 #[get("/admin/companies/{company_id}/users/{user_id}/invitation")]
@@ -713,7 +707,8 @@ pub async fn show_invitation_page(
     path: web::Path<(String, String)>,
     query: web::Query<DoneQuery>,
 ) -> HttpResponse {
-    show_invitation(&req, &state, signed_in.session, path.into_inner(), None, query.into_inner().done).await
+    let done = query.into_inner().done;
+    show_about_user(&req, &state, signed_in.session, UserPageKind::Invitation, path.into_inner(), None, done).await
 }
 
 #[derive(Deserialize)]
