@@ -4,7 +4,7 @@ use portti::crypto::totp;
 use portti::domain::recovery_codes;
 
 use crate::support::fixtures::{
-    CALLBACK, NEW_PASSWORD, PASSWORD, authorization_request, code_of, confidential_client, http, person, relying_party,
+    CALLBACK, NEW_PASSWORD, PASSWORD, authorization_request, confidential_client, exchange, http, person, relying_party,
 };
 use crate::support::now;
 use crate::support::pages::{Landing, PageClient, element_text};
@@ -186,13 +186,7 @@ async fn changing_the_password_ends_the_other_sessions() {
     // An application holds a refresh token from before the change.
     let offline = authorization_request(&rp, &["offline_access"]);
     let callback = elsewhere.open(&offline.url).await.left();
-    let tokens = rp
-        .exchange_code(code_of(&callback, &offline))
-        .unwrap()
-        .set_pkce_verifier(offline.verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let tokens = exchange(&rp, &callback, &offline).await;
 
     let form = |current: &'static str, new: &'static str, confirm: &'static str| {
         [("current_password", current), ("new_password", new), ("confirm_password", confirm)]

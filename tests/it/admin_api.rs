@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::oidc::payload;
 use crate::support::fixtures::{
-    PASSWORD, Rp, authorization_request, code_of, confidential_client, http, relying_party,
+    PASSWORD, Rp, authorization_request, confidential_client, exchange, http, relying_party,
 };
 use crate::support::messages::delivered;
 use crate::support::pages::PageClient;
@@ -61,13 +61,7 @@ pub async fn admin_token(server: &TestServer, rp: &Rp, email: &str) -> String {
     let pages = PageClient::new(&server.base);
     let request = authorization_request(rp, &["admin"]);
     let (callback, _, _) = first_sign_in(&pages, &request.url, email).await;
-    let tokens = rp
-        .exchange_code(code_of(&callback, &request))
-        .unwrap()
-        .set_pkce_verifier(request.verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let tokens = exchange(rp, &callback, &request).await;
     tokens.access_token().secret().clone()
 }
 

@@ -14,7 +14,7 @@ use portti::domain::first_run;
 use portti::store::schema::{clients, companies, users};
 
 use crate::admin_pages::{member, sign_in_from_admin};
-use crate::support::fixtures::{CALLBACK, authorization_request, code_of, http, relying_party};
+use crate::support::fixtures::{CALLBACK, authorization_request, exchange, relying_party};
 use crate::support::pages::{PageClient, element_text};
 use crate::support::{TestDb, served_on_both_backends};
 
@@ -118,13 +118,7 @@ async fn customer_service_sets_up_a_company_a_user_and_an_application_on_the_pag
     // Signed in already: only the consent, as for any application not first-party.
     let (_, _, consent) = page.page();
     let callback = pages.submit(&consent, "/consent", &[("decision", "allow")]).await.left();
-    let tokens = rp
-        .exchange_code(code_of(&callback, &request))
-        .unwrap()
-        .set_pkce_verifier(request.verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let tokens = exchange(&rp, &callback, &request).await;
     let claims: &CoreIdTokenClaims =
         tokens.id_token().unwrap().claims(&rp.id_token_verifier(), &request.nonce).unwrap();
     assert_eq!(claims.email().map(|e| e.as_str()), Some("support@example.com"));

@@ -8,7 +8,9 @@ use openidconnect::{
     TokenResponse,
 };
 
-use crate::support::fixtures::{authorization_request, code_of, confidential_client, http, person, relying_party};
+use crate::support::fixtures::{
+    authorization_request, code_of, confidential_client, exchange, http, person, relying_party,
+};
 use crate::support::pages::{PageClient, query_param};
 use crate::support::sign_in::first_sign_in;
 use crate::support::{TestDb, TestServer};
@@ -120,13 +122,7 @@ async fn relying_party_signs_in_refreshes_and_signs_out(db: &TestDb) {
     // A fresh sign-in (single sign-on: no pages) to exercise refresh, introspection, revocation.
     let request = authorization_request(&rp, &["email", "offline_access"]);
     let callback = pages.open(&request.url).await.left();
-    let tokens = rp
-        .exchange_code(code_of(&callback, &request))
-        .unwrap()
-        .set_pkce_verifier(request.verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let tokens = exchange(&rp, &callback, &request).await;
     let first_refresh = tokens.refresh_token().unwrap().clone();
     let rotated = rp.exchange_refresh_token(&first_refresh).unwrap().request_async(&http()).await.unwrap();
     let second_refresh = rotated.refresh_token().unwrap().clone();
@@ -149,25 +145,13 @@ async fn relying_party_signs_in_refreshes_and_signs_out(db: &TestDb) {
     // Without offline_access there is no refresh token.
     let request = authorization_request(&rp, &["email"]);
     let callback = pages.open(&request.url).await.left();
-    let online = rp
-        .exchange_code(code_of(&callback, &request))
-        .unwrap()
-        .set_pkce_verifier(request.verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let online = exchange(&rp, &callback, &request).await;
     assert!(online.refresh_token().is_none());
 
     // Revocation (RFC 7009).
     let request = authorization_request(&rp, &["offline_access"]);
     let callback = pages.open(&request.url).await.left();
-    let tokens = rp
-        .exchange_code(code_of(&callback, &request))
-        .unwrap()
-        .set_pkce_verifier(request.verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let tokens = exchange(&rp, &callback, &request).await;
     // (openidconnect refuses a plain-http revocation URL, so this one is a plain form POST.)
     let revoked = http()
         .post(format!("{}/revoke", server.base))

@@ -7,7 +7,7 @@ use portti::crypto::totp;
 use portti::store::schema::outbox;
 
 use crate::support::fixtures::{
-    CALLBACK, NEW_PASSWORD, PASSWORD, authorization_request, code_of, confidential_client, http, maija_and_ledger,
+    CALLBACK, NEW_PASSWORD, PASSWORD, authorization_request, confidential_client, exchange, http, maija_and_ledger,
     person, relying_party,
 };
 use crate::support::messages::{delivered, reset_link};
@@ -38,13 +38,7 @@ async fn a_reset_by_email_link_leads_back_to_the_application_and_ends_old_sessio
     let request = authorization_request(&rp, &["offline_access"]);
     let (callback, totp_secret, _, enrolled_at) =
         first_sign_in_at(&old_device, &request.url, "maija@example.com").await;
-    let old_tokens = rp
-        .exchange_code(code_of(&callback, &request))
-        .unwrap()
-        .set_pkce_verifier(request.verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let old_tokens = exchange(&rp, &callback, &request).await;
 
     // Forgot the password on another.
     let pages = PageClient::new(&server.base);

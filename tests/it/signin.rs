@@ -4,7 +4,7 @@ use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use portti::crypto::totp;
 
 use crate::support::fixtures::{
-    CALLBACK, PASSWORD, authorization_request, code_of, confidential_client, http, maija_and_ledger, person,
+    CALLBACK, PASSWORD, authorization_request, confidential_client, exchange, http, maija_and_ledger, person,
     relying_party,
 };
 use crate::support::now;
@@ -175,13 +175,7 @@ async fn sessions_sign_in_once_for_every_application_until_they_time_out() {
     // First-party payroll: single sign-on, no consent page, ES256 tokens.
     let request = authorization_request(&payroll, &["email"]);
     let callback = pages.open(&request.url).await.left();
-    let tokens = payroll
-        .exchange_code(code_of(&callback, &request))
-        .unwrap()
-        .set_pkce_verifier(request.verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let tokens = exchange(&payroll, &callback, &request).await;
     let id_token = tokens.id_token().unwrap();
     assert_eq!(
         *id_token.signing_alg().unwrap(),

@@ -1,7 +1,7 @@
 //! The people and clients tests start from, and a relying party to drive
 //! Portti with: the `openidconnect` crate over a real loopback socket.
 
-use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType};
+use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType, CoreTokenResponse};
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, IntrospectionUrl, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RevocationUrl,
@@ -102,6 +102,16 @@ pub fn authorization_request(rp: &Rp, scopes: &[&str]) -> Request {
     }
     let (url, state, nonce) = builder.set_pkce_challenge(challenge).url();
     Request { url: url.to_string(), state, nonce, verifier }
+}
+
+/// The relying party's code exchange for the callback of `request`, with its PKCE verifier.
+pub async fn exchange(rp: &Rp, callback: &str, request: &Request) -> CoreTokenResponse {
+    rp.exchange_code(code_of(callback, request))
+        .unwrap()
+        .set_pkce_verifier(PkceCodeVerifier::new(request.verifier.secret().clone()))
+        .request_async(&http())
+        .await
+        .unwrap()
 }
 
 pub fn code_of(callback: &str, request: &Request) -> AuthorizationCode {
