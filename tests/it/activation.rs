@@ -6,17 +6,17 @@
 
 use diesel::prelude::*;
 use portti::AppState;
-use portti::domain::access::{AccessRight, CompanyRole};
+use portti::domain::access::CompanyRole;
 use portti::domain::admin::invitations::{self, Invitation, InvitationContext};
 use portti::domain::admin::reach;
 use portti::domain::company::add_company;
 use portti::domain::ids::{CompanyId, UserId};
 use portti::domain::refusal::Refusal;
-use portti::domain::user::{MembershipInput, NewUserInput, add_user};
 use portti::i18n::{Lang, Texts};
 use portti::store::schema::invitations as invitation_rows;
 use serde_json::{Value, json};
 
+use crate::support::fixtures::member_with_password;
 use crate::support::messages::{delivered, reset_link};
 use crate::support::pages::PageClient;
 use crate::support::{TestDb, TestServer, served_on_both_backends};
@@ -42,32 +42,10 @@ pub struct Invited {
     pub invitee: UserId,
 }
 
-fn member(
-    state: &AppState,
-    email: &str,
-    company: &CompanyId,
-    roles: Vec<CompanyRole>,
-    password: Option<&str>,
-) -> UserId {
-    let input = NewUserInput {
-        email: email.to_owned(),
-        name: email.split('@').next().unwrap().to_owned(),
-        phone: Some("+46701234567".to_owned()),
-        password: password.map(str::to_owned),
-        memberships: vec![MembershipInput {
-            company_id: company.clone(),
-            roles,
-            rights: vec![AccessRight::parse("ledger").unwrap()],
-        }],
-        ..Default::default()
-    };
-    add_user(&state.store, &state.keys, 1, input).unwrap().user.id
-}
-
 pub fn company_with_invitee(state: &AppState, password: Option<&str>) -> Invited {
     let company = add_company(&state.store, 1, "Asiakas Oy", None).unwrap().id;
-    let admin = member(state, "kh@example.com", &company, vec![CompanyRole::UserAdmin], None);
-    let invitee = member(state, "john@example.com", &company, vec![], password);
+    let admin = member_with_password(state, "kh@example.com", &company, vec![CompanyRole::UserAdmin], false, None);
+    let invitee = member_with_password(state, "john@example.com", &company, vec![], false, password);
     Invited { company, admin, invitee }
 }
 

@@ -7,18 +7,14 @@
 
 use diesel::prelude::*;
 use openidconnect::OAuth2TokenResponse;
-use portti::AppState;
-use portti::domain::access::{AccessRight, CompanyRole};
+use portti::domain::access::CompanyRole;
 use portti::domain::company::add_company;
-use portti::domain::ids::{CompanyId, UserId};
-use portti::domain::user::{MembershipInput, NewUserInput, add_user};
+use portti::domain::ids::CompanyId;
 use portti::store::schema::{audit_events, clients, companies, invitations, users};
 use serde_json::{Value, json};
 
 use crate::oidc::payload;
-use crate::support::fixtures::{
-    PASSWORD, Rp, authorization_request, confidential_client, exchange, http, relying_party,
-};
+use crate::support::fixtures::{Rp, authorization_request, confidential_client, exchange, http, member, relying_party};
 use crate::support::messages::delivered;
 use crate::support::pages::PageClient;
 use crate::support::sign_in::first_sign_in;
@@ -31,24 +27,6 @@ served_on_both_backends!(
     support_posts_announcements_that_the_sign_in_pages_show,
     support_adds_companies_and_registers_applications,
 );
-
-/// A person with a password in a company, with roles and the ledger right.
-pub fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>, support: bool) -> UserId {
-    let input = NewUserInput {
-        email: email.to_owned(),
-        name: email.split('@').next().unwrap().to_owned(),
-        phone: Some("+46701234567".to_owned()),
-        password: Some(PASSWORD.to_owned()),
-        support,
-        memberships: vec![MembershipInput {
-            company_id: company.clone(),
-            roles,
-            rights: vec![AccessRight::parse("ledger").unwrap()],
-        }],
-        ..Default::default()
-    };
-    add_user(&state.store, &state.keys, 1, input).unwrap().user.id
-}
 
 /// The first-party administration client.
 pub async fn console(server: &TestServer) -> Rp {

@@ -5,38 +5,18 @@
 //! generates a verification code. Another company's administrator finds
 //! none of it; a person without a role is refused.
 
-use portti::AppState;
 use portti::crypto::totp;
-use portti::domain::access::{AccessRight, CompanyRole};
+use portti::domain::access::CompanyRole;
 use portti::domain::company::add_company;
-use portti::domain::ids::CompanyId;
-use portti::domain::user::{MembershipInput, NewUserInput, add_user};
 use serde_json::json;
 
 use crate::activation::{APP_TOML, app_post, sign_up_code};
-use crate::support::fixtures::PASSWORD;
+use crate::support::fixtures::{PASSWORD, member};
 use crate::support::pages::{PageClient, element_text};
 use crate::support::sign_in::sign_in;
 use crate::support::{TestDb, now, served_on_both_backends};
 
 served_on_both_backends!(an_administrator_adds_and_invites_a_user_on_the_pages);
-
-/// A person with a password in a company, with these roles.
-pub fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>) {
-    let input = NewUserInput {
-        email: email.to_owned(),
-        name: email.split('@').next().unwrap().to_owned(),
-        phone: Some("+46701234567".to_owned()),
-        password: Some(PASSWORD.to_owned()),
-        memberships: vec![MembershipInput {
-            company_id: company.clone(),
-            roles,
-            rights: vec![AccessRight::parse("ledger").unwrap()],
-        }],
-        ..Default::default()
-    };
-    add_user(&state.store, &state.keys, 1, input).unwrap();
-}
 
 /// Opens `/admin` without a session: the hosted sign-in (first time:
 /// enrolment, recovery codes, terms), which ends back on `/admin`.
@@ -67,9 +47,9 @@ async fn an_administrator_adds_and_invites_a_user_on_the_pages(db: &TestDb) {
     let state = &server.state;
     let company = add_company(&state.store, 1, "Asiakas Oy", None).unwrap();
     let other = add_company(&state.store, 1, "Muu Oy", None).unwrap();
-    member(state, "kh@example.com", &company.id, vec![CompanyRole::UserAdmin]);
-    member(state, "muu@example.com", &other.id, vec![CompanyRole::UserAdmin]);
-    member(state, "employee@example.com", &company.id, vec![]);
+    member(state, "kh@example.com", &company.id, vec![CompanyRole::UserAdmin], false);
+    member(state, "muu@example.com", &other.id, vec![CompanyRole::UserAdmin], false);
+    member(state, "employee@example.com", &company.id, vec![], false);
     let company_path = format!("/admin/companies/{}", company.id.as_str());
 
     let pages = PageClient::new(&server.base);

@@ -623,7 +623,7 @@ async fn an_administrator_invites_a_foreign_user_who_activates_in_the_browser() 
     let server = db.serve(crate::activation::APP_TOML);
     let company = portti::domain::company::add_company(&server.state.store, 1, "Asiakas Oy", None).unwrap();
     let user_admin = vec![portti::domain::access::CompanyRole::UserAdmin];
-    crate::admin_pages::member(&server.state, "kh@example.com", &company.id, user_admin);
+    crate::support::fixtures::member(&server.state, "kh@example.com", &company.id, user_admin, false);
     let pages = crate::support::pages::PageClient::new(&server.base);
     let (secret, enrolled_at) = crate::admin_pages::sign_in_from_admin(&pages, "kh@example.com").await;
 

@@ -31,7 +31,7 @@ async fn an_invited_foreign_user_ends_up_signing_in_with_the_phone(db: &TestDb) 
 
     // The administrator, in their first-party console: the invitation, through the admin API.
     let user_admin = vec![portti::domain::access::CompanyRole::UserAdmin];
-    admin_api::member(state, "kh2@example.com", &invited.company, user_admin, false);
+    crate::support::fixtures::member(state, "kh2@example.com", &invited.company, user_admin, false);
     let console = admin_api::console(&server).await;
     let admin = admin_api::admin_token(&server, &console, "kh2@example.com").await;
     let path = format!("/users/{}/invitations", invited.invitee.as_str());

@@ -5,7 +5,6 @@
 //! domain, on both backends (the admin API and pages come next).
 
 use diesel::prelude::*;
-use portti::AppState;
 use portti::domain::access::{AccessRight, CompanyRole};
 use portti::domain::admin::invitations::{self, InvitationContext, InvitationState};
 use portti::domain::admin::reach;
@@ -15,6 +14,7 @@ use portti::domain::user::{MembershipInput, NewUserInput, add_user};
 use portti::error::{Error, Refusal};
 use portti::store::schema::{invitations as invitation_rows, outbox};
 
+use crate::support::fixtures::member;
 use crate::support::{TestDb, on_both_backends};
 
 on_both_backends!(
@@ -23,22 +23,6 @@ on_both_backends!(
     a_user_administrator_cannot_change_where_an_office_admins_codes_go,
     one_companys_administrator_cannot_change_a_person_who_belongs_elsewhere_too,
 );
-
-fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>, support: bool) -> UserId {
-    let input = NewUserInput {
-        email: email.to_owned(),
-        name: email.split('@').next().unwrap().to_owned(),
-        phone: Some("+46701234567".to_owned()),
-        support,
-        memberships: vec![MembershipInput {
-            company_id: company.clone(),
-            roles,
-            rights: vec![AccessRight::parse("ledger").unwrap()],
-        }],
-        ..Default::default()
-    };
-    add_user(&state.store, &state.keys, 1, input).unwrap().user.id
-}
 
 fn an_administrator_within_reach_invites_re_invites_and_cancels(db: &TestDb) {
     let state = db.open("");

@@ -13,8 +13,8 @@ use portti::domain::access::CompanyRole;
 use portti::domain::first_run;
 use portti::store::schema::{clients, companies, users};
 
-use crate::admin_pages::{member, sign_in_from_admin};
-use crate::support::fixtures::{CALLBACK, authorization_request, exchange, relying_party};
+use crate::admin_pages::sign_in_from_admin;
+use crate::support::fixtures::{CALLBACK, authorization_request, exchange, member, relying_party};
 use crate::support::pages::{PageClient, element_text};
 use crate::support::{TestDb, served_on_both_backends};
 
@@ -142,7 +142,7 @@ async fn customer_service_sets_up_a_company_a_user_and_an_application_on_the_pag
     // A user administrator sees none of the support forms, and is refused them.
     let company = state.store.read(|r| r.all_companies()).unwrap().remove(0);
     assert_eq!(company.id.as_str(), company_id);
-    member(state, "kh@example.com", &company.id, vec![CompanyRole::UserAdmin]);
+    member(state, "kh@example.com", &company.id, vec![CompanyRole::UserAdmin], false);
     let kh = PageClient::new(&server.base);
     sign_in_from_admin(&kh, "kh@example.com").await;
     let (_, _, kh_home) = kh.open("/admin").await.page();

@@ -8,9 +8,10 @@ use openidconnect::{
     Scope,
 };
 use portti::AppState;
+use portti::domain::access::CompanyRole;
 use portti::domain::client::{ClientKind, NewClient, add_client};
 use portti::domain::company::add_company;
-use portti::domain::ids::UserId;
+use portti::domain::ids::{CompanyId, UserId};
 use portti::domain::user::{MembershipInput, NewUserInput, add_user};
 
 use super::TestServer;
@@ -22,6 +23,38 @@ pub const CALLBACK: &str = "https://rp.example/callback";
 pub const NEW_PASSWORD: &str = "kuusi kissaa kiipesi puuhun";
 
 pub type Rp = CoreClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// A person in a company, with these roles and the ledger right, the
+/// phone +46701234567 and the password [`PASSWORD`]; `support` makes them
+/// customer service.
+pub fn member(state: &AppState, email: &str, company: &CompanyId, roles: Vec<CompanyRole>, support: bool) -> UserId {
+    member_with_password(state, email, company, roles, support, Some(PASSWORD))
+}
+
+/// [`member`] with another password, or none (a person who has not set one yet).
+pub fn member_with_password(
+    state: &AppState,
+    email: &str,
+    company: &CompanyId,
+    roles: Vec<CompanyRole>,
+    support: bool,
+    password: Option<&str>,
+) -> UserId {
+    let input = NewUserInput {
+        email: email.to_owned(),
+        name: email.split('@').next().unwrap().to_owned(),
+        phone: Some("+46701234567".to_owned()),
+        password: password.map(str::to_owned),
+        support,
+        memberships: vec![MembershipInput {
+            company_id: company.clone(),
+            roles,
+            rights: vec![portti::domain::access::AccessRight::parse("ledger").unwrap()],
+        }],
+        ..Default::default()
+    };
+    add_user(&state.store, &state.keys, 1, input).unwrap().user.id
+}
 
 /// A user with a password, a phone and the ledger right in a company.
 pub fn person(state: &AppState, email: &str) -> UserId {
