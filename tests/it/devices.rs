@@ -106,10 +106,18 @@ async fn signed_in_app(db: &TestDb) -> SignedInApp {
     let grants: Vec<String> = ["authorization_code", "refresh_token", JWT_BEARER].map(str::to_owned).to_vec();
     let app = NewClient::parse("app", ClientKind::Public, &[CALLBACK.to_owned()], &[], &grants, true, None).unwrap();
     add_client(&server.state.store, 1, app).unwrap();
-    let rp = relying_party(&server, "app", None).await;
     let pages = PageClient::new(&server.base);
+    let tokens = app_first_sign_in(&server, &pages, "maija@example.com").await;
+    SignedInApp { server, user, pages, tokens }
+}
+
+/// The app's first sign-in on the hosted pages (password, authenticator
+/// enrolment, terms) in `pages`, and its code exchange with PKCE as the
+/// public client `app`; the token answer.
+pub async fn app_first_sign_in(server: &TestServer, pages: &PageClient, email: &str) -> Value {
+    let rp = relying_party(server, "app", None).await;
     let request = authorization_request(&rp, &["offline_access"]);
-    let (callback, _, _) = first_sign_in(&pages, &request.url, "maija@example.com").await;
+    let (callback, _, _) = first_sign_in(pages, &request.url, email).await;
     let code = query_param(&callback, "code").unwrap();
     let form = [
         ("grant_type", "authorization_code"),
@@ -118,9 +126,9 @@ async fn signed_in_app(db: &TestDb) -> SignedInApp {
         ("client_id", "app"),
         ("code_verifier", request.verifier.secret().as_str()),
     ];
-    let (status, tokens) = token(&server, &form, Some(CURRENT)).await;
+    let (status, tokens) = token(server, &form, Some(CURRENT)).await;
     assert_eq!(status, 200, "{tokens}");
-    SignedInApp { server, user, pages, tokens }
+    tokens
 }
 
 /// A request to the token endpoint, as the app sends it.

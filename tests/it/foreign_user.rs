@@ -12,11 +12,10 @@ use serde_json::{Value, json};
 
 use crate::activation::{app_post, company_with_invitee, last_sms_code, sign_up_code};
 use crate::admin_api;
-use crate::devices::{APP, CURRENT, JWT_BEARER, Phone, api, jwt_bearer, token};
-use crate::support::fixtures::{CALLBACK, PASSWORD, authorization_request, relying_party};
+use crate::devices::{APP, CURRENT, JWT_BEARER, Phone, api, app_first_sign_in, jwt_bearer};
+use crate::support::fixtures::{CALLBACK, PASSWORD};
 use crate::support::messages::{delivered, reset_link};
-use crate::support::pages::{PageClient, query_param};
-use crate::support::sign_in::first_sign_in;
+use crate::support::pages::PageClient;
 use crate::support::{TestDb, served_on_both_backends};
 
 served_on_both_backends!(an_invited_foreign_user_ends_up_signing_in_with_the_phone);
@@ -66,19 +65,7 @@ async fn an_invited_foreign_user_ends_up_signing_in_with_the_phone(db: &TestDb) 
     assert_eq!(state_of(), "password_set");
 
     // The app signs in on the hosted pages: password, authenticator enrolment, terms.
-    let rp = relying_party(&server, "app", None).await;
-    let request = authorization_request(&rp, &["offline_access"]);
-    let (callback, _, _) = first_sign_in(&pages, &request.url, "john@example.com").await;
-    let code = query_param(&callback, "code").unwrap();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", CALLBACK),
-        ("client_id", "app"),
-        ("code_verifier", request.verifier.secret().as_str()),
-    ];
-    let (status, tokens) = token(&server, &form, Some(CURRENT)).await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = app_first_sign_in(&server, &pages, "john@example.com").await;
 
     // The device key: registering it completes the invitation.
     let phone = Phone::new();
