@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{as_admin, csrf_for, form_notice};
+use super::{as_admin, csrf_for, done_text, form_notice, split_notice};
 use crate::AppState;
 use crate::clock::UnixSeconds;
 use crate::domain::admin::announcements::{self, Announcement};
@@ -87,14 +87,6 @@ fn home_view(ctx: &AdminContext<'_>, now: UnixSeconds, admin: &Administrator) ->
     Ok(HomeView { companies, support: admin.is_support(), announcements })
 }
 
-/// The text of what a form did, from `?done=`.
-fn done_text(t: &PageTexts, done: Option<&str>) -> Option<String> {
-    done.map(|what| match what {
-        "announcement_posted" => t.get("admin.announcement_posted").to_owned(),
-        _ => t.get("admin.saved").to_owned(),
-    })
-}
-
 /// Shows the home page, after a form or not.
 async fn home(
     req: &HttpRequest,
@@ -115,10 +107,7 @@ async fn home(
         Ok(csrf) => csrf,
         Err(e) => return error_page(&e, &t),
     };
-    let (status, notice) = match notice {
-        Some((status, text)) => (status, Some(text)),
-        None => (StatusCode::OK, None),
-    };
+    let (status, notice) = split_notice(notice);
     let body = HomePage {
         csrf,
         notice,

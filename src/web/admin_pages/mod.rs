@@ -242,7 +242,7 @@ pub async fn show_company(
     .await;
     match (shown, csrf_for(&state, &req)) {
         (Ok(view), Ok(csrf)) => {
-            let done = done_text(&t, done);
+            let done = done_text(&t, done.as_deref());
             let forms = CompanyForms { q: q.unwrap_or_default(), typed: NewUserForm::default(), notice: None, done };
             render_company(view, t, csrf, forms, StatusCode::OK)
         }
@@ -378,11 +378,20 @@ pub struct DoneQuery {
     done: Option<String>,
 }
 
+/// A refused form's status and notice; without one, `200`.
+fn split_notice(notice: Option<(StatusCode, String)>) -> (StatusCode, Option<String>) {
+    match notice {
+        Some((status, text)) => (status, Some(text)),
+        None => (StatusCode::OK, None),
+    }
+}
+
 /// The text of what a form did, from `?done=`.
-fn done_text(t: &PageTexts, done: Option<String>) -> Option<String> {
+fn done_text(t: &PageTexts, done: Option<&str>) -> Option<String> {
     done.map(|what| {
-        match what.as_str() {
+        match what {
             "added" => t.get("admin.user_added"),
+            "announcement_posted" => t.get("admin.announcement_posted"),
             "company_added" => t.get("admin.company_added"),
             "rights" => t.get("admin.rights_saved"),
             "national_id" => t.get("admin.national_id_saved"),
@@ -420,11 +429,8 @@ async fn show_about_user(
         UserPageKind::Invitation => invitation_view(ctx, now, admin, &company, &user).map(AboutUser::Invitation),
     })
     .await;
-    let (status, notice) = match notice {
-        Some((status, text)) => (status, Some(text)),
-        None => (StatusCode::OK, None),
-    };
-    let done = done_text(&t, done);
+    let (status, notice) = split_notice(notice);
+    let done = done_text(&t, done.as_deref());
     match (shown, csrf_for(state, req)) {
         (Ok(shown), Ok(csrf)) => {
             let frame = Frame { t, csrf, notice, done, status };
