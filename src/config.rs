@@ -370,6 +370,8 @@ fn default_upstream_scopes() -> Vec<String> {
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     pub id: String,
+    /// The name people are shown; default the id.
+    pub name: Option<String>,
     pub secret: Option<String>,
     /// A file holding `secret`, instead of `secret`.
     pub secret_file: Option<PathBuf>,
@@ -782,6 +784,7 @@ fn client_from_config(client: ClientConfig) -> Result<NewClient> {
         client.first_party,
         client.alg.as_deref(),
     )
+    .and_then(|new| new.named(client.name.as_deref()))
     .map_err(|e| Error::Config(format!("client `{}`: {e}", client.id)))
 }
 

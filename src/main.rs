@@ -71,6 +71,9 @@ enum ClientCommand {
 struct ClientAdd {
     #[arg(long)]
     id: String,
+    /// The name people are shown (approval pages, the phone); default the id.
+    #[arg(long)]
+    name: Option<String>,
     /// The client secret (at least 32 characters).
     #[arg(long, conflicts_with = "public")]
     secret: Option<String>,
@@ -216,7 +219,8 @@ fn run(cli: Cli) -> Result<()> {
                 &args.grants,
                 args.first_party,
                 args.alg.as_deref(),
-            )?;
+            )?
+            .named(args.name.as_deref())?;
             let state = open()?;
             print(&add_client(&state.store, state.clock.now(), new)?)
         }

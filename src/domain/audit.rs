@@ -93,6 +93,13 @@ pub enum Event {
     CompanyAdded,
     /// Customer service registered an application.
     ClientRegistered,
+    /// The person approved a QR sign-in of the browser at `browser_address`
+    /// with their device, unlocked by `method`.
+    QrApproved { method: &'static str, browser_address: Option<String> },
+    /// The person declined a QR sign-in of the browser at `browser_address`.
+    QrDenied { browser_address: Option<String> },
+    /// The number picked on the phone was not the computer's: the QR code ended.
+    QrWrongNumber { browser_address: Option<String> },
 }
 
 impl Event {
@@ -134,6 +141,9 @@ impl Event {
             Event::AnnouncementPosted => "announcement_posted",
             Event::CompanyAdded => "company_added",
             Event::ClientRegistered => "client_registered",
+            Event::QrApproved { .. } => "qr_approved",
+            Event::QrDenied { .. } => "qr_denied",
+            Event::QrWrongNumber { .. } => "qr_wrong_number",
         }
     }
 
@@ -150,6 +160,12 @@ impl Event {
             Event::DeviceSignedIn { method } => Some(json!({ "amr": ["hwk", method, "mfa"] })),
             Event::AdminRefused { reason } => Some(json!({ "reason": reason })),
             Event::RightsChanged { roles, rights } => Some(json!({ "roles": roles, "rights": rights })),
+            Event::QrApproved { method, browser_address } => {
+                Some(json!({ "amr": ["hwk", method, "mfa"], "browser_address": browser_address }))
+            }
+            Event::QrDenied { browser_address } | Event::QrWrongNumber { browser_address } => {
+                Some(json!({ "browser_address": browser_address }))
+            }
             _ => None,
         }
     }

@@ -223,6 +223,7 @@ mod tests {
             grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             first_party: false,
             alg: SigningAlg::RS256,
+            name: None,
             created_at: 0,
         }
     }

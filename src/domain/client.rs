@@ -115,7 +115,12 @@ pub struct NewClient {
     pub grants: Vec<GrantType>,
     pub first_party: bool,
     pub alg: SigningAlg,
+    /// The name people are shown; `None` shows the id.
+    pub name: Option<String>,
 }
+
+/// The longest display name of an application.
+pub const MAX_CLIENT_NAME_LENGTH: usize = 100;
 
 /// A registered client as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -129,12 +134,19 @@ pub struct Client {
     pub grants: Vec<GrantType>,
     pub first_party: bool,
     pub alg: SigningAlg,
+    /// The name people are shown (the approval pages, the phone); `None` shows the id.
+    pub name: Option<String>,
     pub created_at: UnixSeconds,
 }
 
 impl Client {
     pub fn is_public(&self) -> bool {
         self.secret_digest.is_none()
+    }
+
+    /// The name people know the application by.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.id.as_str())
     }
 
     /// Whether `presented` is this client's secret (constant time).
@@ -202,7 +214,22 @@ impl NewClient {
             return Err(Error::InvalidRequest("authorization_code needs at least one --redirect-uri".to_owned()));
         }
         let alg = alg.map(SigningAlg::parse).transpose()?.unwrap_or(SigningAlg::RS256);
-        Ok(Self { id, kind, redirect_uris, post_logout_redirect_uris, grants, first_party, alg })
+        Ok(Self { id, kind, redirect_uris, post_logout_redirect_uris, grants, first_party, alg, name: None })
+    }
+
+    /// The same, shown to people as `name` (`portti client add --name`):
+    /// 1 to [`MAX_CLIENT_NAME_LENGTH`] characters without control
+    /// characters; `None` or blank shows the id.
+    pub fn named(self, name: Option<&str>) -> Result<Self> {
+        let name = name.map(str::trim).filter(|name| !name.is_empty());
+        if let Some(name) = name
+            && (name.chars().count() > MAX_CLIENT_NAME_LENGTH || name.chars().any(char::is_control))
+        {
+            return Err(Error::InvalidRequest(format!(
+                "a client name must be at most {MAX_CLIENT_NAME_LENGTH} characters without control characters"
+            )));
+        }
+        Ok(Self { name: name.map(str::to_owned), ..self })
     }
 }
 
@@ -301,6 +328,7 @@ fn client_record(new: NewClient, now: UnixSeconds) -> (Client, Option<String>) {
         grants: new.grants,
         first_party: new.first_party,
         alg: new.alg,
+        name: new.name,
         created_at: now,
     };
     (client, generated)
@@ -349,6 +377,17 @@ mod tests {
         assert_eq!(parse(ClientKind::Public, &[], &[jwt_bearer]).unwrap().grants, [GrantType::JwtBearer]);
         let refused = parse(confidential(), &[], &[jwt_bearer]).unwrap_err().to_string();
         assert!(refused.contains("only a public client"), "{refused}");
+    }
+
+    #[test]
+    fn a_name_is_shown_instead_of_the_id_when_given() {
+        let new = parse(confidential(), &["https://a.example/cb"], &[]).unwrap();
+        let (client, _) = client_record(new.clone().named(Some("  Ledger  ")).unwrap(), 0);
+        assert_eq!(client.display_name(), "Ledger");
+        let (client, _) = client_record(new.clone().named(Some(" ")).unwrap(), 0);
+        assert_eq!(client.display_name(), "app");
+        assert!(new.clone().named(Some(&"x".repeat(101))).is_err());
+        assert!(new.named(Some("a\u{7}b")).is_err());
     }
 
     #[test]

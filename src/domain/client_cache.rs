@@ -74,6 +74,7 @@ mod tests {
             grants: vec![GrantType::ClientCredentials],
             first_party: false,
             alg: SigningAlg::ES256,
+            name: None,
             created_at: 0,
         }
     }

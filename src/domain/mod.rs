@@ -27,6 +27,7 @@ pub mod national_id;
 pub mod notices;
 pub mod password_policy;
 pub mod password_reset;
+pub mod qr;
 pub mod recovery_codes;
 pub mod redirect;
 pub mod refusal;
@@ -36,6 +37,7 @@ pub mod signing_keys;
 pub mod throttle;
 pub mod token_status;
 pub mod user;
+pub mod user_agent;
 
 #[cfg(test)]
 mod tests {

@@ -150,6 +150,16 @@ pub enum Refusal {
     RightNameInvalid { input: String },
     /// The accounting office asked for is itself a client company of one.
     OfficeIsAClient { office: String },
+    /// The QR code expired, was used, or was answered already: show a new one.
+    QrExpired,
+    /// The phone has not approved the QR sign-in yet.
+    QrPending,
+    /// The QR sign-in was declined on the phone (or a wrong number was picked).
+    QrDenied,
+    /// The number picked on the phone is not the computer's: the QR code ends.
+    WrongNumber,
+    /// The approval's proof is not a fresh signature by one of the person's devices.
+    InvalidProof,
 }
 
 impl Refusal {
@@ -206,6 +216,11 @@ impl Refusal {
             Refusal::RoleUnknown { .. } => "invalid_role",
             Refusal::RightNameInvalid { .. } => "invalid_right",
             Refusal::OfficeIsAClient { .. } => "invalid_office",
+            Refusal::QrExpired => "qr_expired",
+            Refusal::QrPending => "qr_pending",
+            Refusal::QrDenied => "qr_denied",
+            Refusal::WrongNumber => "wrong_number",
+            Refusal::InvalidProof => "invalid_proof",
         }
     }
 
@@ -271,6 +286,11 @@ impl Refusal {
             Refusal::RoleUnknown { .. } => "role_unknown",
             Refusal::RightNameInvalid { .. } => "right_name_invalid",
             Refusal::OfficeIsAClient { .. } => "office_is_a_client",
+            Refusal::QrExpired => "qr_expired",
+            Refusal::QrPending => "qr_pending",
+            Refusal::QrDenied => "qr_denied",
+            Refusal::WrongNumber => "wrong_number",
+            Refusal::InvalidProof => "invalid_proof",
         }
     }
 
@@ -389,6 +409,11 @@ impl Refusal {
             Refusal::RoleUnknown { input: "owner".into() },
             Refusal::RightNameInvalid { input: "Ledger!".into() },
             Refusal::OfficeIsAClient { office: "Asiakas Oy".into() },
+            Refusal::QrExpired,
+            Refusal::QrPending,
+            Refusal::QrDenied,
+            Refusal::WrongNumber,
+            Refusal::InvalidProof,
         ];
         for refusal in &all {
             match refusal {
@@ -451,6 +476,11 @@ impl Refusal {
                 | Refusal::RoleUnknown { .. }
                 | Refusal::RightNameInvalid { .. }
                 | Refusal::OfficeIsAClient { .. } => {}
+                Refusal::QrExpired
+                | Refusal::QrPending
+                | Refusal::QrDenied
+                | Refusal::WrongNumber
+                | Refusal::InvalidProof => {}
             }
         }
         all

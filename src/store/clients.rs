@@ -18,6 +18,7 @@ struct ClientRow {
     first_party: bool,
     signing_alg: String,
     grant_types: String,
+    name: Option<String>,
     created_at: i64,
 }
 
@@ -63,6 +64,7 @@ impl Read<'_> {
             grants,
             first_party: row.first_party,
             alg: SigningAlg::parse(&row.signing_alg).map_err(|_| Error::internal("unknown stored algorithm"))?,
+            name: row.name,
             created_at: row.created_at,
         }))
     }
@@ -98,6 +100,7 @@ impl Write<'_> {
                 clients::signing_alg.eq(client.alg.as_str()),
                 clients::grant_types.eq(grants_str(&client.grants)),
                 clients::source.eq(source_str(source)),
+                clients::name.eq(client.name.as_deref()),
                 clients::created_at.eq(client.created_at),
                 clients::updated_at.eq(client.created_at),
             ))
@@ -122,6 +125,7 @@ impl Write<'_> {
                 clients::first_party.eq(client.first_party),
                 clients::signing_alg.eq(client.alg.as_str()),
                 clients::grant_types.eq(grants_str(&client.grants)),
+                clients::name.eq(client.name.as_deref()),
                 clients::updated_at.eq(now),
             ))
             .execute(self.conn)?;

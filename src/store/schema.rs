@@ -75,6 +75,7 @@ diesel::table! {
         source -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        name -> Nullable<Text>,
     }
 }
 
@@ -359,7 +360,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    qr_logins (id_digest) {
+        id_digest -> Text,
+        browser_digest -> Text,
+        flow_digest -> Text,
+        number -> Integer,
+        choices -> Text,
+        user_agent -> Text,
+        address -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        state -> Text,
+        version -> Integer,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    qr_logins,
     setup_links,
     announcements,
     invitations,

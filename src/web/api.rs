@@ -33,6 +33,12 @@ pub async fn in_request_language(
     LANG.scope(lang, next.call(request)).await
 }
 
+/// The catalogue in the language of the request being answered (English
+/// outside an API request).
+pub fn request_texts() -> Texts {
+    LANG.try_with(|lang| Texts::new(*lang)).unwrap_or_else(|_| Texts::english())
+}
+
 /// The largest JSON body the APIs read.
 const BODY_LIMIT: usize = 16 * 1024;
 
@@ -81,7 +87,7 @@ impl ResponseError for ApiError {
         if matches!(self.0, Error::InvalidToken) {
             response.insert_header((WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
         }
-        let texts = LANG.try_with(|lang| Texts::new(*lang)).unwrap_or_else(|_| Texts::english());
+        let texts = request_texts();
         let body = match &self.0 {
             Error::Refused(refusal) => ErrorBody { error: refusal.code(), message: texts.refusal(refusal) },
             // Whatever it was that is not there, the answer is the same:

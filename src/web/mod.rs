@@ -17,6 +17,7 @@ mod home;
 mod logout;
 pub mod page;
 mod password;
+mod qr;
 pub mod request_id;
 mod setup;
 mod signin;
@@ -33,6 +34,7 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(health::readyz)
         .service(home::home)
         .service(home::stylesheet)
+        .service(home::qr_script)
         .service(discovery::openid_configuration)
         .service(discovery::jwks)
         .service(signin::authorize_get)
@@ -48,6 +50,9 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(signin::recovery_codes_step)
         .service(signin::terms_step)
         .service(signin::consent_step)
+        .service(signin::qr_step)
+        .service(qr::status)
+        .service(qr::landing)
         .service(signin::show_form_address)
         .service(token::token_endpoint)
         .service(token::introspection)

@@ -3,7 +3,7 @@
 //! function and renders, in the person's language.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_SECURITY_POLICY, HeaderValue};
+use actix_web::http::header::{CONTENT_SECURITY_POLICY, HeaderValue, USER_AGENT};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use super::extract::{BrowserId, CsrfForm, NoFields};
 use super::page::{PageTexts, lang_of};
 use crate::AppState;
 use crate::domain::authorization::AuthorizationParams;
+use crate::domain::qr;
 use crate::domain::signin::{self, Authorized, FlowPage, Next, Outcome, SignIn, View};
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
@@ -71,7 +72,7 @@ macro_rules! page_template {
     };
 }
 
-page_template!(EmailPage, "signin_email.html" { email: String });
+page_template!(EmailPage, "signin_email.html" { email: String, qr: Option<QrOnPage> });
 page_template!(PasswordPage, "signin_password.html" { email: String });
 page_template!(CodePage, "signin_code.html" {});
 page_template!(RecoveryPage, "signin_recovery.html" {});
@@ -87,6 +88,8 @@ struct PageContext {
     csrf: String,
     notice: Option<String>,
     status: StatusCode,
+    /// The QR code the email step shows, when one could be made.
+    qr: Option<QrOnPage>,
 }
 
 /// Renders the page of a flow's step; its forms may send the browser on to
@@ -105,9 +108,11 @@ fn allow_form_target(response: &mut HttpResponse, origin: &Option<String>) {
 }
 
 fn render_view(view: View, ctx: PageContext) -> HttpResponse {
-    let PageContext { t, flow, csrf, notice, status } = ctx;
+    let PageContext { t, flow, csrf, notice, status, qr } = ctx;
     match view {
-        View::Email { email } => page(status, &EmailPage { t, flow, csrf, notice, email: email.unwrap_or_default() }),
+        View::Email { email } => {
+            page(status, &EmailPage { t, flow, csrf, notice, email: email.unwrap_or_default(), qr })
+        }
         View::Password { email } => page(status, &PasswordPage { t, flow, csrf, notice, email }),
         View::Code => page(status, &CodePage { t, flow, csrf, notice }),
         View::Enrol { otpauth_uri, secret_text, .. } => match qr_svg(&otpauth_uri) {
@@ -127,8 +132,8 @@ fn render_view(view: View, ctx: PageContext) -> HttpResponse {
     }
 }
 
-/// The QR code of an `otpauth://` URI, as inline SVG.
-fn qr_svg(uri: &str) -> Result<String> {
+/// The QR code of a URI, as inline SVG drawn here.
+pub(super) fn qr_svg(uri: &str) -> Result<String> {
     let code = qrcode::QrCode::new(uri.as_bytes()).map_err(Error::internal)?;
     Ok(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build())
 }
@@ -140,11 +145,66 @@ async fn flow_page(state: &web::Data<AppState>, flow: &str, browser: &str) -> Re
     run(state, move |s, now| signin::view(&s.sign_in(Lang::default()), now, &id, &browser)).await
 }
 
-/// Which page a flow shows: its step's, or the recovery-code form of the second factor.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Which page a flow shows: its step's, or the recovery-code form of the
+/// second factor; or, after a QR code's "Continue", the email step with that
+/// same code while it still waits for the phone.
+#[derive(Clone, PartialEq, Eq)]
 enum FormPage {
     Step,
     Recovery,
+    Qr(String),
+}
+
+/// The email step's QR code: the one the person is scanning, while it
+/// waits, or else a new one. A code that cannot be made leaves the page
+/// without one (the person signs in with the password); the reason is logged.
+async fn email_qr(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    flow: &str,
+    browser: &str,
+    shown: Option<String>,
+) -> Option<QrOnPage> {
+    let user_agent = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let address = client_address(req, state);
+    let asker = qr::Asker {
+        user_agent,
+        address: address.as_ref().map(|a| a.to_string()),
+        throttle_key: address.map(|a| a.throttle_key()),
+        client_id: None,
+    };
+    let (flow, browser) = (flow.to_owned(), browser.to_owned());
+    let made = run(state, move |s, now| {
+        if let Some(qr_id) = shown
+            && let Some(again) = qr::still_pending(&s.store, now, &qr_id, &browser)?
+        {
+            return Ok(Some(again));
+        }
+        signin::show_qr(&s.sign_in(Lang::default()), now, &flow, &browser, asker)
+    })
+    .await;
+    match made.and_then(|shown| shown.map(|shown| QrOnPage::new(&state.settings.issuer, shown)).transpose()) {
+        Ok(qr) => qr,
+        Err(e) => {
+            tracing::warn!(error = %e, "the sign-in page shows no QR code");
+            None
+        }
+    }
+}
+
+/// A QR code as the email step shows it.
+struct QrOnPage {
+    qr_id: String,
+    link: String,
+    number: String,
+    svg: String,
+}
+
+impl QrOnPage {
+    fn new(issuer: &str, shown: qr::ShownQr) -> Result<Self> {
+        let link = qr::link(issuer, &shown.qr_id);
+        Ok(Self { svg: qr_svg(&link)?, link, number: format!("{:02}", shown.number), qr_id: shown.qr_id })
+    }
 }
 
 /// Shows a flow's page to this browser, in the language its application asked for.
@@ -163,11 +223,15 @@ async fn show_flow(
         Ok(loaded) => {
             let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref())
                 .with_announcement(loaded.announcement.clone());
-            let ctx = PageContext { t, flow, csrf, notice: None, status: StatusCode::OK };
+            let qr = match loaded.view {
+                View::Email { .. } => email_qr(&req, &state, &flow, &browser, None).await,
+                _ => None,
+            };
+            let ctx = PageContext { t, flow, csrf, notice: None, status: StatusCode::OK, qr };
             match (form_page, &loaded.view) {
                 (FormPage::Recovery, View::Code) => recovery_page(loaded, ctx),
                 (FormPage::Recovery, _) => see_other(&signin::signin_path(&ctx.flow)).finish(),
-                (FormPage::Step, _) => render(loaded, ctx),
+                (FormPage::Step | FormPage::Qr(_), _) => render(loaded, ctx),
             }
         }
         Err(e) => error_page(&e, &PageTexts::for_request(&req, None)),
@@ -175,7 +239,7 @@ async fn show_flow(
 }
 
 fn recovery_page(loaded: FlowPage, ctx: PageContext) -> HttpResponse {
-    let PageContext { t, flow, csrf, notice, status } = ctx;
+    let PageContext { t, flow, csrf, notice, status, .. } = ctx;
     let mut response = page(status, &RecoveryPage { t, flow, csrf, notice });
     allow_form_target(&mut response, &loaded.origin);
     response
@@ -226,6 +290,12 @@ pub struct CodeForm {
 #[derive(Deserialize)]
 pub struct ConsentForm {
     decision: String,
+}
+
+#[derive(Deserialize)]
+pub struct QrForm {
+    /// The id of the QR code the page showed.
+    qr: String,
 }
 
 /// Runs one step and answers: onwards (303), the recovery codes (shown once,
@@ -283,7 +353,14 @@ async fn step(
                         Error::Refused(refusal) => Some(t.texts.refusal(refusal)),
                         _ => None,
                     };
-                    let ctx = PageContext { t, flow, csrf, notice, status };
+                    let qr = match (&form_page, &loaded.view) {
+                        (FormPage::Qr(shown), View::Email { .. }) => {
+                            email_qr(&req, &state, &flow, &browser, Some(shown.clone())).await
+                        }
+                        (_, View::Email { .. }) => email_qr(&req, &state, &flow, &browser, None).await,
+                        _ => None,
+                    };
+                    let ctx = PageContext { t, flow, csrf, notice, status, qr };
                     match (form_page, &loaded.view) {
                         (FormPage::Recovery, View::Code) => recovery_page(loaded, ctx),
                         _ => render(loaded, ctx),
@@ -415,6 +492,23 @@ pub async fn consent_step(
     let CsrfForm { browser, form: ConsentForm { decision } } = form;
     step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, _| {
         signin::decide_consent(ctx, now, id, b, decision == "allow")
+    })
+    .await
+}
+
+/// "Continue" after the phone approved the QR code (the page's script
+/// presses it by itself): the sign-in goes on as the phone's person.
+#[post("/signin/{flow}/qr")]
+pub async fn qr_step(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    flow: web::Path<String>,
+    form: CsrfForm<QrForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: QrForm { qr } } = form;
+    let shown = FormPage::Qr(qr.clone());
+    step(req, state, flow.into_inner(), browser, shown, move |ctx, now, id, b, _| {
+        signin::redeem_qr(ctx, now, id, b, &qr)
     })
     .await
 }

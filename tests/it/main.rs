@@ -25,6 +25,7 @@ mod oidc;
 mod outbox;
 mod password_reset;
 mod protocol;
+mod qr;
 mod signin;
 mod store;
 mod tokens;

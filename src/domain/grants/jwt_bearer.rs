@@ -59,7 +59,7 @@ impl Unlock {
     }
 
     /// Exactly one of `pin`, `fpt`, `face`.
-    fn of(amr: &[String]) -> Option<Self> {
+    pub fn of(amr: &[String]) -> Option<Self> {
         match amr {
             [one] => [Unlock::Pin, Unlock::Fingerprint, Unlock::Face].into_iter().find(|u| u.amr() == one),
             _ => None,
@@ -120,6 +120,25 @@ pub fn device_of(assertion: &str) -> std::result::Result<String, &'static str> {
     uuid::Uuid::parse_str(&kid).map(|id| id.to_string()).map_err(|_| "the device is not registered")
 }
 
+/// The claims of a JWS that the device's key signed (ES256); only the
+/// signature is checked here, the claims are the caller's to check against
+/// Portti's clock.
+pub fn signed_by_device<T: serde::de::DeserializeOwned>(
+    jws: &str,
+    device: &StoredDevice,
+) -> std::result::Result<T, &'static str> {
+    let key =
+        DecodingKey::from_ec_components(&device.key_x, &device.key_y).map_err(|_| "the device key is unusable")?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<T>(jws, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|_| "the signature is not the device's")
+}
+
 /// Verifies a device's assertion: its ES256 signature by the device's key,
 /// `iss` = the device, `sub` = its person, `aud` = the token endpoint,
 /// `iat` within [`IAT_SKEW_SECONDS`] of `now`, `exp` not past and at most
@@ -131,17 +150,8 @@ pub fn verify_assertion(
     token_endpoint: &str,
     now: UnixSeconds,
 ) -> std::result::Result<VerifiedAssertion, &'static str> {
-    let key =
-        DecodingKey::from_ec_components(&device.key_x, &device.key_y).map_err(|_| "the device key is unusable")?;
-    // The signature only: the claims are checked below against Portti's clock.
-    let mut validation = Validation::new(Algorithm::ES256);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
-        .map_err(|_| "the assertion's signature is not the device's")?
-        .claims;
+    let claims: AssertionClaims =
+        signed_by_device(assertion, device).map_err(|_| "the assertion's signature is not the device's")?;
     if claims.iss.as_deref() != Some(device.id.as_str()) {
         return Err("the assertion's iss is not the device");
     }

@@ -8,11 +8,13 @@
 //! [`SignInState`]; each step is one write transaction that reads the flow,
 //! decides, and saves the next state, refused if another request saved first.
 
+mod qr;
 mod state;
 mod steps;
 
 use std::sync::Arc;
 
+pub use qr::{redeem_qr, show_qr};
 pub use state::{AfterAuthentication, SignInState};
 pub use steps::{
     accept_terms, acknowledge_recovery_codes, authenticator_code_matches, change_email, confirm_enrolment,
@@ -576,6 +578,8 @@ pub fn view(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str)
 struct Authentication<'a> {
     user: &'a UserId,
     amr: &'a [String],
+    /// When the person authenticated: now, or when the phone approved a QR code.
+    auth_time: UnixSeconds,
     /// The session this one replaces (a re-enrolment from the account page).
     replaces: Option<&'a str>,
     /// The recovery codes made at enrolment, to show once.
@@ -591,7 +595,7 @@ fn finish_authentication(
     flow: &mut Flow,
     done: Authentication<'_>,
 ) -> Result<Outcome> {
-    let Authentication { user, amr, replaces, recovery_codes } = done;
+    let Authentication { user, amr, auth_time, replaces, recovery_codes } = done;
     ctx.lockout.metrics.sign_in(crate::metrics::SignInOutcome::Success);
     ctx.record(tx, now, flow, Some(user), Event::SignedIn { methods: amr.to_vec() })?;
     // A session that signed this flow in (re-enrolment from the account
@@ -599,7 +603,7 @@ fn finish_authentication(
     if let Some(previous) = replaces {
         tx.end_session_by_public_id(previous, now)?;
     }
-    let (session, cookie) = session::start(tx, ctx.sessions, now, user, now, amr)?;
+    let (session, cookie) = session::start(tx, ctx.sessions, now, user, auth_time, amr)?;
     let next = if recovery_codes.is_some() {
         flow.advance(tx, SignInState::RecoveryCodes { session })?;
         Next::Show

@@ -182,7 +182,7 @@ pub fn submit_code(
             }
             ctx.lockout.signed_in(tx, &subject)?;
             let amr = with_method(amr, "otp");
-            let done = Authentication { user: &user, amr: &amr, replaces: None, recovery_codes: None };
+            let done = Authentication { user: &user, amr: &amr, auth_time: now, replaces: None, recovery_codes: None };
             finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
         })
         .and_then(settle)
@@ -308,8 +308,13 @@ pub fn confirm_enrolment(
             tx.replace_recovery_codes(&user, &digests)?;
             ctx.lockout.signed_in(tx, &Subject::person(&user))?;
             let amr = with_method(amr, "otp");
-            let done =
-                Authentication { user: &user, amr: &amr, replaces: replaces.as_deref(), recovery_codes: Some(codes) };
+            let done = Authentication {
+                user: &user,
+                amr: &amr,
+                auth_time: now,
+                replaces: replaces.as_deref(),
+                recovery_codes: Some(codes),
+            };
             finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
         })
         .and_then(settle)

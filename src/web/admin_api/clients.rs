@@ -17,6 +17,9 @@ use crate::web::api::ApiResult;
 pub struct NewClientBody {
     /// Letters, digits, `.`, `_` and `-`.
     pub client_id: String,
+    /// The name people are shown (approval pages, the phone); default the id.
+    #[serde(default)]
+    pub name: Option<String>,
     /// Matched exactly: `https`, `http` only to a loopback address, a private-use scheme only for a public client.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
@@ -37,6 +40,7 @@ pub struct NewClientBody {
 #[derive(Serialize, ToSchema)]
 pub struct ClientBody {
     pub client_id: String,
+    pub name: String,
     pub public: bool,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
@@ -52,6 +56,7 @@ impl From<RegisteredClient> for ClientBody {
         let client = registered.client;
         Self {
             client_id: client.id.as_str().to_owned(),
+            name: client.display_name().to_owned(),
             public: registered.public,
             redirect_uris: client.redirect_uris,
             post_logout_redirect_uris: client.post_logout_redirect_uris,
@@ -82,13 +87,14 @@ pub async fn add_client(
     bearer: Bearer,
     body: web::Json<NewClientBody>,
 ) -> ApiResult<HttpResponse> {
-    let NewClientBody { client_id, redirect_uris, post_logout_redirect_uris, grants, public, first_party } =
+    let NewClientBody { client_id, name, redirect_uris, post_logout_redirect_uris, grants, public, first_party } =
         body.into_inner();
     let kind = if public { ClientKind::Public } else { ClientKind::Confidential { secret: None } };
     let registered = as_admin(&req, &state, bearer, move |ctx, now, admin| {
         let support = customer_service(ctx, now, admin)?;
         let new =
-            NewClient::parse(&client_id, kind, &redirect_uris, &post_logout_redirect_uris, &grants, first_party, None)?;
+            NewClient::parse(&client_id, kind, &redirect_uris, &post_logout_redirect_uris, &grants, first_party, None)?
+                .named(name.as_deref())?;
         admin::clients::register(ctx, now, &support, new)
     })
     .await?;

@@ -46,6 +46,7 @@ struct AnnouncementRow {
 struct Typed {
     company_name: String,
     client_id: String,
+    client_name: String,
     redirect_uris: String,
     text: String,
     starts: String,
@@ -197,6 +198,9 @@ pub async fn add_company(
 pub struct ClientForm {
     #[serde(default)]
     client_id: String,
+    /// The name people are shown; blank shows the id.
+    #[serde(default)]
+    client_name: String,
     /// One per line.
     #[serde(default)]
     redirect_uris: String,
@@ -226,14 +230,20 @@ pub async fn add_client(
     signed_in: SignedIn,
     form: CsrfForm<ClientForm>,
 ) -> HttpResponse {
-    let ClientForm { client_id, redirect_uris, kind, first_party } = form.form;
-    let typed = Typed { client_id: client_id.clone(), redirect_uris: redirect_uris.clone(), ..Typed::default() };
+    let ClientForm { client_id, client_name, redirect_uris, kind, first_party } = form.form;
+    let typed = Typed {
+        client_id: client_id.clone(),
+        client_name: client_name.clone(),
+        redirect_uris: redirect_uris.clone(),
+        ..Typed::default()
+    };
     let uris: Vec<String> = redirect_uris.lines().map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
     let kind = if kind == "public" { ClientKind::Public } else { ClientKind::Confidential { secret: None } };
     let session = signed_in.session;
     let registered = as_admin(&req, &state, session.clone(), move |ctx, now, admin| {
         let support = customer_service(ctx, now, admin)?;
-        let new = NewClient::parse(client_id.trim(), kind, &uris, &[], &[], first_party.is_some(), None)?;
+        let new = NewClient::parse(client_id.trim(), kind, &uris, &[], &[], first_party.is_some(), None)?
+            .named(Some(&client_name))?;
         admin::clients::register(ctx, now, &support, new)
     })
     .await;

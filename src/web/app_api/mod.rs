@@ -8,6 +8,7 @@
 
 mod activations;
 mod devices;
+mod qr;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -36,9 +37,18 @@ pub const BASE: &str = "/api/app/v1";
         activations::verify,
         devices::register,
         devices::list,
-        devices::remove
+        devices::remove,
+        qr::describe,
+        qr::approve,
+        qr::deny
     ),
-    components(schemas(devices::RegisterDevice, devices::RegisteredDevice, devices::DeviceEntry))
+    components(schemas(
+        devices::RegisterDevice,
+        devices::RegisteredDevice,
+        devices::DeviceEntry,
+        qr::QrRequestBody,
+        qr::ApproveBody
+    ))
 )]
 pub struct AppApi;
 
@@ -55,7 +65,10 @@ pub fn routes(config: &mut ServiceConfig) {
             .service(activations::verify)
             .service(devices::register)
             .service(devices::list)
-            .service(devices::remove),
+            .service(devices::remove)
+            .service(qr::describe)
+            .service(qr::approve)
+            .service(qr::deny),
     );
 }
 

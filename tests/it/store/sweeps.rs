@@ -10,7 +10,7 @@ use portti::domain::ids::UserId;
 use portti::notify::{Message, enqueue};
 use portti::store::{
     KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCode, StoredDevice, StoredFlow, StoredGrant, StoredInvitation,
-    StoredReset, StoredSession, swept_tables,
+    StoredQrLogin, StoredReset, StoredSession, swept_tables,
 };
 
 use super::{app_client, person};
@@ -91,6 +91,7 @@ const CASES: &[Case] = &[
     },
     Case { table: "setup_links", key: "id_digest", insert: setup_links, kept: &["live", "recently-expired"] },
     Case { table: "device_assertions", key: "jti_digest", insert: device_assertions, kept: &["live"] },
+    Case { table: "qr_logins", key: "id_digest", insert: qr_logins, kept: &["live", "recently-expired"] },
 ];
 
 fn each_sweep_deletes_what_has_run_its_course(db: &TestDb) {
@@ -419,6 +420,32 @@ fn device_assertions(state: &AppState, fixture: &Fixture) {
             assert!(tx.use_device_assertion(&device.id, "live", NOW + 1)?);
             assert!(!tx.use_device_assertion(&device.id, "live", NOW + 1)?, "used once");
             Ok(())
+        })
+        .unwrap();
+}
+
+/// QR codes are kept a day after they expire, for the record.
+fn qr_logins(state: &AppState, _: &Fixture) {
+    let qr = |id: &str, expires_at: i64| StoredQrLogin {
+        id_digest: id.to_owned(),
+        browser_digest: "browser".to_owned(),
+        flow_digest: "flow".to_owned(),
+        number: 42,
+        choices: "17 42 88".to_owned(),
+        user_agent: "Mozilla/5.0".to_owned(),
+        address: None,
+        client_id: None,
+        state: r#"{"state":"pending"}"#.to_owned(),
+        version: 0,
+        created_at: expires_at - 120,
+        expires_at,
+    };
+    state
+        .store
+        .write(|tx| {
+            tx.insert_qr_login(&qr("live", NOW + 60))?;
+            tx.insert_qr_login(&qr("recently-expired", ENDED + 1))?;
+            tx.insert_qr_login(&qr("expired-long-ago", ENDED))
         })
         .unwrap();
 }

@@ -181,10 +181,20 @@ impl TestServer {
 impl TestDb {
     /// Starts Portti on this database, issuer = its own address.
     pub fn serve(&self, extra_toml: &str) -> TestServer {
+        self.serve_as(extra_toml, None)
+    }
+
+    /// A second instance on the same database, behind the same issuer as
+    /// `first` (as two instances behind one load balancer are).
+    pub fn serve_beside(&self, first: &TestServer, extra_toml: &str) -> TestServer {
+        self.serve_as(extra_toml, Some(&first.base))
+    }
+
+    fn serve_as(&self, extra_toml: &str, issuer: Option<&str>) -> TestServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut settings = self.settings(extra_toml);
-        settings.issuer = base.clone();
+        settings.issuer = issuer.unwrap_or(&base).to_owned();
         let state = AppState::open(settings, Clock::system()).unwrap();
         let running =
             portti::start(state.clone(), listener, StartOptions { handle_signals: false, outbox_worker: false })

@@ -1,0 +1,2 @@
+ALTER TABLE clients DROP COLUMN name;
+DROP TABLE qr_logins;
