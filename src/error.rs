@@ -41,6 +41,18 @@ pub enum Error {
     /// A requested scope is unknown or not allowed (OAuth `invalid_scope`).
     #[error("{0}")]
     InvalidScope(String),
+    /// A device polls before the person has answered (RFC 8628 `authorization_pending`).
+    #[error("the person has not answered yet; poll again after the interval")]
+    AuthorizationPending,
+    /// A device polls faster than its interval, which grows by 5 seconds (RFC 8628 `slow_down`).
+    #[error("polling too fast; the interval is now {0} seconds")]
+    SlowDown(i32),
+    /// The person refused the device (RFC 8628 `access_denied`).
+    #[error("the person denied the request")]
+    AccessDenied,
+    /// The device code expired before the person answered (RFC 8628 `expired_token`).
+    #[error("the device code has expired; start again")]
+    ExpiredToken,
     /// A bearer token is missing, invalid, expired or revoked (RFC 6750 `invalid_token`).
     #[error("the access token is invalid")]
     InvalidToken,
@@ -77,6 +89,10 @@ impl Error {
             Error::UnsupportedGrantType => "unsupported_grant_type",
             Error::InvalidScope(_) => "invalid_scope",
             Error::InvalidToken => "invalid_token",
+            Error::AuthorizationPending => "authorization_pending",
+            Error::SlowDown(_) => "slow_down",
+            Error::AccessDenied => "access_denied",
+            Error::ExpiredToken => "expired_token",
             Error::Config(_) | Error::Internal(_) => "server_error",
             Error::Unavailable(_) => "temporarily_unavailable",
         }

@@ -100,6 +100,12 @@ pub enum Event {
     QrDenied { browser_address: Option<String> },
     /// The number picked on the phone was not the computer's: the QR code ended.
     QrWrongNumber { browser_address: Option<String> },
+    /// The person allowed a device (the device authorization grant).
+    DeviceAuthorizationAllowed,
+    /// The person denied a device.
+    DeviceAuthorizationDenied,
+    /// An allowed device took its tokens.
+    DeviceAuthorizationIssued,
 }
 
 impl Event {
@@ -144,6 +150,9 @@ impl Event {
             Event::QrApproved { .. } => "qr_approved",
             Event::QrDenied { .. } => "qr_denied",
             Event::QrWrongNumber { .. } => "qr_wrong_number",
+            Event::DeviceAuthorizationAllowed => "device_authorization_allowed",
+            Event::DeviceAuthorizationDenied => "device_authorization_denied",
+            Event::DeviceAuthorizationIssued => "device_authorization_issued",
         }
     }
 

@@ -23,7 +23,12 @@ pub fn document(settings: &Settings) -> Result<bytes::Bytes> {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
     let client_auth = ["client_secret_basic", "client_secret_post"];
     // The device-key grant serves only the mobile app, when there is one.
-    let mut grant_types = vec!["authorization_code", "refresh_token", "client_credentials"];
+    let mut grant_types = vec![
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ];
     if settings.app.client_id.is_some() {
         grant_types.push("urn:ietf:params:oauth:grant-type:jwt-bearer");
     }
@@ -36,6 +41,7 @@ pub fn document(settings: &Settings) -> Result<bytes::Bytes> {
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
         "end_session_endpoint": format!("{issuer}/logout"),
+        "device_authorization_endpoint": format!("{issuer}/device_authorization"),
         "scopes_supported": SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -17,6 +17,7 @@ pub mod client_authentication;
 pub mod client_cache;
 pub mod company;
 pub mod contact;
+pub mod device_authorization;
 pub mod devices;
 pub mod discovery;
 pub mod first_run;

@@ -160,6 +160,8 @@ pub enum Refusal {
     WrongNumber,
     /// The approval's proof is not a fresh signature by one of the person's devices.
     InvalidProof,
+    /// A device's user code is malformed, unknown, expired or answered already.
+    UserCodeWrong,
 }
 
 impl Refusal {
@@ -221,6 +223,7 @@ impl Refusal {
             Refusal::QrDenied => "qr_denied",
             Refusal::WrongNumber => "wrong_number",
             Refusal::InvalidProof => "invalid_proof",
+            Refusal::UserCodeWrong => "invalid_user_code",
         }
     }
 
@@ -291,6 +294,7 @@ impl Refusal {
             Refusal::QrDenied => "qr_denied",
             Refusal::WrongNumber => "wrong_number",
             Refusal::InvalidProof => "invalid_proof",
+            Refusal::UserCodeWrong => "user_code_wrong",
         }
     }
 
@@ -414,6 +418,7 @@ impl Refusal {
             Refusal::QrDenied,
             Refusal::WrongNumber,
             Refusal::InvalidProof,
+            Refusal::UserCodeWrong,
         ];
         for refusal in &all {
             match refusal {
@@ -480,7 +485,8 @@ impl Refusal {
                 | Refusal::QrPending
                 | Refusal::QrDenied
                 | Refusal::WrongNumber
-                | Refusal::InvalidProof => {}
+                | Refusal::InvalidProof
+                | Refusal::UserCodeWrong => {}
             }
         }
         all

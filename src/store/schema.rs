@@ -377,7 +377,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    device_authorizations (device_code_digest) {
+        device_code_digest -> Text,
+        user_code_digest -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        state -> Text,
+        version -> Integer,
+        interval_seconds -> Integer,
+        last_polled_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    device_authorizations,
     qr_logins,
     setup_links,
     announcements,

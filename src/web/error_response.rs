@@ -24,7 +24,11 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::InvalidGrant(_)
         | Error::UnauthorizedClient(_)
         | Error::UnsupportedGrantType
-        | Error::InvalidScope(_) => StatusCode::BAD_REQUEST,
+        | Error::InvalidScope(_)
+        | Error::AuthorizationPending
+        | Error::SlowDown(_)
+        | Error::AccessDenied
+        | Error::ExpiredToken => StatusCode::BAD_REQUEST,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod app_api;
 mod browser;
 pub mod cors;
+mod device;
 mod discovery;
 pub mod error_response;
 mod extract;
@@ -53,8 +54,13 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(signin::qr_step)
         .service(qr::status)
         .service(qr::landing)
+        .service(device::code_page)
+        .service(device::code_submit)
+        .service(device::approve_page)
+        .service(device::decide)
         .service(signin::show_form_address)
         .service(token::token_endpoint)
+        .service(token::device_authorization)
         .service(token::introspection)
         .service(token::revocation)
         .service(token::userinfo_get)

@@ -18,6 +18,7 @@ use crate::domain::access_token::verify_access_token;
 use crate::domain::app_version;
 use crate::domain::claims::user_claims;
 use crate::domain::client_authentication::{ClientCredentials, authenticate_client};
+use crate::domain::device_authorization as device_grant;
 use crate::domain::grants::client_credentials::answer_at_once;
 use crate::domain::grants::{TokenRequest, exchange};
 use crate::domain::ids::UserId;
@@ -231,4 +232,25 @@ mod tests {
             }
         }
     }
+}
+
+/// The device authorization endpoint (RFC 8628 §3.1): a device without a
+/// browser asks for a device code and a user code. The client authenticates
+/// as at the token endpoint (a public one by its `client_id`).
+#[post("/device_authorization")]
+pub async fn device_authorization(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    OAuthParameters(form): OAuthParameters,
+) -> Result<HttpResponse> {
+    let credentials = client_credentials(&req, &form)?;
+    let scope = form.get("scope").cloned();
+    let address = super::browser::client_address(&req, &state).map(|address| address.throttle_key());
+    let answer = run_in_database_slot(&state, move |s, now| {
+        let client = authenticate_client(&s.token_context(), &credentials)?;
+        let issuer = &s.settings.issuer;
+        device_grant::start(&s.store, &s.keys, issuer, now, &client, scope.as_deref(), address.as_deref())
+    })
+    .await?;
+    Ok(no_store_json(&answer))
 }

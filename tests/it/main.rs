@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod client_address;
 mod cors;
+mod device_grant;
 mod devices;
 mod first_run;
 mod foreign_user;

@@ -13,6 +13,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod jwt_bearer;
 pub mod refresh_token;
 #[cfg(test)]
@@ -30,6 +31,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use self::authorization_code::AuthorizationCodeRequest;
 use self::client_credentials::ClientCredentialsRequest;
+use self::device_code::DeviceCodeRequest;
 use self::jwt_bearer::JwtBearerRequest;
 use self::refresh_token::RefreshRequest;
 use super::access_token::{AccessTokenClaims, access_audience};
@@ -88,6 +90,8 @@ pub enum TokenRequest {
     ClientCredentials(ClientCredentialsRequest),
     #[serde(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
     JwtBearer(JwtBearerRequest),
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode(DeviceCodeRequest),
 }
 
 impl TokenRequest {
@@ -157,6 +161,7 @@ pub fn exchange(
         TokenRequest::RefreshToken(request) => answer(ctx, now, client, request),
         TokenRequest::ClientCredentials(request) => answer(ctx, now, client, request),
         TokenRequest::JwtBearer(request) => answer(ctx, now, client, request),
+        TokenRequest::DeviceCode(request) => answer(ctx, now, client, request),
     }
 }
 

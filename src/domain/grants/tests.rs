@@ -48,6 +48,7 @@ fn the_variants_are_named_as_the_grant_types() {
         (GrantType::RefreshToken, vec![("refresh_token", "t")]),
         (GrantType::ClientCredentials, vec![]),
         (GrantType::JwtBearer, vec![("assertion", "a")]),
+        (GrantType::DeviceCode, vec![("device_code", "d")]),
     ];
     for (grant, mut pairs) in requests {
         pairs.push(("grant_type", grant.as_str()));
@@ -56,6 +57,7 @@ fn the_variants_are_named_as_the_grant_types() {
             TokenRequest::RefreshToken(_) => RefreshRequest::TYPE,
             TokenRequest::ClientCredentials(_) => ClientCredentialsRequest::TYPE,
             TokenRequest::JwtBearer(_) => super::jwt_bearer::JwtBearerRequest::TYPE,
+            TokenRequest::DeviceCode(_) => super::device_code::DeviceCodeRequest::TYPE,
         };
         assert_eq!(parsed, grant);
     }
@@ -96,7 +98,7 @@ fn without_grant_type_the_request_is_invalid() {
 
 #[test]
 fn an_unknown_grant_type_is_unsupported() {
-    for grant in ["password", "implicit", "AUTHORIZATION_CODE", "urn:ietf:params:oauth:grant-type:device_code", " "] {
+    for grant in ["password", "implicit", "AUTHORIZATION_CODE", "urn:ietf:params:oauth:grant-type:saml2-bearer", " "] {
         assert!(matches!(parse(&[("grant_type", grant), ("code", "c")]), Err(Error::UnsupportedGrantType)), "{grant}");
     }
     assert!(

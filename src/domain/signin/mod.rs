@@ -411,7 +411,12 @@ pub enum OwnPage {
     Account,
     /// A page of the administration: `/admin` or a path below it.
     Admin(String),
+    /// A device's approval page, `/device/<its user code>`.
+    Device(String),
 }
+
+/// Where a device's approval page is, before its user code.
+pub const DEVICE_PATH_PREFIX: &str = "/device/";
 
 /// The longest administration path a sign-in returns to.
 const MAX_ADMIN_PATH: usize = 256;
@@ -421,6 +426,11 @@ impl OwnPage {
     /// (when it is one Portti makes: ids, letters and dashes), any other to
     /// the account page.
     pub fn for_path(path: &str) -> Self {
+        if let Some(code) = path.strip_prefix(DEVICE_PATH_PREFIX)
+            && crate::domain::device_authorization::UserCode::parse(code).is_some_and(|c| c.as_str() == code)
+        {
+            return OwnPage::Device(path.to_owned());
+        }
         let below_admin = path == ADMIN_PATH || path.starts_with(&format!("{ADMIN_PATH}/"));
         if !below_admin {
             return OwnPage::Account;
@@ -434,14 +444,14 @@ impl OwnPage {
     pub fn path(&self) -> &str {
         match self {
             OwnPage::Account => ACCOUNT_PATH,
-            OwnPage::Admin(path) => path,
+            OwnPage::Admin(path) | OwnPage::Device(path) => path,
         }
     }
 
     fn stored(&self) -> Option<String> {
         match self {
             OwnPage::Account => None,
-            OwnPage::Admin(path) => Some(path.clone()),
+            OwnPage::Admin(path) | OwnPage::Device(path) => Some(path.clone()),
         }
     }
 
@@ -449,7 +459,7 @@ impl OwnPage {
     /// (a newer instance's) is the account page.
     fn from_stored(stored: Option<&str>) -> Self {
         match stored.map(Self::for_path) {
-            Some(page @ OwnPage::Admin(_)) => page,
+            Some(page @ (OwnPage::Admin(_) | OwnPage::Device(_))) => page,
             _ => OwnPage::Account,
         }
     }
@@ -698,5 +708,10 @@ mod tests {
         assert_eq!(OwnPage::from_stored(Some("/admin/companies/x")), admin("/admin/companies/x"));
         assert_eq!(OwnPage::from_stored(Some("https://evil.example/")), OwnPage::Account);
         assert_eq!(OwnPage::from_stored(None), OwnPage::Account);
+        assert_eq!(OwnPage::for_path("/device/BCDFGHJK"), OwnPage::Device("/device/BCDFGHJK".to_owned()));
+        assert_eq!(OwnPage::from_stored(Some("/device/BCDFGHJK")), OwnPage::Device("/device/BCDFGHJK".to_owned()));
+        for odd in ["/device/bcdfghjk", "/device/BCDF-GHJK", "/device/AEIOUAEI", "/device/", "/device"] {
+            assert_eq!(OwnPage::for_path(odd), OwnPage::Account, "{odd}");
+        }
     }
 }

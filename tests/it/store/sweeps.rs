@@ -9,8 +9,8 @@ use portti::domain::contact::Email;
 use portti::domain::ids::UserId;
 use portti::notify::{Message, enqueue};
 use portti::store::{
-    KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCode, StoredDevice, StoredFlow, StoredGrant, StoredInvitation,
-    StoredQrLogin, StoredReset, StoredSession, swept_tables,
+    KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCode, StoredDevice, StoredDeviceAuthorization, StoredFlow,
+    StoredGrant, StoredInvitation, StoredQrLogin, StoredReset, StoredSession, swept_tables,
 };
 
 use super::{app_client, person};
@@ -92,6 +92,12 @@ const CASES: &[Case] = &[
     Case { table: "setup_links", key: "id_digest", insert: setup_links, kept: &["live", "recently-expired"] },
     Case { table: "device_assertions", key: "jti_digest", insert: device_assertions, kept: &["live"] },
     Case { table: "qr_logins", key: "id_digest", insert: qr_logins, kept: &["live", "recently-expired"] },
+    Case {
+        table: "device_authorizations",
+        key: "device_code_digest",
+        insert: device_authorizations,
+        kept: &["live", "recently-expired"],
+    },
 ];
 
 fn each_sweep_deletes_what_has_run_its_course(db: &TestDb) {
@@ -446,6 +452,30 @@ fn qr_logins(state: &AppState, _: &Fixture) {
             tx.insert_qr_login(&qr("live", NOW + 60))?;
             tx.insert_qr_login(&qr("recently-expired", ENDED + 1))?;
             tx.insert_qr_login(&qr("expired-long-ago", ENDED))
+        })
+        .unwrap();
+}
+
+/// A device's requests are kept a day after they expire, for the record.
+fn device_authorizations(state: &AppState, _: &Fixture) {
+    let request = |id: &str, expires_at: i64| StoredDeviceAuthorization {
+        device_code_digest: id.to_owned(),
+        user_code_digest: format!("user-code-of-{id}"),
+        client_id: "app".to_owned(),
+        scopes: "openid".to_owned(),
+        state: r#"{"state":"pending"}"#.to_owned(),
+        version: 0,
+        interval_seconds: 5,
+        last_polled_at: None,
+        created_at: expires_at - 600,
+        expires_at,
+    };
+    state
+        .store
+        .write(|tx| {
+            tx.insert_device_authorization(&request("live", NOW + 60))?;
+            tx.insert_device_authorization(&request("recently-expired", ENDED + 1))?;
+            tx.insert_device_authorization(&request("expired-long-ago", ENDED))
         })
         .unwrap();
 }
