@@ -220,7 +220,7 @@ impl Default for KeysConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            issuer: "http://127.0.0.1:8080".to_owned(),
+            issuer: "http://localhost:8080".to_owned(),
             bind: "127.0.0.1:8080".to_owned(),
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             database_url_file: None,

@@ -55,6 +55,9 @@ pub struct AppState {
     /// One permit per database connection, for the API endpoints
     /// ([`web::browser::run_in_database_slot`]).
     pub database_slots: Arc<tokio::sync::Semaphore>,
+    /// The WebAuthn relying party of the issuer; `None` (no passkeys) when
+    /// the issuer's host is an IP address.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl AppState {
@@ -75,6 +78,7 @@ impl AppState {
         })?;
         let key_set = KeySet::load(&store, &keys, clock.now())?;
         let discovery = domain::discovery::document(&settings)?;
+        let webauthn = domain::passkeys::relying_party(&settings.issuer)?.map(Arc::new);
         let pool_size = settings.database_pool_size as usize;
         let outbox_wake = store.outbox_queued();
         Ok(Self {
@@ -89,6 +93,7 @@ impl AppState {
             clients: Arc::default(),
             browser_origins: Arc::default(),
             database_slots: Arc::new(tokio::sync::Semaphore::new(pool_size)),
+            webauthn,
         })
     }
 

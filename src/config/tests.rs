@@ -7,7 +7,7 @@ use super::*;
 #[test]
 fn defaults_are_those_of_the_design() {
     let settings = Settings::from_config(Config::default()).unwrap();
-    assert_eq!(settings.issuer, "http://127.0.0.1:8080");
+    assert_eq!(settings.issuer, "http://localhost:8080");
     assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
     assert!(matches!(settings.database_url, DatabaseUrl::Sqlite(ref p) if p == Path::new("portti.db")));
     assert!(matches!(settings.mail.transport, MailTransportSettings::Files(ref p) if p == Path::new("outbox/mail")));
@@ -341,7 +341,7 @@ fn invalid_values_name_their_key() {
 #[test]
 fn the_resource_audience_defaults_to_the_issuer() {
     let settings = Settings::from_config(Config::default()).unwrap();
-    assert_eq!(settings.resource_audience(), "http://127.0.0.1:8080");
+    assert_eq!(settings.resource_audience(), "http://localhost:8080");
     let config = Config::from_toml("[tokens]\nresource_audience = \"https://api.example\"").unwrap();
     assert_eq!(Settings::from_config(config).unwrap().resource_audience(), "https://api.example");
     for blank in ["", " ", " https://api.example"] {

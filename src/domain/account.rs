@@ -61,6 +61,8 @@ pub struct Overview {
     pub pending_phone: Option<String>,
     /// The mobile app's device credentials.
     pub devices: Vec<super::devices::Device>,
+    /// The person's passkeys.
+    pub passkeys: Vec<super::passkeys::PasskeyEntry>,
     /// Whether the person holds an administrative role (the page links `/admin`).
     pub administers: bool,
 }
@@ -83,9 +85,11 @@ pub fn overview(store: &Store, now: UnixSeconds, session: &Session) -> Result<Ov
         };
         let (pending_email, pending_phone) = (pending(Contact::Email)?, pending(Contact::Phone)?);
         let devices = r.devices_of(&session.user_id)?.into_iter().map(super::devices::Device::from).collect();
+        let passkeys = super::passkeys::list(r, &session.user_id)?;
         Ok(Overview {
             administers: super::admin::holds_a_role(r, &session.user_id)?,
             devices,
+            passkeys,
             applications: r.consents_of(&session.user_id)?,
             recovery_codes_left: r.unused_recovery_codes(&session.user_id)?,
             pending_email,

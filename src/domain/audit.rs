@@ -106,6 +106,10 @@ pub enum Event {
     DeviceAuthorizationDenied,
     /// An allowed device took its tokens.
     DeviceAuthorizationIssued,
+    /// The person added a passkey.
+    PasskeyAdded,
+    /// The person removed a passkey.
+    PasskeyRemoved,
 }
 
 impl Event {
@@ -153,6 +157,8 @@ impl Event {
             Event::DeviceAuthorizationAllowed => "device_authorization_allowed",
             Event::DeviceAuthorizationDenied => "device_authorization_denied",
             Event::DeviceAuthorizationIssued => "device_authorization_issued",
+            Event::PasskeyAdded => "passkey_added",
+            Event::PasskeyRemoved => "passkey_removed",
         }
     }
 

@@ -26,6 +26,7 @@ pub mod ids;
 pub mod logout;
 pub mod national_id;
 pub mod notices;
+pub mod passkeys;
 pub mod password_policy;
 pub mod password_reset;
 pub mod qr;

@@ -162,6 +162,16 @@ pub enum Refusal {
     InvalidProof,
     /// A device's user code is malformed, unknown, expired or answered already.
     UserCodeWrong,
+    /// The passkey ceremony expired, was used, or is another browser's: try again.
+    PasskeyExpired,
+    /// The passkey's answer did not verify (or is not registered here).
+    PasskeyFailed,
+    /// The person has `max` passkeys already.
+    TooManyPasskeys { max: usize },
+    /// A passkey's name is empty, over `max` characters, or has control characters.
+    PasskeyNameInvalid { max: usize },
+    /// The person has no passkey to approve with.
+    NoPasskey,
 }
 
 impl Refusal {
@@ -224,6 +234,11 @@ impl Refusal {
             Refusal::WrongNumber => "wrong_number",
             Refusal::InvalidProof => "invalid_proof",
             Refusal::UserCodeWrong => "invalid_user_code",
+            Refusal::PasskeyExpired => "passkey_expired",
+            Refusal::PasskeyFailed => "passkey_failed",
+            Refusal::TooManyPasskeys { .. } => "too_many_passkeys",
+            Refusal::PasskeyNameInvalid { .. } => "invalid_name",
+            Refusal::NoPasskey => "no_passkey",
         }
     }
 
@@ -295,6 +310,11 @@ impl Refusal {
             Refusal::WrongNumber => "wrong_number",
             Refusal::InvalidProof => "invalid_proof",
             Refusal::UserCodeWrong => "user_code_wrong",
+            Refusal::PasskeyExpired => "passkey_expired",
+            Refusal::PasskeyFailed => "passkey_failed",
+            Refusal::TooManyPasskeys { .. } => "too_many_passkeys",
+            Refusal::PasskeyNameInvalid { .. } => "passkey_name_invalid",
+            Refusal::NoPasskey => "no_passkey",
         }
     }
 
@@ -306,7 +326,9 @@ impl Refusal {
             Refusal::FreshSignInRequired { minutes } => vec![("minutes", minutes.to_string())],
             Refusal::EmailTooLong => vec![("max", super::contact::MAX_EMAIL_LENGTH.to_string())],
             Refusal::NameTooLong => vec![("max", super::company::MAX_NAME_LENGTH.to_string())],
-            Refusal::AnnouncementTextLength { max } => vec![("max", max.to_string())],
+            Refusal::AnnouncementTextLength { max }
+            | Refusal::TooManyPasskeys { max }
+            | Refusal::PasskeyNameInvalid { max } => vec![("max", max.to_string())],
             Refusal::EmailInvalid { input } | Refusal::PhoneInvalid { input } | Refusal::PhoneNotMobile { input } => {
                 vec![("input", input.clone())]
             }
@@ -419,6 +441,11 @@ impl Refusal {
             Refusal::WrongNumber,
             Refusal::InvalidProof,
             Refusal::UserCodeWrong,
+            Refusal::PasskeyExpired,
+            Refusal::PasskeyFailed,
+            Refusal::TooManyPasskeys { max: 10 },
+            Refusal::PasskeyNameInvalid { max: 60 },
+            Refusal::NoPasskey,
         ];
         for refusal in &all {
             match refusal {
@@ -487,6 +514,11 @@ impl Refusal {
                 | Refusal::WrongNumber
                 | Refusal::InvalidProof
                 | Refusal::UserCodeWrong => {}
+                Refusal::PasskeyExpired
+                | Refusal::PasskeyFailed
+                | Refusal::TooManyPasskeys { .. }
+                | Refusal::PasskeyNameInvalid { .. }
+                | Refusal::NoPasskey => {}
             }
         }
         all

@@ -3,8 +3,8 @@
 //! one list, so a new table is swept by adding its module's sweep here.
 
 use super::{
-    Store, Write, account, device_authorizations, devices, grants, invitations, outbox, password_resets, qr_logins,
-    sessions, setup_links, throttle,
+    Store, Write, account, device_authorizations, devices, grants, invitations, outbox, passkeys, password_resets,
+    qr_logins, sessions, setup_links, throttle,
 };
 use crate::error::Result;
 
@@ -25,7 +25,7 @@ pub(super) struct Sweep {
 
 /// Every sweep. A table with an `expires_at` column must be cleared by one of
 /// them: tests/it/store/sweeps.rs reads the migrated schema and fails otherwise.
-const SWEEPS: [&Sweep; 11] = [
+const SWEEPS: [&Sweep; 12] = [
     &sessions::SWEEP,
     &grants::SWEEP,
     &outbox::SWEEP,
@@ -37,6 +37,7 @@ const SWEEPS: [&Sweep; 11] = [
     &devices::SWEEP,
     &qr_logins::SWEEP,
     &device_authorizations::SWEEP,
+    &passkeys::SWEEP,
 ];
 
 /// The tables that [`Store::sweep_expired`] clears.

@@ -392,7 +392,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        user_id -> Text,
+        credential_id -> Text,
+        name -> Text,
+        credential -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (id_digest) {
+        id_digest -> Text,
+        browser_digest -> Text,
+        purpose -> Text,
+        subject -> Text,
+        state -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(passkeys -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    passkeys,
+    webauthn_ceremonies,
     device_authorizations,
     qr_logins,
     setup_links,

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::api::{ApiError, ApiResult};
 use super::browser::{
     browser_id_or_new, csrf_token, error_page, is_form_refusal, origin_of, page, run, see_other,
     session_cookie_removal, with_new_cookie,
@@ -60,6 +61,17 @@ struct AccountPage {
     sessions: Vec<SessionRow>,
     devices: Vec<DeviceRow>,
     administers: bool,
+    /// Whether passkeys can be used here (the issuer is a domain name).
+    passkeys_enabled: bool,
+    passkeys: Vec<PasskeyRow>,
+}
+
+/// A passkey as the account page lists it.
+struct PasskeyRow {
+    id: String,
+    name: String,
+    added: String,
+    last_used: Option<String>,
 }
 
 #[derive(Template)]
@@ -76,6 +88,7 @@ fn render(
     notice: Option<String>,
     done: Option<String>,
     status: StatusCode,
+    passkeys_enabled: bool,
 ) -> HttpResponse {
     let user = overview.user;
     let contacts = user.communication;
@@ -118,6 +131,17 @@ fn render(
                     last_used: d.last_used_at.map(date_time),
                 })
                 .collect(),
+            passkeys_enabled,
+            passkeys: overview
+                .passkeys
+                .into_iter()
+                .map(|p| PasskeyRow {
+                    id: p.id,
+                    name: p.name,
+                    added: date_time(p.created_at),
+                    last_used: p.last_used_at.map(date_time),
+                })
+                .collect(),
         },
     )
 }
@@ -148,11 +172,12 @@ pub async fn show(
     };
     let done = query.into_inner().done.map(|what| match what.as_str() {
         "sent" => t.get("account.code_sent").to_owned(),
+        "passkey_added" => t.get("passkey.added").to_owned(),
         _ => t.get("account.saved").to_owned(),
     });
     let session = signed_in.session;
     let response = match run(&state, move |s, now| account::overview(&s.store, now, &session)).await {
-        Ok(overview) => render(overview, t, csrf, None, done, StatusCode::OK),
+        Ok(overview) => render(overview, t, csrf, None, done, StatusCode::OK, state.webauthn.is_some()),
         Err(e) => error_page(&e, &t),
     };
     // The forms' tokens belong to this cookie: a browser that lost it gets it back.
@@ -233,7 +258,7 @@ async fn act(
                 csrf_token(&state, &browser),
                 run(&state, move |s, now| account::overview(&s.store, now, &for_page)).await,
             ) {
-                (Ok(csrf), Ok(overview)) => render(overview, t, csrf, notice, None, status),
+                (Ok(csrf), Ok(overview)) => render(overview, t, csrf, notice, None, status, state.webauthn.is_some()),
                 (Err(e), _) | (_, Err(e)) => error_page(&e, &t),
             }
         }
@@ -435,6 +460,87 @@ pub async fn remove_device(
     act(req, state, signed_in, form.browser, move |a| {
         crate::domain::devices::remove(&a.state.store, a.now, a.origin, &a.session.user_id, &device_id)
             .map(|()| Done::Saved("device"))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    ceremony: String,
+    /// The `PublicKeyCredential` of `navigator.credentials.create`, as JSON.
+    #[serde(default)]
+    credential: String,
+}
+
+/// The first step of adding a passkey (the page's script asks it): the
+/// options for `navigator.credentials.create`, and the ceremony's id.
+#[post("/account/passkeys/options")]
+pub async fn passkey_options(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: CsrfForm<NoFields>,
+) -> ApiResult<HttpResponse> {
+    let webauthn = state.webauthn.clone().ok_or(ApiError(Error::NotFound("passkeys")))?;
+    let (browser, user) = (form.browser, signed_in.session.user_id);
+    let started = run(&state, move |s, now| {
+        crate::domain::passkeys::start_registration(&s.store, &webauthn, now, &browser, &user)
+    })
+    .await?;
+    Ok(ceremony_answer(started.ceremony_id, &started.options))
+}
+
+/// The first step's answer: the ceremony's id and the options, never cached.
+pub fn ceremony_answer(ceremony: String, options: &impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "ceremony": ceremony, "options": options }))
+}
+
+/// Adds the passkey the browser made, under the name the person gave it.
+#[post("/account/passkeys")]
+pub async fn add_passkey(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: CsrfForm<PasskeyForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: PasskeyForm { name: passkey_name, ceremony, credential } } = form;
+    let Some(webauthn) = state.webauthn.clone() else { return see_other("/account").finish() };
+    act(req, state, signed_in, browser, move |a| {
+        let new = crate::domain::passkeys::NewPasskey {
+            ceremony_id: &ceremony,
+            name: &passkey_name,
+            credential: &credential,
+        };
+        crate::domain::passkeys::finish_registration(
+            &a.state.store,
+            &webauthn,
+            a.now,
+            a.origin,
+            a.browser,
+            &a.session.user_id,
+            new,
+        )
+        .map(|()| Done::Saved("passkey_added"))
+    })
+    .await
+}
+
+#[post("/account/passkeys/{id}/remove")]
+pub async fn remove_passkey(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    id: web::Path<String>,
+    form: CsrfForm<NoFields>,
+) -> HttpResponse {
+    let id = id.into_inner();
+    act(req, state, signed_in, form.browser, move |a| {
+        crate::domain::passkeys::remove(&a.state.store, a.now, a.origin, &a.session.user_id, &id)
+            .map(|()| Done::Saved("passkey_removed"))
     })
     .await
 }

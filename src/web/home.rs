@@ -26,6 +26,17 @@ const STYLESHEET: &str = include_str!("../../static/portti.css");
 /// so the pages keep a policy without inline script.
 const QR_SCRIPT: &str = include_str!("../../static/qr.js");
 
+/// The passkey forms' script: WebAuthn works only from script.
+const PASSKEY_SCRIPT: &str = include_str!("../../static/passkey.js");
+
+#[get("/static/passkey.js")]
+pub async fn passkey_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+        .body(PASSKEY_SCRIPT)
+}
+
 #[get("/static/qr.js")]
 pub async fn qr_script() -> HttpResponse {
     HttpResponse::Ok()

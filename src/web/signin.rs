@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::api::{ApiError, ApiResult};
 use super::browser::{
     browser_id_or_new, client_address, csrf_token, error_page, is_form_refusal, origin_of, page, run, see_other,
     session_cookie, session_cookie_value, with_new_cookie,
@@ -72,7 +73,7 @@ macro_rules! page_template {
     };
 }
 
-page_template!(EmailPage, "signin_email.html" { email: String, qr: Option<QrOnPage> });
+page_template!(EmailPage, "signin_email.html" { email: String, qr: Option<QrOnPage>, passkeys: bool });
 page_template!(PasswordPage, "signin_password.html" { email: String });
 page_template!(CodePage, "signin_code.html" {});
 page_template!(RecoveryPage, "signin_recovery.html" {});
@@ -90,6 +91,8 @@ struct PageContext {
     status: StatusCode,
     /// The QR code the email step shows, when one could be made.
     qr: Option<QrOnPage>,
+    /// Whether the email step offers "Sign in with a passkey".
+    passkeys: bool,
 }
 
 /// Renders the page of a flow's step; its forms may send the browser on to
@@ -108,10 +111,10 @@ fn allow_form_target(response: &mut HttpResponse, origin: &Option<String>) {
 }
 
 fn render_view(view: View, ctx: PageContext) -> HttpResponse {
-    let PageContext { t, flow, csrf, notice, status, qr } = ctx;
+    let PageContext { t, flow, csrf, notice, status, qr, passkeys } = ctx;
     match view {
         View::Email { email } => {
-            page(status, &EmailPage { t, flow, csrf, notice, email: email.unwrap_or_default(), qr })
+            page(status, &EmailPage { t, flow, csrf, notice, email: email.unwrap_or_default(), qr, passkeys })
         }
         View::Password { email } => page(status, &PasswordPage { t, flow, csrf, notice, email }),
         View::Code => page(status, &CodePage { t, flow, csrf, notice }),
@@ -227,7 +230,8 @@ async fn show_flow(
                 View::Email { .. } => email_qr(&req, &state, &flow, &browser, None).await,
                 _ => None,
             };
-            let ctx = PageContext { t, flow, csrf, notice: None, status: StatusCode::OK, qr };
+            let passkeys = state.webauthn.is_some();
+            let ctx = PageContext { t, flow, csrf, notice: None, status: StatusCode::OK, qr, passkeys };
             match (form_page, &loaded.view) {
                 (FormPage::Recovery, View::Code) => recovery_page(loaded, ctx),
                 (FormPage::Recovery, _) => see_other(&signin::signin_path(&ctx.flow)).finish(),
@@ -360,7 +364,8 @@ async fn step(
                         (_, View::Email { .. }) => email_qr(&req, &state, &flow, &browser, None).await,
                         _ => None,
                     };
-                    let ctx = PageContext { t, flow, csrf, notice, status, qr };
+                    let passkeys = state.webauthn.is_some();
+                    let ctx = PageContext { t, flow, csrf, notice, status, qr, passkeys };
                     match (form_page, &loaded.view) {
                         (FormPage::Recovery, View::Code) => recovery_page(loaded, ctx),
                         _ => render(loaded, ctx),
@@ -509,6 +514,51 @@ pub async fn qr_step(
     let shown = FormPage::Qr(qr.clone());
     step(req, state, flow.into_inner(), browser, shown, move |ctx, now, id, b, _| {
         signin::redeem_qr(ctx, now, id, b, &qr)
+    })
+    .await
+}
+
+/// The first step of a passkey sign-in (the page's script asks it): the
+/// options for `navigator.credentials.get`, and the ceremony's id.
+#[post("/signin/{flow}/passkey/options")]
+pub async fn passkey_options(
+    state: web::Data<AppState>,
+    flow: web::Path<String>,
+    form: CsrfForm<NoFields>,
+) -> ApiResult<HttpResponse> {
+    let webauthn = state.webauthn.clone().ok_or(ApiError(Error::NotFound("passkeys")))?;
+    let (flow, browser) = (flow.into_inner(), form.browser);
+    let started = run(&state, move |s, now| {
+        signin::start_passkey_sign_in(&s.sign_in(Lang::default()), &webauthn, now, &flow, &browser)
+    })
+    .await?;
+    Ok(super::account::ceremony_answer(started.ceremony_id, &started.options))
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    ceremony: String,
+    /// The `PublicKeyCredential` of `navigator.credentials.get`, as JSON.
+    #[serde(default)]
+    credential: String,
+}
+
+/// The passkey's answer: the sign-in goes on as the passkey's person.
+#[post("/signin/{flow}/passkey")]
+pub async fn passkey_step(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    flow: web::Path<String>,
+    form: CsrfForm<PasskeyForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: PasskeyForm { ceremony, credential } } = form;
+    let Some(webauthn) = state.webauthn.clone() else {
+        return see_other(&signin::signin_path(&flow.into_inner())).finish();
+    };
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, address| {
+        let answer = signin::PasskeyAnswer { ceremony_id: &ceremony, credential: &credential };
+        signin::finish_passkey_sign_in(ctx, &webauthn, now, id, b, answer, address)
     })
     .await
 }

@@ -14,7 +14,7 @@ use crate::support::{TestDb, TestServer, served_on_both_backends};
 /// Signs in straight to /account for the first time (enrolment, terms).
 /// Returns the account page, the authenticator secret, the recovery codes and
 /// the time of the enrolment code.
-async fn first_account_sign_in(pages: &PageClient) -> (String, Vec<u8>, Vec<String>, i64) {
+pub(crate) async fn first_account_sign_in(pages: &PageClient) -> (String, Vec<u8>, Vec<String>, i64) {
     let (path, _, page) = pages.open("/account").await.page();
     assert!(path.starts_with("/signin/"), "no session: the account page asks to sign in first");
     let (_, _, page) = pages.submit(&page, "/email", &[("email", "maija@example.com")]).await.page();

@@ -24,6 +24,7 @@ mod migrations;
 mod newcomer;
 mod oidc;
 mod outbox;
+mod passkeys;
 mod password_reset;
 mod protocol;
 mod qr;

@@ -8,12 +8,14 @@
 //! [`SignInState`]; each step is one write transaction that reads the flow,
 //! decides, and saves the next state, refused if another request saved first.
 
+mod passkey;
 mod qr;
 mod state;
 mod steps;
 
 use std::sync::Arc;
 
+pub use passkey::{PasskeyAnswer, finish_passkey_sign_in, start_passkey_sign_in};
 pub use qr::{redeem_qr, show_qr};
 pub use state::{AfterAuthentication, SignInState};
 pub use steps::{

@@ -9,8 +9,8 @@ use portti::domain::contact::Email;
 use portti::domain::ids::UserId;
 use portti::notify::{Message, enqueue};
 use portti::store::{
-    KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCode, StoredDevice, StoredDeviceAuthorization, StoredFlow,
-    StoredGrant, StoredInvitation, StoredQrLogin, StoredReset, StoredSession, swept_tables,
+    KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCeremony, StoredCode, StoredDevice, StoredDeviceAuthorization,
+    StoredFlow, StoredGrant, StoredInvitation, StoredQrLogin, StoredReset, StoredSession, swept_tables,
 };
 
 use super::{app_client, person};
@@ -98,6 +98,7 @@ const CASES: &[Case] = &[
         insert: device_authorizations,
         kept: &["live", "recently-expired"],
     },
+    Case { table: "webauthn_ceremonies", key: "id_digest", insert: ceremonies, kept: &["live"] },
 ];
 
 fn each_sweep_deletes_what_has_run_its_course(db: &TestDb) {
@@ -476,6 +477,27 @@ fn device_authorizations(state: &AppState, _: &Fixture) {
             tx.insert_device_authorization(&request("live", NOW + 60))?;
             tx.insert_device_authorization(&request("recently-expired", ENDED + 1))?;
             tx.insert_device_authorization(&request("expired-long-ago", ENDED))
+        })
+        .unwrap();
+}
+
+/// A passkey ceremony never finished is deleted once it expires (a used one
+/// is deleted as it is used).
+fn ceremonies(state: &AppState, _: &Fixture) {
+    let ceremony = |id: &str, expires_at: i64| StoredCeremony {
+        id_digest: id.to_owned(),
+        browser_digest: "browser".to_owned(),
+        purpose: "sign_in".to_owned(),
+        subject: "flow".to_owned(),
+        state: "{}".to_owned(),
+        created_at: expires_at - 300,
+        expires_at,
+    };
+    state
+        .store
+        .write(|tx| {
+            tx.insert_ceremony(&ceremony("live", NOW + 1))?;
+            tx.insert_ceremony(&ceremony("expired", NOW))
         })
         .unwrap();
 }

@@ -181,26 +181,47 @@ impl TestServer {
 impl TestDb {
     /// Starts Portti on this database, issuer = its own address.
     pub fn serve(&self, extra_toml: &str) -> TestServer {
-        self.serve_as(extra_toml, None)
+        self.serve_as(extra_toml, Issuer::OwnAddress)
     }
 
     /// A second instance on the same database, behind the same issuer as
     /// `first` (as two instances behind one load balancer are).
     pub fn serve_beside(&self, first: &TestServer, extra_toml: &str) -> TestServer {
-        self.serve_as(extra_toml, Some(&first.base))
+        self.serve_as(extra_toml, Issuer::Of(&first.base))
     }
 
-    fn serve_as(&self, extra_toml: &str, issuer: Option<&str>) -> TestServer {
+    /// Starts Portti with the issuer `http://localhost:<port>`: a domain
+    /// name, as passkeys need (WebAuthn refuses an IP address).
+    pub fn serve_on_localhost(&self, extra_toml: &str) -> TestServer {
+        self.serve_as(extra_toml, Issuer::Localhost)
+    }
+
+    fn serve_as(&self, extra_toml: &str, issuer: Issuer<'_>) -> TestServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let (base, issuer) = match issuer {
+            Issuer::OwnAddress => (format!("http://127.0.0.1:{port}"), format!("http://127.0.0.1:{port}")),
+            Issuer::Localhost => (format!("http://localhost:{port}"), format!("http://localhost:{port}")),
+            Issuer::Of(first) => (format!("http://127.0.0.1:{port}"), first.to_owned()),
+        };
         let mut settings = self.settings(extra_toml);
-        settings.issuer = issuer.unwrap_or(&base).to_owned();
+        settings.issuer = issuer;
         let state = AppState::open(settings, Clock::system()).unwrap();
         let running =
             portti::start(state.clone(), listener, StartOptions { handle_signals: false, outbox_worker: false })
                 .unwrap();
         TestServer { base, state, running: Some(running) }
     }
+}
+
+/// The issuer a test server runs behind.
+enum Issuer<'a> {
+    /// Its own address, `http://127.0.0.1:<port>`.
+    OwnAddress,
+    /// `http://localhost:<port>`.
+    Localhost,
+    /// Another instance's.
+    Of(&'a str),
 }
 
 /// Starts Portti in-process on a loopback port.

@@ -1,0 +1,209 @@
+//! Passkeys (issue 12, items 5 and 8): a software authenticator
+//! (`webauthn-authenticator-rs`, `SoftPasskey`) registers a passkey from
+//! `/account` and signs in with it instead of email, password and
+//! authenticator code. An answer for another origin, a replayed ceremony and
+//! a removed passkey are refused, counted, and change nothing else; with an
+//! IP issuer no passkey is offered. On both backends.
+//!
+//! `SoftPasskey` keeps no resident keys: it needs the credential named in
+//! the request and returns no user handle. A discoverable authenticator
+//! (a phone, a platform authenticator, Chromium's virtual one in the browser
+//! test) finds the credential itself and returns the handle it stored at
+//! registration; the test does those two things for it, and nothing else.
+
+use diesel::prelude::*;
+use openidconnect::TokenResponse as _;
+use openidconnect::core::CoreIdTokenClaims;
+use portti::domain::ids::UserId;
+use portti::store::schema::{audit_events, passkeys, webauthn_ceremonies};
+use serde_json::Value;
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs_proto::{AllowCredentials, CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse};
+
+use crate::account::first_account_sign_in;
+use crate::support::fixtures::{
+    Rp, authorization_request, confidential_client, exchange, maija_and_ledger, person, relying_party,
+};
+use crate::support::pages::{Landing, PageClient, form_action};
+use crate::support::{TestDb, TestServer, served_on_both_backends};
+
+served_on_both_backends!(
+    a_person_adds_a_passkey_and_signs_in_with_it,
+    a_foreign_origin_a_replayed_ceremony_or_a_removed_passkey_signs_nobody_in,
+    an_ip_issuer_offers_no_passkeys,
+);
+
+/// The first step of a ceremony, as the page's script asks it: the
+/// ceremony's id and the options.
+async fn first_step(pages: &PageClient, page: &str, form: &str) -> (String, Value) {
+    let action = form_action(page, form);
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (_, status, body) = pages.post(&format!("{action}/options"), &[("csrf", &csrf)]).await.page();
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    (answer["ceremony"].as_str().unwrap().to_owned(), answer["options"].clone())
+}
+
+/// Maija, signed in on the account page, with a passkey made by `authenticator`.
+struct WithPasskey {
+    server: TestServer,
+    user: UserId,
+    ledger: Rp,
+    authenticator: SoftPasskey,
+    credential_id: Vec<u8>,
+}
+
+async fn with_passkey(db: &TestDb) -> WithPasskey {
+    let server = db.serve_on_localhost("");
+    person(&server.state, "maija@example.com");
+    let secret = confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let ledger = relying_party(&server, "ledger", Some(&secret)).await;
+    let email = portti::domain::contact::Email::parse("maija@example.com").unwrap();
+    let user = server.state.store.read(|r| r.user_id_by_email(&email)).unwrap().unwrap();
+    let pages = PageClient::new(&server.base);
+    let (page, _, _, _) = first_account_sign_in(&pages).await;
+    assert!(page.contains(">Add a passkey</button>"), "{page}");
+    assert!(page.contains("No passkeys yet."), "{page}");
+
+    let (ceremony, options) = first_step(&pages, &page, "/account/passkeys").await;
+    let selection = &options["publicKey"]["authenticatorSelection"];
+    assert_eq!(selection["userVerification"], "required");
+    assert_eq!(selection["residentKey"], "required", "a discoverable credential, for the sign-in without email");
+    let mut creation: CreationChallengeResponse = serde_json::from_value(options).unwrap();
+    // SoftPasskey makes no resident keys (see the module's comment).
+    if let Some(selection) = creation.public_key.authenticator_selection.as_mut() {
+        selection.require_resident_key = false;
+    }
+    let mut authenticator = SoftPasskey::new(true);
+    let made = authenticator.do_registration(Url::parse(&server.base).unwrap(), creation).unwrap();
+    let credential_id = made.raw_id.clone();
+    let credential = serde_json::to_string(&made).unwrap();
+    let fields = [("ceremony", ceremony.as_str()), ("name", "Work laptop"), ("credential", &credential)];
+    let (path, status, page) = pages.submit(&page, "/account/passkeys", &fields).await.page();
+    assert_eq!(path, "/account", "{status} {}", page.split("<h1").nth(1).unwrap_or(&page));
+    assert!(page.contains("The passkey was added.") && page.contains("<strong>Work laptop</strong>"), "{page}");
+    WithPasskey { server, user, ledger, authenticator, credential_id }
+}
+
+impl WithPasskey {
+    /// A new browser at the sign-in's email step; returns it and the page.
+    async fn sign_in_page(&self, request_url: &str) -> (PageClient, String) {
+        let pages = PageClient::new(&self.server.base);
+        let (_, _, page) = pages.open(request_url).await.page();
+        assert!(page.contains(">Sign in with a passkey</button>"), "{page}");
+        (pages, page)
+    }
+
+    /// The authenticator's answer to a sign-in's options, from `origin`.
+    fn answer(&mut self, options: Value, origin: &str) -> PublicKeyCredential {
+        let mut request: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+        assert!(request.public_key.allow_credentials.is_empty(), "a discoverable sign-in names no credential");
+        // What a resident-key authenticator finds itself, and the handle it returns.
+        request.public_key.allow_credentials =
+            vec![AllowCredentials { type_: "public-key".into(), id: self.credential_id.clone(), transports: None }];
+        let mut answer = self.authenticator.do_authentication(Url::parse(origin).unwrap(), request).unwrap();
+        let handle = uuid::Uuid::parse_str(self.user.as_str()).unwrap();
+        answer.response.user_handle = Some(handle.as_bytes().to_vec());
+        answer
+    }
+
+    fn count(&self, db: &TestDb, table: &str, action: Option<&str>) -> i64 {
+        let mut conn = db.connection();
+        match (table, action) {
+            ("passkeys", _) => passkeys::table.count().get_result(&mut conn),
+            ("webauthn_ceremonies", _) => webauthn_ceremonies::table.count().get_result(&mut conn),
+            (_, Some(action)) => {
+                audit_events::table.filter(audit_events::action.eq(action)).count().get_result(&mut conn)
+            }
+            _ => unreachable!(),
+        }
+        .unwrap()
+    }
+}
+
+async fn submit_answer(pages: &PageClient, page: &str, ceremony: &str, answer: &PublicKeyCredential) -> Landing {
+    let credential = serde_json::to_string(answer).unwrap();
+    pages.submit(page, "/passkey", &[("ceremony", ceremony), ("credential", &credential)]).await
+}
+
+async fn a_person_adds_a_passkey_and_signs_in_with_it(db: &TestDb) {
+    let mut setup = with_passkey(db).await;
+    assert_eq!(setup.count(db, "passkeys", None), 1);
+    let request = authorization_request(&setup.ledger, &[]);
+    let (pages, page) = setup.sign_in_page(request.url.as_str()).await;
+    let (ceremony, options) = first_step(&pages, &page, "/passkey").await;
+    assert_eq!(options["publicKey"]["userVerification"], "required");
+    let answer = setup.answer(options, &setup.server.base.clone());
+    let callback = submit_answer(&pages, &page, &ceremony, &answer).await.left();
+    let tokens = exchange(&setup.ledger, &callback, &request).await;
+    let claims: &CoreIdTokenClaims =
+        tokens.id_token().unwrap().claims(&setup.ledger.id_token_verifier(), &request.nonce).unwrap();
+    assert_eq!(claims.subject().as_str(), setup.user.as_str());
+    let amr: Vec<String> = claims.auth_method_refs().unwrap().iter().map(|m| m.to_string()).collect();
+    assert_eq!(amr, ["hwk", "user", "mfa"], "a device-bound passkey, user verified");
+    assert_eq!(setup.count(db, "webauthn_ceremonies", None), 0, "the ceremony was used up");
+}
+
+async fn a_foreign_origin_a_replayed_ceremony_or_a_removed_passkey_signs_nobody_in(db: &TestDb) {
+    let mut setup = with_passkey(db).await;
+    let request = authorization_request(&setup.ledger, &[]);
+
+    // Another origin (a phishing page on another port of the same host).
+    let (pages, page) = setup.sign_in_page(request.url.as_str()).await;
+    let (ceremony, options) = first_step(&pages, &page, "/passkey").await;
+    let port = Url::parse(&setup.server.base).unwrap().port().unwrap();
+    let phishing = format!("http://localhost:{}", if port == 65535 { 65534 } else { port + 1 });
+    let answer = setup.answer(options, &phishing);
+    let (_, status, refused) = submit_answer(&pages, &page, &ceremony, &answer).await.page();
+    assert_eq!(status, 400);
+    assert!(refused.contains("The passkey could not be verified"), "{refused}");
+    assert_eq!(setup.count(db, "audit", Some("sign_in_failed")), 1, "counted as a failed attempt");
+
+    // A right answer, replayed: its ceremony is gone.
+    let (ceremony, options) = first_step(&pages, &refused, "/passkey").await;
+    let answer = setup.answer(options, &setup.server.base.clone());
+    let callback = submit_answer(&pages, &refused, &ceremony, &answer).await.left();
+    assert!(callback.contains("code="), "{callback}");
+    let (other, page) = setup.sign_in_page(request.url.as_str()).await;
+    let (_, status, replayed) = submit_answer(&other, &page, &ceremony, &answer).await.page();
+    assert_eq!(status, 400);
+    assert!(replayed.contains("expired or was already used"), "{replayed}");
+    // The same answer under a new ceremony: another challenge.
+    let (fresh, _) = first_step(&other, &page, "/passkey").await;
+    let (_, status, _) = submit_answer(&other, &page, &fresh, &answer).await.page();
+    assert_eq!(status, 400);
+
+    // Removed on the account page: it signs nobody in.
+    let account = PageClient::new(&setup.server.base);
+    let (_, _, page) = account.open(request.url.as_str()).await.page();
+    let (ceremony, options) = first_step(&account, &page, "/passkey").await;
+    let answer = setup.answer(options, &setup.server.base.clone());
+    submit_answer(&account, &page, &ceremony, &answer).await.left();
+    let (_, _, page) = account.open("/account").await.page();
+    let remove = page.split("action=\"/account/passkeys/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (_, _, page) = account.submit(&page, &format!("/account/passkeys/{remove}"), &[]).await.page();
+    assert!(page.contains("No passkeys yet."), "{page}");
+    assert_eq!(setup.count(db, "audit", Some("passkey_removed")), 1);
+    let (pages, page) = setup.sign_in_page(request.url.as_str()).await;
+    let (ceremony, options) = first_step(&pages, &page, "/passkey").await;
+    let answer = setup.answer(options, &setup.server.base.clone());
+    let (_, status, _) = submit_answer(&pages, &page, &ceremony, &answer).await.page();
+    assert_eq!(status, 400);
+}
+
+async fn an_ip_issuer_offers_no_passkeys(db: &TestDb) {
+    let server = db.serve("");
+    let ledger = maija_and_ledger(&server).await;
+    let request = authorization_request(&ledger, &[]);
+    let pages = PageClient::new(&server.base);
+    let (_, _, page) = pages.open(request.url.as_str()).await.page();
+    assert!(!page.contains("passkey"), "{page}");
+    let flow = page.split("action=\"/signin/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (_, status, _) = pages.post(&format!("/signin/{flow}/passkey/options"), &[("csrf", &csrf)]).await.page();
+    assert_eq!(status, 404);
+    let (page, _, _, _) = first_account_sign_in(&pages).await;
+    assert!(!page.contains("Add a passkey"), "{page}");
+}
