@@ -1,5 +1,6 @@
-// Passkeys: the two forms that use one (#passkey-add on the account page,
-// #passkey-sign-in on the sign-in page). Each asks Portti for the options
+// Passkeys: the forms that use one (#passkey-add on the account page,
+// #passkey-sign-in on the sign-in page, #qr-passkey on a QR code's approval
+// page in a phone's browser). Each asks Portti for the options
 // (its first step), hands them to the browser's authenticator, and posts
 // the answer with the form (its second step). Without WebAuthn in the
 // browser the sign-in form stays hidden and adding says why.
@@ -73,6 +74,10 @@
         return;
       }
       event.preventDefault();
+      // The QR approval's number buttons: the pressed one is the choice.
+      if (event.submitter && event.submitter.name === "pick") {
+        form.elements.choice.value = event.submitter.value;
+      }
       said.textContent = "";
       var token = new URLSearchParams({ csrf: form.elements.csrf.value });
       fetch(form.getAttribute("data-options"), { method: "POST", body: token, credentials: "same-origin" })
@@ -101,6 +106,15 @@
   if (signIn && supported) {
     signIn.hidden = false;
     ceremony(signIn, function (publicKey) {
+      return navigator.credentials.get({ publicKey: requestOptions(publicKey) });
+    });
+  }
+  var approve = document.getElementById("qr-passkey");
+  if (approve) {
+    if (!supported) {
+      approve.querySelector("[role=status]").textContent = approve.getAttribute("data-failed");
+    }
+    ceremony(approve, function (publicKey) {
       return navigator.credentials.get({ publicKey: requestOptions(publicKey) });
     });
   }

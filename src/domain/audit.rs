@@ -93,9 +93,9 @@ pub enum Event {
     CompanyAdded,
     /// Customer service registered an application.
     ClientRegistered,
-    /// The person approved a QR sign-in of the browser at `browser_address`
-    /// with their device, unlocked by `method`.
-    QrApproved { method: &'static str, browser_address: Option<String> },
+    /// The person approved a QR sign-in of the browser at `browser_address`,
+    /// authenticated as `amr` (the app's device key, or a passkey).
+    QrApproved { amr: Vec<String>, browser_address: Option<String> },
     /// The person declined a QR sign-in of the browser at `browser_address`.
     QrDenied { browser_address: Option<String> },
     /// The number picked on the phone was not the computer's: the QR code ended.
@@ -175,8 +175,8 @@ impl Event {
             Event::DeviceSignedIn { method } => Some(json!({ "amr": ["hwk", method, "mfa"] })),
             Event::AdminRefused { reason } => Some(json!({ "reason": reason })),
             Event::RightsChanged { roles, rights } => Some(json!({ "roles": roles, "rights": rights })),
-            Event::QrApproved { method, browser_address } => {
-                Some(json!({ "amr": ["hwk", method, "mfa"], "browser_address": browser_address }))
+            Event::QrApproved { amr, browser_address } => {
+                Some(json!({ "amr": amr, "browser_address": browser_address }))
             }
             Event::QrDenied { browser_address } | Event::QrWrongNumber { browser_address } => {
                 Some(json!({ "browser_address": browser_address }))

@@ -277,20 +277,21 @@ pub fn start_discoverable(
 }
 
 /// Starts an approval with one of `user`'s passkeys (a QR code seen in a
-/// phone's browser where the person is signed in).
+/// phone's browser where the person is signed in), bound to `subject`.
 pub fn start_for_person(
     tx: &mut Write<'_>,
     webauthn: &Webauthn,
     now: UnixSeconds,
     browser_id: &str,
     user: &UserId,
+    subject: &str,
 ) -> Result<Started<RequestChallengeResponse>> {
     let passkeys = tx.passkeys_of(user)?.iter().map(credential_of).collect::<Result<Vec<_>>>()?;
     if passkeys.is_empty() {
         return Err(Refusal::NoPasskey.into());
     }
     let (options, state) = webauthn.start_passkey_authentication(&passkeys).map_err(Error::internal)?;
-    let ceremony_id = begin_ceremony(tx, now, browser_id, Purpose::Qr, user.as_str(), &state)?;
+    let ceremony_id = begin_ceremony(tx, now, browser_id, Purpose::Qr, subject, &state)?;
     Ok(Started { ceremony_id, options })
 }
 

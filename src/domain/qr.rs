@@ -24,13 +24,16 @@ use super::audit::{self, Event, Origin, Subjects};
 use super::client::ClientId;
 use super::grants::jwt_bearer::{IAT_SKEW_SECONDS, Unlock, device_of, signed_by_device};
 use super::ids::UserId;
+use super::passkeys::{self, Purpose, Started};
 use super::refusal::Refusal;
-use super::throttle::{Subject, is_locked};
+use super::throttle::{Lockout, Subject, is_locked};
 use super::user_agent;
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::{random_token, sha256_hex};
 use crate::error::{Error, Result};
 use crate::store::{Read, Store, StoredQrLogin, Write};
+use webauthn_rs::Webauthn;
+use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential, RequestChallengeResponse};
 
 /// How long a QR code lives.
 pub const QR_SECONDS: i64 = 2 * 60;
@@ -350,37 +353,144 @@ pub fn approve(store: &Store, now: UnixSeconds, origin: &Origin, approval: Appro
             let device = tx.device(&device_id)?.filter(|device| device.user_id == person.as_str());
             let device = device.ok_or_else(|| refuse_proof("the device is not one of the person's"))?;
             let verified = verify_proof(proof, &device, qr_id, choice, now).map_err(refuse_proof)?;
-            let mut qr = QrLogin::load(tx, qr_id)?.ok_or(Error::NotFound("qr"))?;
-            if !qr.is_pending(now) {
-                return Err(Refusal::QrExpired.into());
-            }
             if !tx.use_device_assertion(&device.id, &sha256_hex(&verified.jti), verified.iat + IAT_SKEW_SECONDS)? {
                 return Err(refuse_proof("the proof was used already"));
             }
-            if is_locked(tx.locked_until(Subject::person(person).key())?, now) {
-                return Err(Refusal::AccountLocked.into());
+            let amr = vec!["hwk".to_owned(), verified.unlock.amr().to_owned(), "mfa".to_owned()];
+            let decided = decide(tx, now, origin, Decision { qr_id, person, choice, amr, device: Some(&device.id) })?;
+            if decided.is_ok() {
+                tx.touch_device(&device.id, now)?;
             }
-            let client = qr.stored.client_id.clone();
-            let about = Subjects { user: Some(person), client: client.as_deref(), company: None };
-            let browser_address = qr.stored.address.clone();
-            if i64::from(qr.number()) != choice {
-                let expires_at = qr.stored.expires_at;
-                qr.advance(tx, QrState::WrongNumber, expires_at)?;
-                audit::record(tx, now, origin, about, Event::QrWrongNumber { browser_address })?;
-                return Ok(Err(Refusal::WrongNumber));
+            Ok(decided)
+        })
+        .and_then(super::refusal::settle)
+}
+
+/// A person's answer to a QR code, already authenticated.
+struct Decision<'a> {
+    qr_id: &'a str,
+    person: &'a UserId,
+    choice: i64,
+    /// How the person authenticated the approval.
+    amr: Vec<String>,
+    /// The app's device that approved, if it was one.
+    device: Option<&'a str>,
+}
+
+/// Approves a live QR code for the person when the number is the
+/// computer's; a wrong number ends it (committed, and said). A code that is
+/// not waiting, or a locked account, changes nothing.
+fn decide(
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    origin: &Origin,
+    decision: Decision<'_>,
+) -> Result<Result<(), Refusal>> {
+    let Decision { qr_id, person, choice, amr, device } = decision;
+    let mut qr = QrLogin::load(tx, qr_id)?.ok_or(Error::NotFound("qr"))?;
+    if !qr.is_pending(now) {
+        return Err(Refusal::QrExpired.into());
+    }
+    if is_locked(tx.locked_until(Subject::person(person).key())?, now) {
+        return Err(Refusal::AccountLocked.into());
+    }
+    let client = qr.stored.client_id.clone();
+    let about = Subjects { user: Some(person), client: client.as_deref(), company: None };
+    let browser_address = qr.stored.address.clone();
+    if i64::from(qr.number()) != choice {
+        let expires_at = qr.stored.expires_at;
+        qr.advance(tx, QrState::WrongNumber, expires_at)?;
+        audit::record(tx, now, origin, about, Event::QrWrongNumber { browser_address })?;
+        return Ok(Err(Refusal::WrongNumber));
+    }
+    let state = QrState::Approved {
+        user: person.clone(),
+        amr: amr.clone(),
+        approved_at: now,
+        device: device.map(str::to_owned),
+    };
+    let expires_at = qr.stored.expires_at.max(now + REDEEM_SECONDS);
+    qr.advance(tx, state, expires_at)?;
+    audit::record(tx, now, origin, about, Event::QrApproved { amr, browser_address })?;
+    Ok(Ok(()))
+}
+
+/// The digest of a QR code's id: what a passkey ceremony for it is bound to.
+fn ceremony_subject(person: &UserId, qr_id: &str) -> String {
+    format!("{person}:{}", sha256_hex(qr_id))
+}
+
+/// Starts a passkey approval of a QR code in a phone's browser where the
+/// person is signed in: a ceremony for this person and this code.
+pub fn start_passkey_approval(
+    store: &Store,
+    webauthn: &Webauthn,
+    now: UnixSeconds,
+    browser_id: &str,
+    person: &UserId,
+    qr_id: &str,
+) -> Result<Started<RequestChallengeResponse>> {
+    store.write(|tx| {
+        let qr = QrLogin::load(tx, qr_id)?.ok_or(Error::NotFound("qr"))?;
+        if !qr.is_pending(now) {
+            return Err(Refusal::QrExpired.into());
+        }
+        passkeys::start_for_person(tx, webauthn, now, browser_id, person, &ceremony_subject(person, qr_id))
+    })
+}
+
+/// A passkey approval of a QR code from a phone's browser.
+#[derive(Debug, Clone, Copy)]
+pub struct PasskeyApproval<'a> {
+    pub person: &'a UserId,
+    pub qr_id: &'a str,
+    pub choice: i64,
+    pub ceremony_id: &'a str,
+    /// The `PublicKeyCredential` of `navigator.credentials.get`, as JSON.
+    pub credential: &'a str,
+    /// The language of a lock notice, should this attempt lock the account.
+    pub lang: crate::i18n::Lang,
+}
+
+/// Approves a QR code with one of the person's passkeys, with the same
+/// number matching as the app. The ceremony is used up whatever the
+/// answer; an answer that does not verify approves nothing and is counted
+/// against the person's lockout and the address's throttle.
+pub fn approve_with_passkey(
+    store: &Store,
+    webauthn: &Webauthn,
+    lockout: &Lockout<'_>,
+    now: UnixSeconds,
+    origin: &Origin,
+    browser_id: &str,
+    approval: PasskeyApproval<'_>,
+) -> Result<()> {
+    let PasskeyApproval { person, qr_id, choice, ceremony_id, credential, lang } = approval;
+    store
+        .write(|tx| {
+            let address = origin.address.as_deref();
+            if let Err(refusal) = lockout.check_address(tx, now, address)? {
+                return Ok(Err(refusal));
             }
-            let method = verified.unlock.amr();
-            let state = QrState::Approved {
-                user: person.clone(),
-                amr: vec!["hwk".to_owned(), method.to_owned(), "mfa".to_owned()],
-                approved_at: now,
-                device: Some(device.id.clone()),
+            let subject = ceremony_subject(person, qr_id);
+            let state: PasskeyAuthentication =
+                match passkeys::take_ceremony(tx, now, ceremony_id, browser_id, Purpose::Qr, &subject) {
+                    Err(Error::Refused(refusal)) => return Ok(Err(refusal)),
+                    other => other?,
+                };
+            let Ok(answer) = serde_json::from_str::<PublicKeyCredential>(credential) else {
+                return Ok(Err(Refusal::PasskeyFailed));
             };
-            let expires_at = qr.stored.expires_at.max(now + REDEEM_SECONDS);
-            qr.advance(tx, state, expires_at)?;
-            tx.touch_device(&device.id, now)?;
-            audit::record(tx, now, origin, about, Event::QrApproved { method, browser_address })?;
-            Ok(Ok(()))
+            let attempt = match lockout.begin_attempt(tx, now, &Subject::person(person))? {
+                Ok(attempt) => attempt,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let Some(used) = passkeys::verify_for_person(tx, webauthn, now, &state, &answer, person)? else {
+                lockout.attempt_failed(tx, now, attempt, crate::i18n::Texts::new(lang), origin)?;
+                return Ok(Err(Refusal::PasskeyFailed));
+            };
+            lockout.attempt_passed(tx, attempt)?;
+            decide(tx, now, origin, Decision { qr_id, person, choice, amr: used.amr, device: None })
         })
         .and_then(super::refusal::settle)
 }

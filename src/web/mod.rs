@@ -18,7 +18,7 @@ mod home;
 mod logout;
 pub mod page;
 mod password;
-mod qr;
+pub(crate) mod qr;
 pub mod request_id;
 mod setup;
 mod signin;
@@ -57,6 +57,10 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(signin::passkey_step)
         .service(qr::status)
         .service(qr::landing)
+        .service(qr::approve_page)
+        .service(qr::passkey_options)
+        .service(qr::approve)
+        .service(qr::deny)
         .service(device::code_page)
         .service(device::code_submit)
         .service(device::approve_page)

@@ -33,6 +33,7 @@ served_on_both_backends!(
     a_person_adds_a_passkey_and_signs_in_with_it,
     a_foreign_origin_a_replayed_ceremony_or_a_removed_passkey_signs_nobody_in,
     an_ip_issuer_offers_no_passkeys,
+    a_phone_browser_approves_a_qr_code_with_a_passkey,
 );
 
 /// The first step of a ceremony, as the page's script asks it: the
@@ -49,6 +50,8 @@ async fn first_step(pages: &PageClient, page: &str, form: &str) -> (String, Valu
 /// Maija, signed in on the account page, with a passkey made by `authenticator`.
 struct WithPasskey {
     server: TestServer,
+    /// The browser that added the passkey, still signed in (a phone's, say).
+    phone: PageClient,
     user: UserId,
     ledger: Rp,
     authenticator: SoftPasskey,
@@ -84,7 +87,7 @@ async fn with_passkey(db: &TestDb) -> WithPasskey {
     let (path, status, page) = pages.submit(&page, "/account/passkeys", &fields).await.page();
     assert_eq!(path, "/account", "{status} {}", page.split("<h1").nth(1).unwrap_or(&page));
     assert!(page.contains("The passkey was added.") && page.contains("<strong>Work laptop</strong>"), "{page}");
-    WithPasskey { server, user, ledger, authenticator, credential_id }
+    WithPasskey { server, phone: pages, user, ledger, authenticator, credential_id }
 }
 
 impl WithPasskey {
@@ -206,4 +209,61 @@ async fn an_ip_issuer_offers_no_passkeys(db: &TestDb) {
     assert_eq!(status, 404);
     let (page, _, _, _) = first_account_sign_in(&pages).await;
     assert!(!page.contains("Add a passkey"), "{page}");
+}
+
+async fn a_phone_browser_approves_a_qr_code_with_a_passkey(db: &TestDb) {
+    let mut setup = with_passkey(db).await;
+    let request = authorization_request(&setup.ledger, &[]);
+    let (computer, page) = setup.sign_in_page(request.url.as_str()).await;
+    let qr_link = page.split("<a id=\"qr-link\" href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let number = crate::support::pages::element_text(&page, "qr-number");
+
+    // The link opened in the phone's browser, where Maija is signed in.
+    let (_, _, landing) = setup.phone.open(&qr_link).await.page();
+    assert!(landing.contains("Scan this code with the Portti app"), "{landing}");
+    let approve = landing.split("id=\"qr-approve-here\" href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (_, _, asked) = setup.phone.open(&approve).await.page();
+    assert!(asked.contains(&format!(">{number}</button>")), "the computer's number is among the choices: {asked}");
+    assert_eq!(crate::support::pages::element_text(&asked, "qr-ip"), "127.0.0.1");
+
+    // A wrong number first, on another code: it ends that code.
+    let (other_computer, other_page) = setup.sign_in_page(request.url.as_str()).await;
+    let other_link = other_page.split("<a id=\"qr-link\" href=\"").nth(1).unwrap().split('"').next().unwrap();
+    let other_number: i64 = crate::support::pages::element_text(&other_page, "qr-number").parse().unwrap();
+    let other_approve = format!("{}/approve", other_link.trim_start_matches(&setup.server.base));
+    let (_, _, other_asked) = setup.phone.open(&other_approve).await.page();
+    let wrong = (10..=99).find(|n| *n != other_number && other_asked.contains(&format!(">{n}</button>"))).unwrap();
+    let (ceremony, options) = first_step(&setup.phone, &other_asked, &other_approve).await;
+    let answer = setup
+        .authenticator
+        .do_authentication(Url::parse(&setup.server.base).unwrap(), serde_json::from_value(options).unwrap())
+        .unwrap();
+    let credential = serde_json::to_string(&answer).unwrap();
+    let fields = [("choice", wrong.to_string()), ("ceremony", ceremony), ("credential", credential)];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_, status, said) = setup.phone.submit(&other_asked, &other_approve, &fields).await.page();
+    assert_eq!(status, 400);
+    assert!(said.contains("not the number on the computer"), "{said}");
+    let other_id = other_link.rsplit("/qr/").next().unwrap();
+    let (_, _, status_body) = other_computer.open(&format!("/qr/{other_id}/status")).await.page();
+    assert_eq!(status_body, r#"{"state":"denied"}"#);
+
+    // The right number, confirmed with the passkey: the computer goes on.
+    let (ceremony, options) = first_step(&setup.phone, &asked, &approve).await;
+    let request_options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+    assert!(!request_options.public_key.allow_credentials.is_empty(), "Maija's own passkeys");
+    let answer =
+        setup.authenticator.do_authentication(Url::parse(&setup.server.base).unwrap(), request_options).unwrap();
+    let credential = serde_json::to_string(&answer).unwrap();
+    let fields = [("choice", number.as_str()), ("ceremony", ceremony.as_str()), ("credential", credential.as_str())];
+    let (_, status, done) = setup.phone.submit(&asked, &approve, &fields).await.page();
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("the computer&#39;s browser is signed in"), "{done}");
+    let callback = computer.submit(&page, "/qr", &[]).await.left();
+    let tokens = exchange(&setup.ledger, &callback, &request).await;
+    let claims: &CoreIdTokenClaims =
+        tokens.id_token().unwrap().claims(&setup.ledger.id_token_verifier(), &request.nonce).unwrap();
+    let amr: Vec<String> = claims.auth_method_refs().unwrap().iter().map(|m| m.to_string()).collect();
+    assert_eq!(amr, ["hwk", "user", "mfa"]);
+    assert_eq!(claims.subject().as_str(), setup.user.as_str());
 }

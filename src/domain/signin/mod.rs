@@ -413,8 +413,9 @@ pub enum OwnPage {
     Account,
     /// A page of the administration: `/admin` or a path below it.
     Admin(String),
-    /// A device's approval page, `/device/<its user code>`.
-    Device(String),
+    /// A page where the person approves something: a device's
+    /// `/device/<its user code>`, or a QR code's `/qr/<its id>/approve`.
+    Approval(String),
 }
 
 /// Where a device's approval page is, before its user code.
@@ -431,7 +432,13 @@ impl OwnPage {
         if let Some(code) = path.strip_prefix(DEVICE_PATH_PREFIX)
             && crate::domain::device_authorization::UserCode::parse(code).is_some_and(|c| c.as_str() == code)
         {
-            return OwnPage::Device(path.to_owned());
+            return OwnPage::Approval(path.to_owned());
+        }
+        if let Some(qr_id) = path.strip_prefix("/qr/").and_then(|rest| rest.strip_suffix("/approve"))
+            && qr_id.len() == 43
+            && qr_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        {
+            return OwnPage::Approval(path.to_owned());
         }
         let below_admin = path == ADMIN_PATH || path.starts_with(&format!("{ADMIN_PATH}/"));
         if !below_admin {
@@ -446,14 +453,14 @@ impl OwnPage {
     pub fn path(&self) -> &str {
         match self {
             OwnPage::Account => ACCOUNT_PATH,
-            OwnPage::Admin(path) | OwnPage::Device(path) => path,
+            OwnPage::Admin(path) | OwnPage::Approval(path) => path,
         }
     }
 
     fn stored(&self) -> Option<String> {
         match self {
             OwnPage::Account => None,
-            OwnPage::Admin(path) | OwnPage::Device(path) => Some(path.clone()),
+            OwnPage::Admin(path) | OwnPage::Approval(path) => Some(path.clone()),
         }
     }
 
@@ -461,7 +468,7 @@ impl OwnPage {
     /// (a newer instance's) is the account page.
     fn from_stored(stored: Option<&str>) -> Self {
         match stored.map(Self::for_path) {
-            Some(page @ (OwnPage::Admin(_) | OwnPage::Device(_))) => page,
+            Some(page @ (OwnPage::Admin(_) | OwnPage::Approval(_))) => page,
             _ => OwnPage::Account,
         }
     }
@@ -710,8 +717,12 @@ mod tests {
         assert_eq!(OwnPage::from_stored(Some("/admin/companies/x")), admin("/admin/companies/x"));
         assert_eq!(OwnPage::from_stored(Some("https://evil.example/")), OwnPage::Account);
         assert_eq!(OwnPage::from_stored(None), OwnPage::Account);
-        assert_eq!(OwnPage::for_path("/device/BCDFGHJK"), OwnPage::Device("/device/BCDFGHJK".to_owned()));
-        assert_eq!(OwnPage::from_stored(Some("/device/BCDFGHJK")), OwnPage::Device("/device/BCDFGHJK".to_owned()));
+        assert_eq!(OwnPage::for_path("/device/BCDFGHJK"), OwnPage::Approval("/device/BCDFGHJK".to_owned()));
+        assert_eq!(OwnPage::from_stored(Some("/device/BCDFGHJK")), OwnPage::Approval("/device/BCDFGHJK".to_owned()));
+        let qr = format!("/qr/{}/approve", "a".repeat(43));
+        assert_eq!(OwnPage::for_path(&qr), OwnPage::Approval(qr.clone()));
+        assert_eq!(OwnPage::for_path(&qr.replace("/approve", "/status")), OwnPage::Account);
+        assert_eq!(OwnPage::for_path("/qr/x.y/approve"), OwnPage::Account);
         for odd in ["/device/bcdfghjk", "/device/BCDF-GHJK", "/device/AEIOUAEI", "/device/", "/device"] {
             assert_eq!(OwnPage::for_path(odd), OwnPage::Account, "{odd}");
         }

@@ -36,13 +36,8 @@ pub struct QrRequestBody {
 
 impl QrRequestBody {
     fn new(request: QrRequest, texts: &Texts) -> Self {
-        let browser = request.browser.browser.unwrap_or(texts.get("qr.unknown_browser"));
-        let browser = match request.browser.os {
-            Some(os) => texts.fill("qr.browser_on_os", &[("browser", browser.to_owned()), ("os", os.to_owned())]),
-            None => browser.to_owned(),
-        };
         Self {
-            browser,
+            browser: crate::web::qr::browser_sentence(request.browser, texts),
             ip: request.address,
             requested_at: rfc3339(request.requested_at),
             application: request.application,
