@@ -28,7 +28,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// chromedriver, killed when dropped.
-struct Driver(Child, u16);
+pub(crate) struct Driver(Child, u16);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -38,7 +38,7 @@ impl Drop for Driver {
 }
 
 /// A headless Chromium session, or `None` (skipped) where there is none outside CI.
-async fn browser() -> Option<(Client, Driver, tempfile::TempDir)> {
+pub(crate) async fn browser() -> Option<(Client, Driver, tempfile::TempDir)> {
     portti::crypto::install_tls_provider();
     if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
         if std::env::var_os("CI").is_some() {
@@ -67,7 +67,7 @@ async fn browser() -> Option<(Client, Driver, tempfile::TempDir)> {
         "--disable-component-update".to_owned(),
         "--disable-sync".to_owned(),
         // Nothing but loopback: no lookups of outside hosts at all.
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1".to_owned(),
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost".to_owned(),
         format!("--user-data-dir={}", profile.path().display()),
     ];
     let mut capabilities = serde_json::Map::new();
@@ -85,13 +85,13 @@ async fn browser() -> Option<(Client, Driver, tempfile::TempDir)> {
 }
 
 /// The relying party's callback: a local page that records where the browser came back.
-struct Callback {
-    url: String,
-    received: Arc<Mutex<Vec<String>>>,
-    server: actix_web::dev::ServerHandle,
+pub(crate) struct Callback {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<String>>>,
+    pub server: actix_web::dev::ServerHandle,
 }
 
-async fn callback_server() -> Callback {
+pub(crate) async fn callback_server() -> Callback {
     let received = Arc::new(Mutex::new(Vec::new()));
     let data = web::Data::new(received.clone());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -115,7 +115,7 @@ async fn callback_server() -> Callback {
 }
 
 /// Types into the field a person finds by its label.
-async fn fill(browser: &Client, label: &str, text: &str) {
+pub(crate) async fn fill(browser: &Client, label: &str, text: &str) {
     let label = browser.find(Locator::XPath(&format!("//label[normalize-space()='{label}']"))).await.unwrap();
     let id = label.attr("for").await.unwrap().unwrap();
     let field = browser.find(Locator::Id(&id)).await.unwrap();
@@ -125,7 +125,7 @@ async fn fill(browser: &Client, label: &str, text: &str) {
 
 /// Types into the field labelled `label` of the form that posts to `action`
 /// (the account page has an `Authenticator code` in several forms).
-async fn fill_in(browser: &Client, action: &str, label: &str, text: &str) {
+pub(crate) async fn fill_in(browser: &Client, action: &str, label: &str, text: &str) {
     let xpath = format!("//form[@action='{action}']//label[normalize-space()='{label}']");
     let label = browser.find(Locator::XPath(&xpath)).await.unwrap();
     let id = label.attr("for").await.unwrap().unwrap();
@@ -136,7 +136,7 @@ async fn fill_in(browser: &Client, action: &str, label: &str, text: &str) {
 
 /// Presses a button and waits for the page it leads to (the old page's
 /// elements go stale once the browser has navigated).
-async fn press(browser: &Client, button: &str) {
+pub(crate) async fn press(browser: &Client, button: &str) {
     let element = browser.find(Locator::XPath(&format!("//button[normalize-space()='{button}']"))).await.unwrap();
     element.click().await.unwrap();
     for _ in 0..200 {
@@ -150,7 +150,7 @@ async fn press(browser: &Client, button: &str) {
 
 /// The text of the first element matching `css` once it satisfies `expected`
 /// (a page may still be loading after a click); the last text seen otherwise.
-async fn text_once(browser: &Client, css: &str, expected: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn text_once(browser: &Client, css: &str, expected: impl Fn(&str) -> bool) -> String {
     let mut last = String::new();
     for _ in 0..100 {
         if let Ok(element) = browser.find(Locator::Css(css)).await
@@ -166,11 +166,11 @@ async fn text_once(browser: &Client, css: &str, expected: impl Fn(&str) -> bool)
     last
 }
 
-async fn expect_heading(browser: &Client, expected: &str) {
+pub(crate) async fn expect_heading(browser: &Client, expected: &str) {
     assert_eq!(text_once(browser, "h1", |text| text == expected).await, expected);
 }
 
-async fn expect_alert(browser: &Client, expected: &str) {
+pub(crate) async fn expect_alert(browser: &Client, expected: &str) {
     let text = text_once(browser, "[role=alert]", |text| text.contains(expected)).await;
     assert!(text.contains(expected), "alert {text:?} lacks {expected:?}");
 }
@@ -373,7 +373,7 @@ async fn enrolled_person(
     (authorize, secret, codes, at)
 }
 
-async fn click_link(browser: &Client, text: &str) {
+pub(crate) async fn click_link(browser: &Client, text: &str) {
     let link = browser.find(Locator::LinkText(text)).await.unwrap();
     link.click().await.unwrap();
     for _ in 0..200 {

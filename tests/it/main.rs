@@ -11,6 +11,7 @@ mod admin_api;
 mod admin_pages;
 mod audit;
 mod browser;
+mod browser_phone;
 mod cli;
 mod client_address;
 mod cors;

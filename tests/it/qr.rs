@@ -29,9 +29,9 @@ served_on_both_backends!(
 
 /// Maija, her app signed in with a registered device key, and the
 /// application "Ledger" the computer signs in to.
-struct Setup {
-    server: TestServer,
-    user: UserId,
+pub(crate) struct Setup {
+    pub server: TestServer,
+    pub user: UserId,
     phone: Phone,
     device_id: String,
     /// The app's access token.
@@ -40,7 +40,11 @@ struct Setup {
 }
 
 async fn setup(db: &TestDb) -> Setup {
-    let server = db.serve(APP);
+    setup_on(db.serve(APP)).await
+}
+
+/// [`Setup`] on a server started with [`APP`].
+pub(crate) async fn setup_on(server: TestServer) -> Setup {
     let user = person(&server.state, "maija@example.com");
     let grants: Vec<String> = ["authorization_code", "refresh_token", JWT_BEARER].map(str::to_owned).to_vec();
     let app = NewClient::parse("app", ClientKind::Public, &[CALLBACK.to_owned()], &[], &grants, true, None).unwrap();
@@ -121,32 +125,32 @@ async fn poll(pages: &PageClient, qr_id: &str) -> (u16, Value) {
 }
 
 impl Setup {
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.server.state.clock.now()
     }
 
     /// A proof by `phone` for this code and choice.
-    fn proof_by(&self, phone: &Phone, qr_id: &str, choice: i64, jti: &str) -> String {
+    pub(crate) fn proof_by(&self, phone: &Phone, qr_id: &str, choice: i64, jti: &str) -> String {
         let claims = json!({"qr_id": qr_id, "choice": choice, "iat": self.now(), "jti": jti, "amr": ["face"]});
         phone.sign(&self.device_id, &claims)
     }
 
-    async fn describe(&self, qr_id: &str) -> (u16, Value) {
+    pub(crate) async fn describe(&self, qr_id: &str) -> (u16, Value) {
         api(&self.server, "GET", &format!("/qr/{qr_id}"), Some(&self.access_token), Some(CURRENT), None).await
     }
 
-    async fn approve_with(&self, qr_id: &str, choice: i64, proof: &str) -> (u16, Value) {
+    pub(crate) async fn approve_with(&self, qr_id: &str, choice: i64, proof: &str) -> (u16, Value) {
         let body = json!({"choice": choice, "proof": proof});
         let path = format!("/qr/{qr_id}/approve");
         api(&self.server, "POST", &path, Some(&self.access_token), Some(CURRENT), Some(body)).await
     }
 
-    async fn approve(&self, qr_id: &str, choice: i64) -> (u16, Value) {
+    pub(crate) async fn approve(&self, qr_id: &str, choice: i64) -> (u16, Value) {
         let proof = self.proof_by(&self.phone, qr_id, choice, &uuid::Uuid::new_v4().to_string());
         self.approve_with(qr_id, choice, &proof).await
     }
 
-    async fn deny(&self, qr_id: &str) -> (u16, Value) {
+    pub(crate) async fn deny(&self, qr_id: &str) -> (u16, Value) {
         let path = format!("/qr/{qr_id}/deny");
         api(&self.server, "POST", &path, Some(&self.access_token), Some(CURRENT), None).await
     }
