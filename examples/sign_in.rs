@@ -3,7 +3,7 @@
 //! userinfo.
 //!
 //! ```sh
-//! cargo run --release &                          # Portti on http://127.0.0.1:8080
+//! cargo run --release &                          # Portti on http://localhost:8080
 //! portti client add --id demo --redirect-uri http://127.0.0.1:3000/callback
 //! cargo run --example sign_in -- demo <the secret it printed>
 //! ```
@@ -35,7 +35,7 @@ async fn main() -> Result<(), Error> {
         eprintln!("usage: sign_in CLIENT_ID CLIENT_SECRET [ISSUER]");
         std::process::exit(2);
     };
-    let issuer = args.next().unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+    let issuer = args.next().unwrap_or_else(|| "http://localhost:8080".to_owned());
 
     // Never follow redirects from the provider's endpoints.
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
