@@ -90,6 +90,19 @@ fn a_newcomer_creates_a_company_and_users_in_the_default_database() {
     ]));
     assert!(public.get("client_secret").is_none());
     assert_eq!(public["public"], true);
+    let tv = json(&run(&[
+        "client",
+        "add",
+        "--id",
+        "tv",
+        "--public",
+        "--name",
+        "Living-room TV",
+        "--grant",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ]));
+    assert_eq!(tv["name"], "Living-room TV", "the name the approval pages show");
+    assert_eq!(tv["grants"], serde_json::json!(["urn:ietf:params:oauth:grant-type:device_code"]));
 
     // Roles pair with the --company before them.
     let admin = json(&run(&[
