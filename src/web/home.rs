@@ -20,35 +20,28 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> impl Responde
     HomePage { t: PageTexts::for_request(&req, None), issuer: state.settings.issuer.clone() }
 }
 
-const STYLESHEET: &str = include_str!("../../static/portti.css");
-
-/// The sign-in page's QR polling: the only script, and a file of its own,
-/// so the pages keep a policy without inline script.
-const QR_SCRIPT: &str = include_str!("../../static/qr.js");
-
-/// The passkey forms' script: WebAuthn works only from script.
-const PASSKEY_SCRIPT: &str = include_str!("../../static/passkey.js");
-
-#[get("/static/passkey.js")]
-pub async fn passkey_script() -> HttpResponse {
+/// A file of `static/`, compiled in, as the pages ask for it: cached an hour.
+fn static_file(content_type: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((CONTENT_TYPE, content_type))
         .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(PASSKEY_SCRIPT)
-}
-
-#[get("/static/qr.js")]
-pub async fn qr_script() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/javascript; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(QR_SCRIPT)
+        .body(body)
 }
 
 #[get("/static/portti.css")]
 pub async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(STYLESHEET)
+    static_file("text/css; charset=utf-8", include_str!("../../static/portti.css"))
+}
+
+/// The sign-in page's QR polling, a file of its own, so the pages keep a
+/// policy without inline script.
+#[get("/static/qr.js")]
+pub async fn qr_script() -> HttpResponse {
+    static_file("text/javascript; charset=utf-8", include_str!("../../static/qr.js"))
+}
+
+/// The passkey forms' script: WebAuthn works only from script.
+#[get("/static/passkey.js")]
+pub async fn passkey_script() -> HttpResponse {
+    static_file("text/javascript; charset=utf-8", include_str!("../../static/passkey.js"))
 }
