@@ -19,7 +19,15 @@
     }
     fetch(statusUrl, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
-        return response.ok ? response.json() : { state: "expired" };
+        // Not found: the code is gone (swept, or the cookie changed). Any
+        // other failure is the server's, and worth waiting out, not a reload.
+        if (response.status === 404) {
+          return { state: "expired" };
+        }
+        if (!response.ok) {
+          throw new Error("status " + response.status);
+        }
+        return response.json();
       })
       .then(function (answer) {
         if (answer.state === "approved") {
@@ -36,7 +44,7 @@
         }
       })
       .catch(function () {
-        window.setTimeout(poll, 3000);
+        window.setTimeout(poll, 5000);
       });
   }
 

@@ -360,6 +360,40 @@ pub fn new_recovery_codes(
     Ok(codes)
 }
 
+/// Adds the passkey the browser made. A passkey signs the person in on its
+/// own, so a current authenticator code must come with it (a stolen session
+/// cookie alone adds none), and the person is emailed.
+pub fn add_passkey(
+    ctx: &AccountContext<'_>,
+    webauthn: &webauthn_rs::Webauthn,
+    now: UnixSeconds,
+    session: &Session,
+    browser_id: &str,
+    new: super::passkeys::NewPasskey<'_>,
+    proof: &str,
+) -> Result<()> {
+    ctx.sign_in
+        .store
+        .write(|tx| {
+            or_refuse!(step_up(ctx, tx, now, session, proof)?);
+            let origin = &ctx.sign_in.origin;
+            or_refuse!(super::passkeys::register(
+                tx,
+                webauthn,
+                now,
+                origin,
+                browser_id,
+                &session.user_id,
+                new.clone()
+            )?);
+            let user = user_of(tx, session)?;
+            let notice = notices::changed(&ctx.texts, &user.communication.email, now, "message.what_passkeys");
+            enqueue(tx, ctx.sign_in.keys, now, &notice, None)?;
+            Ok(Ok(()))
+        })
+        .and_then(settle)
+}
+
 /// Withdraws the consent given to an application and revokes its tokens.
 pub fn withdraw_consent(ctx: &AccountContext<'_>, now: UnixSeconds, session: &Session, client_id: &str) -> Result<()> {
     ctx.sign_in.store.write(|tx| {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Event, Origin, Subjects};
 use super::client::{Client, ClientId, GrantType};
+use super::discovery::ADMIN_SCOPE;
 use super::grants::jwt_bearer::asked_scopes;
 use super::ids::UserId;
 use super::refusal::{Refusal, settle};
@@ -50,6 +51,13 @@ pub const LOOKUPS_PER_ADDRESS_PER_MINUTE: i32 = 20;
 
 /// The most user codes one browser may look up while a code lives.
 pub const LOOKUPS_PER_BROWSER: i32 = 20;
+
+/// The most wrong user codes, from everyone together, per minute: about 34
+/// bits of code and 10 minutes of life leave a guesser who rotates
+/// addresses and cookies one chance in millions per live code.
+pub const WRONG_CODES_PER_MINUTE: i32 = 1000;
+
+const WRONG_CODES_BUCKET: &str = "device-user-code-wrong";
 
 /// The context a user code's keyed digest is made under.
 const USER_CODE_CONTEXT: &str = "device-user-code";
@@ -129,6 +137,15 @@ pub fn verification_uri(issuer: &str) -> String {
     format!("{issuer}/device")
 }
 
+/// Where a device's request comes from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Requester<'a> {
+    /// The address, as the approval page shows it.
+    pub address: Option<&'a str>,
+    /// The same, as it is throttled.
+    pub throttle_key: Option<&'a str>,
+}
+
 /// Starts a device's request for `scope`. The client must be registered for
 /// the grant (`unauthorized_client` otherwise); the scopes are checked as
 /// the token endpoint checks them.
@@ -139,34 +156,52 @@ pub fn start(
     now: UnixSeconds,
     client: &Client,
     scope: Option<&str>,
-    address: Option<&str>,
+    requester: Requester<'_>,
 ) -> Result<DeviceAuthorizationResponse> {
+    let Requester { address, throttle_key } = requester;
     if !client.grants.contains(&GrantType::DeviceCode) {
         return Err(Error::UnauthorizedClient(format!("the client may not use {}", GrantType::DeviceCode.as_str())));
     }
     let scopes = asked_scopes(scope, client)?;
+    // An administrator's token is not handed to a device someone may have
+    // talked the administrator into approving (device-code phishing).
+    if scopes.iter().any(|s| s == ADMIN_SCOPE) {
+        return Err(Error::InvalidScope("admin is not granted to devices".to_owned()));
+    }
     let device_code = random_token();
-    let user_code = UserCode::generate();
-    let row = StoredDeviceAuthorization {
+    let mut row = StoredDeviceAuthorization {
         device_code_digest: sha256_hex(&device_code),
-        user_code_digest: user_code.digest(keys)?,
+        user_code_digest: String::new(),
         client_id: client.id.as_str().to_owned(),
         scopes: scopes.join(" "),
         state: serde_json::to_string(&DeviceState::Pending).map_err(Error::internal)?,
         version: 0,
         interval_seconds: INTERVAL_SECONDS,
         last_polled_at: None,
+        address: address.map(str::to_owned),
         created_at: now,
         expires_at: now + DEVICE_CODE_SECONDS,
     };
-    store.write(|tx| {
-        if let Some(address) = address
-            && tx.hit_rate_limit(&format!("device-authorization:{address}"), now, 60)? > STARTS_PER_ADDRESS_PER_MINUTE
-        {
-            return Err(Refusal::TooManyAttempts.into());
-        }
-        tx.insert_device_authorization(&row)
-    })?;
+    let user_code = store
+        .write(|tx| {
+            if let Some(throttle_key) = throttle_key
+                && tx.hit_rate_limit(&format!("device-authorization:{throttle_key}"), now, 60)?
+                    > STARTS_PER_ADDRESS_PER_MINUTE
+            {
+                return Ok(Err(Refusal::TooManyAttempts));
+            }
+            // A code in use (kept a day for the record) is drawn again.
+            for _ in 0..5 {
+                let user_code = UserCode::generate();
+                row.user_code_digest = user_code.digest(keys)?;
+                if tx.device_authorization_by_user_code(&row.user_code_digest)?.is_none() {
+                    tx.insert_device_authorization(&row)?;
+                    return Ok(Ok(user_code));
+                }
+            }
+            Err(Error::internal("no free user code in five draws"))
+        })
+        .and_then(settle)?;
     let verification_uri = verification_uri(issuer);
     Ok(DeviceAuthorizationResponse {
         verification_uri_complete: format!("{verification_uri}?user_code={}", user_code.shown()),
@@ -240,6 +275,10 @@ pub struct PendingDevice {
     pub user_code: UserCode,
     pub application: String,
     pub scopes: Vec<String>,
+    /// Where the device asked from, and when: a person approving a code
+    /// someone else sent them sees that it is not their device.
+    pub requested_from: Option<String>,
+    pub requested_at: UnixSeconds,
 }
 
 /// Looks a typed user code up, counting the lookup against this address and
@@ -253,30 +292,60 @@ pub fn find(
     browser_id: &str,
     address: Option<&str>,
 ) -> Result<PendingDevice> {
-    // The lookup is counted whatever it finds: the count is committed with
-    // the refusal (the inner result), never rolled back with it.
     store
         .write(|tx| {
-            if let Some(address) = address
-                && tx.hit_rate_limit(&format!("device-user-code:{address}"), now, 60)? > LOOKUPS_PER_ADDRESS_PER_MINUTE
-            {
-                return Ok(Err(Refusal::TooManyAttempts));
-            }
-            let browser = format!("device-user-code-browser:{}", sha256_hex(browser_id));
-            if tx.hit_rate_limit(&browser, now, DEVICE_CODE_SECONDS)? > LOOKUPS_PER_BROWSER {
-                return Ok(Err(Refusal::TooManyAttempts));
-            }
-            let (user_code, request) = match pending(tx, keys, now, typed) {
-                Err(Error::Refused(refusal)) => return Ok(Err(refusal)),
-                other => other?,
+            let (user_code, request) = match counted_lookup(tx, keys, now, typed, browser_id, address)? {
+                Ok(found) => found,
+                Err(refusal) => return Ok(Err(refusal)),
             };
             let Some(client) = tx.client(&ClientId::from_stored(request.stored.client_id.clone()))? else {
                 return Ok(Err(Refusal::UserCodeWrong));
             };
             let scopes = request.stored.scopes.split_whitespace().map(str::to_owned).collect();
-            Ok(Ok(PendingDevice { user_code, application: client.display_name().to_owned(), scopes }))
+            Ok(Ok(PendingDevice {
+                user_code,
+                application: client.display_name().to_owned(),
+                scopes,
+                requested_from: request.stored.address.clone(),
+                requested_at: request.stored.created_at,
+            }))
         })
         .and_then(settle)
+}
+
+/// A user code typed by someone, looked up under the limits: every lookup
+/// counts against its address and its browser, and a wrong one against all
+/// wrong ones everywhere, which bounds the guesses any one live code can
+/// get whatever addresses and cookies a guesser rotates. A refusal is
+/// returned to be committed with its counts, never rolled back with them.
+fn counted_lookup(
+    tx: &mut Write<'_>,
+    keys: &Keys,
+    now: UnixSeconds,
+    typed: &str,
+    browser_id: &str,
+    address: Option<&str>,
+) -> Result<Result<(UserCode, DeviceAuthorization), Refusal>> {
+    if let Some(address) = address
+        && tx.hit_rate_limit(&format!("device-user-code:{address}"), now, 60)? > LOOKUPS_PER_ADDRESS_PER_MINUTE
+    {
+        return Ok(Err(Refusal::TooManyAttempts));
+    }
+    let browser = format!("device-user-code-browser:{}", sha256_hex(browser_id));
+    if tx.hit_rate_limit(&browser, now, DEVICE_CODE_SECONDS)? > LOOKUPS_PER_BROWSER {
+        return Ok(Err(Refusal::TooManyAttempts));
+    }
+    if tx.rate_limit_hits(WRONG_CODES_BUCKET, now, 60)? >= WRONG_CODES_PER_MINUTE {
+        return Ok(Err(Refusal::TooManyAttempts));
+    }
+    match pending(tx, keys, now, typed) {
+        Ok(found) => Ok(Ok(found)),
+        Err(Error::Refused(refusal)) => {
+            tx.hit_rate_limit(WRONG_CODES_BUCKET, now, 60)?;
+            Ok(Err(refusal))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The pending request of a typed user code.
@@ -287,21 +356,30 @@ fn pending(tx: &mut Write<'_>, keys: &Keys, now: UnixSeconds, typed: &str) -> Re
     Ok((user_code, request.ok_or(Refusal::UserCodeWrong)?))
 }
 
+/// A person's answer at `/device/{user_code}`.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceAnswer<'a> {
+    pub origin: &'a Origin,
+    pub session: &'a Session,
+    /// The user code, as the path carries it.
+    pub typed: &'a str,
+    pub browser_id: &'a str,
+    /// The address as it is throttled.
+    pub address: Option<&'a str>,
+    pub allow: bool,
+}
+
 /// The person's answer to a device, from their signed-in session: allowed,
 /// the device gets tokens of this sign-in (its `amr` and `auth_time`) on
 /// its next poll; denied, `access_denied`. A locked account allows nothing.
-pub fn decide(
-    store: &Store,
-    keys: &Keys,
-    now: UnixSeconds,
-    origin: &Origin,
-    session: &Session,
-    typed: &str,
-    allow: bool,
-) -> Result<()> {
+pub fn decide(store: &Store, keys: &Keys, now: UnixSeconds, answer: DeviceAnswer<'_>) -> Result<()> {
+    let DeviceAnswer { origin, session, typed, browser_id, address, allow } = answer;
     store
         .write(|tx| {
-            let (_, mut request) = pending(tx, keys, now, typed)?;
+            let (_, mut request) = match counted_lookup(tx, keys, now, typed, browser_id, address)? {
+                Ok(found) => found,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
             let user = &session.user_id;
             let client_id = request.stored.client_id.clone();
             let about = Subjects::person(user).with_client(&client_id);

@@ -189,48 +189,54 @@ pub struct NewPasskey<'a> {
     pub credential: &'a str,
 }
 
-/// Finishes adding a passkey: the authenticator's answer must verify
-/// against the ceremony (its challenge, this origin, user verification),
-/// and the credential must be no one's yet.
-pub fn finish_registration(
-    store: &Store,
+/// Finishes adding a passkey, in the caller's transaction: the
+/// authenticator's answer must verify against the ceremony (its challenge,
+/// this origin, user verification), and the credential must be no one's
+/// yet. The ceremony is used up whatever the answer (a refusal is returned
+/// to be committed). The caller has checked that the person may add one
+/// (see [`crate::domain::account::add_passkey`]).
+pub fn register(
+    tx: &mut Write<'_>,
     webauthn: &Webauthn,
     now: UnixSeconds,
     origin: &Origin,
     browser_id: &str,
     user: &UserId,
     new: NewPasskey<'_>,
-) -> Result<()> {
-    let name = parse_name(new.name)?;
-    let answer: RegisterPublicKeyCredential =
-        serde_json::from_str(new.credential).map_err(|_| Refusal::PasskeyFailed)?;
-    store
-        .write(|tx| {
-            let state: PasskeyRegistration =
-                take_ceremony(tx, now, new.ceremony_id, browser_id, Purpose::Register, user.as_str())?;
-            let passkey = match webauthn.finish_passkey_registration(&answer, &state) {
-                Ok(passkey) => passkey,
-                Err(e) => {
-                    tracing::info!(error = %e, "a passkey registration did not verify");
-                    return Ok(Err(Refusal::PasskeyFailed));
-                }
-            };
-            let stored = StoredPasskey {
-                id: uuid::Uuid::now_v7().to_string(),
-                user_id: user.as_str().to_owned(),
-                credential_id: credential_id(&passkey),
-                name: name.clone(),
-                credential: serde_json::to_string(&passkey).map_err(Error::internal)?,
-                created_at: now,
-                last_used_at: None,
-            };
-            if !tx.insert_passkey(&stored)? {
-                return Ok(Err(Refusal::PasskeyFailed));
-            }
-            audit::record(tx, now, origin, Subjects::person(user), Event::PasskeyAdded)?;
-            Ok(Ok(()))
-        })
-        .and_then(super::refusal::settle)
+) -> Result<Result<(), Refusal>> {
+    let name = match parse_name(new.name) {
+        Ok(name) => name,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let state: PasskeyRegistration =
+        match take_ceremony(tx, now, new.ceremony_id, browser_id, Purpose::Register, user.as_str()) {
+            Err(Error::Refused(refusal)) => return Ok(Err(refusal)),
+            other => other?,
+        };
+    let Ok(answer) = serde_json::from_str::<RegisterPublicKeyCredential>(new.credential) else {
+        return Ok(Err(Refusal::PasskeyFailed));
+    };
+    let passkey = match webauthn.finish_passkey_registration(&answer, &state) {
+        Ok(passkey) => passkey,
+        Err(e) => {
+            tracing::info!(error = %e, "a passkey registration did not verify");
+            return Ok(Err(Refusal::PasskeyFailed));
+        }
+    };
+    let stored = StoredPasskey {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: user.as_str().to_owned(),
+        credential_id: credential_id(&passkey),
+        name,
+        credential: serde_json::to_string(&passkey).map_err(Error::internal)?,
+        created_at: now,
+        last_used_at: None,
+    };
+    if !tx.insert_passkey(&stored)? {
+        return Ok(Err(Refusal::PasskeyFailed));
+    }
+    audit::record(tx, now, origin, Subjects::person(user), Event::PasskeyAdded)?;
+    Ok(Ok(()))
 }
 
 /// A passkey as its person sees it.

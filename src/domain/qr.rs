@@ -450,6 +450,8 @@ pub struct PasskeyApproval<'a> {
     pub credential: &'a str,
     /// The language of a lock notice, should this attempt lock the account.
     pub lang: crate::i18n::Lang,
+    /// The phone's address as it is throttled (an IPv6 address by its /64).
+    pub throttle_key: Option<&'a str>,
 }
 
 /// Approves a QR code with one of the person's passkeys, with the same
@@ -465,11 +467,10 @@ pub fn approve_with_passkey(
     browser_id: &str,
     approval: PasskeyApproval<'_>,
 ) -> Result<()> {
-    let PasskeyApproval { person, qr_id, choice, ceremony_id, credential, lang } = approval;
+    let PasskeyApproval { person, qr_id, choice, ceremony_id, credential, lang, throttle_key } = approval;
     store
         .write(|tx| {
-            let address = origin.address.as_deref();
-            if let Err(refusal) = lockout.check_address(tx, now, address)? {
+            if let Err(refusal) = lockout.check_address(tx, now, throttle_key)? {
                 return Ok(Err(refusal));
             }
             let subject = ceremony_subject(person, qr_id);

@@ -20,6 +20,8 @@ pub struct StoredDeviceAuthorization {
     pub version: i32,
     pub interval_seconds: i32,
     pub last_polled_at: Option<i64>,
+    /// Where the device asked from.
+    pub address: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }

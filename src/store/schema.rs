@@ -387,6 +387,7 @@ diesel::table! {
         version -> Integer,
         interval_seconds -> Integer,
         last_polled_at -> Nullable<BigInt>,
+        address -> Nullable<Text>,
         created_at -> BigInt,
         expires_at -> BigInt,
     }

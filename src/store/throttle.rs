@@ -86,6 +86,19 @@ impl Read<'_> {
             .unwrap_or_default())
     }
 
+    /// The hits counted in the fixed window of `window_seconds` that holds
+    /// `now`, without counting one.
+    pub fn rate_limit_hits(&mut self, bucket: &str, now: i64, window_seconds: i64) -> Result<i32> {
+        let window_start = now - now.rem_euclid(window_seconds);
+        let hits = rate_limits::table
+            .find(bucket)
+            .filter(rate_limits::window_start.ge(window_start))
+            .select(rate_limits::hits)
+            .get_result::<i32>(self.conn)
+            .optional()?;
+        Ok(hits.unwrap_or(0))
+    }
+
     /// Until when the subject is locked, if it is.
     pub fn locked_until(&mut self, subject: &str) -> Result<Option<i64>> {
         Ok(sign_in_failures::table

@@ -473,6 +473,9 @@ pub struct PasskeyForm {
     /// The `PublicKeyCredential` of `navigator.credentials.create`, as JSON.
     #[serde(default)]
     credential: String,
+    /// A current authenticator code: a passkey signs in on its own.
+    #[serde(default)]
+    proof: String,
 }
 
 /// The first step of adding a passkey (the page's script asks it): the
@@ -507,7 +510,7 @@ pub async fn add_passkey(
     signed_in: SignedIn,
     form: CsrfForm<PasskeyForm>,
 ) -> HttpResponse {
-    let CsrfForm { browser, form: PasskeyForm { name: passkey_name, ceremony, credential } } = form;
+    let CsrfForm { browser, form: PasskeyForm { name: passkey_name, ceremony, credential, proof } } = form;
     let Some(webauthn) = state.webauthn.clone() else { return see_other("/account").finish() };
     act(req, state, signed_in, browser, move |a| {
         let new = crate::domain::passkeys::NewPasskey {
@@ -515,16 +518,8 @@ pub async fn add_passkey(
             name: &passkey_name,
             credential: &credential,
         };
-        crate::domain::passkeys::finish_registration(
-            &a.state.store,
-            &webauthn,
-            a.now,
-            a.origin,
-            a.browser,
-            &a.session.user_id,
-            new,
-        )
-        .map(|()| Done::Saved("passkey_added"))
+        account::add_passkey(&a.account(), &webauthn, a.now, a.session, a.browser, new, &proof)
+            .map(|()| Done::Saved("passkey_added"))
     })
     .await
 }

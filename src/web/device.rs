@@ -40,6 +40,8 @@ struct ApprovePage {
     user_code: String,
     path: String,
     scopes: Vec<String>,
+    requested_from: String,
+    requested_at: String,
 }
 
 #[derive(Template)]
@@ -156,6 +158,8 @@ fn show_approve_page(req: &HttpRequest, state: &AppState, browser: &str, pending
         path: format!("{DEVICE_PATH_PREFIX}{}", pending.user_code.as_str()),
         user_code: pending.user_code.shown(),
         application: pending.application,
+        requested_from: pending.requested_from.unwrap_or_default(),
+        requested_at: crate::i18n::date_time(pending.requested_at),
         t,
         csrf,
         notice: None,
@@ -181,10 +185,18 @@ pub async fn decide(
 ) -> HttpResponse {
     let allow = form.form.decision == "allow";
     let origin = origin_of(&req, &state);
-    let session = signed_in.session;
-    let typed = user_code.into_inner();
+    let address = client_address(&req, &state).map(|address| address.throttle_key());
+    let (session, typed, browser) = (signed_in.session, user_code.into_inner(), form.browser.clone());
     let decided = run(&state, move |s, now| {
-        device_authorization::decide(&s.store, &s.keys, now, &origin, &session, &typed, allow)
+        let answer = device_authorization::DeviceAnswer {
+            origin: &origin,
+            session: &session,
+            typed: &typed,
+            browser_id: &browser,
+            address: address.as_deref(),
+            allow,
+        };
+        device_authorization::decide(&s.store, &s.keys, now, answer)
     })
     .await;
     let t = PageTexts::for_request(&req, None);

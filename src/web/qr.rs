@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{ApiError, ApiResult};
 use super::browser::{
-    browser_id, browser_id_or_new, csrf_token, error_page, origin_of, page, run, run_in_database_slot, with_new_cookie,
+    browser_id, browser_id_or_new, client_address, csrf_token, error_page, origin_of, page, run, run_in_database_slot,
+    with_new_cookie,
 };
 use super::extract::{CsrfForm, NoFields, SignedIn};
 use super::page::PageTexts;
@@ -165,6 +166,7 @@ pub async fn approve(
     let CsrfForm { browser, form: PasskeyApprovalForm { choice, ceremony, credential } } = form;
     let Ok(choice) = choice.trim().parse::<i64>() else { return error_page(&Refusal::WrongNumber.into(), &t) };
     let origin = origin_of(&req, &state);
+    let throttle_key = client_address(&req, &state).map(|address| address.throttle_key());
     let (person, qr_id, lang) = (signed_in.session.user_id, qr_id.into_inner(), t.lang());
     let approved = run(&state, move |s, now| {
         let approval = qr::PasskeyApproval {
@@ -174,6 +176,7 @@ pub async fn approve(
             ceremony_id: &ceremony,
             credential: &credential,
             lang,
+            throttle_key: throttle_key.as_deref(),
         };
         let lockout = s.sign_in(lang).lockout;
         qr::approve_with_passkey(&s.store, &webauthn, &lockout, now, &origin, &browser, approval)

@@ -19,9 +19,10 @@ pub fn current() -> Option<String> {
 }
 
 /// The path as logged: the secrets some paths carry (a password-reset link's
-/// token, a sign-in flow's id) are left out.
+/// token, a sign-in flow's id, the first run's link, a QR code's id, a
+/// device's user code) are left out.
 fn loggable(path: &str) -> String {
-    for prefix in ["/password/reset/", "/signin/"] {
+    for prefix in ["/password/reset/", "/signin/", "/setup/", "/qr/", "/api/app/v1/qr/", "/device/"] {
         if let Some(rest) = path.strip_prefix(prefix) {
             let tail = rest.split_once('/').map(|(_, tail)| format!("/{tail}")).unwrap_or_default();
             return format!("{prefix}…{tail}");
@@ -64,6 +65,10 @@ mod tests {
         assert_eq!(loggable("/password/reset/SECRET"), "/password/reset/…");
         assert_eq!(loggable("/password/reset/SECRET/code"), "/password/reset/…/code");
         assert_eq!(loggable("/signin/FLOW/password"), "/signin/…/password");
+        assert_eq!(loggable("/qr/QRID/status"), "/qr/…/status");
+        assert_eq!(loggable("/api/app/v1/qr/QRID/approve"), "/api/app/v1/qr/…/approve");
+        assert_eq!(loggable("/device/BCDFGHJK"), "/device/…");
+        assert_eq!(loggable("/device"), "/device");
         assert_eq!(loggable("/token"), "/token");
     }
 }

@@ -522,14 +522,17 @@ pub async fn qr_step(
 /// options for `navigator.credentials.get`, and the ceremony's id.
 #[post("/signin/{flow}/passkey/options")]
 pub async fn passkey_options(
+    req: HttpRequest,
     state: web::Data<AppState>,
     flow: web::Path<String>,
     form: CsrfForm<NoFields>,
 ) -> ApiResult<HttpResponse> {
     let webauthn = state.webauthn.clone().ok_or(ApiError(Error::NotFound("passkeys")))?;
     let (flow, browser) = (flow.into_inner(), form.browser);
+    let address = client_address(&req, &state).map(|address| address.throttle_key());
     let started = run(&state, move |s, now| {
-        signin::start_passkey_sign_in(&s.sign_in(Lang::default()), &webauthn, now, &flow, &browser)
+        let ctx = s.sign_in(Lang::default());
+        signin::start_passkey_sign_in(&ctx, &webauthn, now, &flow, &browser, address.as_deref())
     })
     .await?;
     Ok(super::account::ceremony_answer(started.ceremony_id, &started.options))

@@ -245,11 +245,13 @@ pub async fn device_authorization(
 ) -> Result<HttpResponse> {
     let credentials = client_credentials(&req, &form)?;
     let scope = form.get("scope").cloned();
-    let address = super::browser::client_address(&req, &state).map(|address| address.throttle_key());
+    let address = super::browser::client_address(&req, &state);
+    let (shown, throttle_key) = (address.as_ref().map(|a| a.to_string()), address.map(|a| a.throttle_key()));
     let answer = run_in_database_slot(&state, move |s, now| {
         let client = authenticate_client(&s.token_context(), &credentials)?;
         let issuer = &s.settings.issuer;
-        device_grant::start(&s.store, &s.keys, issuer, now, &client, scope.as_deref(), address.as_deref())
+        let requester = device_grant::Requester { address: shown.as_deref(), throttle_key: throttle_key.as_deref() };
+        device_grant::start(&s.store, &s.keys, issuer, now, &client, scope.as_deref(), requester)
     })
     .await?;
     Ok(no_store_json(&answer))

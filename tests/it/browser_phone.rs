@@ -107,6 +107,9 @@ async fn phone_with_passkey(phone: &Client, server: &TestServer) {
     press(phone, "Accept").await;
     expect_heading(phone, "Your account").await;
     fill_in(phone, "/account/passkeys", "Name", "Maija's phone").await;
+    server.state.clock.advance(30);
+    let proof = totp::code_at(&secret, server.state.clock.now()).unwrap();
+    fill_in(phone, "/account/passkeys", "Authenticator code", &proof).await;
     press(phone, "Add a passkey").await;
     let added = text_once(phone, "p.done", |text| text.contains("The passkey was added")).await;
     assert!(added.contains("The passkey was added"), "{added}");

@@ -21,6 +21,7 @@ served_on_both_backends!(
     a_tv_gets_tokens_once_after_the_person_allows_it,
     a_denied_an_expired_or_a_foreign_device_code_gets_nothing,
     wrong_user_codes_are_limited_and_a_locked_account_gets_nothing,
+    guesses_posted_to_the_approval_address_are_counted_too,
     a_device_allowed_through_one_instance_gets_its_tokens_from_another,
 );
 
@@ -128,6 +129,7 @@ async fn a_tv_gets_tokens_once_after_the_person_allows_it(db: &TestDb) {
         to_approval(&server, &pages, codes["verification_uri_complete"].as_str().unwrap(), "maija@example.com").await;
     assert_eq!(element_text(&page, "device-application"), "Living-room TV");
     assert_eq!(element_text(&page, "device-user-code"), user_code);
+    assert_eq!(element_text(&page, "device-address"), "127.0.0.1", "where the device asked from");
     assert!(page.contains(">Allow</button>") && page.contains(">Deny</button>"), "{page}");
     let typed = user_code.replace('-', "").to_lowercase();
     let (_, _, entered) = pages.open("/device").await.page();
@@ -252,4 +254,26 @@ async fn a_device_allowed_through_one_instance_gets_its_tokens_from_another(db: 
     let (status, tokens) = poll(&second, codes["device_code"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{tokens}");
     second.stop().await;
+}
+
+async fn guesses_posted_to_the_approval_address_are_counted_too(db: &TestDb) {
+    let server = db.serve("");
+    register_tv(&server);
+    person(&server.state, "maija@example.com");
+    let now = server.state.clock.now();
+    server.state.clock.advance(DEVICE_CODE_SECONDS - now % DEVICE_CODE_SECONDS);
+    let (_, codes) = start(&server, "tv", "openid").await;
+    let pages = PageClient::new(&server.base);
+    let link = codes["verification_uri_complete"].as_str().unwrap();
+    let page = to_approval(&server, &pages, link, "maija@example.com").await;
+    // A signed-in guesser answering for codes it does not know, straight at their addresses.
+    let mut statuses = Vec::new();
+    for _ in 0..LOOKUPS_PER_BROWSER {
+        let forged = page.replace(&codes["user_code"].as_str().unwrap().replace('-', ""), "BBBBBBBB");
+        let (_, status, _) = pages.submit(&forged, "/device/BBBBBBBB", &[("decision", "allow")]).await.page();
+        statuses.push(status.as_u16());
+    }
+    assert_eq!(statuses.first(), Some(&400), "a wrong code: {statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "then the limit: {statuses:?}");
+    assert_eq!(error_of(&poll(&server, codes["device_code"].as_str().unwrap()).await), (400, "authorization_pending"));
 }

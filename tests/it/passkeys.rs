@@ -26,8 +26,10 @@ use crate::account::first_account_sign_in;
 use crate::support::fixtures::{
     Rp, authorization_request, confidential_client, exchange, maija_and_ledger, person, relying_party,
 };
+use crate::support::messages::delivered;
 use crate::support::pages::{Landing, PageClient, form_action};
 use crate::support::{TestDb, TestServer, served_on_both_backends};
+use portti::crypto::totp;
 
 served_on_both_backends!(
     a_person_adds_a_passkey_and_signs_in_with_it,
@@ -66,7 +68,7 @@ async fn with_passkey(db: &TestDb) -> WithPasskey {
     let email = portti::domain::contact::Email::parse("maija@example.com").unwrap();
     let user = server.state.store.read(|r| r.user_id_by_email(&email)).unwrap().unwrap();
     let pages = PageClient::new(&server.base);
-    let (page, _, _, _) = first_account_sign_in(&pages).await;
+    let (page, secret, _, _) = first_account_sign_in(&pages).await;
     assert!(page.contains(">Add a passkey</button>"), "{page}");
     assert!(page.contains("No passkeys yet."), "{page}");
 
@@ -83,10 +85,21 @@ async fn with_passkey(db: &TestDb) -> WithPasskey {
     let made = authenticator.do_registration(Url::parse(&server.base).unwrap(), creation).unwrap();
     let credential_id = made.raw_id.clone();
     let credential = serde_json::to_string(&made).unwrap();
+
+    // A session alone adds no passkey: a current authenticator code must come with it.
     let fields = [("ceremony", ceremony.as_str()), ("name", "Work laptop"), ("credential", &credential)];
+    let (_, status, refused) =
+        pages.submit(&page, "/account/passkeys", &[fields.as_slice(), &[("proof", "000000")]].concat()).await.page();
+    assert_eq!(status, 400);
+    assert!(refused.contains("No passkeys yet."), "nothing was added: {refused}");
+    server.state.clock.advance(30);
+    let proof = totp::code_at(&secret, server.state.clock.now()).unwrap();
+    let fields = [fields.as_slice(), &[("proof", proof.as_str())]].concat();
     let (path, status, page) = pages.submit(&page, "/account/passkeys", &fields).await.page();
     assert_eq!(path, "/account", "{status} {}", page.split("<h1").nth(1).unwrap_or(&page));
     assert!(page.contains("The passkey was added.") && page.contains("<strong>Work laptop</strong>"), "{page}");
+    let (mail, _) = delivered(&server, db).await;
+    assert!(mail.iter().any(|m| m.contains("Your passkeys changed")), "the person is told: {mail:?}");
     WithPasskey { server, phone: pages, user, ledger, authenticator, credential_id }
 }
 
@@ -154,6 +167,7 @@ async fn a_foreign_origin_a_replayed_ceremony_or_a_removed_passkey_signs_nobody_
     let request = authorization_request(&setup.ledger, &[]);
 
     // Another origin (a phishing page on another port of the same host).
+    let failures_before = setup.count(db, "audit", Some("sign_in_failed"));
     let (pages, page) = setup.sign_in_page(request.url.as_str()).await;
     let (ceremony, options) = first_step(&pages, &page, "/passkey").await;
     let port = Url::parse(&setup.server.base).unwrap().port().unwrap();
@@ -162,7 +176,8 @@ async fn a_foreign_origin_a_replayed_ceremony_or_a_removed_passkey_signs_nobody_
     let (_, status, refused) = submit_answer(&pages, &page, &ceremony, &answer).await.page();
     assert_eq!(status, 400);
     assert!(refused.contains("The passkey could not be verified"), "{refused}");
-    assert_eq!(setup.count(db, "audit", Some("sign_in_failed")), 1, "counted as a failed attempt");
+    let failures = setup.count(db, "audit", Some("sign_in_failed"));
+    assert_eq!(failures, failures_before + 1, "counted as a failed attempt");
 
     // A right answer, replayed: its ceremony is gone.
     let (ceremony, options) = first_step(&pages, &refused, "/passkey").await;

@@ -24,6 +24,7 @@ served_on_both_backends!(
     a_proof_must_be_the_persons_device_key_over_this_code,
     only_the_browser_that_showed_the_code_learns_of_it_or_redeems_it,
     an_expired_code_is_refused_everywhere,
+    a_locked_account_approves_nothing_and_redeems_nothing,
     an_approval_through_one_instance_reaches_a_browser_polling_another,
 );
 
@@ -369,4 +370,37 @@ async fn an_approval_through_one_instance_reaches_a_browser_polling_another(db: 
     let (_, _, consent) = computer.continue_sign_in().await.page();
     assert!(consent.contains("Allow access"), "{consent}");
     other.stop().await;
+}
+
+/// Locks Maija as repeated failures would.
+fn lock(setup: &Setup) {
+    let subject = portti::domain::throttle::Subject::person(&setup.user);
+    let now = setup.now();
+    setup
+        .server
+        .state
+        .store
+        .write(|tx| {
+            tx.record_sign_in_attempt(subject.key(), now, now - 60)?;
+            tx.lock_sign_in(subject.key(), now + 3600)
+        })
+        .unwrap();
+}
+
+async fn a_locked_account_approves_nothing_and_redeems_nothing(db: &TestDb) {
+    let setup = setup(db).await;
+    let request = authorization_request(&setup.ledger, &[]);
+    // Approved, then locked before the browser redeems it.
+    let computer = Computer::open(&setup.server.base, request.url.as_str()).await;
+    let (status, _) = setup.approve(&computer.qr_id, computer.number).await;
+    assert_eq!(status, 204);
+    lock(&setup);
+    let (_, status, page) = computer.continue_sign_in().await.page();
+    assert_eq!(status, 429, "{page}");
+    assert!(!page.contains("Allow access"), "not signed in: {page}");
+    // Locked first: the phone approves nothing.
+    let other = Computer::open(&setup.server.base, request.url.as_str()).await;
+    let (status, answer) = setup.approve(&other.qr_id, other.number).await;
+    assert_eq!((status, answer["error"].as_str()), (429, Some("account_locked")), "{answer}");
+    assert_eq!(other.status().await, (200, json!({"state": "pending"})));
 }

@@ -2,6 +2,7 @@
 -- device: the digest of its device code (what it polls with) and the keyed
 -- digest of its user code (what the person types); the client and scopes
 -- asked; the polling interval, which grows when the device polls too fast;
+-- the address it asked from (the approval page shows it);
 -- and the state, one JSON value (pending, approved with the person's
 -- sign-in, denied, issued), changed only at the version it was read at.
 CREATE TABLE device_authorizations (
@@ -13,6 +14,7 @@ CREATE TABLE device_authorizations (
     version INTEGER NOT NULL,
     interval_seconds INTEGER NOT NULL,
     last_polled_at BIGINT,
+    address TEXT,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );

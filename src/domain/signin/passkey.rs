@@ -24,21 +24,26 @@ pub struct PasskeyAnswer<'a> {
     pub credential: &'a str,
 }
 
-/// Starts a passkey sign-in of this browser's flow, at its email or password step.
+/// Starts a passkey sign-in of this browser's flow, at its email or
+/// password step; counted against the address's throttle, as the answer is.
 pub fn start_passkey_sign_in(
     ctx: &SignIn<'_>,
     webauthn: &Webauthn,
     now: UnixSeconds,
     flow_id: &str,
     browser_id: &str,
+    address: Option<&str>,
 ) -> Result<Started<RequestChallengeResponse>> {
-    ctx.store.write(|tx| {
-        let flow = load(tx, now, flow_id, browser_id)?;
-        if !matches!(flow.state, SignInState::Email { .. } | SignInState::Password { .. }) {
-            return Err(Refusal::StepAlreadyDone.into());
-        }
-        passkeys::start_discoverable(tx, webauthn, now, browser_id, &flow.id_digest)
-    })
+    ctx.store
+        .write(|tx| {
+            let flow = load(tx, now, flow_id, browser_id)?;
+            if !matches!(flow.state, SignInState::Email { .. } | SignInState::Password { .. }) {
+                return Err(Refusal::StepAlreadyDone.into());
+            }
+            or_refuse!(ctx.lockout.check_address(tx, now, address)?);
+            passkeys::start_discoverable(tx, webauthn, now, browser_id, &flow.id_digest).map(Ok)
+        })
+        .and_then(settle)
 }
 
 /// Finishes a passkey sign-in: the ceremony is used up whatever the answer,

@@ -45,14 +45,20 @@ pub fn redeem_qr(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: 
             }
             let qr = QrLogin::load_for_browser(tx, qr_id, browser_id)?;
             let mut qr = qr.filter(|qr| qr.stored.flow_digest == flow.id_digest).ok_or(Refusal::QrExpired)?;
-            let (user, amr, approved_at) = match (&qr.state, qr.status(now)) {
-                (QrState::Approved { user, amr, approved_at, .. }, qr::QrStatus::Approved) => {
-                    (user.clone(), amr.clone(), *approved_at)
+            let (user, amr, approved_at, device) = match (&qr.state, qr.status(now)) {
+                (QrState::Approved { user, amr, approved_at, device }, qr::QrStatus::Approved) => {
+                    (user.clone(), amr.clone(), *approved_at, device.clone())
                 }
                 (_, qr::QrStatus::Pending) => return Ok(Err(Refusal::QrPending)),
                 (_, qr::QrStatus::Denied) => return Ok(Err(Refusal::QrDenied)),
                 _ => return Ok(Err(Refusal::QrExpired)),
             };
+            // The device removed since it approved: its approval goes with it.
+            if let Some(device) = device
+                && tx.device(&device)?.is_none()
+            {
+                return Ok(Err(Refusal::QrExpired));
+            }
             let expires_at = qr.stored.expires_at;
             qr.advance(tx, QrState::Redeemed, expires_at)?;
             // Locked meanwhile (the approval came first): nothing is signed in.

@@ -468,6 +468,7 @@ fn device_authorizations(state: &AppState, _: &Fixture) {
         version: 0,
         interval_seconds: 5,
         last_polled_at: None,
+        address: None,
         created_at: expires_at - 600,
         expires_at,
     };
