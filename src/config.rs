@@ -22,9 +22,11 @@ use crate::error::{Error, Result};
 use crate::store::DatabaseUrl;
 
 mod sources;
+mod upstream;
 
 pub use sources::Loaded;
 use sources::secret;
+pub use upstream::{UpstreamAuth, UpstreamConfig, UpstreamEndpoints};
 
 /// Where the database is when nothing says otherwise.
 const DEFAULT_DATABASE_URL: &str = "sqlite://portti.db";
@@ -333,38 +335,6 @@ impl Default for OutboxConfig {
     }
 }
 
-/// An upstream OpenID provider (a bank ID broker, Hightrust.id).
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpstreamConfig {
-    pub id: String,
-    pub name: String,
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: Option<String>,
-    /// A file holding `client_secret`, instead of `client_secret`; read
-    /// into it when the settings are validated.
-    pub client_secret_file: Option<PathBuf>,
-    #[serde(default = "default_upstream_scopes")]
-    pub scopes: Vec<String>,
-    /// The ID token claim that identifies the person (e.g. the personal identity code).
-    pub link_claim: String,
-}
-
-impl std::fmt::Debug for UpstreamConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamConfig")
-            .field("id", &self.id)
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
-}
-
-fn default_upstream_scopes() -> Vec<String> {
-    vec!["openid".to_owned()]
-}
-
 /// A relying party declared in the configuration file.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -647,7 +617,7 @@ impl Settings {
         }
         let terms = load_terms(config.terms)?;
         let app = app_settings(config.app)?;
-        let upstreams = validate_upstreams(config.upstream)?;
+        let upstreams = upstream::validate(config.upstream)?;
         let clients = config.clients.into_iter().map(client_from_config).collect::<Result<Vec<_>>>()?;
         Ok(Self {
             issuer,
@@ -739,24 +709,6 @@ fn load_terms(config: TermsConfig) -> Result<Terms> {
         return Err(Error::Config("terms.version and the terms text must not be empty".to_owned()));
     }
     Ok(Terms { version: config.version.trim().to_owned(), text })
-}
-
-fn validate_upstreams(mut upstreams: Vec<UpstreamConfig>) -> Result<Vec<UpstreamConfig>> {
-    let mut seen = std::collections::HashSet::new();
-    for upstream in &mut upstreams {
-        if upstream.id.is_empty() || !seen.insert(upstream.id.clone()) {
-            return Err(Error::Config(format!("upstream id `{}` is empty or used twice", upstream.id)));
-        }
-        upstream.client_secret =
-            secret("client_secret", upstream.client_secret.take(), upstream.client_secret_file.take().as_deref())
-                .map_err(|e| Error::Config(format!("upstream `{}`: {e}", upstream.id)))?;
-        Url::parse(&upstream.issuer)
-            .map_err(|e| Error::Config(format!("upstream `{}`: issuer is not a URL: {e}", upstream.id)))?;
-        if upstream.link_claim.is_empty() {
-            return Err(Error::Config(format!("upstream `{}`: link_claim must be set", upstream.id)));
-        }
-    }
-    Ok(upstreams)
 }
 
 fn client_from_config(client: ClientConfig) -> Result<NewClient> {

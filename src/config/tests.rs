@@ -37,6 +37,7 @@ fn nested_keys_and_lists_parse() {
         name = "Bank ID"
         issuer = "https://bank.example"
         client_id = "portti"
+        client_secret = "upstream-secret"
         link_claim = "hetu"
         [[clients]]
         id = "ledger"
