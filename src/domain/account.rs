@@ -377,15 +377,7 @@ pub fn add_passkey(
         .write(|tx| {
             or_refuse!(step_up(ctx, tx, now, session, proof)?);
             let origin = &ctx.sign_in.origin;
-            or_refuse!(super::passkeys::register(
-                tx,
-                webauthn,
-                now,
-                origin,
-                browser_id,
-                &session.user_id,
-                new.clone()
-            )?);
+            or_refuse!(super::passkeys::register(tx, webauthn, now, origin, browser_id, &session.user_id, new)?);
             let user = user_of(tx, session)?;
             let notice = notices::changed(&ctx.texts, &user.communication.email, now, "message.what_passkeys");
             enqueue(tx, ctx.sign_in.keys, now, &notice, None)?;

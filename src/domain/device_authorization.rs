@@ -381,25 +381,25 @@ pub fn decide(store: &Store, keys: &Keys, now: UnixSeconds, answer: DeviceAnswer
                 Err(refusal) => return Ok(Err(refusal)),
             };
             let user = &session.user_id;
-            let client_id = request.stored.client_id.clone();
-            let about = Subjects::person(user).with_client(&client_id);
-            // A concurrent answer (another tab) came first: this one is too late.
-            if !allow {
-                if !request.advance(tx, DeviceState::Denied)? {
-                    return Err(Refusal::UserCodeWrong.into());
+            let (state, event) = if allow {
+                if is_locked(tx.locked_until(Subject::person(user).key())?, now) {
+                    return Ok(Err(Refusal::AccountLocked));
                 }
-                audit::record(tx, now, origin, about, Event::DeviceAuthorizationDenied)?;
-                return Ok(Ok(()));
-            }
-            if is_locked(tx.locked_until(Subject::person(user).key())?, now) {
-                return Ok(Err(Refusal::AccountLocked));
-            }
-            let approved =
-                DeviceState::Approved { user: user.clone(), amr: session.amr.clone(), auth_time: session.auth_time };
-            if !request.advance(tx, approved)? {
+                let approved = DeviceState::Approved {
+                    user: user.clone(),
+                    amr: session.amr.clone(),
+                    auth_time: session.auth_time,
+                };
+                (approved, Event::DeviceAuthorizationAllowed)
+            } else {
+                (DeviceState::Denied, Event::DeviceAuthorizationDenied)
+            };
+            // A concurrent answer (another tab) came first: this one is too late.
+            if !request.advance(tx, state)? {
                 return Err(Refusal::UserCodeWrong.into());
             }
-            audit::record(tx, now, origin, about, Event::DeviceAuthorizationAllowed)?;
+            let client_id = request.stored.client_id.clone();
+            audit::record(tx, now, origin, Subjects::person(user).with_client(&client_id), event)?;
             Ok(Ok(()))
         })
         .and_then(settle)

@@ -15,13 +15,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use webauthn_rs::prelude::{
     AuthenticationResult, CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
     PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Webauthn,
-    WebauthnBuilder,
+    WebauthnBuilder, WebauthnResult,
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
 use super::audit::{self, Event, Origin, Subjects};
 use super::ids::UserId;
-use super::refusal::Refusal;
+use super::refusal::{Refusal, or_refuse};
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::{random_token, sha256_hex};
 use crate::error::{Error, Result};
@@ -107,7 +107,8 @@ pub fn begin_ceremony(
 
 /// Takes a ceremony for its second step, once: only in the browser that
 /// began it, for what it was begun for, while it lives. Anything else is
-/// [`Refusal::PasskeyExpired`].
+/// [`Refusal::PasskeyExpired`], returned to be committed: a ceremony taken
+/// by a wrong answer stays used.
 pub fn take_ceremony<T: serde::de::DeserializeOwned>(
     tx: &mut Write<'_>,
     now: UnixSeconds,
@@ -115,15 +116,24 @@ pub fn take_ceremony<T: serde::de::DeserializeOwned>(
     browser_id: &str,
     purpose: Purpose,
     subject: &str,
-) -> Result<T> {
+) -> Result<Result<T, Refusal>> {
     let taken = tx.take_ceremony(&sha256_hex(ceremony_id))?.filter(|ceremony| {
         ceremony.browser_digest == sha256_hex(browser_id)
             && ceremony.purpose == purpose.as_str()
             && ceremony.subject == subject
             && ceremony.expires_at > now
     });
-    let ceremony = taken.ok_or(Refusal::PasskeyExpired)?;
-    serde_json::from_str(&ceremony.state).map_err(|_| Refusal::PasskeyExpired.into())
+    // A state this instance cannot read (a newer version's) is a ceremony to begin again.
+    match taken.map(|ceremony| serde_json::from_str(&ceremony.state)) {
+        Some(Ok(state)) => Ok(Ok(state)),
+        _ => Ok(Err(Refusal::PasskeyExpired)),
+    }
+}
+
+/// The authenticator's answer to a sign-in or an approval, as the browser
+/// sent it (JSON); anything else is [`Refusal::PasskeyFailed`].
+pub fn parse_answer(json: &str) -> Result<PublicKeyCredential, Refusal> {
+    serde_json::from_str(json).map_err(|_| Refusal::PasskeyFailed)
 }
 
 /// WebAuthn's user handle of a person: the bytes of their id, a UUID.
@@ -135,8 +145,14 @@ fn credential_of(stored: &StoredPasskey) -> Result<Passkey> {
     serde_json::from_str(&stored.credential).map_err(Error::internal)
 }
 
+/// A credential id as stored: base64url.
 fn credential_id(passkey: &Passkey) -> String {
     URL_SAFE_NO_PAD.encode(passkey.cred_id().as_slice())
+}
+
+/// The stored form of the credential id an answer names.
+fn answer_credential_id(answer: &PublicKeyCredential) -> String {
+    URL_SAFE_NO_PAD.encode(answer.get_credential_id())
 }
 
 /// Starts adding a passkey for `user`: user verification required, a
@@ -181,7 +197,7 @@ pub fn parse_name(input: &str) -> Result<String, Refusal> {
 }
 
 /// What finishing a registration gets from the browser.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct NewPasskey<'a> {
     pub ceremony_id: &'a str,
     pub name: &'a str,
@@ -204,15 +220,9 @@ pub fn register(
     user: &UserId,
     new: NewPasskey<'_>,
 ) -> Result<Result<(), Refusal>> {
-    let name = match parse_name(new.name) {
-        Ok(name) => name,
-        Err(refusal) => return Ok(Err(refusal)),
-    };
+    let name = or_refuse!(parse_name(new.name));
     let state: PasskeyRegistration =
-        match take_ceremony(tx, now, new.ceremony_id, browser_id, Purpose::Register, user.as_str()) {
-            Err(Error::Refused(refusal)) => return Ok(Err(refusal)),
-            other => other?,
-        };
+        or_refuse!(take_ceremony(tx, now, new.ceremony_id, browser_id, Purpose::Register, user.as_str())?);
     let Ok(answer) = serde_json::from_str::<RegisterPublicKeyCredential>(new.credential) else {
         return Ok(Err(Refusal::PasskeyFailed));
     };
@@ -323,7 +333,7 @@ pub fn passkey_of_answer(tx: &mut Write<'_>, answer: &PublicKeyCredential) -> Re
     // person's id as 16 bytes.
     let handle = answer.get_user_unique_id().map(uuid::Uuid::from_slice);
     let Some(Ok(handle)) = handle else { return Ok(None) };
-    let stored = tx.passkey_by_credential(&URL_SAFE_NO_PAD.encode(answer.get_credential_id()))?;
+    let stored = tx.passkey_by_credential(&answer_credential_id(answer))?;
     Ok(stored.filter(|p| handle.to_string() == p.user_id))
 }
 
@@ -338,16 +348,9 @@ pub fn verify_discoverable(
     answer: &PublicKeyCredential,
     stored: &StoredPasskey,
 ) -> Result<Option<PasskeyUse>> {
-    let mut passkey = credential_of(stored)?;
-    let result = match webauthn.finish_discoverable_authentication_v2(answer, state, &passkey) {
-        Ok(result) if result.user_verified() => result,
-        Ok(_) => return Ok(None),
-        Err(e) => {
-            tracing::info!(error = %e, "a passkey sign-in did not verify");
-            return Ok(None);
-        }
-    };
-    Ok(Some(saved_use(tx, now, stored, &mut passkey, &result)?))
+    let passkey = credential_of(stored)?;
+    let outcome = webauthn.finish_discoverable_authentication_v2(answer, state, &passkey);
+    used(tx, now, stored, passkey, outcome)
 }
 
 /// Checks an answer to [`start_for_person`] (one of the person's passkeys).
@@ -359,32 +362,34 @@ pub fn verify_for_person(
     answer: &PublicKeyCredential,
     user: &UserId,
 ) -> Result<Option<PasskeyUse>> {
-    let stored = tx.passkey_by_credential(&URL_SAFE_NO_PAD.encode(answer.get_credential_id()))?;
+    let stored = tx.passkey_by_credential(&answer_credential_id(answer))?;
     let Some(stored) = stored.filter(|p| p.user_id == user.as_str()) else { return Ok(None) };
-    let mut passkey = credential_of(&stored)?;
-    let result = match webauthn.finish_passkey_authentication(answer, state) {
-        Ok(result) if result.user_verified() => result,
-        Ok(_) => return Ok(None),
-        Err(e) => {
-            tracing::info!(error = %e, "a passkey approval did not verify");
-            return Ok(None);
-        }
-    };
-    Ok(Some(saved_use(tx, now, &stored, &mut passkey, &result)?))
+    let passkey = credential_of(&stored)?;
+    let outcome = webauthn.finish_passkey_authentication(answer, state);
+    used(tx, now, &stored, passkey, outcome)
 }
 
-/// Saves the passkey's counter and flags after a use.
-fn saved_use(
+/// A passkey's use, once its answer verified with the person verified;
+/// saves the passkey's counter and flags. `None` otherwise.
+fn used(
     tx: &mut Write<'_>,
     now: UnixSeconds,
     stored: &StoredPasskey,
-    passkey: &mut Passkey,
-    result: &AuthenticationResult,
-) -> Result<PasskeyUse> {
-    passkey.update_credential(result);
+    mut passkey: Passkey,
+    outcome: WebauthnResult<AuthenticationResult>,
+) -> Result<Option<PasskeyUse>> {
+    let result = match outcome {
+        Ok(result) if result.user_verified() => result,
+        Ok(_) => return Ok(None),
+        Err(e) => {
+            tracing::info!(error = %e, "a passkey's answer did not verify");
+            return Ok(None);
+        }
+    };
+    passkey.update_credential(&result);
     let credential = serde_json::to_string(&passkey).map_err(Error::internal)?;
     tx.update_passkey_after_use(&stored.id, &credential, now)?;
-    Ok(PasskeyUse { user: UserId::from_stored(stored.user_id.clone()), amr: methods(result) })
+    Ok(Some(PasskeyUse { user: UserId::from_stored(stored.user_id.clone()), amr: methods(&result) }))
 }
 
 #[cfg(test)]

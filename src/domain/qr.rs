@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Event, Origin, Subjects};
 use super::client::ClientId;
-use super::grants::jwt_bearer::{IAT_SKEW_SECONDS, Unlock, device_of, signed_by_device};
+use super::grants::jwt_bearer::{IAT_SKEW_SECONDS, Unlock, device_of, signed_by_device, usable_jti};
 use super::ids::UserId;
 use super::passkeys::{self, Purpose, Started};
-use super::refusal::Refusal;
+use super::refusal::{Refusal, or_refuse};
 use super::throttle::{Lockout, Subject, is_locked};
 use super::user_agent;
 use crate::clock::UnixSeconds;
@@ -33,7 +33,7 @@ use crate::crypto::secret::{random_token, sha256_hex};
 use crate::error::{Error, Result};
 use crate::store::{Read, Store, StoredQrLogin, Write};
 use webauthn_rs::Webauthn;
-use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential, RequestChallengeResponse};
+use webauthn_rs::prelude::{PasskeyAuthentication, RequestChallengeResponse};
 
 /// How long a QR code lives.
 pub const QR_SECONDS: i64 = 2 * 60;
@@ -47,9 +47,6 @@ pub const LIVE_PER_BROWSER: i64 = 5;
 
 /// The most QR codes made for one client address per minute.
 pub const NEW_PER_ADDRESS_PER_MINUTE: i64 = 30;
-
-/// The longest `jti` accepted in an approval's proof.
-const MAX_JTI_LENGTH: usize = 256;
 
 /// Where a QR code stands, stored as JSON with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,7 +319,7 @@ fn verify_proof(
     if (iat - now).abs() > IAT_SKEW_SECONDS {
         return Err("the proof's iat is too far from the current time");
     }
-    let jti = claims.jti.filter(|jti| !jti.is_empty() && jti.len() <= MAX_JTI_LENGTH).ok_or("the proof needs a jti")?;
+    let jti = usable_jti(claims.jti).ok_or("the proof needs a jti")?;
     let unlock = Unlock::of(&claims.amr).ok_or("the proof's amr must be [\"pin\"], [\"fpt\"] or [\"face\"]")?;
     Ok(VerifiedProof { jti, iat, unlock })
 }
@@ -470,22 +467,12 @@ pub fn approve_with_passkey(
     let PasskeyApproval { person, qr_id, choice, ceremony_id, credential, lang, throttle_key } = approval;
     store
         .write(|tx| {
-            if let Err(refusal) = lockout.check_address(tx, now, throttle_key)? {
-                return Ok(Err(refusal));
-            }
+            or_refuse!(lockout.check_address(tx, now, throttle_key)?);
             let subject = ceremony_subject(person, qr_id);
             let state: PasskeyAuthentication =
-                match passkeys::take_ceremony(tx, now, ceremony_id, browser_id, Purpose::Qr, &subject) {
-                    Err(Error::Refused(refusal)) => return Ok(Err(refusal)),
-                    other => other?,
-                };
-            let Ok(answer) = serde_json::from_str::<PublicKeyCredential>(credential) else {
-                return Ok(Err(Refusal::PasskeyFailed));
-            };
-            let attempt = match lockout.begin_attempt(tx, now, &Subject::person(person))? {
-                Ok(attempt) => attempt,
-                Err(refusal) => return Ok(Err(refusal)),
-            };
+                or_refuse!(passkeys::take_ceremony(tx, now, ceremony_id, browser_id, Purpose::Qr, &subject)?);
+            let answer = or_refuse!(passkeys::parse_answer(credential));
+            let attempt = or_refuse!(lockout.begin_attempt(tx, now, &Subject::person(person))?);
             let Some(used) = passkeys::verify_for_person(tx, webauthn, now, &state, &answer, person)? else {
                 lockout.attempt_failed(tx, now, attempt, crate::i18n::Texts::new(lang), origin)?;
                 return Ok(Err(Refusal::PasskeyFailed));

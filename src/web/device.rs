@@ -93,11 +93,20 @@ pub async fn code_submit(req: HttpRequest, state: web::Data<AppState>, form: Csr
     let CsrfForm { browser, form: CodeForm { user_code } } = form;
     match find(&req, &state, &browser, user_code.clone()).await {
         Ok(pending) => see_other(&format!("{DEVICE_PATH_PREFIX}{}", pending.user_code.as_str())).finish(),
-        Err(e) if is_form_refusal(&e) => {
-            let notice = refusal_text(&req, &e);
-            show_code_page(&req, &state, &browser, status_of(&e), notice, user_code)
+        Err(e) => refused(&req, &state, &browser, &e, user_code),
+    }
+}
+
+/// A refused code or answer: the code form again, saying why (with what was
+/// typed); anything but a refusal, an error page.
+fn refused(req: &HttpRequest, state: &AppState, browser: &str, error: &Error, typed: String) -> HttpResponse {
+    let t = PageTexts::for_request(req, None);
+    match error {
+        Error::Refused(refusal) if is_form_refusal(error) => {
+            let notice = Some(t.texts.refusal(refusal));
+            show_code_page(req, state, browser, status_of(error), notice, typed)
         }
-        Err(e) => error_page(&e, &PageTexts::for_request(&req, None)),
+        _ => error_page(error, &t),
     }
 }
 
@@ -113,13 +122,6 @@ async fn find(
         .await
 }
 
-fn refusal_text(req: &HttpRequest, error: &Error) -> Option<String> {
-    match error {
-        Error::Refused(refusal) => Some(PageTexts::for_request(req, None).texts.refusal(refusal)),
-        _ => None,
-    }
-}
-
 /// The application's name and what it asks, with `Allow` and `Deny`, for
 /// the person signed in here (a browser that is not is sent to sign in, and
 /// back here).
@@ -133,11 +135,7 @@ pub async fn approve_page(
     let (browser, new_cookie) = browser_id_or_new(&req, &state);
     let response = match find(&req, &state, &browser, user_code.into_inner()).await {
         Ok(pending) => show_approve_page(&req, &state, &browser, pending),
-        Err(e) if is_form_refusal(&e) => {
-            let notice = refusal_text(&req, &e);
-            show_code_page(&req, &state, &browser, status_of(&e), notice, String::new())
-        }
-        Err(e) => error_page(&e, &PageTexts::for_request(&req, None)),
+        Err(e) => refused(&req, &state, &browser, &e, String::new()),
     };
     with_new_cookie(response, new_cookie)
 }
@@ -148,12 +146,7 @@ fn show_approve_page(req: &HttpRequest, state: &AppState, browser: &str, pending
         Ok(csrf) => csrf,
         Err(e) => return error_page(&e, &t),
     };
-    let scopes = pending
-        .scopes
-        .iter()
-        .filter(|scope| crate::domain::discovery::SCOPES.contains(&scope.as_str()))
-        .map(|scope| t.get(&format!("scope.{scope}")).to_owned())
-        .collect();
+    let scopes = t.scope_texts(&pending.scopes);
     let body = ApprovePage {
         path: format!("{DEVICE_PATH_PREFIX}{}", pending.user_code.as_str()),
         user_code: pending.user_code.shown(),
@@ -199,13 +192,10 @@ pub async fn decide(
         device_authorization::decide(&s.store, &s.keys, now, answer)
     })
     .await;
-    let t = PageTexts::for_request(&req, None);
     match decided {
-        Ok(()) => page(StatusCode::OK, &DonePage { t: t.without_switch(), allowed: allow }),
-        Err(e) if is_form_refusal(&e) => {
-            let notice = refusal_text(&req, &e);
-            show_code_page(&req, &state, &form.browser, status_of(&e), notice, String::new())
+        Ok(()) => {
+            page(StatusCode::OK, &DonePage { t: PageTexts::for_request(&req, None).without_switch(), allowed: allow })
         }
-        Err(e) => error_page(&e, &t),
+        Err(e) => refused(&req, &state, &form.browser, &e, String::new()),
     }
 }

@@ -89,6 +89,16 @@ impl PageTexts {
     }
 
     /// A text with one placeholder filled.
+    /// What an application asks, as a consent or approval page lists it: the
+    /// text of each scope Portti knows.
+    pub fn scope_texts(&self, scopes: &[String]) -> Vec<String> {
+        scopes
+            .iter()
+            .filter(|scope| crate::domain::discovery::SCOPES.contains(&scope.as_str()))
+            .map(|scope| self.get(&format!("scope.{scope}")).to_owned())
+            .collect()
+    }
+
     pub fn fill1(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
         self.texts.fill(key, &[(name, value.to_string())])
     }

@@ -125,11 +125,7 @@ fn render_view(view: View, ctx: PageContext) -> HttpResponse {
         View::RecoveryCodes => page(status, &RecoveryCodesPage { t, flow, csrf, notice, codes: Vec::new() }),
         View::Terms { version, text } => page(status, &TermsPage { t, flow, csrf, notice, version, text }),
         View::Consent { client_id, scopes } => {
-            let scopes = scopes
-                .iter()
-                .filter(|scope| crate::domain::discovery::SCOPES.contains(&scope.as_str()))
-                .map(|scope| t.get(&format!("scope.{scope}")).to_owned())
-                .collect();
+            let scopes = t.scope_texts(&scopes);
             page(status, &ConsentPage { t, flow, csrf, notice, client_id, scopes })
         }
     }
@@ -158,16 +154,21 @@ enum FormPage {
     Qr(String),
 }
 
-/// The email step's QR code: the one the person is scanning, while it
-/// waits, or else a new one. A code that cannot be made leaves the page
-/// without one (the person signs in with the password); the reason is logged.
+/// The email step's QR code: the one the person is scanning (`shown`),
+/// while it waits, or else a new one; other steps show none. A code that
+/// cannot be made leaves the page without one (the person signs in with
+/// the password); the reason is logged.
 async fn email_qr(
     req: &HttpRequest,
     state: &web::Data<AppState>,
+    view: &View,
     flow: &str,
     browser: &str,
     shown: Option<String>,
 ) -> Option<QrOnPage> {
+    if !matches!(view, View::Email { .. }) {
+        return None;
+    }
     let user_agent = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let address = client_address(req, state);
     let asker = qr::Asker {
@@ -226,10 +227,7 @@ async fn show_flow(
         Ok(loaded) => {
             let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref())
                 .with_announcement(loaded.announcement.clone());
-            let qr = match loaded.view {
-                View::Email { .. } => email_qr(&req, &state, &flow, &browser, None).await,
-                _ => None,
-            };
+            let qr = email_qr(&req, &state, &loaded.view, &flow, &browser, None).await;
             let passkeys = state.webauthn.is_some();
             let ctx = PageContext { t, flow, csrf, notice: None, status: StatusCode::OK, qr, passkeys };
             match (form_page, &loaded.view) {
@@ -357,13 +355,11 @@ async fn step(
                         Error::Refused(refusal) => Some(t.texts.refusal(refusal)),
                         _ => None,
                     };
-                    let qr = match (&form_page, &loaded.view) {
-                        (FormPage::Qr(shown), View::Email { .. }) => {
-                            email_qr(&req, &state, &flow, &browser, Some(shown.clone())).await
-                        }
-                        (_, View::Email { .. }) => email_qr(&req, &state, &flow, &browser, None).await,
+                    let shown = match &form_page {
+                        FormPage::Qr(shown) => Some(shown.clone()),
                         _ => None,
                     };
+                    let qr = email_qr(&req, &state, &loaded.view, &flow, &browser, shown).await;
                     let passkeys = state.webauthn.is_some();
                     let ctx = PageContext { t, flow, csrf, notice, status, qr, passkeys };
                     match (form_page, &loaded.view) {

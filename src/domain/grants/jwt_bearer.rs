@@ -33,6 +33,13 @@ pub const TERMS_NOT_ACCEPTED: &str =
 /// The longest `jti` accepted.
 const MAX_JTI_LENGTH: usize = 256;
 
+/// The `jti` of a JWS a device signed, if it has a usable one: not empty,
+/// at most [`MAX_JTI_LENGTH`] bytes (it is stored, as a digest, until the
+/// JWS expires).
+pub fn usable_jti(jti: Option<String>) -> Option<String> {
+    jti.filter(|jti| !jti.is_empty() && jti.len() <= MAX_JTI_LENGTH)
+}
+
 /// The parameters of a `urn:ietf:params:oauth:grant-type:jwt-bearer` request.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct JwtBearerRequest {
@@ -173,8 +180,7 @@ pub fn verify_assertion(
     if exp > iat + MAX_LIFETIME_SECONDS {
         return Err("the assertion lives too long (exp at most 300 seconds after iat)");
     }
-    let jti =
-        claims.jti.filter(|jti| !jti.is_empty() && jti.len() <= MAX_JTI_LENGTH).ok_or("the assertion needs a jti")?;
+    let jti = usable_jti(claims.jti).ok_or("the assertion needs a jti")?;
     let unlock = Unlock::of(&claims.amr).ok_or("the assertion's amr must be [\"pin\"], [\"fpt\"] or [\"face\"]")?;
     Ok(VerifiedAssertion { jti, exp, unlock })
 }

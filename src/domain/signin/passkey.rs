@@ -4,7 +4,7 @@
 //! person's lockout, as a password does.
 
 use webauthn_rs::Webauthn;
-use webauthn_rs::prelude::{DiscoverableAuthentication, PublicKeyCredential, RequestChallengeResponse};
+use webauthn_rs::prelude::{DiscoverableAuthentication, RequestChallengeResponse};
 
 use super::state::SignInState;
 use super::{Authentication, Outcome, SignIn, finish_authentication, load, load_claimed};
@@ -13,7 +13,7 @@ use crate::domain::audit::Event;
 use crate::domain::passkeys::{self, Purpose, Started};
 use crate::domain::refusal::{Refusal, or_refuse, settle};
 use crate::domain::throttle::Subject;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::metrics::SignInOutcome;
 
 /// What the browser sends back from `navigator.credentials.get`.
@@ -66,14 +66,15 @@ pub fn finish_passkey_sign_in(
                 return Err(Refusal::StepAlreadyDone.into());
             }
             or_refuse!(ctx.lockout.check_address(tx, now, address)?);
-            let state: DiscoverableAuthentication =
-                match passkeys::take_ceremony(tx, now, ceremony_id, browser_id, Purpose::SignIn, &flow.id_digest) {
-                    Err(Error::Refused(refusal)) => return Ok(Err(refusal)),
-                    other => other?,
-                };
-            let Ok(answer) = serde_json::from_str::<PublicKeyCredential>(credential) else {
-                return Ok(Err(Refusal::PasskeyFailed));
-            };
+            let state: DiscoverableAuthentication = or_refuse!(passkeys::take_ceremony(
+                tx,
+                now,
+                ceremony_id,
+                browser_id,
+                Purpose::SignIn,
+                &flow.id_digest
+            )?);
+            let answer = or_refuse!(passkeys::parse_answer(credential));
             let Some(stored) = passkeys::passkey_of_answer(tx, &answer)? else {
                 ctx.lockout.metrics.sign_in(SignInOutcome::WrongPassword);
                 ctx.record(tx, now, &flow, None, Event::SignInFailed { step: "passkey" })?;
