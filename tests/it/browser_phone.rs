@@ -52,7 +52,22 @@ async fn the_computers_page_goes_on_by_itself_once_the_app_approves() {
     let callback = callback_server().await;
     let authorize = books(&setup.server, &callback);
     computer.goto(&authorize("")).await.unwrap();
+    let (first, _) = shown_code(&computer).await;
+    // The code runs out while the page is open: the page shows a new one by itself.
+    setup.server.state.clock.advance(portti::domain::qr::QR_SECONDS);
+    for _ in 0..200 {
+        // Mid-reload the link may be missing for a moment: that reads as no change yet.
+        let link = match computer.find(Locator::Id("qr-link")).await {
+            Ok(element) => element.attr("href").await.ok().flatten(),
+            Err(_) => None,
+        };
+        if link.is_some_and(|link| !link.ends_with(&first)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (qr_id, number) = shown_code(&computer).await;
+    assert_ne!(qr_id, first, "a new code replaced the expired one");
     let (status, asked) = setup.describe(&qr_id).await;
     assert_eq!(status, 200, "{asked}");
     assert_eq!(asked["application"], "Books");

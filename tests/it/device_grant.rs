@@ -211,6 +211,11 @@ async fn wrong_user_codes_are_limited_and_a_locked_account_gets_nothing(db: &Tes
     let right = codes["user_code"].as_str().unwrap();
     let (_, status, _) = guesser.submit(&page, "/device", &[("user_code", right)]).await.page();
     assert_eq!(status, 429, "even the right code, once over the limit");
+    // A new cookie does not help: the address is over its limit for this minute.
+    let fresh = PageClient::new(&server.base);
+    let (_, _, fresh_page) = fresh.open("/device").await.page();
+    let (_, status, _) = fresh.submit(&fresh_page, "/device", &[("user_code", right)]).await.page();
+    assert_eq!(status, 429, "the address's lookups are limited too");
     // A minute later the address may look codes up again, but not that browser.
     server.state.clock.advance(60);
     let (_, status, _) = guesser.submit(&page, "/device", &[("user_code", right)]).await.page();

@@ -36,6 +36,7 @@ served_on_both_backends!(
     a_foreign_origin_a_replayed_ceremony_or_a_removed_passkey_signs_nobody_in,
     an_ip_issuer_offers_no_passkeys,
     a_phone_browser_approves_a_qr_code_with_a_passkey,
+    wrong_passkey_answers_lock_the_account_as_wrong_passwords_do,
 );
 
 /// The first step of a ceremony, as the page's script asks it: the
@@ -281,4 +282,32 @@ async fn a_phone_browser_approves_a_qr_code_with_a_passkey(db: &TestDb) {
     let amr: Vec<String> = claims.auth_method_refs().unwrap().iter().map(|m| m.to_string()).collect();
     assert_eq!(amr, ["hwk", "user", "mfa"]);
     assert_eq!(claims.subject().as_str(), setup.user.as_str());
+}
+
+async fn wrong_passkey_answers_lock_the_account_as_wrong_passwords_do(db: &TestDb) {
+    let mut setup = with_passkey(db).await;
+    let request = authorization_request(&setup.ledger, &[]);
+    let port = Url::parse(&setup.server.base).unwrap().port().unwrap();
+    let phishing = format!("http://localhost:{}", if port == 65535 { 65534 } else { port + 1 });
+    // The wrong authenticator code of the step-up (in `with_passkey`) counts
+    // too: one lockout for every kind of wrong answer.
+    let max_failures = setup.server.state.settings.sign_in.max_failures;
+    let mut statuses = Vec::new();
+    for _ in 0..max_failures {
+        let (pages, page) = setup.sign_in_page(request.url.as_str()).await;
+        let (ceremony, options) = first_step(&pages, &page, "/passkey").await;
+        let answer = setup.answer(options, &phishing);
+        let (_, status, _) = submit_answer(&pages, &page, &ceremony, &answer).await.page();
+        statuses.push(status.as_u16());
+    }
+    let wrong = usize::try_from(max_failures - 1).unwrap();
+    assert_eq!(statuses[..wrong], vec![400; wrong], "{statuses:?}");
+    assert_eq!(statuses[wrong], 429, "locked after {max_failures} failures in all: {statuses:?}");
+    assert_eq!(setup.count(db, "audit", Some("account_locked")), 1, "the last wrong answer locked the account");
+    // Locked: even the right passkey signs no one in now.
+    let (pages, page) = setup.sign_in_page(request.url.as_str()).await;
+    let (ceremony, options) = first_step(&pages, &page, "/passkey").await;
+    let answer = setup.answer(options, &setup.server.base.clone());
+    let (_, status, page) = submit_answer(&pages, &page, &ceremony, &answer).await.page();
+    assert_eq!(status, 429, "{page}");
 }

@@ -25,6 +25,7 @@ served_on_both_backends!(
     only_the_browser_that_showed_the_code_learns_of_it_or_redeems_it,
     an_expired_code_is_refused_everywhere,
     a_locked_account_approves_nothing_and_redeems_nothing,
+    a_browser_and_an_address_get_a_few_live_codes_and_then_none,
     an_approval_through_one_instance_reaches_a_browser_polling_another,
 );
 
@@ -403,4 +404,37 @@ async fn a_locked_account_approves_nothing_and_redeems_nothing(db: &TestDb) {
     let (status, answer) = setup.approve(&other.qr_id, other.number).await;
     assert_eq!((status, answer["error"].as_str()), (429, Some("account_locked")), "{answer}");
     assert_eq!(other.status().await, (200, json!({"state": "pending"})));
+}
+
+async fn a_browser_and_an_address_get_a_few_live_codes_and_then_none(db: &TestDb) {
+    use portti::domain::qr::{LIVE_PER_BROWSER, NEW_PER_ADDRESS_PER_MINUTE};
+    let setup = setup(db).await;
+    let request = authorization_request(&setup.ledger, &[]);
+    // The address counts in fixed minutes: start at the start of one.
+    let now = setup.now();
+    setup.server.state.clock.advance(60 - now % 60);
+    let shows_code = |page: &str| page.contains("id=\"qr-link\"");
+
+    let tabs = PageClient::new(&setup.server.base);
+    for _ in 0..LIVE_PER_BROWSER {
+        let (_, _, page) = tabs.open(request.url.as_str()).await.page();
+        assert!(shows_code(&page), "{page}");
+    }
+    let (_, status, page) = tabs.open(request.url.as_str()).await.page();
+    assert_eq!(status, 200, "the sign-in itself goes on");
+    assert!(!shows_code(&page) && page.contains("<label for=\"email\">"), "no sixth live code: {page}");
+    // Once those have expired, the browser gets codes again.
+    setup.server.state.clock.advance(portti::domain::qr::QR_SECONDS);
+    let (_, _, page) = tabs.open(request.url.as_str()).await.page();
+    assert!(shows_code(&page), "{page}");
+
+    // Many browsers from one address: the address's share per minute, then none.
+    let now = setup.now();
+    setup.server.state.clock.advance(60 - now % 60);
+    let mut shown = 0;
+    for _ in 0..(NEW_PER_ADDRESS_PER_MINUTE + 5) {
+        let (_, _, page) = PageClient::new(&setup.server.base).open(request.url.as_str()).await.page();
+        shown += i64::from(shows_code(&page));
+    }
+    assert_eq!(shown, NEW_PER_ADDRESS_PER_MINUTE, "an address gets {NEW_PER_ADDRESS_PER_MINUTE} a minute");
 }
