@@ -26,7 +26,7 @@ mod upstream;
 
 pub use sources::Loaded;
 use sources::secret;
-pub use upstream::{UpstreamAuth, UpstreamConfig, UpstreamEndpoints};
+pub use upstream::{UpstreamAuth, UpstreamConfig, UpstreamEndpoints, check_url as check_upstream_address};
 
 /// Where the database is when nothing says otherwise.
 const DEFAULT_DATABASE_URL: &str = "sqlite://portti.db";

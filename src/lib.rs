@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod notify;
 pub mod store;
 pub mod telemetry;
+pub mod upstream;
 pub mod web;
 
 use std::net::{SocketAddr, TcpListener};
@@ -58,6 +59,9 @@ pub struct AppState {
     /// The WebAuthn relying party of the issuer; `None` (no passkeys) when
     /// the issuer's host is an IP address.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The upstream providers of strong identification.
+    pub upstreams: Arc<upstream::Upstreams>,
+    upstream_keys: Arc<RwLock<Arc<domain::upstream_keys::UpstreamKeySet>>>,
 }
 
 impl AppState {
@@ -74,9 +78,15 @@ impl AppState {
             }
             store.verify_master_key(&keys)?;
             domain::client::sync_config_clients(&store, clock.now(), &settings.clients)?;
-            ensure_signing_keys(&store, &keys, clock.now())
+            ensure_signing_keys(&store, &keys, clock.now())?;
+            if !settings.upstreams.is_empty() {
+                domain::upstream_keys::ensure_upstream_keys(&store, &keys, clock.now())?;
+            }
+            Ok(())
         })?;
         let key_set = KeySet::load(&store, &keys, clock.now())?;
+        let upstream_keys = domain::upstream_keys::UpstreamKeySet::load(&store, &keys, &settings.issuer, clock.now())?;
+        let upstreams = Arc::new(upstream::Upstreams::new(&settings.upstreams)?);
         let discovery = domain::discovery::document(&settings)?;
         let webauthn = domain::passkeys::relying_party(&settings.issuer)?.map(Arc::new);
         let pool_size = settings.database_pool_size as usize;
@@ -94,6 +104,8 @@ impl AppState {
             browser_origins: Arc::default(),
             database_slots: Arc::new(tokio::sync::Semaphore::new(pool_size)),
             webauthn,
+            upstreams,
+            upstream_keys: Arc::new(RwLock::new(Arc::new(upstream_keys))),
         })
     }
 
@@ -170,9 +182,18 @@ impl AppState {
 
     /// Reloads the signing keys from the database (after a rotation, say).
     /// Blocking: call it off the async workers.
+    /// Portti's keys towards its upstream providers.
+    pub fn upstream_key_set(&self) -> Arc<domain::upstream_keys::UpstreamKeySet> {
+        self.upstream_keys.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     pub fn reload_keys(&self) -> Result<()> {
-        let fresh = Arc::new(KeySet::load(&self.store, &self.keys, self.clock.now())?);
+        let now = self.clock.now();
+        let fresh = Arc::new(KeySet::load(&self.store, &self.keys, now)?);
         *self.signing.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        let upstream =
+            domain::upstream_keys::UpstreamKeySet::load(&self.store, &self.keys, &self.settings.issuer, now)?;
+        *self.upstream_keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(upstream);
         Ok(())
     }
 }
@@ -255,6 +276,7 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
         None
     };
     let key_refresher = tokio::spawn(refresh_keys_periodically(state.clone()));
+    let discovery = tokio::spawn(state.upstreams.clone().discover_all());
     let sweeper = tokio::spawn(sweep_periodically(state.clone()));
     let metrics_addr = metrics_apart.as_ref().map(|apart| apart.addr);
     let finished = tokio::spawn(async move {
@@ -269,6 +291,7 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
             }
         }
         key_refresher.abort();
+        discovery.abort();
         sweeper.abort();
         let _ = stop_worker.send(true);
         if let Some(worker) = worker

@@ -16,6 +16,7 @@ use portti::domain::company::add_company;
 use portti::domain::contact::{Email, PhoneNumber};
 use portti::domain::ids::CompanyId;
 use portti::domain::signing_keys::rotate_signing_keys;
+use portti::domain::upstream_keys::{UpstreamKeySet, ensure_upstream_keys, rotate_upstream_keys};
 use portti::domain::user::{MembershipInput, NewUserInput, add_user};
 use portti::error::{Error, Result};
 use portti::notify::{Message, enqueue};
@@ -44,6 +45,12 @@ enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Portti's keys towards its upstream providers (bank ID brokers, Hightrust.id).
+    #[command(subcommand, name = "upstream-keys")]
+    UpstreamKeys(UpstreamKeysCommand),
+    /// The upstream providers of strong identification.
+    #[command(subcommand)]
+    Upstream(UpstreamCommand),
     /// Companies and accounting offices.
     #[command(subcommand)]
     Company(CompanyCommand),
@@ -102,6 +109,21 @@ enum KeysCommand {
     /// Make a new signing key current for every algorithm; the previous ones
     /// stay published until what they signed has expired.
     Rotate,
+}
+
+#[derive(Subcommand)]
+enum UpstreamKeysCommand {
+    /// Make a new signing and encryption key: published now, used from a
+    /// day on (brokers cache keys that long); the old ones stay a day more.
+    Rotate,
+    /// Print the public keys (the JWKS of `/upstream/jwks`).
+    Show,
+}
+
+#[derive(Subcommand)]
+enum UpstreamCommand {
+    /// Print Portti's public keys for brokers that register them by hand.
+    Keys,
 }
 
 #[derive(Subcommand)]
@@ -229,6 +251,18 @@ fn run(cli: Cli) -> Result<()> {
             let rotated = rotate_signing_keys(&state.store, &state.keys, &state.settings, state.clock.now())?;
             let kid = rotated.iter().find(|key| key.alg == SigningAlg::RS256).map(|key| key.kid.clone());
             print(&serde_json::json!({ "kid": kid, "keys": rotated }))
+        }
+        Command::UpstreamKeys(UpstreamKeysCommand::Rotate) => {
+            let state = open()?;
+            print(&serde_json::json!({ "keys": rotate_upstream_keys(&state.store, &state.keys, state.clock.now())? }))
+        }
+        Command::UpstreamKeys(UpstreamKeysCommand::Show) | Command::Upstream(UpstreamCommand::Keys) => {
+            let state = open()?;
+            let now = state.clock.now();
+            ensure_upstream_keys(&state.store, &state.keys, now)?;
+            let keys = UpstreamKeySet::load(&state.store, &state.keys, &state.settings.issuer, now)?;
+            let jwks: serde_json::Value = serde_json::from_slice(keys.jwks()).map_err(Error::internal)?;
+            print(&jwks)
         }
         Command::Company(CompanyCommand::Add { name, office }) => {
             let office = office.as_deref().map(CompanyId::parse).transpose()?;

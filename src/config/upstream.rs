@@ -176,8 +176,9 @@ pub fn validate(mut upstreams: Vec<UpstreamConfig>) -> Result<Vec<UpstreamConfig
     Ok(upstreams)
 }
 
-/// An upstream's URL: `https`, or `http` only to a loopback host.
-fn check_url(url: &str) -> std::result::Result<(), String> {
+/// An upstream's URL: `https`, or `http` only to a loopback host. Checked
+/// for the settings' addresses and for those discovery finds.
+pub fn check_url(url: &str) -> std::result::Result<(), String> {
     let parsed = Url::parse(url).map_err(|e| format!("is not a URL: {e}"))?;
     match (parsed.scheme(), parsed.host_str()) {
         ("https", Some(_)) => Ok(()),

@@ -84,6 +84,18 @@ impl Membership {
     }
 }
 
+/// Whether a person only logs working hours: a member somewhere, whose one
+/// right in every company is `hours_only`, holding no role there and no
+/// customer-service role. Such a person skips the confirmation code after
+/// strong identification; anyone with more must pass it.
+pub fn only_logs_hours(memberships: &[Membership], support: bool) -> bool {
+    !support
+        && !memberships.is_empty()
+        && memberships
+            .iter()
+            .all(|m| m.roles.is_empty() && !m.rights.is_empty() && m.rights.iter().all(|r| r.as_str() == HOURS_ONLY))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +111,19 @@ mod tests {
             roles: roles.to_vec(),
             rights: rights.iter().map(|r| AccessRight::parse(r).unwrap()).collect(),
         }
+    }
+
+    #[test]
+    fn only_a_person_with_nothing_but_hours_only_logs_only_hours() {
+        let (a, b) = (company(None), company(None));
+        let hours = |c: &Company| member(c, &[], &["hours_only"]);
+        assert!(only_logs_hours(&[hours(&a), hours(&b)], false));
+        assert!(!only_logs_hours(&[hours(&a)], true), "customer service");
+        assert!(!only_logs_hours(&[], false), "a member nowhere");
+        assert!(!only_logs_hours(&[hours(&a), member(&b, &[], &["ledger"])], false), "more rights elsewhere");
+        assert!(!only_logs_hours(&[member(&a, &[], &["hours_only", "payroll"])], false));
+        assert!(!only_logs_hours(&[member(&a, &[CompanyRole::UserAdmin], &["hours_only"])], false), "a role");
+        assert!(!only_logs_hours(&[member(&a, &[], &[])], false), "no right at all");
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct Overview {
     pub passkeys: Vec<super::passkeys::PasskeyEntry>,
     /// Whether the person holds an administrative role (the page links `/admin`).
     pub administers: bool,
+    /// The upstream identities that signed the person in, or were linked.
+    pub upstream_links: Vec<crate::store::StoredUpstreamLink>,
 }
 
 /// What the account page shows the person of `session`.
@@ -88,6 +90,7 @@ pub fn overview(store: &Store, now: UnixSeconds, session: &Session) -> Result<Ov
         let passkeys = super::passkeys::list(r, &session.user_id)?;
         Ok(Overview {
             administers: super::admin::holds_a_role(r, &session.user_id)?,
+            upstream_links: r.upstream_links(&session.user_id)?,
             devices,
             passkeys,
             applications: r.consents_of(&session.user_id)?,
@@ -431,6 +434,7 @@ mod tests {
             user_id: UserId::generate(),
             auth_time,
             amr: vec!["pwd".into(), "otp".into()],
+            acr: None,
         }
     }
 

@@ -110,6 +110,12 @@ pub enum Event {
     PasskeyAdded,
     /// The person removed a passkey.
     PasskeyRemoved,
+    /// An upstream identified someone no account is linked to: nothing was created.
+    UpstreamUnlinked { upstream: String },
+    /// A signed-in person linked an upstream identification to their account.
+    UpstreamLinked { upstream: String },
+    /// A confirmation code went to a strongly identified person's email and phone.
+    ConfirmationCodeSent,
 }
 
 impl Event {
@@ -159,6 +165,9 @@ impl Event {
             Event::DeviceAuthorizationIssued => "device_authorization_issued",
             Event::PasskeyAdded => "passkey_added",
             Event::PasskeyRemoved => "passkey_removed",
+            Event::UpstreamUnlinked { .. } => "upstream_unlinked",
+            Event::UpstreamLinked { .. } => "upstream_linked",
+            Event::ConfirmationCodeSent => "confirmation_code_sent",
         }
     }
 
@@ -180,6 +189,9 @@ impl Event {
             }
             Event::QrDenied { browser_address } | Event::QrWrongNumber { browser_address } => {
                 Some(json!({ "browser_address": browser_address }))
+            }
+            Event::UpstreamUnlinked { upstream } | Event::UpstreamLinked { upstream } => {
+                Some(json!({ "upstream": upstream }))
             }
             _ => None,
         }

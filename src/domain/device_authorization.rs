@@ -68,8 +68,14 @@ const USER_CODE_CONTEXT: &str = "device-user-code";
 pub enum DeviceState {
     /// Waiting for the person.
     Pending,
-    /// Allowed by the person, signed in as `amr` at `auth_time`.
-    Approved { user: UserId, amr: Vec<String>, auth_time: UnixSeconds },
+    /// Allowed by the person, signed in as `amr` at `auth_time` (and `acr`).
+    Approved {
+        user: UserId,
+        amr: Vec<String>,
+        auth_time: UnixSeconds,
+        #[serde(default = "crate::domain::session::own_acr")]
+        acr: Option<String>,
+    },
     /// Denied by the person.
     Denied,
     /// The device has its tokens: the code is spent.
@@ -389,6 +395,7 @@ pub fn decide(store: &Store, keys: &Keys, now: UnixSeconds, answer: DeviceAnswer
                     user: user.clone(),
                     amr: session.amr.clone(),
                     auth_time: session.auth_time,
+                    acr: session.acr.clone(),
                 };
                 (approved, Event::DeviceAuthorizationAllowed)
             } else {

@@ -38,6 +38,8 @@ pub mod signin;
 pub mod signing_keys;
 pub mod throttle;
 pub mod token_status;
+pub mod upstream;
+pub mod upstream_keys;
 pub mod user;
 pub mod user_agent;
 

@@ -172,6 +172,21 @@ pub enum Refusal {
     PasskeyNameInvalid { max: usize },
     /// The person has no passkey to approve with.
     NoPasskey,
+    /// No upstream provider of this id is configured.
+    UpstreamUnknown,
+    /// The upstream provider cannot be reached now, or answered as no provider does.
+    UpstreamUnavailable,
+    /// The upstream's answer was refused (bad signature, wrong nonce, an
+    /// `acr` not accepted, a replayed or unknown state).
+    UpstreamRefused,
+    /// The person cancelled at the upstream, or it declined to identify them.
+    UpstreamCancelled,
+    /// No account is linked to the identity the upstream vouched for.
+    NoLinkedAccount,
+    /// The confirmation code is still valid: a new one only once it has expired.
+    CodeStillValid,
+    /// The account is linked to another personal identity code.
+    OtherIdentityLinked,
 }
 
 impl Refusal {
@@ -239,6 +254,13 @@ impl Refusal {
             Refusal::TooManyPasskeys { .. } => "too_many_passkeys",
             Refusal::PasskeyNameInvalid { .. } => "invalid_name",
             Refusal::NoPasskey => "no_passkey",
+            Refusal::UpstreamUnknown => "upstream_unknown",
+            Refusal::UpstreamUnavailable => "upstream_unavailable",
+            Refusal::UpstreamRefused => "upstream_refused",
+            Refusal::UpstreamCancelled => "upstream_cancelled",
+            Refusal::NoLinkedAccount => "no_linked_account",
+            Refusal::CodeStillValid => "code_still_valid",
+            Refusal::OtherIdentityLinked => "other_identity_linked",
         }
     }
 
@@ -315,6 +337,13 @@ impl Refusal {
             Refusal::TooManyPasskeys { .. } => "too_many_passkeys",
             Refusal::PasskeyNameInvalid { .. } => "passkey_name_invalid",
             Refusal::NoPasskey => "no_passkey",
+            Refusal::UpstreamUnknown => "upstream_unknown",
+            Refusal::UpstreamUnavailable => "upstream_unavailable",
+            Refusal::UpstreamRefused => "upstream_refused",
+            Refusal::UpstreamCancelled => "upstream_cancelled",
+            Refusal::NoLinkedAccount => "no_linked_account",
+            Refusal::CodeStillValid => "code_still_valid",
+            Refusal::OtherIdentityLinked => "other_identity_linked",
         }
     }
 
@@ -353,7 +382,8 @@ impl Refusal {
 
     /// The HTTP status: a limit is 429, something gone or out of reach 404, a
     /// step the role does not allow 403, a step out of order 409, an app too
-    /// old for the API 426, anything else a refused input, 400.
+    /// old for the API 426, an upstream provider down 503, anything else a
+    /// refused input, 400.
     pub fn status(&self) -> u16 {
         match self {
             Refusal::TooManyAttempts
@@ -364,10 +394,19 @@ impl Refusal {
             Refusal::SignInExpired
             | Refusal::ResetExpired
             | Refusal::SetupLinkExpired
-            | Refusal::ApplicationNotFound => 404,
-            Refusal::SupportMustReinvite | Refusal::Forbidden | Refusal::FreshSignInRequired { .. } => 403,
-            Refusal::CodeNotEntered | Refusal::NationalIdTaken | Refusal::EmailTaken => 409,
+            | Refusal::ApplicationNotFound
+            | Refusal::UpstreamUnknown => 404,
+            Refusal::SupportMustReinvite
+            | Refusal::Forbidden
+            | Refusal::FreshSignInRequired { .. }
+            | Refusal::NoLinkedAccount => 403,
+            Refusal::CodeNotEntered
+            | Refusal::NationalIdTaken
+            | Refusal::EmailTaken
+            | Refusal::CodeStillValid
+            | Refusal::OtherIdentityLinked => 409,
             Refusal::AppUpdateRequired => 426,
+            Refusal::UpstreamUnavailable => 503,
             _ => 400,
         }
     }
@@ -446,6 +485,13 @@ impl Refusal {
             Refusal::TooManyPasskeys { max: 10 },
             Refusal::PasskeyNameInvalid { max: 60 },
             Refusal::NoPasskey,
+            Refusal::UpstreamUnknown,
+            Refusal::UpstreamUnavailable,
+            Refusal::UpstreamRefused,
+            Refusal::UpstreamCancelled,
+            Refusal::NoLinkedAccount,
+            Refusal::CodeStillValid,
+            Refusal::OtherIdentityLinked,
         ];
         for refusal in &all {
             match refusal {
@@ -519,6 +565,13 @@ impl Refusal {
                 | Refusal::TooManyPasskeys { .. }
                 | Refusal::PasskeyNameInvalid { .. }
                 | Refusal::NoPasskey => {}
+                Refusal::UpstreamUnknown
+                | Refusal::UpstreamUnavailable
+                | Refusal::UpstreamRefused
+                | Refusal::UpstreamCancelled
+                | Refusal::NoLinkedAccount
+                | Refusal::CodeStillValid
+                | Refusal::OtherIdentityLinked => {}
             }
         }
         all
@@ -539,7 +592,7 @@ mod tests {
         for refusal in Refusal::examples() {
             let code = refusal.code();
             assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
-            assert!(matches!(refusal.status(), 400 | 403 | 404 | 409 | 426 | 429), "{refusal:?}");
+            assert!(matches!(refusal.status(), 400 | 403 | 404 | 409 | 426 | 429 | 503), "{refusal:?}");
         }
         assert_eq!(Refusal::PhoneCharacter { input: "x".into(), character: '-' }.code(), "invalid_phone");
         assert_eq!(Refusal::TooManyAttempts.status(), 429);

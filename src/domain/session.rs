@@ -19,6 +19,15 @@ pub struct Session {
     pub auth_time: UnixSeconds,
     /// Authentication methods (RFC 8176): `pwd`, `otp`, …
     pub amr: Vec<String>,
+    /// The authentication context class: Portti's own for a password and a
+    /// second factor, an upstream's for strong identification (`None` when
+    /// it sent none). A session saved before this field has Portti's own.
+    #[serde(default = "own_acr")]
+    pub acr: Option<String>,
+}
+
+pub(crate) fn own_acr() -> Option<String> {
+    Some(crate::domain::discovery::ACR_MFA.to_owned())
 }
 
 /// Touch a session's idle clock at most this often, to spare the database a
@@ -66,6 +75,7 @@ fn from_stored(stored: StoredSession) -> Session {
         user_id: UserId::from_stored(stored.user_id),
         auth_time: stored.auth_time,
         amr: stored.amr.split_whitespace().map(str::to_owned).collect(),
+        acr: stored.acr,
     }
 }
 
@@ -77,6 +87,7 @@ pub fn start(
     user_id: &UserId,
     auth_time: UnixSeconds,
     amr: &[String],
+    acr: Option<&str>,
 ) -> Result<(Session, String)> {
     let cookie = random_token();
     let stored = StoredSession {
@@ -89,6 +100,7 @@ pub fn start(
         last_seen_at: now,
         expires_at: now + settings.absolute_seconds,
         ended_at: None,
+        acr: acr.map(str::to_owned),
     };
     tx.insert_session(&stored)?;
     Ok((from_stored(stored), cookie))
@@ -120,6 +132,7 @@ mod tests {
             last_seen_at,
             expires_at,
             ended_at,
+            acr: None,
         }
     }
 

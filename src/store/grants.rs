@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// What a user allowed a client at one sign-in.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = grants)]
+#[diesel(table_name = grants, treat_none_as_default_value = false)]
 pub struct StoredGrant {
     pub id: String,
     pub user_id: String,
@@ -21,6 +21,9 @@ pub struct StoredGrant {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The `acr` of the sign-in; `None` for a strong identification whose
+    /// upstream sent none, and for a client's own grant.
+    pub acr: Option<String>,
 }
 
 /// An authorization code as stored.

@@ -4,7 +4,7 @@
 
 use super::{
     Store, Write, account, device_authorizations, devices, grants, invitations, outbox, passkeys, password_resets,
-    qr_logins, sessions, setup_links, throttle,
+    qr_logins, sessions, setup_links, throttle, upstream_logins,
 };
 use crate::error::Result;
 
@@ -25,7 +25,7 @@ pub(super) struct Sweep {
 
 /// Every sweep. A table with an `expires_at` column must be cleared by one of
 /// them: tests/it/store/sweeps.rs reads the migrated schema and fails otherwise.
-const SWEEPS: [&Sweep; 12] = [
+const SWEEPS: [&Sweep; 13] = [
     &sessions::SWEEP,
     &grants::SWEEP,
     &outbox::SWEEP,
@@ -38,6 +38,7 @@ const SWEEPS: [&Sweep; 12] = [
     &qr_logins::SWEEP,
     &device_authorizations::SWEEP,
     &passkeys::SWEEP,
+    &upstream_logins::SWEEP,
 ];
 
 /// The tables that [`Store::sweep_expired`] clears.

@@ -34,6 +34,8 @@ mod sessions;
 mod setup_links;
 mod signing_keys;
 mod throttle;
+mod upstream_keys;
+mod upstream_logins;
 mod user_admin;
 mod users;
 
@@ -62,6 +64,8 @@ pub use qr_logins::StoredQrLogin;
 pub use sessions::{StoredFlow, StoredSession};
 pub use signing_keys::StoredSigningKey;
 pub use throttle::LockoutHistory;
+pub use upstream_keys::StoredUpstreamKey;
+pub use upstream_logins::{StoredUpstreamLink, StoredUpstreamLogin};
 
 use crate::crypto::Keys;
 use crate::error::{Error, Result};

@@ -133,6 +133,7 @@ diesel::table! {
         last_seen_at -> BigInt,
         expires_at -> BigInt,
         ended_at -> Nullable<BigInt>,
+        acr -> Nullable<Text>,
     }
 }
 
@@ -196,6 +197,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        acr -> Nullable<Text>,
     }
 }
 
@@ -419,7 +421,49 @@ diesel::table! {
 
 diesel::joinable!(passkeys -> users (user_id));
 
+diesel::table! {
+    upstream_keys (kid) {
+        kid -> Text,
+        key_use -> Text,
+        sealed_private_key -> Text,
+        created_at -> BigInt,
+        used_from -> BigInt,
+        used_until -> Nullable<BigInt>,
+        published_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    upstream_logins (state_digest) {
+        state_digest -> Text,
+        upstream_id -> Text,
+        browser_digest -> Text,
+        nonce_digest -> Text,
+        sealed_secrets -> Text,
+        purpose -> Text,
+        user_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    upstream_links (user_id, upstream_id) {
+        user_id -> Text,
+        upstream_id -> Text,
+        issuer -> Text,
+        subject -> Text,
+        linked_at -> BigInt,
+        last_used_at -> BigInt,
+    }
+}
+
+diesel::joinable!(upstream_links -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    upstream_keys,
+    upstream_logins,
+    upstream_links,
     passkeys,
     webauthn_ceremonies,
     device_authorizations,

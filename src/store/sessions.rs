@@ -20,6 +20,8 @@ pub struct StoredSession {
     pub last_seen_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    /// `None` for a strong identification whose upstream sent no `acr`.
+    pub acr: Option<String>,
 }
 
 /// A sign-in flow as stored: the application's request and the flow's
@@ -74,6 +76,7 @@ impl Write<'_> {
                 browser_sessions::created_at.eq(session.created_at),
                 browser_sessions::last_seen_at.eq(session.last_seen_at),
                 browser_sessions::expires_at.eq(session.expires_at),
+                browser_sessions::acr.eq(&session.acr),
             ))
             .execute(self.conn)?;
         Ok(())

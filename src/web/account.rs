@@ -64,6 +64,10 @@ struct AccountPage {
     /// Whether passkeys can be used here (the issuer is a domain name).
     passkeys_enabled: bool,
     passkeys: Vec<PasskeyRow>,
+    /// The strong identifications linked, as "{name}: linked …".
+    upstream_links: Vec<String>,
+    /// A "Link {name}" button per upstream provider.
+    upstream_buttons: Vec<super::signin::UpstreamButton>,
 }
 
 /// A passkey as the account page lists it.
@@ -82,17 +86,32 @@ struct RecoveryCodesPage {
 }
 
 fn render(
+    state: &AppState,
     overview: Overview,
     t: PageTexts,
     csrf: String,
     notice: Option<String>,
     done: Option<String>,
     status: StatusCode,
-    passkeys_enabled: bool,
 ) -> HttpResponse {
     let user = overview.user;
     let contacts = user.communication;
-    page(
+    let name_of = |id: &str| state.upstreams.get(id).map_or(id.to_owned(), |p| p.config.name.clone());
+    let upstream_links = overview
+        .upstream_links
+        .iter()
+        .map(|link| {
+            let (when, used) = (date_time(link.linked_at), date_time(link.last_used_at));
+            t.texts.fill("upstream.linked", &[("name", name_of(&link.upstream_id)), ("when", when), ("used", used)])
+        })
+        .collect();
+    let upstream_buttons = state
+        .upstreams
+        .all()
+        .map(|u| super::signin::UpstreamButton { id: u.id.clone(), label: t.fill1("upstream.link", "name", &u.name) })
+        .collect();
+    let passkeys_enabled = state.webauthn.is_some();
+    let mut response = page(
         status,
         &AccountPage {
             t,
@@ -142,8 +161,19 @@ fn render(
                     last_used: p.last_used_at.map(date_time),
                 })
                 .collect(),
+            upstream_links,
+            upstream_buttons,
         },
-    )
+    );
+    // The "Link …" forms lead on to the providers.
+    let origins = state.upstreams.form_origins();
+    if !origins.is_empty()
+        && let Ok(value) =
+            actix_web::http::header::HeaderValue::from_str(&super::content_security_policy(Some(&origins.join(" "))))
+    {
+        response.headers_mut().insert(actix_web::http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
 }
 
 /// A fresh sign-in to the account pages, for the changes that need one.
@@ -173,11 +203,12 @@ pub async fn show(
     let done = query.into_inner().done.map(|what| match what.as_str() {
         "sent" => t.get("account.code_sent").to_owned(),
         "passkey_added" => t.get("passkey.added").to_owned(),
+        "upstream" => t.get("upstream.linked_notice").to_owned(),
         _ => t.get("account.saved").to_owned(),
     });
     let session = signed_in.session;
     let response = match run(&state, move |s, now| account::overview(&s.store, now, &session)).await {
-        Ok(overview) => render(overview, t, csrf, None, done, StatusCode::OK, state.webauthn.is_some()),
+        Ok(overview) => render(&state, overview, t, csrf, None, done, StatusCode::OK),
         Err(e) => error_page(&e, &t),
     };
     // The forms' tokens belong to this cookie: a browser that lost it gets it back.
@@ -258,7 +289,7 @@ async fn act(
                 csrf_token(&state, &browser),
                 run(&state, move |s, now| account::overview(&s.store, now, &for_page)).await,
             ) {
-                (Ok(csrf), Ok(overview)) => render(overview, t, csrf, notice, None, status, state.webauthn.is_some()),
+                (Ok(csrf), Ok(overview)) => render(&state, overview, t, csrf, notice, None, status),
                 (Err(e), _) | (_, Err(e)) => error_page(&e, &t),
             }
         }

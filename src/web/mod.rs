@@ -23,6 +23,7 @@ pub mod request_id;
 mod setup;
 mod signin;
 mod token;
+mod upstream;
 
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
@@ -55,6 +56,13 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(signin::qr_step)
         .service(signin::passkey_options)
         .service(signin::passkey_step)
+        .service(signin::confirmation_step)
+        .service(signin::confirmation_new_step)
+        .service(upstream::start)
+        .service(upstream::callback)
+        .service(upstream::jwks)
+        .service(upstream::signed_jwks)
+        .service(upstream::link)
         .service(qr::status)
         .service(qr::landing)
         .service(qr::approve_page)

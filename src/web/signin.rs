@@ -73,9 +73,15 @@ macro_rules! page_template {
     };
 }
 
-page_template!(EmailPage, "signin_email.html" { email: String, qr: Option<QrOnPage>, passkeys: bool });
+page_template!(EmailPage, "signin_email.html" {
+    email: String,
+    qr: Option<QrOnPage>,
+    passkeys: bool,
+    upstreams: Vec<UpstreamButton>,
+});
 page_template!(PasswordPage, "signin_password.html" { email: String });
 page_template!(CodePage, "signin_code.html" {});
+page_template!(ConfirmationPage, "signin_confirmation.html" {});
 page_template!(RecoveryPage, "signin_recovery.html" {});
 page_template!(EnrolPage, "signin_enrol.html" { qr_svg: String, otpauth_uri: String, secret_text: String });
 page_template!(RecoveryCodesPage, "signin_recovery_codes.html" { codes: Vec<String> });
@@ -93,14 +99,54 @@ struct PageContext {
     qr: Option<QrOnPage>,
     /// Whether the email step offers "Sign in with a passkey".
     passkeys: bool,
+    /// The email step's "Sign in with …" buttons, one per upstream provider.
+    upstreams: Vec<UpstreamButton>,
+    /// Where those buttons' forms lead: the providers' origins.
+    upstream_origins: Vec<String>,
+}
+
+/// A "Sign in with {name}" button.
+pub(super) struct UpstreamButton {
+    pub id: String,
+    pub label: String,
+}
+
+/// The "Sign in with …" buttons and the origins their forms lead to.
+pub(super) fn upstream_buttons(state: &AppState, t: &PageTexts) -> (Vec<UpstreamButton>, Vec<String>) {
+    let buttons = state
+        .upstreams
+        .all()
+        .map(|u| UpstreamButton { id: u.id.clone(), label: t.fill1("upstream.sign_in_with", "name", &u.name) })
+        .collect();
+    (buttons, state.upstreams.form_origins())
+}
+
+impl PageContext {
+    fn new(
+        state: &AppState,
+        t: PageTexts,
+        flow: String,
+        csrf: String,
+        notice: Option<String>,
+        status: StatusCode,
+    ) -> Self {
+        let (upstreams, upstream_origins) = upstream_buttons(state, &t);
+        let passkeys = state.webauthn.is_some();
+        Self { t, flow, csrf, notice, status, qr: None, passkeys, upstreams, upstream_origins }
+    }
 }
 
 /// Renders the page of a flow's step; its forms may send the browser on to
 /// the application's origin.
 fn render(flow_page: FlowPage, ctx: PageContext) -> HttpResponse {
-    let origin = flow_page.origin.clone();
+    // The email step's forms may also lead to the upstream providers.
+    let mut targets: Vec<String> = flow_page.origin.iter().cloned().collect();
+    if matches!(flow_page.view, View::Email { .. }) {
+        targets.extend(ctx.upstream_origins.iter().cloned());
+    }
+    let targets = (!targets.is_empty()).then(|| targets.join(" "));
     let mut response = render_view(flow_page.view, ctx);
-    allow_form_target(&mut response, &origin);
+    allow_form_target(&mut response, &targets);
     response
 }
 
@@ -111,11 +157,13 @@ fn allow_form_target(response: &mut HttpResponse, origin: &Option<String>) {
 }
 
 fn render_view(view: View, ctx: PageContext) -> HttpResponse {
-    let PageContext { t, flow, csrf, notice, status, qr, passkeys } = ctx;
+    let PageContext { t, flow, csrf, notice, status, qr, passkeys, upstreams, .. } = ctx;
     match view {
         View::Email { email } => {
-            page(status, &EmailPage { t, flow, csrf, notice, email: email.unwrap_or_default(), qr, passkeys })
+            let email = email.unwrap_or_default();
+            page(status, &EmailPage { t, flow, csrf, notice, email, qr, passkeys, upstreams })
         }
+        View::Confirmation => page(status, &ConfirmationPage { t, flow, csrf, notice }),
         View::Password { email } => page(status, &PasswordPage { t, flow, csrf, notice, email }),
         View::Code => page(status, &CodePage { t, flow, csrf, notice }),
         View::Enrol { otpauth_uri, secret_text, .. } => match qr_svg(&otpauth_uri) {
@@ -148,7 +196,7 @@ async fn flow_page(state: &web::Data<AppState>, flow: &str, browser: &str) -> Re
 /// second factor; or, after a QR code's "Continue", the email step with that
 /// same code while it still waits for the phone.
 #[derive(Clone, PartialEq, Eq)]
-enum FormPage {
+pub(super) enum FormPage {
     Step,
     Recovery,
     Qr(String),
@@ -228,8 +276,7 @@ async fn show_flow(
             let t = PageTexts::for_request(&req, loaded.ui_locales.as_deref())
                 .with_announcement(loaded.announcement.clone());
             let qr = email_qr(&req, &state, &loaded.view, &flow, &browser, None).await;
-            let passkeys = state.webauthn.is_some();
-            let ctx = PageContext { t, flow, csrf, notice: None, status: StatusCode::OK, qr, passkeys };
+            let ctx = PageContext { qr, ..PageContext::new(&state, t, flow, csrf, None, StatusCode::OK) };
             match (form_page, &loaded.view) {
                 (FormPage::Recovery, View::Code) => recovery_page(loaded, ctx),
                 (FormPage::Recovery, _) => see_other(&signin::signin_path(&ctx.flow)).finish(),
@@ -302,7 +349,7 @@ pub struct QrForm {
 
 /// Runs one step and answers: onwards (303), the recovery codes (shown once,
 /// right here), or the same page with what went wrong.
-async fn step(
+pub(super) async fn step(
     req: HttpRequest,
     state: web::Data<AppState>,
     flow: String,
@@ -360,8 +407,7 @@ async fn step(
                         _ => None,
                     };
                     let qr = email_qr(&req, &state, &loaded.view, &flow, &browser, shown).await;
-                    let passkeys = state.webauthn.is_some();
-                    let ctx = PageContext { t, flow, csrf, notice, status, qr, passkeys };
+                    let ctx = PageContext { qr, ..PageContext::new(&state, t, flow, csrf, notice, status) };
                     match (form_page, &loaded.view) {
                         (FormPage::Recovery, View::Code) => recovery_page(loaded, ctx),
                         _ => render(loaded, ctx),
@@ -493,6 +539,35 @@ pub async fn consent_step(
     let CsrfForm { browser, form: ConsentForm { decision } } = form;
     step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, _| {
         signin::decide_consent(ctx, now, id, b, decision == "allow")
+    })
+    .await
+}
+
+/// The confirmation code after strong identification.
+#[post("/signin/{flow}/confirmation")]
+pub async fn confirmation_step(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    flow: web::Path<String>,
+    form: CsrfForm<CodeForm>,
+) -> HttpResponse {
+    let CsrfForm { browser, form: CodeForm { code } } = form;
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, _| {
+        signin::submit_confirmation_code(ctx, now, id, b, &code)
+    })
+    .await
+}
+
+/// "Send a new code", once the confirmation code has expired.
+#[post("/signin/{flow}/confirmation/new")]
+pub async fn confirmation_new_step(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    flow: web::Path<String>,
+    form: CsrfForm<NoFields>,
+) -> HttpResponse {
+    step(req, state, flow.into_inner(), form.browser, FormPage::Step, |ctx, now, id, b, _| {
+        signin::resend_confirmation_code(ctx, now, id, b)
     })
     .await
 }

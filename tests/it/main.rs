@@ -31,4 +31,5 @@ mod protocol;
 mod qr;
 mod signin;
 mod store;
+mod strong_identification;
 mod tokens;

@@ -360,6 +360,7 @@ fn housekeeping_deletes_only_what_has_ended(db: &TestDb) {
         last_seen_at: 0,
         expires_at,
         ended_at: None,
+        acr: None,
     };
     let grant = |id: &str, expires_at: i64| StoredGrant {
         id: id.to_owned(),
@@ -372,6 +373,7 @@ fn housekeeping_deletes_only_what_has_ended(db: &TestDb) {
         created_at: 0,
         expires_at,
         revoked_at: None,
+        acr: None,
     };
     state
         .store

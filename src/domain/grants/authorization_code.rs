@@ -65,6 +65,7 @@ pub fn issue_code(
         created_at: now,
         expires_at: expiry.grant,
         revoked_at: None,
+        acr: session.acr.clone(),
     };
     tx.insert_grant(&grant)?;
     let code = random_token();

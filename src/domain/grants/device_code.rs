@@ -45,11 +45,11 @@ impl Grant for DeviceCodeRequest {
                 if request.note_poll(tx, now)? {
                     return Ok(Err(Error::SlowDown(request.stored.interval_seconds)));
                 }
-                let (user, amr, auth_time) = match request.state.clone() {
+                let (user, amr, auth_time, acr) = match request.state.clone() {
                     DeviceState::Pending => return Ok(Err(Error::AuthorizationPending)),
                     DeviceState::Denied => return Ok(Err(Error::AccessDenied)),
                     DeviceState::Issued => return Ok(Err(invalid_grant("the device code was already used"))),
-                    DeviceState::Approved { user, amr, auth_time } => (user, amr, auth_time),
+                    DeviceState::Approved { user, amr, auth_time, acr } => (user, amr, auth_time, acr),
                 };
                 // Two polls at once: one takes the tokens, the other waits.
                 if !request.advance(tx, DeviceState::Issued)? {
@@ -72,6 +72,7 @@ impl Grant for DeviceCodeRequest {
                     created_at: now,
                     expires_at: now + ctx.tokens.refresh_token_seconds,
                     revoked_at: None,
+                    acr,
                 };
                 tx.insert_grant(&grant)?;
                 let about = Subjects::person(&user).with_client(client.id.as_str());

@@ -13,6 +13,7 @@ use crate::clock::UnixSeconds;
 use crate::crypto::secret::sha256_hex;
 use crate::domain::audit::{self, Event, Subjects};
 use crate::domain::client::{Client, GrantType};
+use crate::domain::discovery::ACR_MFA;
 use crate::domain::discovery::{ADMIN_SCOPE, SCOPES};
 use crate::domain::ids::UserId;
 use crate::domain::throttle::{Subject, is_locked};
@@ -254,6 +255,7 @@ impl Grant for JwtBearerRequest {
                     created_at: now,
                     expires_at: now + ctx.tokens.refresh_token_seconds,
                     revoked_at: None,
+                    acr: Some(ACR_MFA.to_owned()),
                 };
                 tx.insert_grant(&grant)?;
                 tx.insert_device_grant(&grant.id, &device.id)?;

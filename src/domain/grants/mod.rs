@@ -37,7 +37,6 @@ use self::refresh_token::RefreshRequest;
 use super::access_token::{AccessTokenClaims, access_audience};
 use super::claims::user_claims;
 use super::client::{Client, GrantType, SigningAlg};
-use super::discovery::ACR_MFA;
 use super::ids::UserId;
 use crate::clock::UnixSeconds;
 use crate::config::TokensConfig;
@@ -310,7 +309,7 @@ fn sign_grant_tokens(
         jti: random_token(),
         scope: scope.clone(),
         auth_time: Some(grant.auth_time),
-        acr: Some(ACR_MFA),
+        acr: grant.acr.as_deref(),
         amr: Some(amr.clone()),
         sid: grant.session_public_id.as_deref(),
         gid: Some(&grant.id),
@@ -326,7 +325,9 @@ fn sign_grant_tokens(
         id_claims.insert("iat".into(), Value::from(now));
         id_claims.insert("exp".into(), Value::from(expiry.id_token));
         id_claims.insert("auth_time".into(), Value::from(grant.auth_time));
-        id_claims.insert("acr".into(), Value::from(ACR_MFA));
+        if let Some(acr) = &grant.acr {
+            id_claims.insert("acr".into(), Value::from(acr.as_str()));
+        }
         id_claims.insert("amr".into(), Value::from(amr));
         id_claims.insert("at_hash".into(), Value::from(at_hash(client.alg, &access_token)));
         if let Some(sid) = &grant.session_public_id {

@@ -12,6 +12,7 @@ mod passkey;
 mod qr;
 mod state;
 mod steps;
+mod upstream;
 
 use std::sync::Arc;
 
@@ -22,6 +23,10 @@ pub use steps::{
     accept_terms, acknowledge_recovery_codes, authenticator_code_matches, change_email, confirm_enrolment,
     decide_consent, seal_authenticator, start_reenrolment, submit_code, submit_email, submit_password,
     submit_recovery_code,
+};
+pub use upstream::{
+    CONFIRMATION_SECONDS, CONFIRMATION_TRIES, resend_confirmation_code, start_upstream_sign_in,
+    submit_confirmation_code, upstream_identified,
 };
 
 use super::audit::{self, Event, Origin, Subjects};
@@ -542,13 +547,29 @@ pub fn signin_path(flow_id: &str) -> String {
 /// What the page of a flow shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
-    Email { email: Option<String> },
-    Password { email: String },
+    Email {
+        email: Option<String>,
+    },
+    Password {
+        email: String,
+    },
     Code,
-    Enrol { email: String, otpauth_uri: String, secret_text: String },
+    /// The confirmation code after strong identification.
+    Confirmation,
+    Enrol {
+        email: String,
+        otpauth_uri: String,
+        secret_text: String,
+    },
     RecoveryCodes,
-    Terms { version: String, text: String },
-    Consent { client_id: String, scopes: Vec<String> },
+    Terms {
+        version: String,
+        text: String,
+    },
+    Consent {
+        client_id: String,
+        scopes: Vec<String>,
+    },
 }
 
 /// A flow's page: what it shows, the origin of the application its forms may
@@ -582,6 +603,7 @@ pub fn view(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str)
                 email: email.clone(),
             }
         }
+        SignInState::Confirmation { .. } => View::Confirmation,
         SignInState::RecoveryCodes { .. } => View::RecoveryCodes,
         SignInState::Terms { .. } => View::Terms { version: ctx.terms.version.clone(), text: ctx.terms.text.clone() },
         SignInState::Consent { .. } => {
@@ -593,12 +615,19 @@ pub fn view(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: &str)
     Ok(FlowPage { view, origin, ui_locales: flow.request.and_then(|r| r.ui_locales), announcement })
 }
 
+/// The `acr` of a sign-in by Portti's own methods: a password or a passkey
+/// and a second factor.
+const OWN_ACR: Option<&str> = Some(super::discovery::ACR_MFA);
+
 /// How a person just authenticated.
 struct Authentication<'a> {
     user: &'a UserId,
     amr: &'a [String],
-    /// When the person authenticated: now, or when the phone approved a QR code.
+    /// When the person authenticated: now, or when the phone approved a QR
+    /// code, or when the upstream identified them.
     auth_time: UnixSeconds,
+    /// The authentication context class: [`OWN_ACR`], or an upstream's.
+    acr: Option<&'a str>,
     /// The session this one replaces (a re-enrolment from the account page).
     replaces: Option<&'a str>,
     /// The recovery codes made at enrolment, to show once.
@@ -614,7 +643,7 @@ fn finish_authentication(
     flow: &mut Flow,
     done: Authentication<'_>,
 ) -> Result<Outcome> {
-    let Authentication { user, amr, auth_time, replaces, recovery_codes } = done;
+    let Authentication { user, amr, auth_time, acr, replaces, recovery_codes } = done;
     ctx.lockout.metrics.sign_in(crate::metrics::SignInOutcome::Success);
     ctx.record(tx, now, flow, Some(user), Event::SignedIn { methods: amr.to_vec() })?;
     // A session that signed this flow in (re-enrolment from the account
@@ -622,7 +651,7 @@ fn finish_authentication(
     if let Some(previous) = replaces {
         tx.end_session_by_public_id(previous, now)?;
     }
-    let (session, cookie) = session::start(tx, ctx.sessions, now, user, auth_time, amr)?;
+    let (session, cookie) = session::start(tx, ctx.sessions, now, user, auth_time, amr, acr)?;
     let next = if recovery_codes.is_some() {
         flow.advance(tx, SignInState::RecoveryCodes { session })?;
         Next::Show

@@ -7,7 +7,7 @@ use webauthn_rs::Webauthn;
 use webauthn_rs::prelude::{DiscoverableAuthentication, RequestChallengeResponse};
 
 use super::state::SignInState;
-use super::{Authentication, Outcome, SignIn, finish_authentication, load, load_claimed};
+use super::{Authentication, OWN_ACR, Outcome, SignIn, finish_authentication, load, load_claimed};
 use crate::clock::UnixSeconds;
 use crate::domain::audit::Event;
 use crate::domain::passkeys::{self, Purpose, Started};
@@ -94,6 +94,7 @@ pub fn finish_passkey_sign_in(
                 user: &used.user,
                 amr: &used.amr,
                 auth_time: now,
+                acr: OWN_ACR,
                 replaces: None,
                 recovery_codes: None,
             };

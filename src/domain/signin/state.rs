@@ -26,6 +26,18 @@ pub enum SignInState {
     /// Setting up an authenticator that replaces the current one: after a
     /// recovery code, or from the account page, whose session this replaces.
     Reenrol { user: UserId, email: String, amr: Vec<String>, sealed_secret: String, replaces: Option<String> },
+    /// Strongly identified by an upstream as `user`: the confirmation code
+    /// sent to their email and phone waits (its keyed digest, its end, the
+    /// wrong tries left).
+    Confirmation {
+        user: UserId,
+        amr: Vec<String>,
+        acr: Option<String>,
+        auth_time: UnixSeconds,
+        code_digest: String,
+        expires_at: UnixSeconds,
+        tries_left: u8,
+    },
     /// Authenticated; the recovery codes made at enrolment were just shown.
     RecoveryCodes { session: Session },
     /// Authenticated; the terms in force wait to be accepted.
@@ -41,7 +53,8 @@ impl SignInState {
             SignInState::Email { .. } | SignInState::Password { .. } => None,
             SignInState::SecondFactor { user, .. }
             | SignInState::Enrol { user, .. }
-            | SignInState::Reenrol { user, .. } => Some(user),
+            | SignInState::Reenrol { user, .. }
+            | SignInState::Confirmation { user, .. } => Some(user),
             SignInState::RecoveryCodes { session }
             | SignInState::Terms { session }
             | SignInState::Consent { session } => Some(&session.user_id),
@@ -56,7 +69,10 @@ impl SignInState {
             | SignInState::SecondFactor { email, .. }
             | SignInState::Enrol { email, .. }
             | SignInState::Reenrol { email, .. } => Some(email),
-            SignInState::RecoveryCodes { .. } | SignInState::Terms { .. } | SignInState::Consent { .. } => None,
+            SignInState::Confirmation { .. }
+            | SignInState::RecoveryCodes { .. }
+            | SignInState::Terms { .. }
+            | SignInState::Consent { .. } => None,
         }
     }
 }
@@ -168,7 +184,7 @@ mod tests {
     }
 
     fn session(auth_time: i64) -> Session {
-        Session { public_id: "sid".into(), user_id: UserId::generate(), auth_time, amr: vec!["pwd".into()] }
+        Session { public_id: "sid".into(), user_id: UserId::generate(), auth_time, amr: vec!["pwd".into()], acr: None }
     }
 
     fn facts<'a>(

@@ -7,7 +7,7 @@
 
 use super::state::{SignInState, grown_consent, with_method};
 use super::{
-    Authentication, Flow, NewFlowId, Next, Outcome, SignIn, finish_authentication, issue_code_and_leave, load,
+    Authentication, Flow, NewFlowId, Next, OWN_ACR, Outcome, SignIn, finish_authentication, issue_code_and_leave, load,
     load_claimed, signin_path,
 };
 use crate::clock::UnixSeconds;
@@ -182,7 +182,14 @@ pub fn submit_code(
             }
             ctx.lockout.signed_in(tx, &subject)?;
             let amr = with_method(amr, "otp");
-            let done = Authentication { user: &user, amr: &amr, auth_time: now, replaces: None, recovery_codes: None };
+            let done = Authentication {
+                user: &user,
+                amr: &amr,
+                auth_time: now,
+                acr: OWN_ACR,
+                replaces: None,
+                recovery_codes: None,
+            };
             finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
         })
         .and_then(settle)
@@ -312,6 +319,7 @@ pub fn confirm_enrolment(
                 user: &user,
                 amr: &amr,
                 auth_time: now,
+                acr: OWN_ACR,
                 replaces: replaces.as_deref(),
                 recovery_codes: Some(codes),
             };

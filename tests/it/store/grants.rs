@@ -35,6 +35,7 @@ fn grant(user: &UserId, id: &str) -> StoredGrant {
         created_at: 100,
         expires_at: 10_000,
         revoked_at: None,
+        acr: None,
     }
 }
 

@@ -25,6 +25,7 @@ fn session(user: &UserId, id: &str, created_at: i64) -> StoredSession {
         last_seen_at: created_at,
         expires_at: created_at + 3600,
         ended_at: None,
+        acr: None,
     }
 }
 

@@ -10,7 +10,8 @@ use portti::domain::ids::UserId;
 use portti::notify::{Message, enqueue};
 use portti::store::{
     KEEP_ENDED_SECONDS, KEEP_OUTBOX_SECONDS, StoredCeremony, StoredCode, StoredDevice, StoredDeviceAuthorization,
-    StoredFlow, StoredGrant, StoredInvitation, StoredQrLogin, StoredReset, StoredSession, swept_tables,
+    StoredFlow, StoredGrant, StoredInvitation, StoredQrLogin, StoredReset, StoredSession, StoredUpstreamLogin,
+    swept_tables,
 };
 
 use super::{app_client, person};
@@ -99,6 +100,7 @@ const CASES: &[Case] = &[
         kept: &["live", "recently-expired"],
     },
     Case { table: "webauthn_ceremonies", key: "id_digest", insert: ceremonies, kept: &["live"] },
+    Case { table: "upstream_logins", key: "state_digest", insert: upstream_trips, kept: &["live"] },
 ];
 
 fn each_sweep_deletes_what_has_run_its_course(db: &TestDb) {
@@ -136,6 +138,7 @@ fn session(user: &UserId, id: &str, expires_at: i64) -> StoredSession {
         last_seen_at: 0,
         expires_at,
         ended_at: None,
+        acr: None,
     }
 }
 
@@ -192,6 +195,7 @@ fn grant(user: &UserId, id: &str, expires_at: i64) -> StoredGrant {
         created_at: 0,
         expires_at,
         revoked_at: None,
+        acr: None,
     }
 }
 
@@ -499,6 +503,27 @@ fn ceremonies(state: &AppState, _: &Fixture) {
         .write(|tx| {
             tx.insert_ceremony(&ceremony("live", NOW + 1))?;
             tx.insert_ceremony(&ceremony("expired", NOW))
+        })
+        .unwrap();
+}
+
+fn upstream_trips(state: &AppState, _: &Fixture) {
+    let trip = |digest: &str, expires_at: i64| StoredUpstreamLogin {
+        state_digest: digest.to_owned(),
+        upstream_id: "bank".to_owned(),
+        browser_digest: "browser".to_owned(),
+        nonce_digest: "nonce".to_owned(),
+        sealed_secrets: "sealed".to_owned(),
+        purpose: "sign_in".to_owned(),
+        user_id: None,
+        created_at: expires_at - 600,
+        expires_at,
+    };
+    state
+        .store
+        .write(|tx| {
+            tx.insert_upstream_login(&trip("live", NOW + 1))?;
+            tx.insert_upstream_login(&trip("expired", NOW))
         })
         .unwrap();
 }

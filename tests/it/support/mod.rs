@@ -9,6 +9,7 @@ pub mod rows;
 pub mod sign_in;
 pub mod sms_gateway;
 pub mod smtp;
+pub mod upstream_provider;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,232 @@
+//! Signing a flow in through an upstream provider (a bank ID, Hightrust.id),
+//! instead of the email, the password and the authenticator code: the trip
+//! there starts from the email step, and the identity that comes back is
+//! matched to a person by the keyed hash of their identity code. Then the
+//! confirmation code, sent to the person's communication email and phone,
+//! unless their only right is `hours_only`.
+
+use subtle::ConstantTimeEq;
+
+use super::state::{SignInState, with_method};
+use super::{Authentication, Flow, Outcome, SignIn, finish_authentication, load, load_claimed};
+use crate::clock::UnixSeconds;
+use crate::crypto::secret::six_digit_code;
+use crate::domain::access::only_logs_hours;
+use crate::domain::audit::Event;
+use crate::domain::ids::UserId;
+use crate::domain::refusal::{Refusal, or_refuse, settle};
+use crate::domain::throttle::{Subject, is_locked};
+use crate::domain::upstream::{self, Trip, TripPurpose, VerifiedIdentity};
+use crate::error::Result;
+use crate::i18n::Texts;
+use crate::notify::{Message, enqueue};
+use crate::store::Write;
+
+/// How long a confirmation code is valid: the seed's 90 seconds.
+pub const CONFIRMATION_SECONDS: i64 = 90;
+/// Wrong tries one confirmation code allows.
+pub const CONFIRMATION_TRIES: u8 = 5;
+/// Confirmation codes one person may be sent an hour.
+const CODES_PER_HOUR: i32 = 6;
+
+/// Starts a trip to an upstream from this browser's flow, at its email or
+/// password step; returns the trip's secrets for the authorization request.
+pub fn start_upstream_sign_in(
+    ctx: &SignIn<'_>,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    address: Option<&str>,
+    upstream_id: &str,
+) -> Result<Trip> {
+    ctx.store
+        .write(|tx| {
+            let flow = load(tx, now, flow_id, browser_id)?;
+            if !matches!(flow.state, SignInState::Email { .. } | SignInState::Password { .. }) {
+                return Err(Refusal::StepAlreadyDone.into());
+            }
+            let purpose = TripPurpose::SignIn { flow_id: flow_id.to_owned() };
+            upstream::start_trip(tx, ctx.keys, now, browser_id, address, upstream_id, purpose)
+        })
+        .and_then(settle)
+}
+
+/// The upstream identified someone for this browser's flow: the person
+/// linked to their identity code goes on to the confirmation code (or,
+/// with nothing but `hours_only`, straight in); no linked person is a
+/// refusal, audited, with nothing created.
+pub fn upstream_identified(
+    ctx: &SignIn<'_>,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    identity: &VerifiedIdentity,
+) -> Result<Outcome> {
+    ctx.store
+        .write(|tx| {
+            let mut flow = load_claimed(tx, now, flow_id, browser_id)?;
+            if !matches!(flow.state, SignInState::Email { .. } | SignInState::Password { .. }) {
+                return Err(Refusal::StepAlreadyDone.into());
+            }
+            let user = or_refuse!(upstream::linked_person(tx, ctx.keys, now, &ctx.origin, identity)?);
+            if is_locked(tx.locked_until(Subject::person(&user).key())?, now) {
+                ctx.record(tx, now, &flow, Some(&user), Event::SignInFailed { step: "upstream" })?;
+                return Ok(Err(Refusal::AccountLocked));
+            }
+            let support = tx.user(&user)?.is_some_and(|person| person.support);
+            let amr = vec![identity.upstream_id.clone()];
+            let auth_time = identity.auth_time.unwrap_or(now);
+            if only_logs_hours(&tx.memberships(&user)?, support) {
+                ctx.lockout.signed_in(tx, &Subject::person(&user))?;
+                let done = Authentication {
+                    user: &user,
+                    amr: &amr,
+                    auth_time,
+                    acr: identity.acr.as_deref(),
+                    replaces: None,
+                    recovery_codes: None,
+                };
+                return finish_authentication(ctx, tx, now, &mut flow, done).map(Ok);
+            }
+            or_refuse!(count_code(tx, now, &user)?);
+            let code_digest = send_code(ctx, tx, now, &flow, &user)?;
+            let state = SignInState::Confirmation {
+                user,
+                amr,
+                acr: identity.acr.clone(),
+                auth_time,
+                code_digest,
+                expires_at: now + CONFIRMATION_SECONDS,
+                tries_left: CONFIRMATION_TRIES,
+            };
+            flow.advance(tx, state)?;
+            Ok(Ok(Outcome::show()))
+        })
+        .and_then(settle)
+}
+
+/// The confirmation code: right, and the flow is signed in with `amr`
+/// [upstream, `otp`]; wrong, and one of its tries is used up.
+pub fn submit_confirmation_code(
+    ctx: &SignIn<'_>,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+    code: &str,
+) -> Result<Outcome> {
+    ctx.store
+        .write(|tx| {
+            let mut flow = load_claimed(tx, now, flow_id, browser_id)?;
+            let SignInState::Confirmation { user, amr, acr, auth_time, code_digest, expires_at, tries_left } =
+                flow.state.clone()
+            else {
+                return Err(Refusal::StepAlreadyDone.into());
+            };
+            if expires_at <= now {
+                return Ok(Err(Refusal::CodeExpired));
+            }
+            if tries_left == 0 {
+                return Ok(Err(Refusal::TooManyWrongCodes));
+            }
+            let typed: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+            let presented = ctx.keys.code_digest(&code_context(&flow), &typed)?;
+            if !bool::from(presented.as_bytes().ct_eq(code_digest.as_bytes())) {
+                ctx.record(tx, now, &flow, Some(&user), Event::SignInFailed { step: "confirmation_code" })?;
+                let tries_left = tries_left - 1;
+                let state =
+                    SignInState::Confirmation { user, amr, acr, auth_time, code_digest, expires_at, tries_left };
+                flow.advance(tx, state)?;
+                return Ok(Err(if tries_left == 0 { Refusal::TooManyWrongCodes } else { Refusal::WrongCode }));
+            }
+            if is_locked(tx.locked_until(Subject::person(&user).key())?, now) {
+                return Ok(Err(Refusal::AccountLocked));
+            }
+            ctx.lockout.signed_in(tx, &Subject::person(&user))?;
+            let amr = with_method(amr, "otp");
+            let done = Authentication {
+                user: &user,
+                amr: &amr,
+                auth_time,
+                acr: acr.as_deref(),
+                replaces: None,
+                recovery_codes: None,
+            };
+            finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
+        })
+        .and_then(settle)
+}
+
+/// A new confirmation code, once the last one has expired (and within the
+/// person's codes an hour); its tries start again.
+pub fn resend_confirmation_code(
+    ctx: &SignIn<'_>,
+    now: UnixSeconds,
+    flow_id: &str,
+    browser_id: &str,
+) -> Result<Outcome> {
+    ctx.store
+        .write(|tx| {
+            let mut flow = load_claimed(tx, now, flow_id, browser_id)?;
+            let SignInState::Confirmation { user, amr, acr, auth_time, expires_at, .. } = flow.state.clone() else {
+                return Err(Refusal::StepAlreadyDone.into());
+            };
+            if expires_at > now {
+                return Ok(Err(Refusal::CodeStillValid));
+            }
+            or_refuse!(count_code(tx, now, &user)?);
+            let code_digest = send_code(ctx, tx, now, &flow, &user)?;
+            let state = SignInState::Confirmation {
+                user,
+                amr,
+                acr,
+                auth_time,
+                code_digest,
+                expires_at: now + CONFIRMATION_SECONDS,
+                tries_left: CONFIRMATION_TRIES,
+            };
+            flow.advance(tx, state)?;
+            Ok(Ok(Outcome::show()))
+        })
+        .and_then(settle)
+}
+
+/// Counts a code against the person's codes an hour.
+fn count_code(tx: &mut Write<'_>, now: UnixSeconds, user: &UserId) -> Result<std::result::Result<(), Refusal>> {
+    let sent = tx.hit_rate_limit(&format!("confirmation-code:{user}"), now, 3600)?;
+    Ok(if sent > CODES_PER_HOUR { Err(Refusal::ResendLimit) } else { Ok(()) })
+}
+
+/// The context a flow's confirmation code is hashed under: good for that flow only.
+fn code_context(flow: &Flow) -> String {
+    format!("upstream-confirmation:{}", flow.id_digest)
+}
+
+/// Makes a confirmation code and queues it for the person's communication
+/// email and phone (whichever exist), in the step's transaction; returns its
+/// keyed digest. The messages are not delivered once the code has expired.
+fn send_code(ctx: &SignIn<'_>, tx: &mut Write<'_>, now: UnixSeconds, flow: &Flow, user: &UserId) -> Result<String> {
+    let code = six_digit_code();
+    let texts = ctx.texts(flow);
+    if let Some(person) = tx.user(user)? {
+        let until = Some(now + CONFIRMATION_SECONDS);
+        let to = &person.communication;
+        enqueue(tx, ctx.keys, now, &code_email(&texts, &to.email, &code), until)?;
+        if let Some(phone) = &to.phone {
+            enqueue(tx, ctx.keys, now, &Message::Sms { to: phone.clone(), text: filled(&texts, "sms", &code) }, until)?;
+        }
+    }
+    ctx.record(tx, now, flow, Some(user), Event::ConfirmationCodeSent)?;
+    ctx.keys.code_digest(&code_context(flow), &code)
+}
+
+fn code_email(texts: &Texts, to: &crate::domain::contact::Email, code: &str) -> Message {
+    Message::Email {
+        to: to.clone(),
+        subject: texts.get("message.confirmation_subject").to_owned(),
+        body: filled(texts, "body", code),
+    }
+}
+
+fn filled(texts: &Texts, part: &str, code: &str) -> String {
+    texts.fill(&format!("message.confirmation_{part}"), &[("code", code.to_owned())])
+}

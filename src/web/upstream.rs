@@ -1,0 +1,243 @@
+//! Strong identification through the upstream providers: the email step's
+//! "Sign in with …" button sends the browser there, and `/upstream/{id}/callback`
+//! takes the answer back into the sign-in. Portti's keys towards them are at
+//! `/upstream/jwks` and `/upstream/signed-jwks`.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+
+use super::browser::{client_address, error_page, run, see_other};
+use super::extract::{BrowserId, CsrfForm, NoFields, SignedIn};
+use super::page::PageTexts;
+use super::signin::{FormPage, step};
+use crate::AppState;
+use crate::domain::refusal::{Refusal, settle};
+use crate::domain::signin;
+use crate::domain::upstream::{self, TakenTrip, TripPurpose, VerifiedIdentity};
+use crate::error::{Error, Result};
+use crate::upstream::{Answer, Expected, Provider, UpstreamFailure};
+
+/// Where a provider sends the browser back: `{issuer}/upstream/{id}/callback`.
+pub fn callback_uri(issuer: &str, upstream_id: &str) -> String {
+    format!("{}/upstream/{upstream_id}/callback", issuer.trim_end_matches('/'))
+}
+
+fn provider<'a>(state: &'a AppState, id: &str) -> Result<&'a std::sync::Arc<Provider>> {
+    state.upstreams.get(id).ok_or(Error::Refused(Refusal::UpstreamUnknown))
+}
+
+/// "Sign in with {name}": a trip for this flow, then the provider.
+#[post("/signin/{flow}/upstream/{upstream}")]
+pub async fn start(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: CsrfForm<NoFields>,
+) -> HttpResponse {
+    let (flow, upstream_id) = path.into_inner();
+    let browser = form.browser;
+    let address = client_address(&req, &state).map(|a| a.throttle_key());
+    let t = PageTexts::for_request(&req, None);
+    let Ok(provider) = provider(&state, &upstream_id).cloned() else {
+        return error_page(&Refusal::UpstreamUnknown.into(), &t);
+    };
+    let (flow_id, id) = (flow.clone(), upstream_id.clone());
+    let browser_for_trip = browser.clone();
+    let started = run(&state, move |s, now| {
+        let ctx = s.sign_in(crate::i18n::Lang::default());
+        let ui_locales = signin::flow_origin(&s.store, now, &flow_id, &browser_for_trip)?
+            .and_then(|origin| origin.request.and_then(|r| r.ui_locales));
+        let trip = signin::start_upstream_sign_in(&ctx, now, &flow_id, &browser_for_trip, address.as_deref(), &id)?;
+        Ok((trip, ui_locales, now))
+    })
+    .await;
+    let (trip, ui_locales, now) = match started {
+        Ok(started) => started,
+        Err(e) => return refused_in_flow(req, state, flow, browser, e).await,
+    };
+    let ui_locales = ui_locales.unwrap_or_else(|| t.code().to_owned());
+    let redirect_uri = callback_uri(&state.settings.issuer, &upstream_id);
+    let keys = state.upstream_key_set();
+    match state.upstreams.authorization_url(&provider, &trip, &redirect_uri, Some(&ui_locales), &keys, now).await {
+        Ok(url) => see_other(&url).finish(),
+        Err(failure) => {
+            tracing::warn!(upstream = %upstream_id, error = %failure, "cannot start an upstream sign-in");
+            refused_in_flow(req, state, flow, browser, Refusal::UpstreamUnavailable.into()).await
+        }
+    }
+}
+
+/// The email step again, saying what went wrong.
+async fn refused_in_flow(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    flow: String,
+    browser: String,
+    error: Error,
+) -> HttpResponse {
+    step(req, state, flow, browser, FormPage::Step, move |_, _, _, _, _| Err(error)).await
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+/// The provider's answer: the trip its `state` names is taken (once, and
+/// only by the browser that started it), the code redeemed, the ID token
+/// checked, and the sign-in goes on as the person it identifies.
+#[get("/upstream/{upstream}/callback")]
+pub async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    upstream_id: web::Path<String>,
+    BrowserId(browser): BrowserId,
+    query: web::Query<CallbackQuery>,
+) -> HttpResponse {
+    let upstream_id = upstream_id.into_inner();
+    let CallbackQuery { state: trip_state, code, error } = query.into_inner();
+    let t = PageTexts::for_request(&req, None);
+    let Ok(provider) = provider(&state, &upstream_id).cloned() else {
+        return error_page(&Refusal::UpstreamUnknown.into(), &t);
+    };
+    let (id, browser_for_trip) = (upstream_id.clone(), browser.clone());
+    let trip_state = trip_state.unwrap_or_default();
+    let taken = run(&state, move |s, now| {
+        s.store.write(|tx| upstream::take_trip(tx, &s.keys, now, &trip_state, &browser_for_trip, &id)).and_then(settle)
+    })
+    .await;
+    let trip = match taken {
+        Ok(trip) => trip,
+        Err(e) => {
+            tracing::warn!(upstream = %upstream_id, "an upstream answer with an unknown, used or foreign state");
+            return error_page(&e, &t);
+        }
+    };
+    let identified = match (error, code) {
+        (None, Some(code)) => redeem(&state, &provider, &trip, &code).await,
+        (Some(error), _) => {
+            tracing::info!(upstream = %upstream_id, error = %shown(&error), "the upstream answered with an error");
+            Err(Refusal::UpstreamCancelled.into())
+        }
+        (None, None) => Err(Refusal::UpstreamRefused.into()),
+    };
+    match trip.purpose {
+        TripPurpose::SignIn { flow_id } => {
+            step(req, state, flow_id, browser, FormPage::Step, move |ctx, now, flow, b, _| {
+                signin::upstream_identified(ctx, now, flow, b, &identified?)
+            })
+            .await
+        }
+        TripPurpose::Link { user } => {
+            let origin = super::browser::origin_of(&req, &state);
+            let lang = t.lang();
+            let linked = run(&state, move |s, now| {
+                let identity = identified?;
+                let texts = crate::i18n::Texts::new(lang);
+                s.store
+                    .write(|tx| upstream::link_to_account(tx, &s.keys, now, &origin, &texts, &user, &identity))
+                    .and_then(settle)
+            })
+            .await;
+            match linked {
+                Ok(()) => see_other("/account?done=upstream").finish(),
+                Err(e) => error_page(&e, &t),
+            }
+        }
+    }
+}
+
+/// "Link {name}" on the account page: a trip to the provider whose answer
+/// links the identification to this account, within minutes of signing in.
+#[post("/account/upstream/{upstream}")]
+pub async fn link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    upstream_id: web::Path<String>,
+    signed_in: SignedIn,
+    form: CsrfForm<NoFields>,
+) -> HttpResponse {
+    let upstream_id = upstream_id.into_inner();
+    let t = PageTexts::for_request(&req, None);
+    let Ok(provider) = provider(&state, &upstream_id).cloned() else {
+        return error_page(&Refusal::UpstreamUnknown.into(), &t);
+    };
+    let address = client_address(&req, &state).map(|a| a.throttle_key());
+    let (session, browser, id) = (signed_in.session, form.browser, upstream_id.clone());
+    let started = run(&state, move |s, now| {
+        s.store
+            .write(|tx| upstream::start_link(tx, &s.keys, now, &session, &browser, address.as_deref(), &id))
+            .and_then(settle)
+            .map(|trip| (trip, now))
+    })
+    .await;
+    let (trip, now) = match started {
+        Ok(started) => started,
+        Err(Error::Refused(Refusal::FreshSignInRequired { .. })) => {
+            return see_other("/account/sign-in-again").finish();
+        }
+        Err(e) => return error_page(&e, &t),
+    };
+    let redirect_uri = callback_uri(&state.settings.issuer, &upstream_id);
+    let keys = state.upstream_key_set();
+    let lang = t.code();
+    match state.upstreams.authorization_url(&provider, &trip, &redirect_uri, Some(lang), &keys, now).await {
+        Ok(url) => see_other(&url).finish(),
+        Err(failure) => error_page(&failed(&provider, failure), &t),
+    }
+}
+
+/// Redeems the code at the provider and checks the ID token it gives.
+async fn redeem(state: &AppState, provider: &Provider, trip: &TakenTrip, code: &str) -> Result<VerifiedIdentity> {
+    let metadata = state.upstreams.metadata(provider).await.map_err(|failure| failed(provider, failure))?;
+    let redirect_uri = callback_uri(&state.settings.issuer, &provider.config.id);
+    let keys = state.upstream_key_set();
+    let expected = Expected { issuer: &metadata.issuer, nonce_digest: &trip.nonce_digest };
+    let now = state.clock.now();
+    let answer = Answer { code, pkce_verifier: &trip.pkce_verifier, redirect_uri: &redirect_uri };
+    state.upstreams.redeem(provider, answer, &keys, expected, now).await.map_err(|failure| failed(provider, failure))
+}
+
+/// A failure with an upstream, logged with its reason; the person is told
+/// only that the provider is down, or that its answer was refused.
+fn failed(provider: &Provider, failure: UpstreamFailure) -> Error {
+    tracing::warn!(upstream = %provider.config.id, error = %failure, "an upstream sign-in failed");
+    match failure {
+        UpstreamFailure::Unavailable(_) => Refusal::UpstreamUnavailable.into(),
+        UpstreamFailure::Refused(_) => Refusal::UpstreamRefused.into(),
+    }
+}
+
+/// An error code from outside, as the log may show it.
+fn shown(error: &str) -> String {
+    error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect()
+}
+
+/// Portti's public keys towards its upstreams: RS256 `sig`, RSA-OAEP `enc`.
+#[get("/upstream/jwks")]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    let keys = state.upstream_key_set();
+    if keys.is_empty() {
+        return HttpResponse::NotFound().finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+        .body(keys.jwks().clone())
+}
+
+/// The same keys as a JWT signed by the signing key, for brokers that want signed JWKS.
+#[get("/upstream/signed-jwks")]
+pub async fn signed_jwks(state: web::Data<AppState>) -> HttpResponse {
+    let keys = state.upstream_key_set();
+    match keys.signed_jwks() {
+        Some(signed) => HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, "application/jwk-set+jwt"))
+            .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+            .body(signed.clone()),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
