@@ -21,6 +21,13 @@ pub const ACR_MFA: &str = "https://refeds.org/profile/mfa";
 pub fn document(settings: &Settings) -> Result<bytes::Bytes> {
     let issuer = &settings.issuer;
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
+    // Portti's own, and those its upstreams vouch for (passed on as they sent them).
+    let mut acr_values = vec![ACR_MFA.to_owned()];
+    for accepted in settings.upstreams.iter().flat_map(|u| u.accepted_acr()) {
+        if !acr_values.contains(&accepted) {
+            acr_values.push(accepted);
+        }
+    }
     let client_auth = ["client_secret_basic", "client_secret_post"];
     // The device-key grant serves only the mobile app, when there is one.
     let mut grant_types = vec![
@@ -54,7 +61,7 @@ pub fn document(settings: &Settings) -> Result<bytes::Bytes> {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent"],
-        "acr_values_supported": [ACR_MFA],
+        "acr_values_supported": acr_values,
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
             "name", "email", "email_verified", "phone_number", "phone_number_verified", "companies"

@@ -108,6 +108,14 @@ impl Provider {
         Self { config, metadata: RwLock::new(configured), jwks: RwLock::new(None), jwks_refetched: Mutex::new(None) }
     }
 
+    /// Whether `iss` (an authorization response's, RFC 9207) names this provider.
+    pub fn answered_by(&self, iss: &str) -> bool {
+        let configured = self.config.issuer.trim_end_matches('/');
+        let discovered = self.known_metadata().map(|m| m.issuer.trim_end_matches('/').to_owned());
+        let iss = iss.trim_end_matches('/');
+        iss == configured || discovered.as_deref() == Some(iss)
+    }
+
     fn known_metadata(&self) -> Option<Arc<Metadata>> {
         self.metadata.read().unwrap_or_else(PoisonError::into_inner).clone()
     }

@@ -84,6 +84,8 @@ pub struct CallbackQuery {
     state: Option<String>,
     code: Option<String>,
     error: Option<String>,
+    /// RFC 9207: the provider that answered, where it says.
+    iss: Option<String>,
 }
 
 /// The provider's answer: the trip its `state` names is taken (once, and
@@ -98,7 +100,7 @@ pub async fn callback(
     query: web::Query<CallbackQuery>,
 ) -> HttpResponse {
     let upstream_id = upstream_id.into_inner();
-    let CallbackQuery { state: trip_state, code, error } = query.into_inner();
+    let CallbackQuery { state: trip_state, code, error, iss } = query.into_inner();
     let t = PageTexts::for_request(&req, None);
     let Ok(provider) = provider(&state, &upstream_id).cloned() else {
         return error_page(&Refusal::UpstreamUnknown.into(), &t);
@@ -117,6 +119,11 @@ pub async fn callback(
         }
     };
     let identified = match (error, code) {
+        // An answer naming another provider is a mix-up (RFC 9207): not redeemed here.
+        _ if iss.as_deref().is_some_and(|iss| !provider.answered_by(iss)) => {
+            tracing::warn!(upstream = %upstream_id, "an upstream answer names another issuer");
+            Err(Refusal::UpstreamRefused.into())
+        }
         (None, Some(code)) => redeem(&state, &provider, &trip, &code).await,
         (Some(error), _) => {
             tracing::info!(upstream = %upstream_id, error = %shown(&error), "the upstream answered with an error");

@@ -260,3 +260,24 @@ fn keys_rotate_prints_the_new_kid() {
     assert_eq!(kid.len(), 43, "an RFC 7638 thumbprint");
     assert_ne!(second["kid"], first["kid"]);
 }
+
+#[test]
+fn upstream_keys_are_printed_for_brokers_and_rotated_a_day_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| portti(dir.path()).args(args).output().unwrap();
+    let keys = json(&run(&["upstream", "keys"]));
+    let mut uses: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k["use"].as_str().unwrap()).collect();
+    uses.sort_unstable();
+    assert_eq!(uses, ["enc", "sig"]);
+    assert!(keys["keys"].as_array().unwrap().iter().all(|k| k.get("d").is_none()), "public keys only");
+    assert_eq!(json(&run(&["upstream-keys", "show"])), keys, "the same keys, printed again");
+
+    let rotated = json(&run(&["upstream-keys", "rotate"]));
+    let now = crate::support::now();
+    for key in rotated["keys"].as_array().unwrap() {
+        let used_from = key["used_from"].as_i64().unwrap();
+        assert!((now + 86_000..=now + 86_500).contains(&used_from), "used from a day on: {key}");
+    }
+    let published = json(&run(&["upstream", "keys"]));
+    assert_eq!(published["keys"].as_array().unwrap().len(), 4, "published at once, beside the old ones");
+}

@@ -32,6 +32,7 @@ served_on_both_backends!(
     portti_publishes_its_upstream_keys_and_rotates_them_a_day_ahead,
     the_apps_first_sign_in_goes_through_the_bank_and_registers_the_device,
     an_invited_user_links_strong_identification_from_the_account_page,
+    a_person_signs_in_through_the_bank_in_a_real_browser,
 );
 
 const MAIJA_CODE: &str = "131052-308T";
@@ -217,7 +218,8 @@ async fn a_refused_answer_signs_no_one_in(db: &TestDb) {
     person_with(&setup.server, "maija@example.com", MAIJA_CODE, &["hours_only"]);
     let pages = PageClient::new(&setup.server.base);
     type Change = fn(&mut crate::support::upstream_provider::Behaviour);
-    let cases: [(&str, Change); 4] = [
+    let cases: [(&str, Change); 5] = [
+        ("an answer naming another issuer", |b| b.wrong_iss = true),
         ("a bad signature", |b| b.bad_signature = true),
         ("a wrong nonce", |b| b.wrong_nonce = true),
         ("a token encrypted to another key", |b| b.encrypt_to_other_key = true),
@@ -482,5 +484,68 @@ async fn an_invited_user_links_strong_identification_from_the_account_page(db: &
     let provider_url = pages.submit(&account, "/account/upstream/bank", &[]).await.left();
     let (_, status, _) = pages.open(&provider_url).await.page();
     assert_eq!(status, StatusCode::CONFLICT);
+    setup.stop().await;
+}
+
+async fn a_person_signs_in_through_the_bank_in_a_real_browser(db: &TestDb) {
+    use crate::browser::{browser, callback_server, expect_heading, fill, press, text_once};
+    use portti::domain::client::{ClientKind, NewClient, add_client};
+    let Some((browser, _driver, _profile)) = browser().await else { return };
+    let setup = setup(db, true).await;
+    let maija = person_with(&setup.server, "maija@example.com", MAIJA_CODE, &["ledger"]);
+    setup.provider.behave(|b| b.identity_code = Some(MAIJA_CODE.to_owned()));
+    let callback = callback_server().await;
+    let web = NewClient::parse("web", ClientKind::Public, std::slice::from_ref(&callback.url), &[], &[], true, None);
+    add_client(&setup.server.state.store, 1, web.unwrap()).unwrap();
+    let (challenge, verifier) = openidconnect::PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{}/authorize?client_id=web&response_type=code&scope=openid&state=s1&nonce=n1&redirect_uri={}\
+         &code_challenge={}&code_challenge_method=S256",
+        setup.server.base,
+        url::form_urlencoded::byte_serialize(callback.url.as_bytes()).collect::<String>(),
+        challenge.as_str()
+    );
+    browser.goto(&url).await.unwrap();
+    expect_heading(&browser, "Sign in").await;
+    // The bank button's form leads to the broker, and the broker back: the
+    // page's Content-Security-Policy lets the browser follow.
+    press(&browser, "Sign in with Testipankki").await;
+    expect_heading(&browser, "Confirm your sign-in").await;
+    let (_, sms) = delivered(&setup.server, db).await;
+    fill(&browser, "Confirmation code", &code_in(&sms[0])).await;
+    press(&browser, "Verify").await;
+    expect_heading(&browser, "Terms of service").await;
+    press(&browser, "Accept").await;
+    assert_eq!(text_once(&browser, "h1", |t| t == "Back at the application").await, "Back at the application");
+    let back = callback.received.lock().unwrap().iter().find(|uri| uri.starts_with("/callback?")).cloned().unwrap();
+    // The callback server saw the request's path and query.
+    let code = crate::support::pages::query_param(&format!("http://127.0.0.1{back}"), "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", callback.url.as_str()),
+        ("client_id", "web"),
+        ("code_verifier", verifier.secret().as_str()),
+    ];
+    let tokens: serde_json::Value = crate::support::fixtures::http()
+        .post(format!("{}/token", setup.server.base))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], maija.as_str());
+    assert_eq!(claims["amr"], serde_json::json!(["bank", "otp"]));
+    assert_eq!(claims["acr"], LOA2);
+    browser.close().await.unwrap();
+    callback.server.stop(false).await;
     setup.stop().await;
 }

@@ -40,6 +40,8 @@ pub struct Behaviour {
     pub rotate_signing_key: bool,
     /// Sign with a key it never publishes (under a kid of its own).
     pub unpublished_key: bool,
+    /// Name another issuer in the authorization response (RFC 9207).
+    pub wrong_iss: bool,
 }
 
 #[derive(Default)]
@@ -212,6 +214,12 @@ async fn authorize(provider: web::Data<Arc<Provider>>, req: HttpRequest) -> Http
     let redirect_uri = params.get("redirect_uri").cloned().unwrap_or_default();
     let state = params.get("state").cloned().unwrap_or_default();
     let mut back = url::Url::parse(&redirect_uri).unwrap();
+    let iss = if provider.behaviour.lock().unwrap().wrong_iss {
+        "https://another-provider.example".to_owned()
+    } else {
+        provider.base.lock().unwrap().clone()
+    };
+    back.query_pairs_mut().append_pair("iss", &iss);
     if provider.behaviour.lock().unwrap().cancel {
         back.query_pairs_mut().append_pair("error", "access_denied").append_pair("state", &state);
     } else {
