@@ -634,6 +634,14 @@ struct Authentication<'a> {
     recovery_codes: Option<Vec<String>>,
 }
 
+impl<'a> Authentication<'a> {
+    /// A sign-in by Portti's own methods, at `auth_time`: nothing replaced,
+    /// no recovery codes to show.
+    fn own(user: &'a UserId, amr: &'a [String], auth_time: UnixSeconds) -> Self {
+        Self { user, amr, auth_time, acr: OWN_ACR, replaces: None, recovery_codes: None }
+    }
+}
+
 /// Starts the browser session once both factors are done, then goes on:
 /// to the recovery codes just made, or to whatever comes after authentication.
 fn finish_authentication(

@@ -7,7 +7,7 @@ use webauthn_rs::Webauthn;
 use webauthn_rs::prelude::{DiscoverableAuthentication, RequestChallengeResponse};
 
 use super::state::SignInState;
-use super::{Authentication, OWN_ACR, Outcome, SignIn, finish_authentication, load, load_claimed};
+use super::{Authentication, Outcome, SignIn, finish_authentication, load, load_claimed};
 use crate::clock::UnixSeconds;
 use crate::domain::audit::Event;
 use crate::domain::passkeys::{self, Purpose, Started};
@@ -90,14 +90,7 @@ pub fn finish_passkey_sign_in(
                 return Ok(Err(Refusal::PasskeyFailed));
             };
             ctx.lockout.signed_in(tx, &subject)?;
-            let done = Authentication {
-                user: &used.user,
-                amr: &used.amr,
-                auth_time: now,
-                acr: OWN_ACR,
-                replaces: None,
-                recovery_codes: None,
-            };
+            let done = Authentication::own(&used.user, &used.amr, now);
             finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
         })
         .and_then(settle)

@@ -4,7 +4,7 @@
 //! person (see [`crate::domain::qr`] for the phone's side).
 
 use super::state::SignInState;
-use super::{Authentication, OWN_ACR, Outcome, SignIn, finish_authentication, load, load_claimed};
+use super::{Authentication, Outcome, SignIn, finish_authentication, load, load_claimed};
 use crate::clock::UnixSeconds;
 use crate::domain::audit::Event;
 use crate::domain::qr::{self, Asker, QrLogin, QrState, ShownQr};
@@ -66,14 +66,7 @@ pub fn redeem_qr(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: 
                 ctx.record(tx, now, &flow, Some(&user), Event::SignInFailed { step: "qr" })?;
                 return Ok(Err(Refusal::AccountLocked));
             }
-            let done = Authentication {
-                user: &user,
-                amr: &amr,
-                auth_time: approved_at,
-                acr: OWN_ACR,
-                replaces: None,
-                recovery_codes: None,
-            };
+            let done = Authentication::own(&user, &amr, approved_at);
             finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
         })
         .and_then(settle)

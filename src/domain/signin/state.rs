@@ -26,18 +26,9 @@ pub enum SignInState {
     /// Setting up an authenticator that replaces the current one: after a
     /// recovery code, or from the account page, whose session this replaces.
     Reenrol { user: UserId, email: String, amr: Vec<String>, sealed_secret: String, replaces: Option<String> },
-    /// Strongly identified by an upstream as `user`: the confirmation code
-    /// sent to their email and phone waits (its keyed digest, its end, the
-    /// wrong tries left).
-    Confirmation {
-        user: UserId,
-        amr: Vec<String>,
-        acr: Option<String>,
-        auth_time: UnixSeconds,
-        code_digest: String,
-        expires_at: UnixSeconds,
-        tries_left: u8,
-    },
+    /// Strongly identified by an upstream: the confirmation code sent to
+    /// the person's email and phone waits.
+    Confirmation { identified: Identified, code: SentCode },
     /// Authenticated; the recovery codes made at enrolment were just shown.
     RecoveryCodes { session: Session },
     /// Authenticated; the terms in force wait to be accepted.
@@ -54,7 +45,7 @@ impl SignInState {
             SignInState::SecondFactor { user, .. }
             | SignInState::Enrol { user, .. }
             | SignInState::Reenrol { user, .. }
-            | SignInState::Confirmation { user, .. } => Some(user),
+            | SignInState::Confirmation { identified: Identified { user, .. }, .. } => Some(user),
             SignInState::RecoveryCodes { session }
             | SignInState::Terms { session }
             | SignInState::Consent { session } => Some(&session.user_id),
@@ -75,6 +66,26 @@ impl SignInState {
             | SignInState::Consent { .. } => None,
         }
     }
+}
+
+/// Whom an upstream identified, and how: what the session will carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identified {
+    pub user: UserId,
+    /// `[<upstream id>]`; `otp` joins once the code is right.
+    pub amr: Vec<String>,
+    /// The upstream's `acr`, if it sent one.
+    pub acr: Option<String>,
+    /// When the person identified at the upstream.
+    pub auth_time: UnixSeconds,
+}
+
+/// A confirmation code sent: its keyed digest, its end, the wrong tries left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentCode {
+    pub digest: String,
+    pub expires_at: UnixSeconds,
+    pub tries_left: u8,
 }
 
 /// Adds an authentication method (RFC 8176) once.

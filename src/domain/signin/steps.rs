@@ -7,7 +7,7 @@
 
 use super::state::{SignInState, grown_consent, with_method};
 use super::{
-    Authentication, Flow, NewFlowId, Next, OWN_ACR, Outcome, SignIn, finish_authentication, issue_code_and_leave, load,
+    Authentication, Flow, NewFlowId, Next, Outcome, SignIn, finish_authentication, issue_code_and_leave, load,
     load_claimed, signin_path,
 };
 use crate::clock::UnixSeconds;
@@ -182,14 +182,7 @@ pub fn submit_code(
             }
             ctx.lockout.signed_in(tx, &subject)?;
             let amr = with_method(amr, "otp");
-            let done = Authentication {
-                user: &user,
-                amr: &amr,
-                auth_time: now,
-                acr: OWN_ACR,
-                replaces: None,
-                recovery_codes: None,
-            };
+            let done = Authentication::own(&user, &amr, now);
             finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
         })
         .and_then(settle)
@@ -316,12 +309,9 @@ pub fn confirm_enrolment(
             ctx.lockout.signed_in(tx, &Subject::person(&user))?;
             let amr = with_method(amr, "otp");
             let done = Authentication {
-                user: &user,
-                amr: &amr,
-                auth_time: now,
-                acr: OWN_ACR,
                 replaces: replaces.as_deref(),
                 recovery_codes: Some(codes),
+                ..Authentication::own(&user, &amr, now)
             };
             finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
         })

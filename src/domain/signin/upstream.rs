@@ -7,7 +7,7 @@
 
 use subtle::ConstantTimeEq;
 
-use super::state::{SignInState, with_method};
+use super::state::{Identified, SentCode, SignInState, with_method};
 use super::{Authentication, Flow, Outcome, SignIn, finish_authentication, load, load_claimed};
 use crate::clock::UnixSeconds;
 use crate::crypto::secret::six_digit_code;
@@ -78,28 +78,13 @@ pub fn upstream_identified(
             let auth_time = identity.auth_time.unwrap_or(now);
             if only_logs_hours(&tx.memberships(&user)?, support) {
                 ctx.lockout.signed_in(tx, &Subject::person(&user))?;
-                let done = Authentication {
-                    user: &user,
-                    amr: &amr,
-                    auth_time,
-                    acr: identity.acr.as_deref(),
-                    replaces: None,
-                    recovery_codes: None,
-                };
+                let done =
+                    Authentication { acr: identity.acr.as_deref(), ..Authentication::own(&user, &amr, auth_time) };
                 return finish_authentication(ctx, tx, now, &mut flow, done).map(Ok);
             }
-            or_refuse!(count_code(tx, now, &user)?);
-            let code_digest = send_code(ctx, tx, now, &flow, &user)?;
-            let state = SignInState::Confirmation {
-                user,
-                amr,
-                acr: identity.acr.clone(),
-                auth_time,
-                code_digest,
-                expires_at: now + CONFIRMATION_SECONDS,
-                tries_left: CONFIRMATION_TRIES,
-            };
-            flow.advance(tx, state)?;
+            let identified = Identified { user, amr, acr: identity.acr.clone(), auth_time };
+            let code = or_refuse!(send_code(ctx, tx, now, &flow, &identified.user)?);
+            flow.advance(tx, SignInState::Confirmation { identified, code })?;
             Ok(Ok(Outcome::show()))
         })
         .and_then(settle)
@@ -117,39 +102,33 @@ pub fn submit_confirmation_code(
     ctx.store
         .write(|tx| {
             let mut flow = load_claimed(tx, now, flow_id, browser_id)?;
-            let SignInState::Confirmation { user, amr, acr, auth_time, code_digest, expires_at, tries_left } =
-                flow.state.clone()
-            else {
+            let SignInState::Confirmation { identified, code: sent } = flow.state.clone() else {
                 return Err(Refusal::StepAlreadyDone.into());
             };
-            if expires_at <= now {
+            if sent.expires_at <= now {
                 return Ok(Err(Refusal::CodeExpired));
             }
-            if tries_left == 0 {
+            if sent.tries_left == 0 {
                 return Ok(Err(Refusal::TooManyWrongCodes));
             }
             let typed: String = code.chars().filter(|c| !c.is_whitespace()).collect();
             let presented = ctx.keys.code_digest(&code_context(&flow), &typed)?;
-            if !bool::from(presented.as_bytes().ct_eq(code_digest.as_bytes())) {
-                ctx.record(tx, now, &flow, Some(&user), Event::SignInFailed { step: "confirmation_code" })?;
-                let tries_left = tries_left - 1;
-                let state =
-                    SignInState::Confirmation { user, amr, acr, auth_time, code_digest, expires_at, tries_left };
-                flow.advance(tx, state)?;
-                return Ok(Err(if tries_left == 0 { Refusal::TooManyWrongCodes } else { Refusal::WrongCode }));
+            let user = &identified.user;
+            if !bool::from(presented.as_bytes().ct_eq(sent.digest.as_bytes())) {
+                ctx.record(tx, now, &flow, Some(user), Event::SignInFailed { step: "confirmation_code" })?;
+                let code = SentCode { tries_left: sent.tries_left - 1, ..sent };
+                let refusal = if code.tries_left == 0 { Refusal::TooManyWrongCodes } else { Refusal::WrongCode };
+                flow.advance(tx, SignInState::Confirmation { identified, code })?;
+                return Ok(Err(refusal));
             }
-            if is_locked(tx.locked_until(Subject::person(&user).key())?, now) {
+            if is_locked(tx.locked_until(Subject::person(user).key())?, now) {
                 return Ok(Err(Refusal::AccountLocked));
             }
-            ctx.lockout.signed_in(tx, &Subject::person(&user))?;
-            let amr = with_method(amr, "otp");
+            ctx.lockout.signed_in(tx, &Subject::person(user))?;
+            let amr = with_method(identified.amr.clone(), "otp");
             let done = Authentication {
-                user: &user,
-                amr: &amr,
-                auth_time,
-                acr: acr.as_deref(),
-                replaces: None,
-                recovery_codes: None,
+                acr: identified.acr.as_deref(),
+                ..Authentication::own(user, &amr, identified.auth_time)
             };
             finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
         })
@@ -167,33 +146,17 @@ pub fn resend_confirmation_code(
     ctx.store
         .write(|tx| {
             let mut flow = load_claimed(tx, now, flow_id, browser_id)?;
-            let SignInState::Confirmation { user, amr, acr, auth_time, expires_at, .. } = flow.state.clone() else {
+            let SignInState::Confirmation { identified, code } = flow.state.clone() else {
                 return Err(Refusal::StepAlreadyDone.into());
             };
-            if expires_at > now {
+            if code.expires_at > now {
                 return Ok(Err(Refusal::CodeStillValid));
             }
-            or_refuse!(count_code(tx, now, &user)?);
-            let code_digest = send_code(ctx, tx, now, &flow, &user)?;
-            let state = SignInState::Confirmation {
-                user,
-                amr,
-                acr,
-                auth_time,
-                code_digest,
-                expires_at: now + CONFIRMATION_SECONDS,
-                tries_left: CONFIRMATION_TRIES,
-            };
-            flow.advance(tx, state)?;
+            let code = or_refuse!(send_code(ctx, tx, now, &flow, &identified.user)?);
+            flow.advance(tx, SignInState::Confirmation { identified, code })?;
             Ok(Ok(Outcome::show()))
         })
         .and_then(settle)
-}
-
-/// Counts a code against the person's codes an hour.
-fn count_code(tx: &mut Write<'_>, now: UnixSeconds, user: &UserId) -> Result<std::result::Result<(), Refusal>> {
-    let sent = tx.hit_rate_limit(&format!("confirmation-code:{user}"), now, 3600)?;
-    Ok(if sent > CODES_PER_HOUR { Err(Refusal::ResendLimit) } else { Ok(()) })
 }
 
 /// The context a flow's confirmation code is hashed under: good for that flow only.
@@ -202,21 +165,32 @@ fn code_context(flow: &Flow) -> String {
 }
 
 /// Makes a confirmation code and queues it for the person's communication
-/// email and phone (whichever exist), in the step's transaction; returns its
-/// keyed digest. The messages are not delivered once the code has expired.
-fn send_code(ctx: &SignIn<'_>, tx: &mut Write<'_>, now: UnixSeconds, flow: &Flow, user: &UserId) -> Result<String> {
+/// email and phone (whichever exist), in the step's transaction: counted
+/// against the person's codes an hour, and not delivered once it has expired.
+fn send_code(
+    ctx: &SignIn<'_>,
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    flow: &Flow,
+    user: &UserId,
+) -> Result<std::result::Result<SentCode, Refusal>> {
+    if tx.hit_rate_limit(&format!("confirmation-code:{user}"), now, 3600)? > CODES_PER_HOUR {
+        return Ok(Err(Refusal::ResendLimit));
+    }
     let code = six_digit_code();
     let texts = ctx.texts(flow);
+    let expires_at = now + CONFIRMATION_SECONDS;
     if let Some(person) = tx.user(user)? {
-        let until = Some(now + CONFIRMATION_SECONDS);
         let to = &person.communication;
-        enqueue(tx, ctx.keys, now, &code_email(&texts, &to.email, &code), until)?;
+        enqueue(tx, ctx.keys, now, &code_email(&texts, &to.email, &code), Some(expires_at))?;
         if let Some(phone) = &to.phone {
-            enqueue(tx, ctx.keys, now, &Message::Sms { to: phone.clone(), text: filled(&texts, "sms", &code) }, until)?;
+            let sms = Message::Sms { to: phone.clone(), text: filled(&texts, "sms", &code) };
+            enqueue(tx, ctx.keys, now, &sms, Some(expires_at))?;
         }
     }
     ctx.record(tx, now, flow, Some(user), Event::ConfirmationCodeSent)?;
-    ctx.keys.code_digest(&code_context(flow), &code)
+    let digest = ctx.keys.code_digest(&code_context(flow), &code)?;
+    Ok(Ok(SentCode { digest, expires_at, tries_left: CONFIRMATION_TRIES }))
 }
 
 fn code_email(texts: &Texts, to: &crate::domain::contact::Email, code: &str) -> Message {
