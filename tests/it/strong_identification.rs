@@ -338,15 +338,26 @@ async fn a_provider_that_is_down_or_cancelled_leads_back_to_the_email_step(db: &
     let dead = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
     drop(closed);
     let provider = UpstreamProvider::start(false);
-    let config = provider.config().replace(&provider.base, &dead);
-    let server = db.serve(&config);
+    let down = provider.config().replace(&provider.base, &dead);
+    // Beside it, a broker that works: Portti starts, and it serves, all the same.
+    let working = UpstreamProvider::start(true);
+    let server = db.serve(&format!("{down}\n{}", working.config()));
+    working.trust(&server.base);
+    person_with(&server, "matti@example.com", MAIJA_CODE, &["hours_only"]);
+    working.behave(|b| b.identity_code = Some(MAIJA_CODE.to_owned()));
     let pages = PageClient::new(&server.base);
     // Signing in to the account pages: the same email step, with the same buttons.
     let (_, _, email_page) = pages.open("/account").await.page();
     let (_, status, page) = pages.submit(&email_page, "/upstream/hightrust", &[]).await.page();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.contains("cannot be reached right now") && page.contains("Sign in with Hightrust.id"), "{page}");
+    let provider_url = pages.submit(&page, "/upstream/bank", &[]).await.left();
+    let (_, status, terms) = pages.open(&provider_url).await.page();
+    assert_eq!(status, StatusCode::OK);
+    let (path, _, _) = pages.submit(&terms, "/terms", &[]).await.page();
+    assert_eq!(path, "/account", "signed in through the broker that works");
     server.stop().await;
+    working.stop().await;
 
     let setup = setup(db, false).await;
     setup.provider.behave(|b| b.cancel = true);
