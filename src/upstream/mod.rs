@@ -153,20 +153,6 @@ impl Upstreams {
         self.providers.is_empty()
     }
 
-    /// The origins the sign-in page's forms may be sent on to: every
-    /// provider's authorization endpoint (its issuer's, until discovered).
-    pub fn form_origins(&self) -> Vec<String> {
-        let mut origins: Vec<String> = self
-            .providers
-            .iter()
-            .map(|p| p.known_metadata().map(|m| m.authorization_endpoint.clone()).unwrap_or(p.config.issuer.clone()))
-            .filter_map(|address| Url::parse(&address).ok().map(|url| url.origin().ascii_serialization()))
-            .collect();
-        origins.sort();
-        origins.dedup();
-        origins
-    }
-
     /// Discovers every provider that has no endpoints yet, trying again
     /// (with a growing wait) while one is unreachable; one provider's
     /// failure never holds up the others.

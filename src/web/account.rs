@@ -105,13 +105,9 @@ fn render(
             t.texts.fill("upstream.linked", &[("name", name_of(&link.upstream_id)), ("when", when), ("used", used)])
         })
         .collect();
-    let upstream_buttons = state
-        .upstreams
-        .all()
-        .map(|u| super::signin::UpstreamButton { id: u.id.clone(), label: t.fill1("upstream.link", "name", &u.name) })
-        .collect();
+    let upstream_buttons = super::signin::upstream_buttons(state, &t, "upstream.link");
     let passkeys_enabled = state.webauthn.is_some();
-    let mut response = page(
+    page(
         status,
         &AccountPage {
             t,
@@ -164,16 +160,7 @@ fn render(
             upstream_links,
             upstream_buttons,
         },
-    );
-    // The "Link …" forms lead on to the providers.
-    let origins = state.upstreams.form_origins();
-    if !origins.is_empty()
-        && let Ok(value) =
-            actix_web::http::header::HeaderValue::from_str(&super::content_security_policy(Some(&origins.join(" "))))
-    {
-        response.headers_mut().insert(actix_web::http::header::CONTENT_SECURITY_POLICY, value);
-    }
-    response
+    )
 }
 
 /// A fresh sign-in to the account pages, for the changes that need one.

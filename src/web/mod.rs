@@ -62,7 +62,7 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(upstream::callback)
         .service(upstream::jwks)
         .service(upstream::signed_jwks)
-        .service(upstream::link)
+        .service(upstream::link_account)
         .service(qr::status)
         .service(qr::landing)
         .service(qr::approve_page)

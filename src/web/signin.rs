@@ -101,8 +101,6 @@ struct PageContext {
     passkeys: bool,
     /// The email step's "Sign in with …" buttons, one per upstream provider.
     upstreams: Vec<UpstreamButton>,
-    /// Where those buttons' forms lead: the providers' origins.
-    upstream_origins: Vec<String>,
 }
 
 /// A "Sign in with {name}" button.
@@ -111,14 +109,9 @@ pub(super) struct UpstreamButton {
     pub label: String,
 }
 
-/// The "Sign in with …" buttons and the origins their forms lead to.
-pub(super) fn upstream_buttons(state: &AppState, t: &PageTexts) -> (Vec<UpstreamButton>, Vec<String>) {
-    let buttons = state
-        .upstreams
-        .all()
-        .map(|u| UpstreamButton { id: u.id.clone(), label: t.fill1("upstream.sign_in_with", "name", &u.name) })
-        .collect();
-    (buttons, state.upstreams.form_origins())
+/// A button per upstream provider, labelled from `key` ("Sign in with {name}").
+pub(super) fn upstream_buttons(state: &AppState, t: &PageTexts, key: &str) -> Vec<UpstreamButton> {
+    state.upstreams.all().map(|u| UpstreamButton { id: u.id.clone(), label: t.fill1(key, "name", &u.name) }).collect()
 }
 
 impl PageContext {
@@ -130,23 +123,18 @@ impl PageContext {
         notice: Option<String>,
         status: StatusCode,
     ) -> Self {
-        let (upstreams, upstream_origins) = upstream_buttons(state, &t);
+        let upstreams = upstream_buttons(state, &t, "upstream.sign_in_with");
         let passkeys = state.webauthn.is_some();
-        Self { t, flow, csrf, notice, status, qr: None, passkeys, upstreams, upstream_origins }
+        Self { t, flow, csrf, notice, status, qr: None, passkeys, upstreams }
     }
 }
 
 /// Renders the page of a flow's step; its forms may send the browser on to
 /// the application's origin.
 fn render(flow_page: FlowPage, ctx: PageContext) -> HttpResponse {
-    // The email step's forms may also lead to the upstream providers.
-    let mut targets: Vec<String> = flow_page.origin.iter().cloned().collect();
-    if matches!(flow_page.view, View::Email { .. }) {
-        targets.extend(ctx.upstream_origins.iter().cloned());
-    }
-    let targets = (!targets.is_empty()).then(|| targets.join(" "));
+    let origin = flow_page.origin.clone();
     let mut response = render_view(flow_page.view, ctx);
-    allow_form_target(&mut response, &targets);
+    allow_form_target(&mut response, &origin);
     response
 }
 

@@ -3,11 +3,13 @@
 //! takes the answer back into the sign-in. Portti's keys towards them are at
 //! `/upstream/jwks` and `/upstream/signed-jwks`.
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
 use serde::Deserialize;
 
-use super::browser::{client_address, error_page, run, see_other};
+use super::browser::{client_address, error_page, page, run, see_other};
 use super::extract::{BrowserId, CsrfForm, NoFields, SignedIn};
 use super::page::PageTexts;
 use super::signin::{FormPage, step};
@@ -60,12 +62,29 @@ pub async fn start(
     let redirect_uri = callback_uri(&state.settings.issuer, &upstream_id);
     let keys = state.upstream_key_set();
     match state.upstreams.authorization_url(&provider, &trip, &redirect_uri, Some(&ui_locales), &keys, now).await {
-        Ok(url) => see_other(&url).finish(),
+        Ok(url) => continue_to(t, &provider, url),
         Err(failure) => {
             tracing::warn!(upstream = %upstream_id, error = %failure, "cannot start an upstream sign-in");
             refused_in_flow(req, state, flow, browser, Refusal::UpstreamUnavailable.into()).await
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "upstream_continue.html")]
+struct ContinuePage {
+    t: PageTexts,
+    name: String,
+    url: String,
+}
+
+/// On to the provider, from a page of its own rather than a redirect: the
+/// sign-in page's Content-Security-Policy (`form-action`) covers every
+/// redirect after its form, and a broker may send the browser on to a bank
+/// of another origin. A refresh is a navigation of its own; the link is there
+/// for a browser that does not follow it.
+fn continue_to(t: PageTexts, provider: &Provider, url: String) -> HttpResponse {
+    page(StatusCode::OK, &ContinuePage { t, name: provider.config.name.clone(), url })
 }
 
 /// The email step again, saying what went wrong.
@@ -160,7 +179,7 @@ pub async fn callback(
 /// "Link {name}" on the account page: a trip to the provider whose answer
 /// links the identification to this account, within minutes of signing in.
 #[post("/account/upstream/{upstream}")]
-pub async fn link(
+pub async fn link_account(
     req: HttpRequest,
     state: web::Data<AppState>,
     upstream_id: web::Path<String>,
@@ -192,7 +211,7 @@ pub async fn link(
     let keys = state.upstream_key_set();
     let lang = t.code();
     match state.upstreams.authorization_url(&provider, &trip, &redirect_uri, Some(lang), &keys, now).await {
-        Ok(url) => see_other(&url).finish(),
+        Ok(url) => continue_to(t, &provider, url),
         Err(failure) => error_page(&failed(&provider, failure), &t),
     }
 }

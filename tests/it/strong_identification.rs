@@ -99,9 +99,48 @@ async fn to_provider_for(
     let name = if setup.provider.config().contains("Testipankki") { "Testipankki" } else { "Hightrust.id" };
     assert!(email_page.contains(&format!("Sign in with {name}")), "{email_page}");
     let upstream = if name == "Testipankki" { "bank" } else { "hightrust" };
-    let left = pages.submit(&email_page, &format!("/upstream/{upstream}"), &[]).await.left();
+    let left = to_the_provider(pages.submit(&email_page, &format!("/upstream/{upstream}"), &[]).await);
     assert!(left.starts_with(&setup.provider.base), "{left}");
     (request, left)
+}
+
+/// The page that sends the browser on to the provider (a refresh, and a
+/// link): the provider's authorization URL.
+fn to_the_provider(landing: crate::support::pages::Landing) -> String {
+    let (_, status, page) = landing.page();
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(r#"<meta http-equiv="refresh" content="0;url="#), "{page}");
+    let href = page.split(r#"<a id="continue" href=""#).nth(1).expect("a link on").split('"').next().unwrap();
+    unescape(href)
+}
+
+/// An attribute's value as the browser reads it: `&amp;` and `&#38;` are `&`.
+fn unescape(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(';').map(|e| at + e).unwrap();
+        let entity = &rest[at + 1..end];
+        let character = match entity {
+            "amp" => '&',
+            "quot" => '"',
+            "lt" => '<',
+            "gt" => '>',
+            numeric => {
+                let number = numeric.trim_start_matches('#');
+                let code = match number.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).unwrap(),
+                    None => number.parse().unwrap(),
+                };
+                char::from_u32(code).unwrap()
+            }
+        };
+        out.push(character);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The confirmation code a message carries.
@@ -351,7 +390,7 @@ async fn a_provider_that_is_down_or_cancelled_leads_back_to_the_email_step(db: &
     let (_, status, page) = pages.submit(&email_page, "/upstream/hightrust", &[]).await.page();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.contains("cannot be reached right now") && page.contains("Sign in with Hightrust.id"), "{page}");
-    let provider_url = pages.submit(&page, "/upstream/bank", &[]).await.left();
+    let provider_url = to_the_provider(pages.submit(&page, "/upstream/bank", &[]).await);
     let (_, status, terms) = pages.open(&provider_url).await.page();
     assert_eq!(status, StatusCode::OK);
     let (path, _, _) = pages.submit(&terms, "/terms", &[]).await.page();
@@ -470,7 +509,7 @@ async fn an_invited_user_links_strong_identification_from_the_account_page(db: &
     assert!(account.contains("No strong identification is linked yet."), "{account}");
     // Later she got a Finnish identity code and bank credentials.
     setup.provider.behave(|b| b.identity_code = Some(MAIJA_CODE.to_owned()));
-    let provider_url = pages.submit(&account, "/account/upstream/bank", &[]).await.left();
+    let provider_url = to_the_provider(pages.submit(&account, "/account/upstream/bank", &[]).await);
     let (path, status, page) = pages.open(&provider_url).await.page();
     assert_eq!((path.as_str(), status), ("/account", StatusCode::OK), "{page}");
     assert!(page.contains("Your strong identification is linked."), "{page}");
@@ -492,7 +531,7 @@ async fn an_invited_user_links_strong_identification_from_the_account_page(db: &
     assert_ne!(matti, user);
     setup.provider.behave(|b| b.identity_code = Some("010101A123N".to_owned()));
     let (_, _, account) = pages.open("/account").await.page();
-    let provider_url = pages.submit(&account, "/account/upstream/bank", &[]).await.left();
+    let provider_url = to_the_provider(pages.submit(&account, "/account/upstream/bank", &[]).await);
     let (_, status, _) = pages.open(&provider_url).await.page();
     assert_eq!(status, StatusCode::CONFLICT);
     setup.stop().await;
