@@ -180,13 +180,14 @@ impl AppState {
         self.signing.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Reloads the signing keys from the database (after a rotation, say).
-    /// Blocking: call it off the async workers.
     /// Portti's keys towards its upstream providers.
     pub fn upstream_key_set(&self) -> Arc<domain::upstream_keys::UpstreamKeySet> {
         self.upstream_keys.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// Reloads the signing keys from the database (after a rotation, say),
+    /// and Portti's keys towards its upstreams. Blocking: call it off the
+    /// async workers.
     pub fn reload_keys(&self) -> Result<()> {
         let now = self.clock.now();
         let fresh = Arc::new(KeySet::load(&self.store, &self.keys, now)?);

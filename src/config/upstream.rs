@@ -172,9 +172,34 @@ pub fn validate(mut upstreams: Vec<UpstreamConfig>) -> Result<Vec<UpstreamConfig
         if upstream.accepted_acr().iter().any(String::is_empty) {
             return Err(wrong("accepted_acr must not hold an empty value".to_owned()));
         }
+        if let Some(reserved) = upstream.extra_params.keys().find(|k| RESERVED_PARAMS.contains(&k.as_str())) {
+            return Err(wrong(format!("extra_params cannot set {reserved}: Portti sets it")));
+        }
     }
     Ok(upstreams)
 }
+
+/// The authorization request's parameters Portti sets itself, which
+/// `extra_params` may not replace.
+const RESERVED_PARAMS: [&str; 17] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "acr_values",
+    "ui_locales",
+    "request",
+    "request_uri",
+    "iss",
+    "aud",
+    "iat",
+    "exp",
+    "jti",
+];
 
 /// An upstream's URL: `https`, or `http` only to a loopback host. Checked
 /// for the settings' addresses and for those discovery finds.
@@ -270,6 +295,7 @@ mod tests {
         assert!(refused("request_object = true", "token_endpoint = \"https://idp.example/token\"").contains("all of"));
         let unknown = parse(&FTN.replace("request_object", "request_objects")).unwrap_err().to_string();
         assert!(unknown.contains("request_objects"), "an unknown key is named: {unknown}");
+        assert!(refused("ftn_spname = \"Ledger\"", "state = \"fixed\"").contains("cannot set state"));
         let twice = parse(&format!("{FTN}{FTN}")).unwrap_err().to_string();
         assert!(twice.contains("used twice"), "{twice}");
     }

@@ -165,7 +165,8 @@ pub fn identity_digest(keys: &Keys, identity: &VerifiedIdentity) -> Result<Optio
 }
 
 /// The person an identity is linked to, by the keyed hash of its identity
-/// code; no match is audited, and nothing is created.
+/// code; no match is audited, and nothing is created. (The link itself is
+/// recorded, with [`record_link`], once the person is signed in.)
 pub fn linked_person(
     tx: &mut Write<'_>,
     keys: &Keys,
@@ -182,20 +183,29 @@ pub fn linked_person(
         audit::record(tx, now, origin, Subjects::default(), event)?;
         return Ok(Err(Refusal::NoLinkedAccount));
     };
-    record_link(tx, now, &user, identity)?;
     Ok(Ok(user))
 }
 
-/// Records that this identity signed `user` in (or was linked to them).
-pub fn record_link(tx: &mut Write<'_>, now: UnixSeconds, user: &UserId, identity: &VerifiedIdentity) -> Result<()> {
+/// Records that an upstream identity (its provider, issuer and subject)
+/// signed `user` in, or was linked to them.
+pub fn record_link(
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    user: &UserId,
+    (upstream_id, issuer, subject): (&str, &str, &str),
+) -> Result<()> {
     tx.record_upstream_link(&StoredUpstreamLink {
         user_id: user.as_str().to_owned(),
-        upstream_id: identity.upstream_id.clone(),
-        issuer: identity.issuer.clone(),
-        subject: identity.subject.clone(),
+        upstream_id: upstream_id.to_owned(),
+        issuer: issuer.to_owned(),
+        subject: subject.to_owned(),
         linked_at: now,
         last_used_at: now,
     })
+}
+
+fn fresh_sign_in_required() -> Refusal {
+    Refusal::FreshSignInRequired { minutes: minutes(super::devices::FRESH_SIGN_IN_SECONDS) }
 }
 
 /// Starts a trip to link an upstream to a signed-in person's account: only
@@ -211,7 +221,7 @@ pub fn start_link(
     upstream_id: &str,
 ) -> Result<std::result::Result<Trip, Refusal>> {
     if !super::devices::is_fresh(Some(session.auth_time), now) {
-        return Ok(Err(Refusal::FreshSignInRequired { minutes: minutes(super::devices::FRESH_SIGN_IN_SECONDS) }));
+        return Ok(Err(fresh_sign_in_required()));
     }
     let purpose = TripPurpose::Link { user: session.user_id.clone() };
     start_trip(tx, keys, now, browser_id, address, upstream_id, purpose)
@@ -220,16 +230,26 @@ pub fn start_link(
 /// Links an identity to a signed-in person (an invited foreign user who got
 /// strong identification later): their account takes its identity code,
 /// unless it has another already or the code is another user's. The person
-/// is told by email.
+/// is told by email. Only while the browser is still signed in as the trip's
+/// person, freshly: signing out in between (or "sign out everywhere" after
+/// a takeover) stops the link.
 pub fn link_to_account(
     tx: &mut Write<'_>,
     keys: &Keys,
     now: UnixSeconds,
     origin: &Origin,
     texts: &Texts,
-    user: &UserId,
+    (user, session): (&UserId, Option<&Session>),
     identity: &VerifiedIdentity,
 ) -> Result<std::result::Result<(), Refusal>> {
+    match session {
+        Some(session) if &session.user_id == user => {
+            if !super::devices::is_fresh(Some(session.auth_time), now) {
+                return Ok(Err(fresh_sign_in_required()));
+            }
+        }
+        _ => return Ok(Err(Refusal::SignInExpired)),
+    }
     let Some(digest) = identity_digest(keys, identity)? else { return Ok(Err(Refusal::UpstreamRefused)) };
     match tx.user_id_by_national_id_digest(&digest)? {
         Some(owner) if &owner == user => {}
@@ -241,7 +261,7 @@ pub fn link_to_account(
             tx.set_national_id_digest(user, &digest, now)?;
         }
     }
-    record_link(tx, now, user, identity)?;
+    record_link(tx, now, user, (&identity.upstream_id, &identity.issuer, &identity.subject))?;
     let event = Event::UpstreamLinked { upstream: identity.upstream_id.clone() };
     audit::record(tx, now, origin, Subjects::person(user), event)?;
     notices::tell(tx, keys, now, user, |to| notices::changed(texts, to, now, "message.what_upstream"))?;

@@ -49,11 +49,11 @@ pub fn check(
         return Err("the ID token's azp is not Portti");
     }
     let exp = number("exp").ok_or("the ID token has no exp")?;
-    if exp + CLOCK_SKEW_SECONDS <= now {
+    if exp.saturating_add(CLOCK_SKEW_SECONDS) <= now {
         return Err("the ID token has expired");
     }
     let iat = number("iat").ok_or("the ID token has no iat")?;
-    if iat > now + CLOCK_SKEW_SECONDS || iat < now - MAX_AGE_SECONDS {
+    if iat > now.saturating_add(CLOCK_SKEW_SECONDS) || iat < now.saturating_sub(MAX_AGE_SECONDS) {
         return Err("the ID token's iat is not now");
     }
     let nonce = text("nonce").ok_or("the ID token has no nonce")?;
@@ -66,12 +66,21 @@ pub fn check(
         return Err("the ID token's acr is not one accepted");
     }
     let subject = text("sub").filter(|sub| !sub.is_empty() && sub.len() <= 255).ok_or("the ID token has no sub")?;
+    // The person identified for this trip: not at a sign-in the provider
+    // kept from before it (a trip lives ten minutes), nor in the future.
+    let auth_time = match number("auth_time") {
+        Some(at) if at > now.saturating_add(CLOCK_SKEW_SECONDS) => return Err("the ID token's auth_time is ahead"),
+        Some(at) if at < now.saturating_sub(MAX_AGE_SECONDS + CLOCK_SKEW_SECONDS) => {
+            return Err("the ID token's auth_time is older than the trip");
+        }
+        other => other,
+    };
     Ok(VerifiedIdentity {
         upstream_id: config.id.clone(),
         issuer: expected.issuer.to_owned(),
         subject: subject.to_owned(),
         acr,
-        auth_time: number("auth_time").filter(|t| *t <= now + CLOCK_SKEW_SECONDS),
+        auth_time,
         identity_code: text(&config.link_claim).map(str::to_owned),
     })
 }
@@ -149,6 +158,9 @@ mod tests {
             ("nonce", Value::from("another-nonce")),
             ("acr", Value::from("http://ftn.ficora.fi/2017/loa1")),
             ("sub", Value::from("")),
+            ("auth_time", Value::from(NOW - 3600)),
+            ("auth_time", Value::from(NOW + 120)),
+            ("iat", Value::from(i64::MIN)),
         ];
         for (name, value) in cases {
             assert!(checked(&with(name, value.clone())).is_err(), "{name} = {value}");

@@ -37,6 +37,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 /// A provider's JWKS is fetched again for an unknown key at most this often.
 const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// A provider's JWKS is used at most this long before it is fetched again,
+/// so a key it withdrew (a compromised one) stops being trusted.
+const JWKS_MAX_AGE: Duration = Duration::from_secs(3600);
 /// How long a request object or a client assertion is valid.
 const ASSERTION_SECONDS: i64 = 300;
 /// The first wait before discovery is tried again, doubled up to the last.
@@ -90,7 +93,8 @@ pub struct Metadata {
 pub struct Provider {
     pub config: UpstreamConfig,
     metadata: RwLock<Option<Arc<Metadata>>>,
-    jwks: RwLock<Option<Arc<Value>>>,
+    /// The provider's JWKS, and when it was fetched.
+    jwks: RwLock<Option<(Arc<Value>, Instant)>>,
     /// When the JWKS was last fetched again for an unknown key.
     jwks_refetched: Mutex<Option<Instant>>,
 }
@@ -192,8 +196,13 @@ impl Upstreams {
         if metadata.issuer.trim_end_matches('/') != issuer {
             return Err(unavailable(format_args!("its discovery names another issuer, {}", metadata.issuer)));
         }
+        // An https issuer's endpoints are https too: a loopback address is for tests only.
+        let https = issuer.starts_with("https://");
         for endpoint in [&metadata.authorization_endpoint, &metadata.token_endpoint, &metadata.jwks_uri] {
             crate::config::check_upstream_address(endpoint).map_err(unavailable)?;
+            if https && !endpoint.starts_with("https://") {
+                return Err(unavailable(format_args!("its discovery names a plain http endpoint, {endpoint}")));
+            }
         }
         let metadata = Arc::new(metadata);
         *provider.metadata.write().unwrap_or_else(PoisonError::into_inner) = Some(metadata.clone());
@@ -352,18 +361,18 @@ impl Upstreams {
     /// last minute: a stream of made-up key ids costs one fetch a minute.
     async fn jwks(&self, provider: &Provider, metadata: &Metadata, again: bool) -> Result<Arc<Value>, UpstreamFailure> {
         let cached = provider.jwks.read().unwrap_or_else(PoisonError::into_inner).clone();
-        if let Some(cached) = &cached {
+        if let Some((cached, _)) = cached.filter(|(_, fetched)| fetched.elapsed() < JWKS_MAX_AGE) {
             if !again {
-                return Ok(cached.clone());
+                return Ok(cached);
             }
             let mut refetched = provider.jwks_refetched.lock().unwrap_or_else(PoisonError::into_inner);
             if refetched.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
-                return Ok(cached.clone());
+                return Ok(cached);
             }
             *refetched = Some(Instant::now());
         }
         let jwks = Arc::new(self.get_json(&metadata.jwks_uri).await?);
-        *provider.jwks.write().unwrap_or_else(PoisonError::into_inner) = Some(jwks.clone());
+        *provider.jwks.write().unwrap_or_else(PoisonError::into_inner) = Some((jwks.clone(), Instant::now()));
         Ok(jwks)
     }
 

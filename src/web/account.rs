@@ -102,7 +102,10 @@ fn render(
         .iter()
         .map(|link| {
             let (when, used) = (date_time(link.linked_at), date_time(link.last_used_at));
-            t.texts.fill("upstream.linked", &[("name", name_of(&link.upstream_id)), ("when", when), ("used", used)])
+            let provider = name_of(&link.upstream_id);
+            let (issuer, subject) = (link.issuer.clone(), link.subject.clone());
+            let values = [("name", provider), ("when", when), ("used", used), ("issuer", issuer), ("subject", subject)];
+            t.texts.fill("upstream.linked", &values)
         })
         .collect();
     let upstream_buttons = super::signin::upstream_buttons(state, &t, "upstream.link");

@@ -540,8 +540,8 @@ pub async fn confirmation_step(
     form: CsrfForm<CodeForm>,
 ) -> HttpResponse {
     let CsrfForm { browser, form: CodeForm { code } } = form;
-    step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, _| {
-        signin::submit_confirmation_code(ctx, now, id, b, &code)
+    step(req, state, flow.into_inner(), browser, FormPage::Step, move |ctx, now, id, b, address| {
+        signin::submit_confirmation_code(ctx, now, id, b, &code, address)
     })
     .await
 }

@@ -160,11 +160,14 @@ pub async fn callback(
         TripPurpose::Link { user } => {
             let origin = super::browser::origin_of(&req, &state);
             let lang = t.lang();
+            let cookie = super::browser::session_cookie_value(&req, &state);
             let linked = run(&state, move |s, now| {
                 let identity = identified?;
                 let texts = crate::i18n::Texts::new(lang);
+                let session = crate::domain::session::current(&s.store, &s.settings.session, now, cookie.as_deref())?;
+                let person = (&user, session.as_ref());
                 s.store
-                    .write(|tx| upstream::link_to_account(tx, &s.keys, now, &origin, &texts, &user, &identity))
+                    .write(|tx| upstream::link_to_account(tx, &s.keys, now, &origin, &texts, person, &identity))
                     .and_then(settle)
             })
             .await;

@@ -33,6 +33,7 @@ served_on_both_backends!(
     the_apps_first_sign_in_goes_through_the_bank_and_registers_the_device,
     an_invited_user_links_strong_identification_from_the_account_page,
     a_person_signs_in_through_the_bank_in_a_real_browser,
+    the_applications_language_reaches_the_provider,
 );
 
 const MAIJA_CODE: &str = "131052-308T";
@@ -257,8 +258,9 @@ async fn a_refused_answer_signs_no_one_in(db: &TestDb) {
     person_with(&setup.server, "maija@example.com", MAIJA_CODE, &["hours_only"]);
     let pages = PageClient::new(&setup.server.base);
     type Change = fn(&mut crate::support::upstream_provider::Behaviour);
-    let cases: [(&str, Change); 5] = [
+    let cases: [(&str, Change); 6] = [
         ("an answer naming another issuer", |b| b.wrong_iss = true),
+        ("an acr not asked for", |b| b.acr = Some("http://ftn.ficora.fi/2017/loa1".to_owned())),
         ("a bad signature", |b| b.bad_signature = true),
         ("a wrong nonce", |b| b.wrong_nonce = true),
         ("a token encrypted to another key", |b| b.encrypt_to_other_key = true),
@@ -323,8 +325,9 @@ async fn a_state_is_good_once_and_only_in_its_browser(db: &TestDb) {
 
     let other_browser = PageClient::new(&setup.server.base);
     other_browser.open(&authorization_request(&setup.rp, &["openid"]).url).await;
-    let (_, status, _) = other_browser.open(&callback).await.page();
-    assert_ne!(status, StatusCode::OK, "another browser cannot use the answer");
+    let (_, status, page) = other_browser.open(&callback).await.page();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "another browser cannot use the answer");
+    assert!(page.contains("could not be accepted"), "{page}");
     let (_, status, page) = pages.open(&callback).await.page();
     assert_eq!(status, StatusCode::BAD_REQUEST, "the state was used up by that try: {page}");
     assert!(column_values(db, "browser_sessions", "user_id").is_empty());
@@ -367,6 +370,8 @@ async fn the_confirmation_code_lasts_90_seconds_and_5_tries(db: &TestDb) {
     }
     let (_, status, _) = pages.submit(&shown, "/confirmation", &[("code", &second)]).await.page();
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "five wrong tries end the code");
+    let failures = column_values(db, "sign_in_failures", "subject");
+    assert!(failures.iter().any(|s| s.starts_with("user:")), "wrong codes count against the lockout: {failures:?}");
     assert!(column_values(db, "browser_sessions", "user_id").is_empty());
     setup.stop().await;
 }
@@ -503,17 +508,31 @@ async fn an_invited_user_links_strong_identification_from_the_account_page(db: &
     let user = crate::support::fixtures::person(&setup.server.state, "maija@example.com");
     let pages = PageClient::new(&setup.server.base);
     let request = authorization_request(&setup.rp, &["openid"]);
-    crate::support::sign_in::first_sign_in(&pages, &request.url, "maija@example.com").await;
+    let (_, secret, _) = crate::support::sign_in::first_sign_in(&pages, &request.url, "maija@example.com").await;
     let (_, status, account) = pages.open("/account").await.page();
     assert_eq!(status, StatusCode::OK);
     assert!(account.contains("No strong identification is linked yet."), "{account}");
     // Later she got a Finnish identity code and bank credentials.
     setup.provider.behave(|b| b.identity_code = Some(MAIJA_CODE.to_owned()));
+
+    // Signed out in between (say, "sign out everywhere" after a takeover): nothing is linked.
+    let provider_url = to_the_provider(pages.submit(&account, "/account/upstream/bank", &[]).await);
+    pages.submit(&account, "/account/sign-out-everywhere", &[]).await;
+    let (_, status, _) = pages.open(&provider_url).await.page();
+    assert_eq!(status, StatusCode::NOT_FOUND, "the link needs the session that asked for it");
+    assert!(column_values(db, "upstream_links", "user_id").is_empty());
+    let request = authorization_request(&setup.rp, &["openid"]);
+    let at = crate::support::now() + 30;
+    crate::support::sign_in::sign_in(&pages, &request.url, "maija@example.com", &secret, at).await;
+    let (_, _, account) = pages.open("/account").await.page();
+
     let provider_url = to_the_provider(pages.submit(&account, "/account/upstream/bank", &[]).await);
     let (path, status, page) = pages.open(&provider_url).await.page();
     assert_eq!((path.as_str(), status), ("/account", StatusCode::OK), "{page}");
     assert!(page.contains("Your strong identification is linked."), "{page}");
     assert!(page.contains("Testipankki: linked"), "{page}");
+    let shown = format!("(issuer {}, identifier upstream-subject-1)", setup.provider.base);
+    assert!(page.contains(&shown), "the issuer and subject are shown: {page}");
     assert_eq!(column_values(db, "upstream_links", "user_id"), [user.as_str()]);
     let (mails, _) = delivered(&setup.server, db).await;
     assert!(mails.iter().any(|m| m.contains("strong identification")), "she is told by email");
@@ -597,5 +616,18 @@ async fn a_person_signs_in_through_the_bank_in_a_real_browser(db: &TestDb) {
     assert_eq!(claims["acr"], LOA2);
     browser.close().await.unwrap();
     callback.server.stop(false).await;
+    setup.stop().await;
+}
+
+async fn the_applications_language_reaches_the_provider(db: &TestDb) {
+    let setup = setup(db, false).await;
+    let pages = PageClient::new(&setup.server.base);
+    let request = authorization_request(&setup.rp, &["openid"]);
+    let (_, _, email_page) = pages.open(&format!("{}&ui_locales=fi", request.url)).await.page();
+    assert!(email_page.contains(r#"<html lang="fi">"#));
+    assert!(email_page.contains("Kirjaudu: Hightrust.id"), "{email_page}");
+    let landing = pages.submit(&email_page, "/upstream/hightrust", &[]).await;
+    let provider_url = to_the_provider(landing);
+    assert_eq!(crate::support::pages::query_param(&provider_url, "ui_locales").as_deref(), Some("fi"));
     setup.stop().await;
 }

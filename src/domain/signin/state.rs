@@ -72,6 +72,10 @@ impl SignInState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identified {
     pub user: UserId,
+    /// The upstream identity: recorded as the person's link once signed in.
+    pub upstream_id: String,
+    pub issuer: String,
+    pub subject: String,
     /// `[<upstream id>]`; `otp` joins once the code is right.
     pub amr: Vec<String>,
     /// The upstream's `acr`, if it sent one.

@@ -19,6 +19,7 @@ use crate::domain::throttle::{Subject, is_locked};
 use crate::domain::upstream::{self, Trip, TripPurpose, VerifiedIdentity};
 use crate::error::Result;
 use crate::i18n::Texts;
+use crate::metrics::SignInOutcome;
 use crate::notify::{Message, enqueue};
 use crate::store::Write;
 
@@ -27,7 +28,7 @@ pub const CONFIRMATION_SECONDS: i64 = 90;
 /// Wrong tries one confirmation code allows.
 pub const CONFIRMATION_TRIES: u8 = 5;
 /// Confirmation codes one person may be sent an hour.
-const CODES_PER_HOUR: i32 = 6;
+const CODES_PER_HOUR: i32 = 10;
 
 /// Starts a trip to an upstream from this browser's flow, at its email or
 /// password step; returns the trip's secrets for the authorization request.
@@ -76,13 +77,18 @@ pub fn upstream_identified(
             let support = tx.user(&user)?.is_some_and(|person| person.support);
             let amr = vec![identity.upstream_id.clone()];
             let auth_time = identity.auth_time.unwrap_or(now);
-            if only_logs_hours(&tx.memberships(&user)?, support) {
-                ctx.lockout.signed_in(tx, &Subject::person(&user))?;
-                let done =
-                    Authentication { acr: identity.acr.as_deref(), ..Authentication::own(&user, &amr, auth_time) };
-                return finish_authentication(ctx, tx, now, &mut flow, done).map(Ok);
+            let identified = Identified {
+                user,
+                upstream_id: identity.upstream_id.clone(),
+                issuer: identity.issuer.clone(),
+                subject: identity.subject.clone(),
+                amr,
+                acr: identity.acr.clone(),
+                auth_time,
+            };
+            if only_logs_hours(&tx.memberships(&identified.user)?, support) {
+                return signed_in(ctx, tx, now, &mut flow, &identified, &identified.amr).map(Ok);
             }
-            let identified = Identified { user, amr, acr: identity.acr.clone(), auth_time };
             let code = or_refuse!(send_code(ctx, tx, now, &flow, &identified.user)?);
             flow.advance(tx, SignInState::Confirmation { identified, code })?;
             Ok(Ok(Outcome::show()))
@@ -90,14 +96,36 @@ pub fn upstream_identified(
         .and_then(settle)
 }
 
+/// The person an upstream identified is signed in: the link recorded (or
+/// its last use), their failures cleared, the session started.
+fn signed_in(
+    ctx: &SignIn<'_>,
+    tx: &mut Write<'_>,
+    now: UnixSeconds,
+    flow: &mut Flow,
+    identified: &Identified,
+    amr: &[String],
+) -> Result<Outcome> {
+    let user = &identified.user;
+    let identity = (identified.upstream_id.as_str(), identified.issuer.as_str(), identified.subject.as_str());
+    upstream::record_link(tx, now, user, identity)?;
+    ctx.lockout.signed_in(tx, &Subject::person(user))?;
+    let done =
+        Authentication { acr: identified.acr.as_deref(), ..Authentication::own(user, amr, identified.auth_time) };
+    finish_authentication(ctx, tx, now, flow, done)
+}
+
 /// The confirmation code: right, and the flow is signed in with `amr`
-/// [upstream, `otp`]; wrong, and one of its tries is used up.
+/// [upstream, `otp`]; wrong, and one of its tries is used up, counted
+/// against the person's lockout and the address's throttle as a wrong
+/// authenticator code is.
 pub fn submit_confirmation_code(
     ctx: &SignIn<'_>,
     now: UnixSeconds,
     flow_id: &str,
     browser_id: &str,
     code: &str,
+    address: Option<&str>,
 ) -> Result<Outcome> {
     ctx.store
         .write(|tx| {
@@ -111,26 +139,22 @@ pub fn submit_confirmation_code(
             if sent.tries_left == 0 {
                 return Ok(Err(Refusal::TooManyWrongCodes));
             }
+            or_refuse!(ctx.lockout.check_address(tx, now, address)?);
+            let attempt = or_refuse!(ctx.lockout.begin_attempt(tx, now, &Subject::person(&identified.user))?);
             let typed: String = code.chars().filter(|c| !c.is_whitespace()).collect();
             let presented = ctx.keys.code_digest(&code_context(&flow), &typed)?;
-            let user = &identified.user;
             if !bool::from(presented.as_bytes().ct_eq(sent.digest.as_bytes())) {
-                ctx.record(tx, now, &flow, Some(user), Event::SignInFailed { step: "confirmation_code" })?;
+                ctx.lockout.metrics.sign_in(SignInOutcome::WrongCode);
+                let user = Some(&identified.user);
+                ctx.record(tx, now, &flow, user, Event::SignInFailed { step: "confirmation_code" })?;
+                ctx.lockout.attempt_failed(tx, now, attempt, ctx.texts(&flow), &ctx.origin)?;
                 let code = SentCode { tries_left: sent.tries_left - 1, ..sent };
                 let refusal = if code.tries_left == 0 { Refusal::TooManyWrongCodes } else { Refusal::WrongCode };
                 flow.advance(tx, SignInState::Confirmation { identified, code })?;
                 return Ok(Err(refusal));
             }
-            if is_locked(tx.locked_until(Subject::person(user).key())?, now) {
-                return Ok(Err(Refusal::AccountLocked));
-            }
-            ctx.lockout.signed_in(tx, &Subject::person(user))?;
             let amr = with_method(identified.amr.clone(), "otp");
-            let done = Authentication {
-                acr: identified.acr.as_deref(),
-                ..Authentication::own(user, &amr, identified.auth_time)
-            };
-            finish_authentication(ctx, tx, now, &mut flow, done).map(Ok)
+            signed_in(ctx, tx, now, &mut flow, &identified, &amr).map(Ok)
         })
         .and_then(settle)
 }

@@ -42,6 +42,8 @@ pub struct Behaviour {
     pub unpublished_key: bool,
     /// Name another issuer in the authorization response (RFC 9207).
     pub wrong_iss: bool,
+    /// Vouch at this `acr` instead of the one asked for.
+    pub acr: Option<String>,
 }
 
 #[derive(Default)]
@@ -281,7 +283,7 @@ async fn token(provider: web::Data<Arc<Provider>>, req: HttpRequest, body: web::
     if let Some(auth_time) = b.auth_time {
         claims.insert("auth_time".into(), Value::from(auth_time));
     }
-    if let Some(acr) = asked.get("acr_values") {
+    if let Some(acr) = b.acr.as_ref().or(asked.get("acr_values")) {
         claims.insert("acr".into(), Value::from(acr.as_str()));
     }
     if let Some(code) = &b.identity_code {
