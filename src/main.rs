@@ -15,7 +15,7 @@ use portti::domain::client::{ClientKind, NewClient, SigningAlg, add_client};
 use portti::domain::company::add_company;
 use portti::domain::contact::{Email, PhoneNumber};
 use portti::domain::ids::CompanyId;
-use portti::domain::signing_keys::rotate_signing_keys;
+use portti::domain::signing_keys::{Takeover, retire_signing_key, rotate_signing_keys};
 use portti::domain::upstream_keys::{UpstreamKeySet, ensure_upstream_keys, rotate_upstream_keys};
 use portti::domain::user::{MembershipInput, NewUserInput, add_user};
 use portti::error::{Error, Result};
@@ -108,7 +108,18 @@ struct ClientAdd {
 enum KeysCommand {
     /// Make a new signing key current for every algorithm; the previous ones
     /// stay published until what they signed has expired.
-    Rotate,
+    Rotate {
+        /// Sign with the new keys at once (the old ones are compromised), not
+        /// after `keys.activation_delay_seconds`.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Drop a key from the JWKS at once: the tokens it signed stop verifying.
+    /// The key that signs now cannot be retired: rotate with --now first.
+    Retire {
+        /// The key's `kid`, as the JWKS shows it.
+        kid: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -246,11 +257,17 @@ fn run(cli: Cli) -> Result<()> {
             let state = open()?;
             print(&add_client(&state.store, state.clock.now(), new)?)
         }
-        Command::Keys(KeysCommand::Rotate) => {
+        Command::Keys(KeysCommand::Rotate { now }) => {
             let state = open()?;
-            let rotated = rotate_signing_keys(&state.store, &state.keys, &state.settings, state.clock.now())?;
+            let takeover = if now { Takeover::Now } else { Takeover::AfterDelay };
+            let rotated = rotate_signing_keys(&state.store, &state.keys, &state.settings, state.clock.now(), takeover)?;
             let kid = rotated.iter().find(|key| key.alg == SigningAlg::RS256).map(|key| key.kid.clone());
             print(&serde_json::json!({ "kid": kid, "keys": rotated }))
+        }
+        Command::Keys(KeysCommand::Retire { kid }) => {
+            let state = open()?;
+            retire_signing_key(&state.store, state.clock.now(), &kid)?;
+            print(&serde_json::json!({ "retired": kid }))
         }
         Command::UpstreamKeys(UpstreamKeysCommand::Rotate) => {
             let state = open()?;

@@ -116,6 +116,10 @@ pub enum Event {
     UpstreamLinked { upstream: String },
     /// A confirmation code went to a strongly identified person's email and phone.
     ConfirmationCodeSent,
+    /// An operator made new token signing keys; `at_once` for a compromised key.
+    SigningKeysRotated { kids: Vec<String>, at_once: bool },
+    /// An operator dropped a token signing key from the JWKS.
+    SigningKeyRetired { kid: String },
 }
 
 impl Event {
@@ -168,6 +172,8 @@ impl Event {
             Event::UpstreamUnlinked { .. } => "upstream_unlinked",
             Event::UpstreamLinked { .. } => "upstream_linked",
             Event::ConfirmationCodeSent => "confirmation_code_sent",
+            Event::SigningKeysRotated { .. } => "signing_keys_rotated",
+            Event::SigningKeyRetired { .. } => "signing_key_retired",
         }
     }
 
@@ -193,6 +199,8 @@ impl Event {
             Event::UpstreamUnlinked { upstream } | Event::UpstreamLinked { upstream } => {
                 Some(json!({ "upstream": upstream }))
             }
+            Event::SigningKeysRotated { kids, at_once } => Some(json!({ "kids": kids, "at_once": at_once })),
+            Event::SigningKeyRetired { kid } => Some(json!({ "kid": kid })),
             _ => None,
         }
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::audit::{self, Event, Origin, Subjects};
 use crate::clock::UnixSeconds;
 use crate::config::Settings;
 use crate::crypto::Keys;
@@ -55,15 +56,30 @@ pub struct RotatedKey {
     pub signs_from: UnixSeconds,
 }
 
+/// When the keys a rotation makes start signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takeover {
+    /// After `keys.activation_delay_seconds`, once every instance publishes them.
+    AfterDelay,
+    /// At once (`--now`): the old key is compromised. Tokens another instance
+    /// signs before its next reload still verify, with the old key.
+    Now,
+}
+
 /// Makes a new key current for every algorithm. Each old key signs until the
 /// new one takes over and is published until its last token has expired.
+/// The operator's rotation is audited.
 pub fn rotate_signing_keys(
     store: &Store,
     keys: &Keys,
     settings: &Settings,
     now: UnixSeconds,
+    takeover: Takeover,
 ) -> Result<Vec<RotatedKey>> {
-    let takes_over = now + settings.keys.activation_delay_seconds;
+    let takes_over = match takeover {
+        Takeover::AfterDelay => now + settings.keys.activation_delay_seconds,
+        Takeover::Now => now,
+    };
     // An instance may keep signing with the old key until its next reload.
     let reload_lag = i64::try_from(settings.keys.refresh_seconds).unwrap_or(i64::MAX);
     let published_until = takes_over + reload_lag + settings.longest_signed_token_seconds();
@@ -74,9 +90,34 @@ pub fn rotate_signing_keys(
             tx.retire_signing_keys(key.alg, takes_over, published_until)?;
             tx.insert_signing_key(key, now)?;
         }
-        Ok(())
+        let event = Event::SigningKeysRotated {
+            kids: fresh.iter().map(|key| key.kid.clone()).collect(),
+            at_once: takeover == Takeover::Now,
+        };
+        audit::record(tx, now, &Origin::default(), Subjects::default(), event)
     })?;
     Ok(fresh.into_iter().map(|key| RotatedKey { alg: key.alg, kid: key.kid, signs_from: key.signs_from }).collect())
+}
+
+/// Drops a key from the JWKS at once (every instance, at its next reload):
+/// the tokens it signed stop verifying. The key that signs now is refused:
+/// rotate with [`Takeover::Now`] first. Audited.
+pub fn retire_signing_key(store: &Store, now: UnixSeconds, kid: &str) -> Result<()> {
+    store.write(|tx| {
+        let published = tx.published_signing_keys(now)?;
+        let Some(key) = published.iter().find(|key| key.kid == kid) else {
+            return Err(Error::InvalidRequest(format!("no published signing key has the kid {kid}")));
+        };
+        if key.signs_from <= now && key.signs_until.is_none_or(|until| until > now) {
+            return Err(Error::InvalidRequest(format!(
+                "{kid} is the {} key that signs now: run `portti keys rotate --now` first",
+                key.alg.as_str()
+            )));
+        }
+        tx.retire_signing_key_now(kid, now)?;
+        let event = Event::SigningKeyRetired { kid: kid.to_owned() };
+        audit::record(tx, now, &Origin::default(), Subjects::default(), event)
+    })
 }
 
 /// The keys one instance works with: those it signs with, those it publishes.

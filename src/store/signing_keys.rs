@@ -80,6 +80,14 @@ impl Write<'_> {
         Ok(())
     }
 
+    /// Ends a key at once: it signs no more and is published no more.
+    pub fn retire_signing_key_now(&mut self, kid: &str, now: i64) -> Result<()> {
+        diesel::update(signing_keys::table.find(kid))
+            .set((signing_keys::published_until.eq(now), signing_keys::signs_until.eq(now)))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
     /// Deletes keys no longer published.
     pub fn delete_unpublished_signing_keys(&mut self, now: i64) -> Result<usize> {
         Ok(diesel::delete(signing_keys::table.filter(signing_keys::published_until.le(now))).execute(self.conn)?)

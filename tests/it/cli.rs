@@ -281,3 +281,20 @@ fn upstream_keys_are_printed_for_brokers_and_rotated_a_day_ahead() {
     let published = json(&run(&["upstream", "keys"]));
     assert_eq!(published["keys"].as_array().unwrap().len(), 4, "published at once, beside the old ones");
 }
+
+#[test]
+fn a_compromised_signing_key_is_rotated_at_once_and_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| portti(dir.path()).args(args).output().unwrap();
+    let first = json(&run(&["keys", "rotate", "--now"]));
+    let now = crate::support::now();
+    let rs256 = first["keys"].as_array().unwrap().iter().find(|k| k["alg"] == "RS256").unwrap().clone();
+    assert!(rs256["signs_from"].as_i64().unwrap() <= now, "signs at once: {rs256}");
+    let current = first["kid"].as_str().unwrap().to_owned();
+    let second = json(&run(&["keys", "rotate", "--now"]));
+    let error = failure(&run(&["keys", "retire", second["kid"].as_str().unwrap()]));
+    assert!(error.contains("rotate --now"), "{error}");
+    assert_eq!(json(&run(&["keys", "retire", &current])), serde_json::json!({ "retired": current }));
+    let error = failure(&run(&["keys", "retire", &current]));
+    assert!(error.contains("no published signing key"), "retired once: {error}");
+}

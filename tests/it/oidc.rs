@@ -244,6 +244,7 @@ async fn instances_share_keys_and_pick_up_rotations(db: &TestDb) {
         &state.keys,
         &state.settings,
         state.clock.now(),
+        portti::domain::signing_keys::Takeover::AfterDelay,
     )
     .unwrap();
     let new_kid = rotated[0].kid.clone();

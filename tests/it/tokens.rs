@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use portti::crypto::signing::{self, SigningKey};
 use portti::domain::client::{ClientKind, NewClient, add_client};
-use portti::domain::signing_keys::rotate_signing_keys;
+use portti::domain::signing_keys::{Takeover, rotate_signing_keys};
 use serde_json::Value;
 
 use crate::support::fixtures::{CALLBACK, confidential_client, http, person};
@@ -255,7 +255,9 @@ async fn a_rotated_key_is_published_first_and_signs_after_the_delay() {
     let before = state.key_set();
     let old_kid = before.signer(portti::crypto::signing::SigningAlg::RS256).unwrap().kid.clone();
 
-    let rotated = rotate_signing_keys(&state.store, &state.keys, &state.settings, state.clock.now()).unwrap();
+    let rotated =
+        rotate_signing_keys(&state.store, &state.keys, &state.settings, state.clock.now(), Takeover::AfterDelay)
+            .unwrap();
     let new_kid = rotated.iter().find(|k| k.alg == portti::crypto::signing::SigningAlg::RS256).unwrap().kid.clone();
     state.reload_keys().unwrap();
     let jwks: Value = http().get(format!("{}/jwks", server.base)).send().await.unwrap().json().await.unwrap();
@@ -506,4 +508,59 @@ async fn access_tokens_name_the_resource_audience_postgres() {
     if let Some(db) = TestDb::postgres() {
         access_tokens_name_the_resource_audience(&db).await;
     }
+}
+
+crate::support::served_on_both_backends!(a_compromised_key_is_replaced_at_once_and_retired);
+
+/// `portti keys rotate --now` and `portti keys retire KID` (issue 14, item
+/// 8): for a compromised key, the new key signs at once; once retired, the
+/// old key leaves JWKS and what it signed stops verifying. Both are audited.
+async fn a_compromised_key_is_replaced_at_once_and_retired(db: &TestDb) {
+    use portti::crypto::signing::SigningAlg;
+    use portti::domain::signing_keys::retire_signing_key;
+    let server = db.serve("");
+    person(&server.state, "maija@example.com");
+    let secret = confidential_client(&server.state, "ledger", true, "RS256", &[]);
+    let rp = crate::support::fixtures::relying_party(&server, "ledger", Some(&secret)).await;
+    let pages = PageClient::new(&server.base);
+    let request = crate::support::fixtures::authorization_request(&rp, &["openid"]);
+    let (callback, _, _) = crate::support::sign_in::first_sign_in(&pages, &request.url, "maija@example.com").await;
+    let tokens = crate::support::fixtures::exchange(&rp, &callback, &request).await;
+    let old_token = openidconnect::OAuth2TokenResponse::access_token(&tokens).secret().clone();
+    let kid_of = |jwt: &str| -> String {
+        let header =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, jwt.split('.').next().unwrap())
+                .unwrap();
+        serde_json::from_slice::<Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+    };
+    let state = &server.state;
+    let old_kid = kid_of(&old_token);
+    assert_eq!(state.key_set().signer(SigningAlg::RS256).unwrap().kid, old_kid);
+
+    let rotated = rotate_signing_keys(&state.store, &state.keys, &state.settings, state.clock.now(), Takeover::Now);
+    let new_kid = rotated.unwrap().iter().find(|k| k.alg == SigningAlg::RS256).unwrap().kid.clone();
+    state.reload_keys().unwrap();
+    assert_eq!(state.key_set().signer(SigningAlg::RS256).unwrap().kid, new_kid, "the new key signs at once");
+    let userinfo = |token: String| {
+        let base = server.base.clone();
+        async move { http().get(format!("{base}/userinfo")).bearer_auth(token).send().await.unwrap().status() }
+    };
+    assert_eq!(userinfo(old_token.clone()).await, 200, "until it is retired, the old key's tokens verify");
+
+    let refused = retire_signing_key(&state.store, state.clock.now(), &new_kid).unwrap_err().to_string();
+    assert!(refused.contains("rotate --now"), "the key that signs now is not retired: {refused}");
+    retire_signing_key(&state.store, state.clock.now(), &old_kid).unwrap();
+    state.reload_keys().unwrap();
+    let jwks: Value = http().get(format!("{}/jwks", server.base)).send().await.unwrap().json().await.unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert!(!kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
+    assert_eq!(userinfo(old_token).await, 401, "what the retired key signed no longer verifies");
+    let unknown = retire_signing_key(&state.store, state.clock.now(), "no-such-kid").unwrap_err().to_string();
+    assert!(unknown.contains("no published signing key"), "{unknown}");
+
+    let actions = crate::support::rows::column_values(db, "audit_events", "action");
+    assert!(
+        actions.contains(&"signing_keys_rotated".to_owned()) && actions.contains(&"signing_key_retired".to_owned())
+    );
+    server.stop().await;
 }
