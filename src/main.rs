@@ -60,6 +60,12 @@ enum Command {
     /// The queue of outgoing email and SMS.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Copy the SQLite database, consistently and while Portti runs, to a new
+    /// file (for PostgreSQL, use pg_dump). Keep the master key apart from it.
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: std::path::PathBuf,
+    },
     /// Print a person's audit trail, oldest first, one JSON object a line.
     Audit {
         /// The person's user id.
@@ -263,6 +269,11 @@ fn run(cli: Cli) -> Result<()> {
             let rotated = rotate_signing_keys(&state.store, &state.keys, &state.settings, state.clock.now(), takeover)?;
             let kid = rotated.iter().find(|key| key.alg == SigningAlg::RS256).map(|key| key.kid.clone());
             print(&serde_json::json!({ "kid": kid, "keys": rotated }))
+        }
+        Command::Backup { file } => {
+            let state = open()?;
+            state.store.backup_to(&file)?;
+            print(&serde_json::json!({ "backup": file.display().to_string() }))
         }
         Command::Keys(KeysCommand::Retire { kid }) => {
             let state = open()?;

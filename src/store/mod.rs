@@ -228,6 +228,26 @@ impl Store {
         outcome
     }
 
+    /// Copies a SQLite database, consistently and while it serves, to a new
+    /// file at `path` (`VACUUM INTO`). A PostgreSQL database is backed up
+    /// with its own tools (`pg_dump`), which this says.
+    pub fn backup_to(&self, path: &std::path::Path) -> Result<()> {
+        if path.exists() {
+            return Err(Error::InvalidRequest(format!("{} exists already: give a new file", path.display())));
+        }
+        let target = path.to_str().ok_or_else(|| Error::InvalidRequest("the backup's path is not UTF-8".into()))?;
+        let mut pooled = self.pool.get()?;
+        match &mut pooled.conn {
+            DbConnection::Sqlite(conn) => {
+                diesel::sql_query("VACUUM INTO ?").bind::<diesel::sql_types::Text, _>(target).execute(conn)?;
+                Ok(())
+            }
+            DbConnection::Postgresql(_) => Err(Error::InvalidRequest(
+                "a PostgreSQL database is backed up with pg_dump (see the README's \"Back it up\")".into(),
+            )),
+        }
+    }
+
     /// Whether the database answers, with Portti's tables in place; quickly,
     /// so a load balancer's probe gets an answer rather than a time-out.
     pub fn ping(&self) -> Result<()> {

@@ -10,6 +10,7 @@ mod activation;
 mod admin_api;
 mod admin_pages;
 mod audit;
+mod backup;
 mod browser;
 mod browser_phone;
 mod cli;

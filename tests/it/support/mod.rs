@@ -62,6 +62,13 @@ impl TestDb {
         Self { url: DatabaseUrl::parse(&raw_url).unwrap(), raw_url, dir, master_key: random_master_key(), schema: None }
     }
 
+    /// The SQLite file at `path` (a restored backup), under `master_key`.
+    pub fn sqlite_at(path: &Path, master_key: &str) -> Self {
+        let raw_url = format!("sqlite://{}", path.display());
+        let url = DatabaseUrl::parse(&raw_url).unwrap();
+        Self { url, raw_url, dir: tempfile::tempdir().unwrap(), master_key: master_key.to_owned(), schema: None }
+    }
+
     /// `None` (skipped) where no PostgreSQL is configured outside CI.
     pub fn postgres() -> Option<Self> {
         let base = postgres_base_url()?;
