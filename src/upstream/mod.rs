@@ -9,7 +9,7 @@
 //! Everything here is async and talks to the network; what it hands on is a
 //! [`VerifiedIdentity`], which the synchronous domain decides about.
 
-mod id_token;
+pub mod id_token;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};

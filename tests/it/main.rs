@@ -28,6 +28,7 @@ mod oidc;
 mod outbox;
 mod passkeys;
 mod password_reset;
+mod properties;
 mod protocol;
 mod qr;
 mod signin;
