@@ -316,7 +316,7 @@ fn verify_proof(
         return Err("the proof is for another choice");
     }
     let iat = claims.iat.ok_or("the proof needs iat")?;
-    if (iat - now).abs() > IAT_SKEW_SECONDS {
+    if iat.abs_diff(now) > IAT_SKEW_SECONDS.unsigned_abs() {
         return Err("the proof's iat is too far from the current time");
     }
     let jti = usable_jti(claims.jti).ok_or("the proof needs a jti")?;
@@ -350,7 +350,11 @@ pub fn approve(store: &Store, now: UnixSeconds, origin: &Origin, approval: Appro
             let device = tx.device(&device_id)?.filter(|device| device.user_id == person.as_str());
             let device = device.ok_or_else(|| refuse_proof("the device is not one of the person's"))?;
             let verified = verify_proof(proof, &device, qr_id, choice, now).map_err(refuse_proof)?;
-            if !tx.use_device_assertion(&device.id, &sha256_hex(&verified.jti), verified.iat + IAT_SKEW_SECONDS)? {
+            if !tx.use_device_assertion(
+                &device.id,
+                &sha256_hex(&verified.jti),
+                verified.iat.saturating_add(IAT_SKEW_SECONDS),
+            )? {
                 return Err(refuse_proof("the proof was used already"));
             }
             let amr = vec!["hwk".to_owned(), verified.unlock.amr().to_owned(), "mfa".to_owned()];

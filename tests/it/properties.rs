@@ -148,3 +148,174 @@ fn test_keys() -> &'static (RsaKey, RsaKey) {
         (enc, sig)
     })
 }
+
+/// A parameter's value: absent, empty, plausible, or anything.
+fn parameter() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(String::new())),
+        "[a-z_ :/.0-9-]{1,30}".prop_map(Some),
+        any::<String>().prop_map(Some),
+        Just(Some("https://rp.example/callback".to_owned())),
+        Just(Some("openid email".to_owned())),
+        Just(Some("code".to_owned())),
+        Just(Some("S256".to_owned())),
+        Just(Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned())),
+    ]
+}
+
+/// A parameter that is mostly `usual`, sometimes anything.
+fn mostly(usual: &'static str) -> impl Strategy<Value = Option<String>> {
+    prop_oneof![3 => Just(Some(usual.to_owned())), 1 => parameter()]
+}
+
+fn authorization_params() -> impl Strategy<Value = portti::domain::authorization::AuthorizationParams> {
+    let usual = (
+        mostly("https://rp.example/callback"),
+        mostly("code"),
+        mostly("openid email"),
+        mostly("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+        mostly("S256"),
+    );
+    let rarely = prop_oneof![3 => Just(None), 1 => parameter()];
+    (usual, prop::collection::vec(rarely, 11)).prop_map(|(usual, mut v)| {
+        let (redirect_uri, response_type, scope, code_challenge, code_challenge_method) = usual;
+        let mut next = || v.pop().flatten();
+        portti::domain::authorization::AuthorizationParams {
+            client_id: Some("ledger".to_owned()),
+            redirect_uri,
+            response_type,
+            response_mode: next(),
+            scope,
+            state: next(),
+            nonce: next(),
+            code_challenge,
+            code_challenge_method,
+            prompt: next(),
+            max_age: next(),
+            login_hint: next(),
+            ui_locales: next(),
+            request: next(),
+            request_uri: next(),
+            id_token_hint: next(),
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn an_authorization_request_is_accepted_only_when_sound(params in authorization_params(), public in any::<bool>()) {
+        use portti::domain::client::{Client, ClientId, GrantType, SigningAlg};
+        let client = Client {
+            id: ClientId::parse("ledger").unwrap(),
+            secret_digest: (!public).then(|| "digest".to_owned()),
+            redirect_uris: vec!["https://rp.example/callback".to_owned()],
+            post_logout_redirect_uris: Vec::new(),
+            grants: vec![GrantType::AuthorizationCode],
+            first_party: false,
+            alg: SigningAlg::RS256,
+            name: None,
+            created_at: 0,
+        };
+        let decided = portti::domain::authorization::validate(&params, Some(&client));
+        if let Ok(request) = decided {
+            prop_assert_eq!(request.redirect_uri.as_str(), "https://rp.example/callback");
+            prop_assert_eq!(params.response_type.as_deref(), Some("code"));
+            prop_assert!(request.scopes.iter().any(|s| s == "openid"), "{:?}", request.scopes);
+            if public {
+                prop_assert!(request.code_challenge.is_some(), "a public client must use PKCE");
+            }
+        }
+    }
+
+    #[test]
+    fn a_token_request_of_any_parameters_parses_or_is_refused(
+        parameters in prop::collection::hash_map(
+            prop_oneof![
+                Just("grant_type".to_owned()), Just("code".to_owned()), Just("redirect_uri".to_owned()),
+                Just("refresh_token".to_owned()), Just("assertion".to_owned()), Just("device_code".to_owned()),
+                Just("code_verifier".to_owned()), Just("scope".to_owned()), "[a-z_]{1,12}",
+            ],
+            prop_oneof![
+                Just("authorization_code".to_owned()), Just("refresh_token".to_owned()),
+                Just("client_credentials".to_owned()), Just("urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned()),
+                Just("urn:ietf:params:oauth:grant-type:device_code".to_owned()), any::<String>(),
+            ],
+            0..6,
+        )
+    ) {
+        let _ = portti::domain::grants::TokenRequest::parse(&parameters);
+    }
+}
+
+/// A claim's value in a device's assertion: the right one, or anything.
+fn claim(right: Value) -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => Just(right),
+        1 => any::<i64>().prop_map(Value::from),
+        1 => Just(Value::from(i64::MIN)),
+        1 => Just(Value::from(i64::MAX)),
+        1 => any::<String>().prop_map(Value::from),
+        1 => Just(Value::Null),
+        1 => Just(json!(["pin", "fpt"])),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The app's device-key assertions (and the QR approvals, which share
+    /// their checks): any claims a device key signed are verified by the
+    /// rules, or refused, never a panic on an odd time.
+    #[test]
+    fn device_assertions_of_any_claims_are_verified_by_the_rules_or_refused(
+        iss in claim(json!("DEVICE")), sub in claim(json!("USER")), aud in claim(json!(ENDPOINT)),
+        iat in claim(json!(NOW)), exp in claim(json!(NOW + 120)), jti in claim(json!("a-jti-of-sixteen-chars")),
+        amr in claim(json!(["pin"])), garbage in token(),
+    ) {
+        use portti::domain::grants::jwt_bearer::verify_assertion;
+        let (phone, device) = test_device();
+        let fill = |v: Value| match v.as_str() {
+            Some("DEVICE") => Value::from(device.id.as_str()),
+            Some("USER") => Value::from(device.user_id.as_str()),
+            _ => v,
+        };
+        let claims = json!({
+            "iss": fill(iss), "sub": fill(sub), "aud": aud, "iat": iat, "exp": exp, "jti": jti, "amr": amr,
+        });
+        let assertion = phone.sign(&device.id, &claims);
+        if verify_assertion(&assertion, device, ENDPOINT, NOW).is_ok() {
+            prop_assert_eq!(&claims["iss"], &Value::from(device.id.as_str()));
+            prop_assert_eq!(&claims["sub"], &Value::from(device.user_id.as_str()));
+            let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+            prop_assert!((NOW - 60..=NOW + 60).contains(&iat) && exp > NOW && exp <= iat + 300);
+        }
+        prop_assert!(verify_assertion(&garbage, device, ENDPOINT, NOW).is_err());
+    }
+}
+
+const NOW: i64 = 1_800_000_000;
+const ENDPOINT: &str = "https://id.example/token";
+
+/// A phone's device key and its registered device, made once.
+fn test_device() -> &'static (crate::devices::Phone, portti::store::StoredDevice) {
+    static DEVICE: std::sync::OnceLock<(crate::devices::Phone, portti::store::StoredDevice)> =
+        std::sync::OnceLock::new();
+    DEVICE.get_or_init(|| {
+        let phone = crate::devices::Phone::new();
+        let jwk = phone.jwk();
+        let device = portti::store::StoredDevice {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: uuid::Uuid::new_v4().to_string(),
+            key_x: jwk["x"].as_str().unwrap().to_owned(),
+            key_y: jwk["y"].as_str().unwrap().to_owned(),
+            name: "phone".to_owned(),
+            platform: "ios".to_owned(),
+            created_at: 0,
+            last_used_at: None,
+        };
+        (phone, device)
+    })
+}

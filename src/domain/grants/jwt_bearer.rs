@@ -172,13 +172,13 @@ pub fn verify_assertion(
     let (Some(iat), Some(exp)) = (claims.iat, claims.exp) else {
         return Err("the assertion needs iat and exp");
     };
-    if (iat - now).abs() > IAT_SKEW_SECONDS {
+    if iat.abs_diff(now) > IAT_SKEW_SECONDS.unsigned_abs() {
         return Err("the assertion's iat is too far from the current time");
     }
     if exp <= now {
         return Err("the assertion has expired");
     }
-    if exp > iat + MAX_LIFETIME_SECONDS {
+    if exp > iat.saturating_add(MAX_LIFETIME_SECONDS) {
         return Err("the assertion lives too long (exp at most 300 seconds after iat)");
     }
     let jti = usable_jti(claims.jti).ok_or("the assertion needs a jti")?;
