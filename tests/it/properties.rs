@@ -319,3 +319,28 @@ fn test_device() -> &'static (crate::devices::Phone, portti::store::StoredDevice
         (phone, device)
     })
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A browser's `Accept-Language` header and `lang` cookie, as the pages
+    /// read them: any value chooses one of the three languages, and a plain
+    /// preference for one of them is honoured.
+    #[test]
+    fn any_accept_language_and_lang_cookie_choose_a_page_language(
+        header in prop_oneof!["[ -~]{0,60}", "((fi|sv|en|de|\\*)(-[A-Z]{2})?(;q=[0-9.a-z]{0,5})?, ?){0,4}"],
+        cookie in "[!#-+\\--:<-\\[\\]-~]{0,20}",
+        ui_locales in prop::option::of("[ -~]{0,20}"),
+    ) {
+        let value = actix_web::http::header::HeaderValue::from_str(&header);
+        prop_assume!(value.is_ok());
+        let req = actix_web::test::TestRequest::default()
+            .insert_header(("Accept-Language", header.as_str()))
+            .cookie(actix_web::cookie::Cookie::new("lang", cookie.clone()))
+            .to_http_request();
+        let lang = portti::web::page::lang_of(&req, ui_locales.as_deref());
+        prop_assert!(["en", "fi", "sv"].contains(&lang.code()));
+        let plain = actix_web::test::TestRequest::default().insert_header(("Accept-Language", "sv")).to_http_request();
+        prop_assert_eq!(portti::web::page::lang_of(&plain, None).code(), "sv");
+    }
+}
