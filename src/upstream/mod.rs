@@ -75,6 +75,8 @@ pub struct Answer<'a> {
     pub code: &'a str,
     /// The trip's PKCE verifier.
     pub pkce_verifier: &'a str,
+    /// The digest of the trip's nonce, which the ID token must carry.
+    pub nonce_digest: &'a str,
     /// The callback the trip named.
     pub redirect_uri: &'a str,
 }
@@ -272,10 +274,9 @@ impl Upstreams {
         provider: &Provider,
         answer: Answer<'_>,
         keys: &UpstreamKeySet,
-        expected: Expected<'_>,
         now: UnixSeconds,
     ) -> Result<VerifiedIdentity, UpstreamFailure> {
-        let Answer { code, pkce_verifier, redirect_uri } = answer;
+        let Answer { code, pkce_verifier, nonce_digest, redirect_uri } = answer;
         let metadata = self.metadata(provider).await?;
         let config = &provider.config;
         let mut form: Vec<(&str, String)> = vec![
@@ -323,6 +324,8 @@ impl Upstreams {
         }
         let answer: Value = serde_json::from_slice(&body).map_err(|_| refused("its token answer is not JSON"))?;
         let id_token = answer.get("id_token").and_then(Value::as_str).ok_or_else(|| refused("no id_token"))?;
+        // OpenID Connect Core 3.1.3.7: the issuer is the one discovery named.
+        let expected = Expected { issuer: &metadata.issuer, nonce_digest };
         self.check_id_token(provider, &metadata, id_token, keys, expected, now).await
     }
 

@@ -14,19 +14,35 @@ use super::extract::{BrowserId, CsrfForm, NoFields, SignedIn};
 use super::page::PageTexts;
 use super::signin::{FormPage, step};
 use crate::AppState;
+use crate::clock::UnixSeconds;
 use crate::domain::refusal::{Refusal, settle};
 use crate::domain::signin;
-use crate::domain::upstream::{self, TakenTrip, TripPurpose, VerifiedIdentity};
+use crate::domain::upstream::{self, TakenTrip, Trip, TripPurpose, VerifiedIdentity};
 use crate::error::{Error, Result};
-use crate::upstream::{Answer, Expected, Provider, UpstreamFailure};
+use crate::upstream::{Answer, Provider, UpstreamFailure};
 
 /// Where a provider sends the browser back: `{issuer}/upstream/{id}/callback`.
 pub fn callback_uri(issuer: &str, upstream_id: &str) -> String {
     format!("{}/upstream/{upstream_id}/callback", issuer.trim_end_matches('/'))
 }
 
-fn provider<'a>(state: &'a AppState, id: &str) -> Result<&'a std::sync::Arc<Provider>> {
-    state.upstreams.get(id).ok_or(Error::Refused(Refusal::UpstreamUnknown))
+/// Sends the browser on to the provider for `trip`, in the language given.
+async fn send_to_provider(
+    state: &AppState,
+    t: PageTexts,
+    provider: &Provider,
+    trip: &Trip,
+    ui_locales: &str,
+    now: UnixSeconds,
+) -> Result<HttpResponse> {
+    let redirect_uri = callback_uri(&state.settings.issuer, &provider.config.id);
+    let keys = state.upstream_key_set();
+    let url = state
+        .upstreams
+        .authorization_url(provider, trip, &redirect_uri, Some(ui_locales), &keys, now)
+        .await
+        .map_err(|failure| failed(provider, failure))?;
+    Ok(continue_to(t, provider, url))
 }
 
 /// "Sign in with {name}": a trip for this flow, then the provider.
@@ -41,32 +57,27 @@ pub async fn start(
     let browser = form.browser;
     let address = client_address(&req, &state).map(|a| a.throttle_key());
     let t = PageTexts::for_request(&req, None);
-    let Ok(provider) = provider(&state, &upstream_id).cloned() else {
+    let Some(provider) = state.upstreams.get(&upstream_id).cloned() else {
         return error_page(&Refusal::UpstreamUnknown.into(), &t);
     };
-    let (flow_id, id) = (flow.clone(), upstream_id.clone());
-    let browser_for_trip = browser.clone();
+    let (flow_id, browser_for_trip) = (flow.clone(), browser.clone());
     let started = run(&state, move |s, now| {
         let ctx = s.sign_in(crate::i18n::Lang::default());
-        let ui_locales = signin::flow_origin(&s.store, now, &flow_id, &browser_for_trip)?
-            .and_then(|origin| origin.request.and_then(|r| r.ui_locales));
-        let trip = signin::start_upstream_sign_in(&ctx, now, &flow_id, &browser_for_trip, address.as_deref(), &id)?;
-        Ok((trip, ui_locales, now))
+        let address = address.as_deref();
+        signin::start_upstream_sign_in(&ctx, now, &flow_id, &browser_for_trip, address, &upstream_id)
+            .map(|(trip, ui_locales)| (trip, ui_locales, now))
     })
     .await;
-    let (trip, ui_locales, now) = match started {
-        Ok(started) => started,
-        Err(e) => return refused_in_flow(req, state, flow, browser, e).await,
-    };
-    let ui_locales = ui_locales.unwrap_or_else(|| t.code().to_owned());
-    let redirect_uri = callback_uri(&state.settings.issuer, &upstream_id);
-    let keys = state.upstream_key_set();
-    match state.upstreams.authorization_url(&provider, &trip, &redirect_uri, Some(&ui_locales), &keys, now).await {
-        Ok(url) => continue_to(t, &provider, url),
-        Err(failure) => {
-            tracing::warn!(upstream = %upstream_id, error = %failure, "cannot start an upstream sign-in");
-            refused_in_flow(req, state, flow, browser, Refusal::UpstreamUnavailable.into()).await
+    let sent = match started {
+        Ok((trip, ui_locales, now)) => {
+            let ui_locales = ui_locales.unwrap_or_else(|| t.code().to_owned());
+            send_to_provider(&state, t, &provider, &trip, &ui_locales, now).await
         }
+        Err(e) => Err(e),
+    };
+    match sent {
+        Ok(response) => response,
+        Err(e) => refused_in_flow(req, state, flow, browser, e).await,
     }
 }
 
@@ -121,7 +132,7 @@ pub async fn callback(
     let upstream_id = upstream_id.into_inner();
     let CallbackQuery { state: trip_state, code, error, iss } = query.into_inner();
     let t = PageTexts::for_request(&req, None);
-    let Ok(provider) = provider(&state, &upstream_id).cloned() else {
+    let Some(provider) = state.upstreams.get(&upstream_id).cloned() else {
         return error_page(&Refusal::UpstreamUnknown.into(), &t);
     };
     let (id, browser_for_trip) = (upstream_id.clone(), browser.clone());
@@ -191,11 +202,11 @@ pub async fn link_account(
 ) -> HttpResponse {
     let upstream_id = upstream_id.into_inner();
     let t = PageTexts::for_request(&req, None);
-    let Ok(provider) = provider(&state, &upstream_id).cloned() else {
+    let Some(provider) = state.upstreams.get(&upstream_id).cloned() else {
         return error_page(&Refusal::UpstreamUnknown.into(), &t);
     };
     let address = client_address(&req, &state).map(|a| a.throttle_key());
-    let (session, browser, id) = (signed_in.session, form.browser, upstream_id.clone());
+    let (session, browser, id) = (signed_in.session, form.browser, upstream_id);
     let started = run(&state, move |s, now| {
         s.store
             .write(|tx| upstream::start_link(tx, &s.keys, now, &session, &browser, address.as_deref(), &id))
@@ -210,24 +221,25 @@ pub async fn link_account(
         }
         Err(e) => return error_page(&e, &t),
     };
-    let redirect_uri = callback_uri(&state.settings.issuer, &upstream_id);
-    let keys = state.upstream_key_set();
     let lang = t.code();
-    match state.upstreams.authorization_url(&provider, &trip, &redirect_uri, Some(lang), &keys, now).await {
-        Ok(url) => continue_to(t, &provider, url),
-        Err(failure) => error_page(&failed(&provider, failure), &t),
+    match send_to_provider(&state, t.clone(), &provider, &trip, lang, now).await {
+        Ok(response) => response,
+        Err(e) => error_page(&e, &t),
     }
 }
 
 /// Redeems the code at the provider and checks the ID token it gives.
 async fn redeem(state: &AppState, provider: &Provider, trip: &TakenTrip, code: &str) -> Result<VerifiedIdentity> {
-    let metadata = state.upstreams.metadata(provider).await.map_err(|failure| failed(provider, failure))?;
     let redirect_uri = callback_uri(&state.settings.issuer, &provider.config.id);
     let keys = state.upstream_key_set();
-    let expected = Expected { issuer: &metadata.issuer, nonce_digest: &trip.nonce_digest };
     let now = state.clock.now();
-    let answer = Answer { code, pkce_verifier: &trip.pkce_verifier, redirect_uri: &redirect_uri };
-    state.upstreams.redeem(provider, answer, &keys, expected, now).await.map_err(|failure| failed(provider, failure))
+    let answer = Answer {
+        code,
+        pkce_verifier: &trip.pkce_verifier,
+        nonce_digest: &trip.nonce_digest,
+        redirect_uri: &redirect_uri,
+    };
+    state.upstreams.redeem(provider, answer, &keys, now).await.map_err(|failure| failed(provider, failure))
 }
 
 /// A failure with an upstream, logged with its reason; the person is told

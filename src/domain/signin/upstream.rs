@@ -31,7 +31,8 @@ pub const CONFIRMATION_TRIES: u8 = 5;
 const CODES_PER_HOUR: i32 = 10;
 
 /// Starts a trip to an upstream from this browser's flow, at its email or
-/// password step; returns the trip's secrets for the authorization request.
+/// password step; returns the trip's secrets for the authorization request,
+/// and the languages the application asked for (`ui_locales`), to pass on.
 pub fn start_upstream_sign_in(
     ctx: &SignIn<'_>,
     now: UnixSeconds,
@@ -39,7 +40,7 @@ pub fn start_upstream_sign_in(
     browser_id: &str,
     address: Option<&str>,
     upstream_id: &str,
-) -> Result<Trip> {
+) -> Result<(Trip, Option<String>)> {
     ctx.store
         .write(|tx| {
             let flow = load(tx, now, flow_id, browser_id)?;
@@ -47,7 +48,8 @@ pub fn start_upstream_sign_in(
                 return Err(Refusal::StepAlreadyDone.into());
             }
             let purpose = TripPurpose::SignIn { flow_id: flow_id.to_owned() };
-            upstream::start_trip(tx, ctx.keys, now, browser_id, address, upstream_id, purpose)
+            let trip = or_refuse!(upstream::start_trip(tx, ctx.keys, now, browser_id, address, upstream_id, purpose)?);
+            Ok(Ok((trip, flow.request.and_then(|r| r.ui_locales))))
         })
         .and_then(settle)
 }
