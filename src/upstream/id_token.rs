@@ -33,7 +33,7 @@ pub fn check(
 ) -> Result<VerifiedIdentity, &'static str> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-    if text("iss").map(|iss| iss.trim_end_matches('/')) != Some(expected.issuer.trim_end_matches('/')) {
+    if !text("iss").is_some_and(|iss| super::same_issuer(iss, expected.issuer)) {
         return Err("the ID token's iss is not the provider");
     }
     let audiences: Vec<&str> = match claims.get("aud") {

@@ -115,11 +115,9 @@ impl Provider {
     }
 
     /// Whether `iss` (an authorization response's, RFC 9207) names this provider.
+    /// (A discovered issuer is the configured one: [`Upstreams::metadata`] checks.)
     pub fn answered_by(&self, iss: &str) -> bool {
-        let configured = self.config.issuer.trim_end_matches('/');
-        let discovered = self.known_metadata().map(|m| m.issuer.trim_end_matches('/').to_owned());
-        let iss = iss.trim_end_matches('/');
-        iss == configured || discovered.as_deref() == Some(iss)
+        same_issuer(iss, &self.config.issuer)
     }
 
     fn known_metadata(&self) -> Option<Arc<Metadata>> {
@@ -195,7 +193,7 @@ impl Upstreams {
         let metadata: Metadata =
             serde_json::from_value(body).map_err(|e| unavailable(format_args!("its discovery does not parse: {e}")))?;
         // OpenID Connect Discovery 4.3: the document is the issuer's own.
-        if metadata.issuer.trim_end_matches('/') != issuer {
+        if !same_issuer(&metadata.issuer, issuer) {
             return Err(unavailable(format_args!("its discovery names another issuer, {}", metadata.issuer)));
         }
         // An https issuer's endpoints are https too: a loopback address is for tests only.
@@ -388,6 +386,12 @@ impl Upstreams {
         let body = read_limited(response).await?;
         serde_json::from_slice(&body).map_err(|_| unavailable(format_args!("{address} is not JSON")))
     }
+}
+
+/// Whether two issuer identifiers name the same provider: equal, but for one
+/// trailing `/` that some providers add and others leave out.
+pub(crate) fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 fn refused(why: &str) -> UpstreamFailure {

@@ -210,7 +210,7 @@ fn send_code(
         let to = &person.communication;
         enqueue(tx, ctx.keys, now, &code_email(&texts, &to.email, &code), Some(expires_at))?;
         if let Some(phone) = &to.phone {
-            let sms = Message::Sms { to: phone.clone(), text: filled(&texts, "sms", &code) };
+            let sms = Message::Sms { to: phone.clone(), text: filled(&texts, "message.confirmation_sms", &code) };
             enqueue(tx, ctx.keys, now, &sms, Some(expires_at))?;
         }
     }
@@ -223,10 +223,11 @@ fn code_email(texts: &Texts, to: &crate::domain::contact::Email, code: &str) -> 
     Message::Email {
         to: to.clone(),
         subject: texts.get("message.confirmation_subject").to_owned(),
-        body: filled(texts, "body", code),
+        body: filled(texts, "message.confirmation_body", code),
     }
 }
 
-fn filled(texts: &Texts, part: &str, code: &str) -> String {
-    texts.fill(&format!("message.confirmation_{part}"), &[("code", code.to_owned())])
+/// The catalogue text `key`, with the code filled in.
+fn filled(texts: &Texts, key: &str, code: &str) -> String {
+    texts.fill(key, &[("code", code.to_owned())])
 }
