@@ -596,15 +596,8 @@ async fn a_person_signs_in_through_the_bank_in_a_real_browser(db: &TestDb) {
         ("client_id", "web"),
         ("code_verifier", verifier.secret().as_str()),
     ];
-    let tokens: serde_json::Value = crate::support::fixtures::http()
-        .post(format!("{}/token", setup.server.base))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, tokens) = crate::devices::token(&setup.server, &form, None).await;
+    assert_eq!(status, 200, "{tokens}");
     let id_token = tokens["id_token"].as_str().unwrap();
     let payload = id_token.split('.').nth(1).unwrap();
     let claims: serde_json::Value = serde_json::from_slice(
