@@ -244,7 +244,10 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(main_data.clone())
+            .app_data(actix_web::web::FormConfig::default().limit(web::limits::BODY_LIMIT))
+            .app_data(actix_web::web::PayloadConfig::new(web::limits::BODY_LIMIT))
             .wrap(from_fn(web::cors::answer))
+            .wrap(from_fn(web::limits::enforce))
             .wrap(web::security_headers(https))
             .wrap(from_fn(web::request_id::assign))
             .configure(web::routes)
@@ -254,6 +257,8 @@ pub fn start(state: AppState, listener: TcpListener, options: StartOptions) -> R
                 }
             })
     })
+    .client_request_timeout(web::limits::HEAD_TIME)
+    .keep_alive(web::limits::HEAD_TIME)
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
     if !options.handle_signals {
         server = server.disable_signals();

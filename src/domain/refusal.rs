@@ -187,6 +187,14 @@ pub enum Refusal {
     CodeStillValid,
     /// The account is linked to another personal identity code.
     OtherIdentityLinked,
+    /// The request's body is larger than Portti reads (`max` KiB).
+    BodyTooLarge { max: usize },
+    /// The request's address or headers are longer than Portti reads.
+    HeadTooLarge,
+    /// The request's body did not arrive in time.
+    BodyTooSlow,
+    /// The request's body does not say its length (it is chunked).
+    LengthRequired,
 }
 
 impl Refusal {
@@ -261,6 +269,10 @@ impl Refusal {
             Refusal::NoLinkedAccount => "no_linked_account",
             Refusal::CodeStillValid => "code_still_valid",
             Refusal::OtherIdentityLinked => "other_identity_linked",
+            Refusal::BodyTooLarge { .. } => "request_too_large",
+            Refusal::HeadTooLarge => "request_too_large",
+            Refusal::BodyTooSlow => "request_timeout",
+            Refusal::LengthRequired => "length_required",
         }
     }
 
@@ -344,6 +356,10 @@ impl Refusal {
             Refusal::NoLinkedAccount => "no_linked_account",
             Refusal::CodeStillValid => "code_still_valid",
             Refusal::OtherIdentityLinked => "other_identity_linked",
+            Refusal::BodyTooLarge { .. } => "body_too_large",
+            Refusal::HeadTooLarge => "head_too_large",
+            Refusal::BodyTooSlow => "body_too_slow",
+            Refusal::LengthRequired => "length_required",
         }
     }
 
@@ -357,7 +373,8 @@ impl Refusal {
             Refusal::NameTooLong => vec![("max", super::company::MAX_NAME_LENGTH.to_string())],
             Refusal::AnnouncementTextLength { max }
             | Refusal::TooManyPasskeys { max }
-            | Refusal::PasskeyNameInvalid { max } => vec![("max", max.to_string())],
+            | Refusal::PasskeyNameInvalid { max }
+            | Refusal::BodyTooLarge { max } => vec![("max", max.to_string())],
             Refusal::EmailInvalid { input } | Refusal::PhoneInvalid { input } | Refusal::PhoneNotMobile { input } => {
                 vec![("input", input.clone())]
             }
@@ -382,8 +399,9 @@ impl Refusal {
 
     /// The HTTP status: a limit is 429, something gone or out of reach 404, a
     /// step the role does not allow 403, a step out of order 409, an app too
-    /// old for the API 426, an upstream provider down 503, anything else a
-    /// refused input, 400.
+    /// old for the API 426, an upstream provider down 503, a request too
+    /// large, too slow or without its length 413, 431, 408 or 411, anything
+    /// else a refused input, 400.
     pub fn status(&self) -> u16 {
         match self {
             Refusal::TooManyAttempts
@@ -407,6 +425,10 @@ impl Refusal {
             | Refusal::OtherIdentityLinked => 409,
             Refusal::AppUpdateRequired => 426,
             Refusal::UpstreamUnavailable => 503,
+            Refusal::BodyTooSlow => 408,
+            Refusal::LengthRequired => 411,
+            Refusal::BodyTooLarge { .. } => 413,
+            Refusal::HeadTooLarge => 431,
             _ => 400,
         }
     }
@@ -492,6 +514,10 @@ impl Refusal {
             Refusal::NoLinkedAccount,
             Refusal::CodeStillValid,
             Refusal::OtherIdentityLinked,
+            Refusal::BodyTooLarge { max: 16 },
+            Refusal::HeadTooLarge,
+            Refusal::BodyTooSlow,
+            Refusal::LengthRequired,
         ];
         for refusal in &all {
             match refusal {
@@ -572,6 +598,10 @@ impl Refusal {
                 | Refusal::NoLinkedAccount
                 | Refusal::CodeStillValid
                 | Refusal::OtherIdentityLinked => {}
+                Refusal::BodyTooLarge { .. }
+                | Refusal::HeadTooLarge
+                | Refusal::BodyTooSlow
+                | Refusal::LengthRequired => {}
             }
         }
         all
@@ -592,7 +622,7 @@ mod tests {
         for refusal in Refusal::examples() {
             let code = refusal.code();
             assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
-            assert!(matches!(refusal.status(), 400 | 403 | 404 | 409 | 426 | 429 | 503), "{refusal:?}");
+            assert!(matches!(refusal.status(), 400 | 403 | 404 | 408 | 409 | 411 | 413 | 426 | 429 | 431 | 503), "{refusal:?}");
         }
         assert_eq!(Refusal::PhoneCharacter { input: "x".into(), character: '-' }.code(), "invalid_phone");
         assert_eq!(Refusal::TooManyAttempts.status(), 429);

@@ -13,6 +13,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use serde::Serialize;
 
 use super::error_response::{is_server_side, status_of};
+use super::limits::BODY_LIMIT;
 use super::request_id;
 use crate::domain::refusal::Refusal;
 use crate::error::Error;
@@ -33,14 +34,17 @@ pub async fn in_request_language(
     LANG.scope(lang, next.call(request)).await
 }
 
+/// Runs `answer` as though within an API request in `lang`: for an error
+/// answered before the request reaches its scope.
+pub fn in_language<T>(lang: Lang, answer: impl FnOnce() -> T) -> T {
+    LANG.sync_scope(lang, answer)
+}
+
 /// The catalogue in the language of the request being answered (English
 /// outside an API request).
 pub fn request_texts() -> Texts {
     LANG.try_with(|lang| Texts::new(*lang)).unwrap_or_else(|_| Texts::english())
 }
-
-/// The largest JSON body the APIs read.
-const BODY_LIMIT: usize = 16 * 1024;
 
 /// An error as a JSON API answers it.
 #[derive(Debug)]

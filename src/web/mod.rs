@@ -15,6 +15,7 @@ pub mod error_response;
 mod extract;
 mod health;
 mod home;
+pub mod limits;
 mod logout;
 pub mod page;
 mod password;

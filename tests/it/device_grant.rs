@@ -27,7 +27,7 @@ served_on_both_backends!(
 
 const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-fn register_tv(server: &TestServer) {
+pub fn register_tv(server: &TestServer) {
     let grants = [DEVICE_CODE, "refresh_token"].map(str::to_owned);
     let tv = NewClient::parse("tv", ClientKind::Public, &[], &[], &grants, false, None)
         .unwrap()
