@@ -622,7 +622,10 @@ mod tests {
         for refusal in Refusal::examples() {
             let code = refusal.code();
             assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{code}");
-            assert!(matches!(refusal.status(), 400 | 403 | 404 | 408 | 409 | 411 | 413 | 426 | 429 | 431 | 503), "{refusal:?}");
+            assert!(
+                matches!(refusal.status(), 400 | 403 | 404 | 408 | 409 | 411 | 413 | 426 | 429 | 431 | 503),
+                "{refusal:?}"
+            );
         }
         assert_eq!(Refusal::PhoneCharacter { input: "x".into(), character: '-' }.code(), "invalid_phone");
         assert_eq!(Refusal::TooManyAttempts.status(), 429);

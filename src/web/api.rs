@@ -120,6 +120,21 @@ pub fn json_config() -> web::JsonConfig {
     })
 }
 
+/// How the APIs read a query: one that is not what the endpoint reads is
+/// `invalid_request`, as a JSON error like every other.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _req| {
+        ApiError(Error::InvalidRequest(format!("The query is not what this endpoint reads: {error}"))).into()
+    })
+}
+
+/// How the APIs read a path's parameters, likewise.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error, _req| {
+        ApiError(Error::InvalidRequest(format!("The path is not what this endpoint reads: {error}"))).into()
+    })
+}
+
 /// A path segment that is an id Portti made: a UUID. Anything else is not
 /// found, before it is looked up.
 pub fn parse_id(segment: &str) -> ApiResult<String> {

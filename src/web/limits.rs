@@ -143,7 +143,8 @@ fn declared_body(request: &HttpRequest) -> DeclaredBody {
 /// rest of a chunked body for as long as its client cares to send it.
 fn refuse<B>(request: ServiceRequest, refusal: Refusal) -> ServiceResponse<EitherBody<B>> {
     let (request, payload) = request.into_parts();
-    let response = answer(&request, refusal).map_body(|_, body| BoxBody::new(AnswerBeforeBody { body, _unread: payload }));
+    let response =
+        answer(&request, refusal).map_body(|_, body| BoxBody::new(AnswerBeforeBody { body, _unread: payload }));
     ServiceResponse::new(request, response).map_into_right_body()
 }
 
@@ -241,7 +242,8 @@ mod tests {
 
     #[test]
     fn a_head_within_the_limits_passes_and_one_over_any_of_them_does_not() {
-        let fine = TestRequest::get().uri("/authorize?client_id=ledger").insert_header(("cookie", "a=b")).to_http_request();
+        let fine =
+            TestRequest::get().uri("/authorize?client_id=ledger").insert_header(("cookie", "a=b")).to_http_request();
         assert!(!head_too_large(&fine));
         let long_uri = TestRequest::get().uri(&format!("/authorize?x={}", "a".repeat(URI_LIMIT))).to_http_request();
         assert!(head_too_large(&long_uri));

@@ -227,7 +227,8 @@ async fn a_flood_from_one_address_is_throttled_and_another_address_goes_on(db: &
     // the address has had its share of those; past 40 a minute, nothing.
     let (mut shown, mut with_qr, mut refused) = (0, 0, 0);
     for _ in 0..45 {
-        let (_, status, page) = PageClient::with_headers(&server.base, from_address(attacker)).open(url.as_str()).await.page();
+        let (_, status, page) =
+            PageClient::with_headers(&server.base, from_address(attacker)).open(url.as_str()).await.page();
         match status.as_u16() {
             200 => {
                 shown += 1;

@@ -344,3 +344,70 @@ proptest! {
         prop_assert_eq!(portti::web::page::lang_of(&plain, None).code(), "sv");
     }
 }
+
+/// A store with one person signed in, and the cookie of that session.
+fn signed_in_store() -> &'static (crate::support::TestDb, portti::AppState, String) {
+    static STORE: std::sync::OnceLock<(crate::support::TestDb, portti::AppState, String)> = std::sync::OnceLock::new();
+    STORE.get_or_init(|| {
+        let db = crate::support::TestDb::sqlite();
+        let state = db.open("");
+        let user = crate::support::fixtures::person(&state, "maija@example.com");
+        let now = state.clock.now();
+        let settings = state.settings.session.clone();
+        let (_, cookie) = state
+            .store
+            .write(|tx| portti::domain::session::start(tx, &settings, now, &user, now, &["pwd".to_owned()], None))
+            .unwrap();
+        (db, state, cookie)
+    })
+}
+
+/// The cookie of a real session with one character changed, cut short or
+/// lengthened: near misses, as a forger would try them.
+fn near_miss(real: String) -> impl Strategy<Value = String> {
+    let length = real.len();
+    prop_oneof![
+        (0..length, any::<char>()).prop_map({
+            let real = real.clone();
+            move |(at, c)| real.chars().enumerate().map(|(i, x)| if i == at { c } else { x }).collect()
+        }),
+        (0..length).prop_map({
+            let real = real.clone();
+            move |keep| real[..keep].to_owned()
+        }),
+        "[A-Za-z0-9_-]{1,200}".prop_map(move |tail| format!("{real}{tail}")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A session cookie of any value names the live session it was given
+    /// for, or none: a near miss of a real cookie, garbage, or a value far
+    /// too long is no session, never an error.
+    #[test]
+    fn a_session_cookie_of_any_value_is_its_session_or_none(
+        cookie in prop_oneof![input(), near_miss(signed_in_store().2.clone()), "[ -~]{100,300}"],
+    ) {
+        let (_, state, real) = signed_in_store();
+        let now = state.clock.now();
+        let found = portti::domain::session::current(&state.store, &state.settings.session, now, Some(&cookie));
+        prop_assert!(found.is_ok(), "{found:?}");
+        prop_assert_eq!(found.unwrap().is_some(), &cookie == real);
+        let real_one = portti::domain::session::current(&state.store, &state.settings.session, now, Some(real));
+        prop_assert!(real_one.unwrap().is_some(), "the real cookie still names its session");
+    }
+
+    /// A `Cookie` header of any bytes a header may hold is read without a
+    /// panic by the pages, whatever cookies it seems to hold.
+    #[test]
+    fn a_cookie_header_of_any_shape_is_read_without_panicking(
+        header in prop_oneof!["[ -~]{0,200}", "((lang|__Host-portti_browser|portti_session)=[!#-+\\--:<-\\[\\]-~]{0,30}; ?){0,5}"],
+    ) {
+        let value = actix_web::http::header::HeaderValue::from_str(&header);
+        prop_assume!(value.is_ok());
+        let req = actix_web::test::TestRequest::default().insert_header(("Cookie", header.as_str())).to_http_request();
+        let lang = portti::web::page::lang_of(&req, None);
+        prop_assert!(["en", "fi", "sv"].contains(&lang.code()));
+    }
+}

@@ -106,7 +106,7 @@ impl Computer {
 }
 
 /// The code's id (from `#qr-link`) and the number (`#qr-number`) a page shows.
-fn shown_code(page: &str) -> (String, i64) {
+pub fn shown_code(page: &str) -> (String, i64) {
     assert!(page.contains("<svg"), "the QR code is drawn inline: {page}");
     let anchor = page.split("<a id=\"qr-link\" href=\"").nth(1).expect("a #qr-link");
     let (link, rest) = anchor.split_once('"').unwrap();

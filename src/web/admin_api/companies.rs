@@ -106,7 +106,11 @@ pub struct AuditEntryBody {
     get,
     path = "/companies/{company_id}/audit",
     params(("company_id" = String, Path), AuditPage),
-    responses((status = 200, body = [AuditEntryBody]), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, body = [AuditEntryBody]),
+        (status = 400, body = ErrorBody, description = "`invalid_request`: a `limit` that is not a whole number"),
+        (status = 404, body = ErrorBody)
+    )
 )]
 #[get("/companies/{company_id}/audit")]
 pub async fn company_audit(

@@ -25,7 +25,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, get, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{ApiError, ApiResult, json_config, openapi_answer, parse_id};
+use super::api::{ApiError, ApiResult, json_config, openapi_answer, parse_id, path_config, query_config};
 use super::browser::{origin_of, run};
 use crate::AppState;
 use crate::clock::UnixSeconds;
@@ -44,7 +44,7 @@ pub const BASE: &str = "/api/admin/v1";
 #[openapi(
     info(title = "Portti admin API"),
     servers((url = "/api/admin/v1")),
-    modifiers(&BearerToken, &InCatalogue),
+    modifiers(&BearerToken, &InCatalogue, &TokenRefusedAnywhere),
     security(("bearer" = [])),
     paths(
         openapi_document,
@@ -83,6 +83,29 @@ impl Modify for BearerToken {
     }
 }
 
+/// Every operation but the document itself needs the token, and so may be
+/// answered `401 invalid_token`: documented on each, once, here.
+struct TokenRefusedAnywhere;
+
+impl Modify for TokenRefusedAnywhere {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let refused = ResponseBuilder::new()
+            .description("`invalid_token`: no access token with the `admin` scope, or not a valid one")
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if path == "/openapi.json" {
+                continue;
+            }
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                operation.responses.responses.entry("401".to_owned()).or_insert_with(|| refused.clone().into());
+            }
+        }
+    }
+}
+
 /// The document's title and description, from the catalogue (English).
 struct InCatalogue;
 
@@ -103,6 +126,8 @@ pub fn routes(config: &mut ServiceConfig) {
     config.service(
         web::scope(BASE)
             .app_data(json_config())
+            .app_data(query_config())
+            .app_data(path_config())
             .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "no-store")))
             .wrap(actix_web::middleware::from_fn(super::api::in_request_language))
             .service(openapi_document)

@@ -124,6 +124,7 @@ pub async fn start(
         (status = 400, body = ErrorBody, description = "`invitation_expired`, `invitation_cancelled`, `invitation_replaced`, `step_already_done`"),
         (status = 404, body = ErrorBody, description = "`not_found`: no such activation"),
         (status = 429, body = ErrorBody, description = "`resend_limit`: ask the administrator for a code; `too_many_attempts`"),
+        (status = 426, body = ErrorBody, description = "`app_update_required`"),
     ))]
 #[post("/activations/{activation_id}/resend")]
 pub async fn resend(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -144,6 +145,7 @@ pub async fn resend(req: HttpRequest, state: web::Data<AppState>, path: web::Pat
         (status = 400, body = ErrorBody, description = "`invalid_code`, `code_expired`, `invitation_expired`, `invitation_cancelled`, `invitation_replaced`, `step_already_done`"),
         (status = 404, body = ErrorBody, description = "`not_found`: no such activation"),
         (status = 429, body = ErrorBody, description = "`too_many_attempts`: five wrong codes end the codes"),
+        (status = 426, body = ErrorBody, description = "`app_update_required`"),
     ))]
 #[post("/activations/{activation_id}/verify")]
 pub async fn verify(

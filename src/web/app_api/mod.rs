@@ -17,7 +17,7 @@ use actix_web::web::ServiceConfig;
 use actix_web::{HttpResponse, ResponseError, get, web};
 use utoipa::OpenApi;
 
-use super::api::{ApiError, json_config, openapi_answer};
+use super::api::{ApiError, json_config, openapi_answer, path_config, query_config};
 use crate::AppState;
 use crate::domain::app_version;
 use crate::error::Error;
@@ -57,6 +57,8 @@ pub fn routes(config: &mut ServiceConfig) {
     config.service(
         web::scope(BASE)
             .app_data(json_config())
+            .app_data(query_config())
+            .app_data(path_config())
             .wrap(from_fn(gate))
             .wrap(actix_web::middleware::from_fn(super::api::in_request_language))
             .service(openapi_document)
