@@ -100,8 +100,34 @@ impl Error {
 }
 
 impl From<diesel::result::Error> for Error {
+    /// A database that cannot take the work now (its connection lost, its
+    /// disk full, it is read-only or busy) is unavailable, which passes: 503,
+    /// try again. Anything else is a fault of Portti's, 500.
     fn from(e: diesel::result::Error) -> Self {
-        Error::internal(format_args!("database: {e}"))
+        if is_passing(&e) {
+            Error::Unavailable(format!("database: {e}"))
+        } else {
+            Error::internal(format_args!("database: {e}"))
+        }
+    }
+}
+
+/// Whether a database error passes once the database has recovered.
+fn is_passing(e: &diesel::result::Error) -> bool {
+    use diesel::result::DatabaseErrorKind as Kind;
+    use diesel::result::Error as Diesel;
+    match e {
+        Diesel::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand | Kind::ReadOnlyTransaction, _) => {
+            true
+        }
+        Diesel::DatabaseError(Kind::Unknown, info) => {
+            // SQLite says these in words only.
+            let message = info.message();
+            ["disk is full", "disk I/O error", "database is locked", "readonly database"]
+                .iter()
+                .any(|passing| message.contains(passing))
+        }
+        _ => false,
     }
 }
 

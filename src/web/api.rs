@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
 use serde::Serialize;
 
-use super::error_response::{is_server_side, status_of};
+use super::error_response::{is_server_side, status_of, tell_when_to_retry};
 use super::limits::BODY_LIMIT;
 use super::request_id;
 use crate::domain::refusal::Refusal;
@@ -88,6 +88,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((CACHE_CONTROL, "no-store"));
+        tell_when_to_retry(&self.0, &mut response);
         if matches!(self.0, Error::InvalidToken) {
             response.insert_header((WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
         }

@@ -188,10 +188,10 @@ pub fn error_page(error: &Error, t: &PageTexts) -> HttpResponse {
         tracing::error!(request_id = request_id.as_deref(), error = %error, "page failed");
     }
     let body = ErrorPage { t, message, request_id: request_id.as_deref() }.render().unwrap_or_default();
-    HttpResponseBuilder::new(status_of(error))
-        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .body(body)
+    let mut response = HttpResponseBuilder::new(status_of(error));
+    response.insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).insert_header((CACHE_CONTROL, "no-store"));
+    super::error_response::tell_when_to_retry(error, &mut response);
+    response.body(body)
 }
 
 /// Whether a failed form is shown again with its notice (a refusal), rather

@@ -5,7 +5,7 @@
 //! refusal answers `{"error": <its code>, "message": <a sentence>}`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
+use actix_web::http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -31,6 +31,17 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::ExpiredToken => StatusCode::BAD_REQUEST,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// How long a client is told to wait before it tries again, in seconds,
+/// when the service is unavailable for now (`Retry-After`).
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
+/// Adds `Retry-After` to the answer to an error that passes.
+pub fn tell_when_to_retry(error: &Error, response: &mut actix_web::HttpResponseBuilder) {
+    if matches!(error, Error::Unavailable(_)) {
+        response.insert_header((RETRY_AFTER, RETRY_AFTER_SECONDS));
     }
 }
 
@@ -63,6 +74,7 @@ impl ResponseError for Error {
         let mut response = HttpResponse::build(self.status_code());
         // OAuth error responses must not be cached (RFC 6749 5.2).
         response.insert_header((CACHE_CONTROL, "no-store"));
+        tell_when_to_retry(self, &mut response);
         match self {
             Error::InvalidClient => {
                 response.insert_header((WWW_AUTHENTICATE, "Basic realm=\"portti\""));

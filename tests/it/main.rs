@@ -18,6 +18,7 @@ mod client_address;
 mod cors;
 mod device_grant;
 mod devices;
+mod faults;
 mod first_run;
 mod foreign_user;
 mod http;
