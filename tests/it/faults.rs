@@ -11,10 +11,12 @@ use std::process::Command;
 use diesel::RunQueryDsl;
 use openidconnect::OAuth2TokenResponse;
 
+use crate::activation::app_post;
 use crate::support::fixtures::{authorization_request, confidential_client, exchange, person, relying_party};
 use crate::support::pages::PageClient;
-use crate::support::sign_in::first_sign_in;
-use crate::support::{TestDb, random_master_key, skipped};
+use crate::support::sign_in::{first_sign_in, to_password_page};
+use crate::support::{TestDb, TestServer, random_master_key, skipped};
+use serde_json::json;
 
 /// A tmpfs of its own, unmounted when dropped.
 struct SmallDisk {
@@ -109,4 +111,75 @@ async fn sqlite_on_a_full_disk_fails_writes_clearly_and_recovers() {
     let checks: Vec<Check> = diesel::sql_query("PRAGMA integrity_check").load(&mut db.connection()).unwrap();
     let checks: Vec<String> = checks.into_iter().map(|c| c.integrity_check).collect();
     assert_eq!(checks, ["ok"], "the database is sound");
+}
+
+/// A new browser at `server` tries `password` for `email`; the status.
+async fn password_at(server: &TestServer, url: &str, email: &str, password: &str) -> u16 {
+    let pages = PageClient::new(&server.base);
+    let page = to_password_page(&pages, url, email).await;
+    pages.submit(&page, "/password", &[("password", password)]).await.page().1.as_u16()
+}
+
+/// Two instances on one PostgreSQL are one Portti to an attacker (item 3):
+/// an attack split across both meets the same limits as on one, for the
+/// per-address throttle, the lockout, the activation's resends and its
+/// wrong codes. (QR and device-grant approvals across instances are in
+/// `qr.rs` and `device_grant.rs`.)
+#[actix_web::test]
+async fn two_instances_share_every_limit() {
+    let Some(db) = TestDb::postgres() else { return };
+    let rules = "[sign_in]\nmax_failures = 4\nattempts_per_minute_per_address = 6\n[app]\nclient_id = \"app\"\n";
+    let first = db.serve(rules);
+    let second = db.serve_beside(&first, rules);
+    person(&first.state, "maija@example.com");
+    let secret = confidential_client(&first.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&first, "ledger", Some(&secret)).await;
+    let url = authorization_request(&rp, &[]).url.to_string();
+    let now = first.state.clock.now();
+    first.state.clock.advance(60 - now.rem_euclid(60));
+    second.state.clock.advance(60 - now.rem_euclid(60));
+
+    // The address: six attempts a minute in all, on other accounts,
+    // whichever instance takes them.
+    for (n, server) in [&first, &second, &first, &second, &first, &second].into_iter().enumerate() {
+        assert_eq!(password_at(server, &url, &format!("{n}@example.com"), "x").await, 400);
+    }
+    assert_eq!(password_at(&first, &url, "6@example.com", "x").await, 429, "the address's seventh attempt");
+    assert_eq!(password_at(&second, &url, "7@example.com", "x").await, 429);
+
+    // A minute later, the lockout: four wrong passwords, two through each,
+    // lock the account on both; the right password is refused on either.
+    first.state.clock.advance(60);
+    second.state.clock.advance(60);
+    for server in [&first, &second, &first, &second] {
+        assert_eq!(password_at(server, &url, "maija@example.com", "not the password").await, 400);
+    }
+    assert_eq!(password_at(&first, &url, "maija@example.com", crate::support::fixtures::PASSWORD).await, 429);
+    assert_eq!(password_at(&second, &url, "maija@example.com", crate::support::fixtures::PASSWORD).await, 429);
+
+    // The activation: two new SMS codes in all, and five wrong codes in all.
+    let invited = crate::activation::company_with_invitee(&first.state, None);
+    crate::activation::invite(&first.state, &invited);
+    let code = crate::activation::sign_up_code(&first, &db).await;
+    let (status, started) = app_post(&first, "/activations", json!({"sign_up_code": code})).await;
+    assert_eq!(status, 201, "{started}");
+    let activation = started["activation_id"].as_str().unwrap().to_owned();
+    let resend = format!("/activations/{activation}/resend");
+    assert_eq!(app_post(&first, &resend, json!({})).await.0, 200);
+    assert_eq!(app_post(&second, &resend, json!({})).await.0, 200);
+    let (status, body) = app_post(&first, &resend, json!({})).await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("resend_limit")), "{body}");
+    let (status, body) = app_post(&second, &resend, json!({})).await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("resend_limit")), "{body}");
+    let verify = format!("/activations/{activation}/verify");
+    let (sent, _) = crate::activation::last_sms_code(&first, &db).await;
+    let wrong = if sent == "000000" { "000001" } else { "000000" };
+    let mut statuses = Vec::new();
+    for server in [&first, &second, &first, &second, &first] {
+        statuses.push(app_post(server, &verify, json!({"code": wrong})).await.0);
+    }
+    assert_eq!(statuses, [400, 400, 400, 400, 429], "the fifth wrong code in all ends the codes");
+    assert_eq!(app_post(&second, &verify, json!({"code": sent})).await.0, 429, "on the other instance too");
+    first.stop().await;
+    second.stop().await;
 }
