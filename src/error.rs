@@ -101,7 +101,7 @@ impl Error {
 
 impl From<diesel::result::Error> for Error {
     /// A database that cannot take the work now (its connection lost, its
-    /// disk full, it is read-only or busy) is unavailable, which passes: 503,
+    /// disk full, a standby that is read-only, SQLite busy) is unavailable, which passes: 503,
     /// try again. Anything else is a fault of Portti's, 500.
     fn from(e: diesel::result::Error) -> Self {
         if is_passing(&e) {
@@ -120,12 +120,11 @@ fn is_passing(e: &diesel::result::Error) -> bool {
         Diesel::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand | Kind::ReadOnlyTransaction, _) => {
             true
         }
+        // SQLite says these in words only: its messages for SQLITE_FULL,
+        // SQLITE_IOERR and SQLITE_BUSY, compared whole, so that no message
+        // quoting a client's input can pass for one.
         Diesel::DatabaseError(Kind::Unknown, info) => {
-            // SQLite says these in words only.
-            let message = info.message();
-            ["disk is full", "disk I/O error", "database is locked", "readonly database"]
-                .iter()
-                .any(|passing| message.contains(passing))
+            ["database or disk is full", "disk I/O error", "database is locked"].contains(&info.message())
         }
         _ => false,
     }

@@ -105,7 +105,8 @@ impl ResponseError for ApiError {
             }
             error if is_server_side(error) => {
                 tracing::error!(request_id = request_id::current().as_deref(), error = %error, "request failed");
-                ErrorBody { error: error.code(), message: texts.get("error.api_server").to_owned() }
+                let key = if matches!(error, Error::Unavailable(_)) { "error.unavailable" } else { "error.api_server" };
+                ErrorBody { error: error.code(), message: texts.get(key).to_owned() }
             }
             error => ErrorBody { error: error.code(), message: error.to_string() },
         };

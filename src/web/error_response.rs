@@ -38,9 +38,10 @@ pub fn status_of(error: &Error) -> StatusCode {
 /// when the service is unavailable for now (`Retry-After`).
 pub const RETRY_AFTER_SECONDS: &str = "5";
 
-/// Adds `Retry-After` to the answer to an error that passes.
+/// Adds `Retry-After` to an answer that says the service is unavailable
+/// for now (503).
 pub fn tell_when_to_retry(error: &Error, response: &mut actix_web::HttpResponseBuilder) {
-    if matches!(error, Error::Unavailable(_)) {
+    if status_of(error) == StatusCode::SERVICE_UNAVAILABLE {
         response.insert_header((RETRY_AFTER, RETRY_AFTER_SECONDS));
     }
 }

@@ -13,10 +13,12 @@
 //!   of it within [`BODY_TIME`] of the head (408), so a client that
 //!   trickles its body is let go.
 //!
-//! A refused request never reaches its handler's work: the body is cut off
-//! while the handler's extractor reads it, and the handler's answer is
-//! replaced by the refusal, as a page, an API error or an OAuth error
-//! according to the path.
+//! A refused request changes nothing: a head is refused before routing, and
+//! a body is cut off while the handler's extractor reads it, which fails
+//! the extraction (a handler that takes an optional body, as userinfo's
+//! POST does, reads on without it and changes nothing either); the
+//! handler's answer is then replaced by the refusal, as a page, an API
+//! error or an OAuth error according to the path.
 
 use std::cell::Cell;
 use std::io;
@@ -184,7 +186,10 @@ fn answer_in_kind(request: &HttpRequest, refusal: Refusal) -> HttpResponse {
         let lang = super::page::lang_of(request, None);
         return super::api::in_language(lang, || ApiError(error).error_response());
     }
-    if ["/token", "/introspect", "/revoke", "/userinfo", "/device_authorization"].contains(&path) {
+    // The OAuth endpoints, and the passkey options pages' scripts fetch.
+    if ["/token", "/introspect", "/revoke", "/userinfo", "/device_authorization"].contains(&path)
+        || path.ends_with("/options")
+    {
         return error.error_response();
     }
     error_page(&error, &PageTexts::for_request(request, None))
@@ -221,14 +226,14 @@ impl Stream for Limited {
         if self.cut.get() != Cut::No {
             return Poll::Ready(None);
         }
-        if self.deadline.as_mut().poll(cx).is_ready() {
-            return self.cut_off(Cut::TooSlow);
-        }
         match Pin::new(&mut self.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 self.read += chunk.len();
                 if self.read > BODY_LIMIT { self.cut_off(Cut::TooLarge) } else { Poll::Ready(Some(Ok(chunk))) }
             }
+            // What has arrived is read however late the handler asks; only
+            // a body still on its way at the deadline is cut off.
+            Poll::Pending if self.deadline.as_mut().poll(cx).is_ready() => self.cut_off(Cut::TooSlow),
             other => other,
         }
     }

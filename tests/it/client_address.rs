@@ -5,10 +5,10 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::support::TestDb;
-use crate::support::TestServer;
 use crate::support::fixtures::{authorization_request, confidential_client, relying_party};
 use crate::support::pages::PageClient;
 use crate::support::sign_in::to_password_page;
+use crate::support::{TestServer, at_the_start_of_a_minute};
 
 /// Portti behind a proxy on the loopback (the tests' peer) that appends to
 /// `X-Forwarded-For`, with another proxy of the same deployment at 10.0.0.0/8.
@@ -25,14 +25,6 @@ async fn wrong_password_from(server: &TestServer, forwarded_for: &str, email: &s
     let page = to_password_page(&pages, &authorization_request(&rp, &[]).url, email).await;
     let (_, status, _) = pages.submit(&page, "/password", &[("password", "not the password")]).await.page();
     status
-}
-
-/// Moves the server's clock to the start of a minute: the throttle counts
-/// in fixed one-minute windows, and a test that straddled two would see
-/// its count start again.
-fn at_the_start_of_a_minute(server: &TestServer) {
-    let now = server.state.clock.now();
-    server.state.clock.advance(60 - now.rem_euclid(60));
 }
 
 /// Two addresses in one IPv6 /64 are one subscriber's: they share one

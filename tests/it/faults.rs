@@ -87,7 +87,7 @@ async fn sqlite_on_a_full_disk_fails_writes_clearly_and_recovers() {
         }
     }
     let (retry_after, page) = refused.expect("a write refused on the full disk");
-    assert_eq!(retry_after.as_deref(), Some("5"));
+    assert_eq!(retry_after.as_deref(), Some(portti::web::error_response::RETRY_AFTER_SECONDS));
     assert!(page.contains("temporarily unavailable"), "{page}");
     assert!(!page.contains("disk") && !page.contains("SQLite"), "nothing of the cause is shown: {page}");
     // What needs no write is still served.

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use crate::activation::APP_TOML;
 use crate::support::fixtures::{authorization_request, http, maija_and_ledger};
 use crate::support::pages::PageClient;
-use crate::support::{TestDb, TestServer, served_on_both_backends};
+use crate::support::{TestDb, at_the_start_of_a_minute, served_on_both_backends};
 
 served_on_both_backends!(a_flood_from_one_address_is_throttled_and_another_address_goes_on);
 
@@ -199,13 +199,6 @@ fn from_address(address: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("x-forwarded-for", HeaderValue::from_str(address).unwrap());
     headers
-}
-
-/// The clock at the start of a minute: the address limits count in fixed
-/// minutes, and a flood that straddled two would be counted twice over.
-fn at_the_start_of_a_minute(server: &TestServer) {
-    let now = server.state.clock.now();
-    server.state.clock.advance(60 - now.rem_euclid(60));
 }
 
 /// A flood of sign-ins (and the QR codes their pages show), of device

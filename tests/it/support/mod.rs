@@ -232,6 +232,14 @@ enum Issuer<'a> {
     Of(&'a str),
 }
 
+/// Moves the server's clock to the start of a minute: the throttles count
+/// in fixed one-minute windows, and a test that straddled two would see
+/// its count start again.
+pub fn at_the_start_of_a_minute(server: &TestServer) {
+    let now = server.state.clock.now();
+    server.state.clock.advance(60 - now.rem_euclid(60));
+}
+
 /// Starts Portti in-process on a loopback port.
 pub fn start(state: AppState, outbox_worker: bool) -> Running {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
