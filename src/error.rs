@@ -101,8 +101,8 @@ impl Error {
 
 impl From<diesel::result::Error> for Error {
     /// A database that cannot take the work now (its connection lost, its
-    /// disk full, a standby that is read-only, SQLite busy) is unavailable, which passes: 503,
-    /// try again. Anything else is a fault of Portti's, 500.
+    /// disk full, a standby that is read-only, SQLite busy) is unavailable,
+    /// which passes: 503, try again. Anything else is a fault of Portti's, 500.
     fn from(e: diesel::result::Error) -> Self {
         if is_passing(&e) {
             Error::Unavailable(format!("database: {e}"))

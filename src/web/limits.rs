@@ -97,7 +97,8 @@ pub async fn enforce(
         Cut::TooSlow => Refusal::BodyTooSlow,
     };
     let (request, _) = response.into_parts();
-    Ok(ServiceResponse::new(request.clone(), answer(&request, refusal)).map_into_right_body())
+    let refused = answer(&request, refusal);
+    Ok(ServiceResponse::new(request, refused).map_into_right_body())
 }
 
 fn too_large() -> Refusal {

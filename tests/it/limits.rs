@@ -32,6 +32,14 @@ async fn raw_answer(stream: &mut TcpStream, patience: Duration) -> String {
     answer
 }
 
+/// The JSON body of a `413 request_too_large` answer.
+async fn too_large_answer(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "request_too_large", "{body}");
+    body
+}
+
 fn status_line(answer: &str) -> &str {
     answer.lines().next().unwrap_or("")
 }
@@ -53,9 +61,7 @@ async fn requests_over_the_limits_are_refused_cleanly_and_change_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 413);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "request_too_large", "{body}");
+    too_large_answer(response).await;
 
     // The app API: its error body, in the language asked for.
     let response = http()
@@ -66,9 +72,7 @@ async fn requests_over_the_limits_are_refused_cleanly_and_change_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 413);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "request_too_large", "{body}");
+    let body = too_large_answer(response).await;
     assert!(body["message"].as_str().unwrap().contains("Inget sparades"), "in Swedish: {body}");
 
     // A page's form: a page in the person's language, and no step taken.
