@@ -123,8 +123,12 @@ fn is_passing(e: &diesel::result::Error) -> bool {
         // SQLite says these in words only: its messages for SQLITE_FULL,
         // SQLITE_IOERR and SQLITE_BUSY, compared whole, so that no message
         // quoting a client's input can pass for one.
+        // PostgreSQL's full disk (SQLSTATE 53100, which diesel does not
+        // name): its message begins and ends so, whatever file it names.
         Diesel::DatabaseError(Kind::Unknown, info) => {
-            ["database or disk is full", "disk I/O error", "database is locked"].contains(&info.message())
+            let message = info.message();
+            ["database or disk is full", "disk I/O error", "database is locked"].contains(&message)
+                || (message.starts_with("could not extend file ") && message.ends_with(": No space left on device"))
         }
         _ => false,
     }
@@ -139,5 +143,41 @@ impl From<r2d2::Error> for Error {
 impl From<Refusal> for Error {
     fn from(refusal: Refusal) -> Self {
         Error::Refused(refusal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind as Kind, Error as Diesel};
+
+    fn database_error(kind: Kind, message: &str) -> Error {
+        Diesel::DatabaseError(kind, Box::new(message.to_owned())).into()
+    }
+
+    #[test]
+    fn a_database_that_cannot_take_the_work_now_is_unavailable() {
+        for (kind, message) in [
+            (Kind::ClosedConnection, "server closed the connection unexpectedly"),
+            (Kind::UnableToSendCommand, "no connection to the server"),
+            (Kind::ReadOnlyTransaction, "cannot execute INSERT in a read-only transaction"),
+            (Kind::Unknown, "database or disk is full"),
+            (Kind::Unknown, "database is locked"),
+            (Kind::Unknown, "could not extend file \"base/16384/2619\": No space left on device"),
+        ] {
+            assert_eq!(database_error(kind, message).code(), "temporarily_unavailable", "{message}");
+        }
+    }
+
+    #[test]
+    fn other_database_errors_are_internal_even_when_they_quote_those_words() {
+        for message in [
+            "invalid input syntax for type integer: \"database is locked\"",
+            "value too long: could not extend file x: No space left on device!",
+            "relation \"sessions\" does not exist",
+        ] {
+            assert_eq!(database_error(Kind::Unknown, message).code(), "server_error", "{message}");
+        }
+        assert_eq!(database_error(Kind::UniqueViolation, "database is locked").code(), "server_error");
     }
 }

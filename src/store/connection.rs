@@ -1,6 +1,8 @@
 //! The database URL, the two-backend connection and its pool manager.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -30,8 +32,9 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// Seconds libpq waits for a server before giving up, unless the URL says otherwise.
-const POSTGRES_CONNECT_TIMEOUT_SECONDS: u32 = 5;
+/// Seconds libpq waits for a server before giving up, unless the URL says
+/// otherwise; a request waits no longer for a connection from the pool.
+pub(super) const POSTGRES_CONNECT_TIMEOUT_SECONDS: u32 = 5;
 
 impl DatabaseUrl {
     /// Parses `sqlite://PATH`, `postgres://…` or `postgresql://…`.
@@ -117,29 +120,65 @@ pub enum ConnectError {
 /// An r2d2 manager that picks the backend from the URL scheme. (diesel's own
 /// multi-backend `establish` tries each backend in turn and hides the real error.)
 pub struct ConnectionManager {
-    pub(super) url: DatabaseUrl,
+    url: DatabaseUrl,
+    /// How many of the pool's connections have been found lost.
+    losses: Arc<AtomicU64>,
+}
+
+impl ConnectionManager {
+    pub(super) fn new(url: DatabaseUrl) -> Self {
+        Self { url, losses: Arc::new(AtomicU64::new(0)) }
+    }
 }
 
 /// A connection that has just done good work is not checked again before its
 /// next use (as HikariCP does): checking costs a round trip to PostgreSQL on
-/// every request. One that sat idle longer, or whose last work failed, is.
+/// every request. One that sat idle longer, or whose last work failed, is;
+/// and so is every one once another was found lost, since what ended one
+/// (a restart) may have ended them all.
 const TRUSTED_AFTER_SUCCESS: Duration = Duration::from_secs(1);
 
-/// A connection in the pool, and when it last did work without an error
-/// (`None` once work on it failed).
+/// A connection in the pool.
 pub struct Pooled {
     pub(super) conn: DbConnection,
-    last_success: Option<Instant>,
+    /// When it last did work without an error (`None` once work on it
+    /// failed), and how many connections had been found lost by then.
+    last_success: Option<(Instant, u64)>,
+    /// Set once it is known to be lost, so the pool drops it.
+    lost: bool,
+    losses: Arc<AtomicU64>,
 }
 
 impl Pooled {
     /// Records the outcome of work done on this connection.
     pub(super) fn record<T, E>(&mut self, outcome: &std::result::Result<T, E>) {
-        self.last_success = outcome.is_ok().then(Instant::now);
+        if outcome.is_ok() {
+            self.succeeded();
+        } else {
+            self.last_success = None;
+        }
+    }
+
+    fn succeeded(&mut self) {
+        self.last_success = Some((Instant::now(), self.losses.load(Ordering::Relaxed)));
+    }
+
+    /// Whether work failed because this connection is gone (the server
+    /// restarted or ended it), rather than because of the work: it then no
+    /// longer answers even `SELECT 1`. A lost connection is dropped when it
+    /// is handed back, and the others are checked before their next use.
+    pub(super) fn found_lost(&mut self) -> bool {
+        if !self.lost && self.conn.batch_execute("SELECT 1").is_err() {
+            self.lost = true;
+            self.losses.fetch_add(1, Ordering::Relaxed);
+        }
+        self.lost
     }
 
     fn trusted(&self) -> bool {
-        self.last_success.is_some_and(|at| at.elapsed() < TRUSTED_AFTER_SUCCESS)
+        self.last_success.is_some_and(|(at, losses)| {
+            at.elapsed() < TRUSTED_AFTER_SUCCESS && losses == self.losses.load(Ordering::Relaxed)
+        })
     }
 }
 
@@ -148,7 +187,9 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<Pooled, ConnectError> {
-        Ok(Pooled { conn: self.url.establish()?, last_success: Some(Instant::now()) })
+        let losses = Arc::clone(&self.losses);
+        let last_success = Some((Instant::now(), losses.load(Ordering::Relaxed)));
+        Ok(Pooled { conn: self.url.establish()?, last_success, lost: false, losses })
     }
 
     fn is_valid(&self, pooled: &mut Pooled) -> Result<(), ConnectError> {
@@ -156,12 +197,12 @@ impl r2d2::ManageConnection for ConnectionManager {
             return Ok(());
         }
         pooled.conn.batch_execute("SELECT 1")?;
-        pooled.last_success = Some(Instant::now());
+        pooled.succeeded();
         Ok(())
     }
 
-    fn has_broken(&self, _pooled: &mut Pooled) -> bool {
-        false
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.lost
     }
 }
 

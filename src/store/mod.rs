@@ -142,8 +142,10 @@ impl Store {
             // it, and a libpq connect still running on that thread when the
             // process exits crashes OpenSSL's exit handlers.
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(10))
-            .build(ConnectionManager { url: url.clone() })
+            // A database that is down is answered with 503 within this
+            // (it is retried meanwhile: a restart is ridden out), never a hang.
+            .connection_timeout(Duration::from_secs(connection::POSTGRES_CONNECT_TIMEOUT_SECONDS.into()))
+            .build(ConnectionManager::new(url.clone()))
             .map_err(|e| Error::Unavailable(format!("cannot open the database pool at {}: {e}", url.redacted())))?;
         Ok(Self {
             pool,
@@ -194,8 +196,18 @@ impl Store {
         outcome
     }
 
-    /// Runs `work` with a connection, outside any transaction.
-    pub fn read<T>(&self, work: impl FnOnce(&mut Read<'_>) -> Result<T>) -> Result<T> {
+    /// Runs `work` with a connection, outside any transaction. Reading
+    /// changes nothing, so work that failed because its connection was lost
+    /// (PostgreSQL restarted, or ended that one connection) runs once more
+    /// on a fresh connection: a lost connection costs no reader an error.
+    pub fn read<T>(&self, mut work: impl FnMut(&mut Read<'_>) -> Result<T>) -> Result<T> {
+        let mut pooled = self.pool.get()?;
+        let outcome = work(&mut Read { conn: &mut pooled.conn });
+        pooled.record(&outcome);
+        if !matches!(outcome, Err(Error::Unavailable(_))) || !pooled.found_lost() {
+            return outcome;
+        }
+        drop(pooled);
         let mut pooled = self.pool.get()?;
         let outcome = work(&mut Read { conn: &mut pooled.conn });
         pooled.record(&outcome);
@@ -222,6 +234,10 @@ impl Store {
             })
         };
         pooled.record(&outcome);
+        if matches!(outcome, Err(Error::Unavailable(_))) {
+            // Not retried: whether a lost transaction committed is unknown.
+            pooled.found_lost();
+        }
         if outcome.is_ok() && enqueued {
             self.outbox_queued.notify_one();
         }

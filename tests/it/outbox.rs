@@ -12,7 +12,7 @@ use portti::store::schema::outbox;
 use crate::support::messages::worker;
 use crate::support::sms_gateway::SmsGateway;
 use crate::support::smtp::SmtpServer;
-use crate::support::{TestDb, eventually, portti_binary, random_master_key};
+use crate::support::{TestDb, eventually};
 
 fn queue(state: &AppState, message: Message, expires_at: Option<i64>) {
     let now = state.clock.now();
@@ -172,18 +172,12 @@ async fn the_running_server_delivers_what_is_queued() {
 /// A `portti` process with this test's database and master key.
 struct Portti<'a> {
     db: &'a TestDb,
-    master_key: String,
 }
 
 impl Portti<'_> {
     fn command(&self, smtp_url: &str) -> Command {
-        let mut command = Command::new(portti_binary());
+        let mut command = self.db.portti_command();
         command
-            .current_dir(self.db.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("PORTTI_DATABASE_URL", &self.db.raw_url)
-            .env("PORTTI_MASTER_KEY", &self.master_key)
             .env("PORTTI_BIND", "127.0.0.1:0")
             .env("PORTTI_MAIL__SMTP_URL", smtp_url)
             .env("PORTTI_OUTBOX__SEND_TIMEOUT_SECONDS", "5")
@@ -204,7 +198,7 @@ impl Portti<'_> {
 }
 
 async fn killed_mid_delivery_then_delivered_after_restart(db: &TestDb) {
-    let portti = Portti { db, master_key: random_master_key() };
+    let portti = Portti { db };
     portti.run(&["migrate"]);
     for n in 0..3 {
         portti.run(&["outbox", "test", "--email", &format!("person{n}@example.com")]);

@@ -16,7 +16,7 @@ use crate::support::sign_in::{first_sign_in_at, to_password_page};
 use crate::support::{TestDb, served_on_both_backends};
 
 /// To the password page of a sign-in, then to "Forgot your password?".
-async fn forgot_page(pages: &PageClient, url: &str, email: &str) -> String {
+pub async fn forgot_page(pages: &PageClient, url: &str, email: &str) -> String {
     let page = to_password_page(pages, url, email).await;
     let link = page.split("href=\"").find(|rest| rest.starts_with("/password/forgot")).expect("a forgot link");
     let link = link.split('"').next().unwrap().replace("&amp;", "&");

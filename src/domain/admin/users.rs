@@ -296,7 +296,11 @@ pub fn set_rights(
             user: user.user().clone(),
             rights: rights.clone(),
             roles: roles.clone(),
-            memberships: vec![Membership { company_id: company.company().clone(), roles, rights }],
+            memberships: vec![Membership {
+                company_id: company.company().clone(),
+                roles: roles.clone(),
+                rights: rights.clone(),
+            }],
         }),
     })
 }

@@ -5,6 +5,7 @@
 pub mod fixtures;
 pub mod messages;
 pub mod pages;
+pub mod private_postgres;
 pub mod rows;
 pub mod sign_in;
 pub mod sms_gateway;
@@ -43,6 +44,12 @@ pub fn skipped(why: &str) {
     let _ = writeln!(std::io::stderr(), "skipped: {why}");
 }
 
+/// Says what a fault test saw, on the terminal as [`skipped`] does.
+pub fn report(what: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{what}");
+}
+
 /// A database of its own for one test: an SQLite file in a temporary
 /// directory, or a PostgreSQL schema dropped afterwards.
 pub struct TestDb {
@@ -71,19 +78,23 @@ impl TestDb {
 
     /// `None` (skipped) where no PostgreSQL is configured outside CI.
     pub fn postgres() -> Option<Self> {
-        let base = postgres_base_url()?;
+        Some(Self::postgres_on(&postgres_base_url()?))
+    }
+
+    /// A schema of its own on the PostgreSQL server at `base`.
+    pub fn postgres_on(base: &str) -> Self {
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::establish(&base).expect("PORTTI_TEST_POSTGRES_URL must be reachable");
+        let mut admin = PgConnection::establish(base).expect("the PostgreSQL server must be reachable");
         admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
         let separator = if base.contains('?') { '&' } else { '?' };
         let raw_url = format!("{base}{separator}options=-csearch_path%3D{schema}");
-        Some(Self {
+        Self {
             url: DatabaseUrl::parse(&raw_url).unwrap(),
             raw_url,
             dir: tempfile::tempdir().unwrap(),
             master_key: random_master_key(),
-            schema: Some((base, schema)),
-        })
+            schema: Some((base.to_owned(), schema)),
+        }
     }
 
     /// A connection outside Portti's pool, to check rows directly.
@@ -249,6 +260,21 @@ pub fn start(state: AppState, outbox_worker: bool) -> Running {
 /// The `portti` binary built for these tests.
 pub fn portti_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_portti"))
+}
+
+impl TestDb {
+    /// The `portti` binary with this database and master key, in the
+    /// test's directory, and nothing else of the test's environment.
+    pub fn portti_command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(portti_binary());
+        command
+            .current_dir(self.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PORTTI_DATABASE_URL", &self.raw_url)
+            .env("PORTTI_MASTER_KEY", &self.master_key);
+        command
+    }
 }
 
 /// The current time, as Portti's clock counts it.

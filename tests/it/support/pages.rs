@@ -62,14 +62,20 @@ impl PageClient {
     /// Submits the form of `page` whose action ends with `action`, with its
     /// hidden fields (the anti-forgery token among them) and these fields.
     pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Landing {
+        let response = self.form(page, action, fields).send().await.unwrap();
+        self.land(response).await
+    }
+
+    /// The request [`submit`](Self::submit) sends, for a test that must
+    /// see it fail (the server killed under it).
+    pub fn form(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
         let target = form_action(page, action);
         // A field given here is what a script or the person filled in: it
         // replaces a hidden one of the same name.
         let mut form = hidden_fields(page, &target);
         form.retain(|(name, _)| !fields.iter().any(|(given, _)| given == name));
         form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let response = self.http.post(format!("{}{target}", self.base)).form(&form).send().await.unwrap();
-        self.land(response).await
+        self.http.post(format!("{}{target}", self.base)).form(&form)
     }
 
     /// POSTs a form without a page (for forged requests).
