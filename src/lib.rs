@@ -99,7 +99,7 @@ impl AppState {
             outbox_wake,
             signing: Arc::new(RwLock::new(Arc::new(key_set))),
             discovery,
-            metrics: Arc::new(metrics::Metrics::new()?),
+            metrics: Arc::new(metrics::Metrics::new(&web::request_id::QUIET_PATHS)?),
             clients: Arc::default(),
             browser_origins: Arc::default(),
             database_slots: Arc::new(tokio::sync::Semaphore::new(pool_size)),

@@ -7,6 +7,7 @@
 //! Every answer is checked, and every token issued is verified against the
 //! JWKS after the window, so a fast wrong answer cannot pass.
 
+mod bare;
 mod cases;
 mod ceilings;
 mod load;
@@ -73,10 +74,25 @@ struct Args {
     /// How many people to seed; each sign-in uses one.
     #[arg(long, default_value_t = 3000)]
     people: usize,
+    /// Be the bare actix-web server (`bare.rs`) at this address instead.
+    #[arg(long, hide = true, requires = "bare_bodies")]
+    bare_serve: Option<std::net::SocketAddr>,
+    /// The bare server's discovery and JWKS bodies.
+    #[arg(long, hide = true, num_args = 2)]
+    bare_bodies: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let (Some(addr), [discovery, jwks]) = (args.bare_serve, args.bare_bodies.as_slice()) {
+        return match bare::serve(addr, discovery, jwks) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bench: the bare server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -160,11 +176,16 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
     let bench = Bench { args, backend: name, server: &server, addr: site.addr };
     let mut rows = Vec::new();
 
+    // The cheapest answers, and the same bytes from a bare actix-web
+    // handler under the same load: what Portti's own work per request costs.
+    let (bare_server, bare_addr) = site.start_bare(&discovery, &jwks).await.context("starting the bare server")?;
+    let bare = Bench { server: &bare_server, addr: bare_addr, ..bench };
     for (case, path, body) in [("discovery", "/.well-known/openid-configuration", &discovery), ("JWKS", "/jwks", &jwks)]
     {
-        let workers = bench.workers(|_| StaticGet { path, expected: body.clone() });
-        rows.push(bench.case(case, workers).await?.0);
+        let workers = || bench.workers(|_| StaticGet { path, expected: body.clone() });
+        rows.extend(against_bare(&bench, &bare, case, workers).await?);
     }
+    bare_server.stop().await.context("stopping the bare server")?;
 
     for (alg, id, secret) in &clients.machine {
         let alg = SigningAlg::parse(alg)?;
@@ -248,7 +269,52 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
     })
 }
 
+/// How many times a cheap case and its bare twin take turns: this shared
+/// machine's speed drifts from minute to minute, and a ratio of two windows
+/// far apart would measure the drift.
+const BARE_ROUNDS: usize = 3;
+
+/// Runs `case` on Portti and on the bare server in turns, and returns the
+/// median round of each, Portti's with the median of its rounds' ratios.
+async fn against_bare<W: Worker>(
+    portti: &Bench<'_>,
+    bare: &Bench<'_>,
+    case: &str,
+    workers: impl Fn() -> Vec<W>,
+) -> Result<Vec<Row>, Fail> {
+    let bare_case = format!("{case}, bare actix-web");
+    let (mut served, mut bare_served, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..BARE_ROUNDS {
+        let (row, _) = portti.case(case, workers()).await?;
+        let (bare_row, _) = bare.case(&bare_case, workers()).await?;
+        ratios.push(row.per_second / bare_row.per_second);
+        served.push(row);
+        bare_served.push(bare_row);
+    }
+    let (mut row, bare_row) = (median_row(served), median_row(bare_served));
+    ratios.sort_by(f64::total_cmp);
+    if row.measured {
+        // The server CPU per request, which the machine's drift moves less.
+        let cpu = bare_row.cpu_per_1000 / row.cpu_per_1000;
+        let of = format!("bare actix-web ({:.0} % by CPU per request)", cpu * 100.0);
+        row.of_ceiling = Some((ratios[ratios.len() / 2], of));
+    }
+    Ok(vec![row, bare_row])
+}
+
+/// The row of the median rate, with the errors and problems of them all.
+fn median_row(mut rows: Vec<Row>) -> Row {
+    let errors = rows.iter().map(|row| row.errors).sum();
+    let problems: Vec<String> = rows.iter().flat_map(|row| row.problems.clone()).collect();
+    rows.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
+    let mut median = rows.swap_remove(rows.len() / 2);
+    median.errors = errors;
+    median.problems = problems;
+    median
+}
+
 /// One backend's server under load.
+#[derive(Clone, Copy)]
 struct Bench<'a> {
     args: &'a Args,
     backend: &'static str,

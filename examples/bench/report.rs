@@ -182,6 +182,16 @@ fn targets(ceilings: &Ceilings, reports: &[BackendReport]) -> Vec<(bool, String)
         if let Some(rate) = worst(&|row| row.case == case) {
             targets.push((rate >= 50_000.0, format!("{case} ≥ 50,000 requests/s: {}", thousands(rate))));
         }
+        let of_bare = rows()
+            .filter(|(_, row)| row.case == case)
+            .filter_map(|(_, row)| row.of_ceiling.as_ref().map(|(fraction, _)| *fraction))
+            .reduce(f64::min);
+        if let Some(fraction) = of_bare {
+            targets.push((
+                fraction >= 0.85,
+                format!("{case} ≥ 85 % of a bare actix-web handler of the same bytes: {:.0} %", fraction * 100.0),
+            ));
+        }
     }
     let slowest = rows()
         .filter(|(_, row)| row.unit == "requests")

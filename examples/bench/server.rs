@@ -110,20 +110,45 @@ impl Site {
     /// Starts the server and waits until `/readyz` answers 200; returns it
     /// with the time from starting the process to ready.
     pub async fn start(&self, binary: &Path) -> Result<(Server, Duration), Fail> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log"))?;
         let mut command = tokio::process::Command::new(binary);
-        command.arg("--config").arg(&self.config_path).arg("serve").current_dir(self.dir.path());
+        command.arg("--config").arg(&self.config_path).arg("serve");
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("PORTTI_") {
                 command.env_remove(name);
             }
         }
+        self.spawn(command, self.addr, "/readyz").await
+    }
+
+    /// Starts the bare actix-web server of `bare.rs` (this benchmark's own
+    /// binary) with these bodies, on an address of its own.
+    pub async fn start_bare(&self, discovery: &[u8], jwks: &[u8]) -> Result<(Server, SocketAddr), Fail> {
+        let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let (discovery_path, jwks_path) = (self.dir.path().join("discovery.json"), self.dir.path().join("jwks.json"));
+        std::fs::write(&discovery_path, discovery)?;
+        std::fs::write(&jwks_path, jwks)?;
+        let mut command = tokio::process::Command::new(std::env::current_exe()?);
+        command.arg("--bare-serve").arg(addr.to_string()).arg("--bare-bodies").arg(&discovery_path).arg(&jwks_path);
+        let (server, _) = self.spawn(command, addr, "/jwks").await?;
+        Ok((server, addr))
+    }
+
+    /// Spawns `command` in the site's directory, logging to its log, and
+    /// waits until `probe` at `addr` answers 200.
+    async fn spawn(
+        &self,
+        mut command: tokio::process::Command,
+        addr: SocketAddr,
+        probe: &str,
+    ) -> Result<(Server, Duration), Fail> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
+        command.current_dir(self.dir.path());
         command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).kill_on_drop(true);
         let started = Instant::now();
         let mut child = command.spawn()?;
         let pid = child.id().ok_or("the server exited at once")?;
         loop {
-            if let Ok(reply) = Conn::new(self.addr).get("/readyz", &[]).await
+            if let Ok(reply) = Conn::new(addr).get(probe, &[]).await
                 && reply.status == StatusCode::OK
             {
                 break;

@@ -150,16 +150,23 @@ pub fn content_security_policy(form_target: Option<&str>) -> String {
     )
 }
 
+/// The policy of pages without a form to another origin, made once.
+static STATIC_POLICY: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
 /// Security headers on every response: no inline script or style, no framing,
 /// no referrer leaks, no MIME sniffing; HSTS when served over https.
+/// The values are static, so putting them on a response copies a pointer
+/// rather than counting references to a shared buffer.
 pub fn security_headers(https: bool) -> DefaultHeaders {
+    let static_value = header::HeaderValue::from_static;
+    let policy: &'static str = STATIC_POLICY.get_or_init(|| content_security_policy(None).leak());
     let headers = DefaultHeaders::new()
-        .add((header::CONTENT_SECURITY_POLICY, content_security_policy(None)))
-        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .add((header::REFERRER_POLICY, "no-referrer"))
-        .add((header::X_FRAME_OPTIONS, "DENY"));
+        .add((header::CONTENT_SECURITY_POLICY, static_value(policy)))
+        .add((header::X_CONTENT_TYPE_OPTIONS, static_value("nosniff")))
+        .add((header::REFERRER_POLICY, static_value("no-referrer")))
+        .add((header::X_FRAME_OPTIONS, static_value("DENY")));
     if https {
-        headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"))
+        headers.add((header::STRICT_TRANSPORT_SECURITY, static_value("max-age=31536000; includeSubDomains")))
     } else {
         headers
     }

@@ -31,25 +31,62 @@ fn loggable(path: &str) -> String {
     path.to_owned()
 }
 
-/// Middleware: gives the request an id, a tracing span and a closing log line.
+/// The public documents and the liveness probe: served from memory, asked
+/// for by every relying party, load balancer and monitor, and never
+/// failing. Their answers are counted, but a log line of each would cost
+/// more than the answer itself (BENCHMARKS.md), so only a failure is logged.
+pub const QUIET_PATHS: [&str; 6] = [
+    "/.well-known/openid-configuration",
+    "/jwks",
+    "/healthz",
+    "/static/portti.css",
+    "/static/qr.js",
+    "/static/passkey.js",
+];
+
+/// A new request id: 128 random bits as 32 hex digits (the form of a UUID
+/// v4 without its dashes), from the thread's generator rather than a
+/// system call per request.
+fn new_id() -> String {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid().simple().to_string()
+}
+
+/// Middleware: gives the request an id, a tracing span and a closing log
+/// line (for the quiet paths, only when the answer is a failure).
 pub async fn assign(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %loggable(request.path()));
+    let id = new_id();
+    let quiet = QUIET_PATHS.contains(&request.path());
+    let span = if quiet {
+        tracing::Span::none()
+    } else {
+        tracing::info_span!("request", id = %id, method = %request.method(), path = %loggable(request.path()))
+    };
     let started = Instant::now();
     let metrics = request.app_data::<actix_web::web::Data<crate::AppState>>().map(|state| state.metrics.clone());
     let method = request.method().clone();
     let mut response = REQUEST_ID.scope(id.clone(), next.call(request)).instrument(span.clone()).await?;
-    let status = response.status().as_u16();
+    let status = response.status();
     let elapsed = started.elapsed();
     if let Some(metrics) = metrics {
-        // The route's pattern (`/signin/{flow}`), never the path with its secrets.
-        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-        metrics.request(&route, method.as_str(), status, elapsed.as_secs_f64());
+        // The route's pattern (`/signin/{flow}`), never the path with its
+        // secrets; a quiet path is its own pattern.
+        let path = response.request().path();
+        let route = match QUIET_PATHS.iter().find(|quiet| **quiet == path) {
+            Some(quiet) => std::borrow::Cow::Borrowed(*quiet),
+            None => response.request().match_pattern().map_or("unmatched".into(), std::borrow::Cow::Owned),
+        };
+        metrics.request(&route, method.as_str(), status.as_str(), elapsed.as_secs_f64());
     }
-    span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_millis() as u64, "request finished"));
+    let elapsed_ms = elapsed.as_millis() as u64;
+    if !quiet {
+        span.in_scope(|| tracing::info!(status = status.as_u16(), elapsed_ms, "request finished"));
+    } else if status.is_server_error() || status.is_client_error() {
+        let path = response.request().path();
+        tracing::info!(id = %id, %method, path, status = status.as_u16(), elapsed_ms, "request finished");
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
     }
