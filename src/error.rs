@@ -130,6 +130,8 @@ fn is_passing(e: &diesel::result::Error) -> bool {
             ["database or disk is full", "disk I/O error", "database is locked"].contains(&message)
                 || (message.starts_with("could not extend file ") && message.ends_with(": No space left on device"))
         }
+        // A commit lost with its connection, whose rollback failed too.
+        Diesel::RollbackErrorOnCommit { commit_error, .. } => is_passing(commit_error),
         _ => false,
     }
 }
@@ -179,5 +181,12 @@ mod tests {
             assert_eq!(database_error(Kind::Unknown, message).code(), "server_error", "{message}");
         }
         assert_eq!(database_error(Kind::UniqueViolation, "database is locked").code(), "server_error");
+    }
+
+    #[test]
+    fn a_commit_lost_with_its_connection_is_unavailable() {
+        let lost = || Box::new(Diesel::DatabaseError(Kind::ClosedConnection, Box::new("gone".to_owned())));
+        let error: Error = Diesel::RollbackErrorOnCommit { rollback_error: lost(), commit_error: lost() }.into();
+        assert_eq!(error.code(), "temporarily_unavailable");
     }
 }

@@ -202,7 +202,8 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn has_broken(&self, pooled: &mut Pooled) -> bool {
-        pooled.lost
+        use diesel::r2d2::R2D2Connection;
+        pooled.lost || pooled.conn.is_broken()
     }
 }
 

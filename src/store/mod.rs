@@ -74,6 +74,10 @@ use connection::ConnectionManager;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// How long a request waits for a database connection (libpq's own
+/// `connect_timeout`) before it is answered 503.
+pub const WAIT_FOR_A_CONNECTION: Duration = Duration::from_secs(connection::POSTGRES_CONNECT_TIMEOUT_SECONDS as u64);
+
 /// Serialises start-up work when several instances start against one PostgreSQL.
 const STARTUP_LOCK: i64 = 0x706f_7274_7469;
 
@@ -144,7 +148,7 @@ impl Store {
             .min_idle(Some(0))
             // A database that is down is answered with 503 within this
             // (it is retried meanwhile: a restart is ridden out), never a hang.
-            .connection_timeout(Duration::from_secs(connection::POSTGRES_CONNECT_TIMEOUT_SECONDS.into()))
+            .connection_timeout(WAIT_FOR_A_CONNECTION)
             .build(ConnectionManager::new(url.clone()))
             .map_err(|e| Error::Unavailable(format!("cannot open the database pool at {}: {e}", url.redacted())))?;
         Ok(Self {
@@ -268,12 +272,15 @@ impl Store {
     /// so a load balancer's probe gets an answer rather than a time-out.
     pub fn ping(&self) -> Result<()> {
         let mut pooled = self.pool.get_timeout(Duration::from_secs(2))?;
-        schema::instance_settings::table
+        let outcome = schema::instance_settings::table
             .select(schema::instance_settings::name)
             .get_result::<String>(&mut pooled.conn)
-            .optional()
-            .map(|_| ())
-            .map_err(|e| Error::Unavailable(format!("database: {e}")))
+            .optional();
+        pooled.record(&outcome);
+        if outcome.is_err() {
+            pooled.found_lost();
+        }
+        outcome.map(|_| ()).map_err(|e| Error::Unavailable(format!("database: {e}")))
     }
 
     /// Records the master key's check value on first use, and refuses a

@@ -140,7 +140,12 @@ pub async fn run_in_database_slot<T: Send + 'static>(
     state: &web::Data<AppState>,
     work: impl FnOnce(&AppState, UnixSeconds) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let _slot = state.database_slots.acquire().await.map_err(Error::internal)?;
+    // No longer than the pool itself waits for a connection: with the
+    // database away, every slot is held by a request waiting for one.
+    let _slot = tokio::time::timeout(crate::store::WAIT_FOR_A_CONNECTION, state.database_slots.acquire())
+        .await
+        .map_err(|_| Error::Unavailable("every database slot is busy".to_owned()))?
+        .map_err(Error::internal)?;
     run(state, work).await
 }
 
