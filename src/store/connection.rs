@@ -159,6 +159,14 @@ impl Pooled {
         }
     }
 
+    /// [`record`](Self::record)s the outcome of work and, when the work
+    /// found the database unavailable, whether that is because this
+    /// connection is lost; returns whether it is.
+    pub(super) fn settle<T>(&mut self, outcome: &crate::error::Result<T>) -> bool {
+        self.record(outcome);
+        matches!(outcome, Err(crate::error::Error::Unavailable(_))) && self.found_lost()
+    }
+
     fn succeeded(&mut self) {
         self.last_success = Some((Instant::now(), self.losses.load(Ordering::Relaxed)));
     }
@@ -167,7 +175,7 @@ impl Pooled {
     /// restarted or ended it), rather than because of the work: it then no
     /// longer answers even `SELECT 1`. A lost connection is dropped when it
     /// is handed back, and the others are checked before their next use.
-    pub(super) fn found_lost(&mut self) -> bool {
+    fn found_lost(&mut self) -> bool {
         if !self.lost && self.conn.batch_execute("SELECT 1").is_err() {
             self.lost = true;
             self.losses.fetch_add(1, Ordering::Relaxed);

@@ -207,8 +207,7 @@ impl Store {
     pub fn read<T>(&self, mut work: impl FnMut(&mut Read<'_>) -> Result<T>) -> Result<T> {
         let mut pooled = self.pool.get()?;
         let outcome = work(&mut Read { conn: &mut pooled.conn });
-        pooled.record(&outcome);
-        if !matches!(outcome, Err(Error::Unavailable(_))) || !pooled.found_lost() {
+        if !pooled.settle(&outcome) {
             return outcome;
         }
         drop(pooled);
@@ -237,11 +236,9 @@ impl Store {
                 outcome
             })
         };
-        pooled.record(&outcome);
-        if matches!(outcome, Err(Error::Unavailable(_))) {
-            // Not retried: whether a lost transaction committed is unknown.
-            pooled.found_lost();
-        }
+        // Not retried when the connection was lost: whether a lost
+        // transaction committed is unknown.
+        pooled.settle(&outcome);
         if outcome.is_ok() && enqueued {
             self.outbox_queued.notify_one();
         }
@@ -275,12 +272,11 @@ impl Store {
         let outcome = schema::instance_settings::table
             .select(schema::instance_settings::name)
             .get_result::<String>(&mut pooled.conn)
-            .optional();
-        pooled.record(&outcome);
-        if outcome.is_err() {
-            pooled.found_lost();
-        }
-        outcome.map(|_| ()).map_err(|e| Error::Unavailable(format!("database: {e}")))
+            .optional()
+            .map(|_| ())
+            .map_err(|e| Error::Unavailable(format!("database: {e}")));
+        pooled.settle(&outcome);
+        outcome
     }
 
     /// Records the master key's check value on first use, and refuses a

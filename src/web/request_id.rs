@@ -58,8 +58,8 @@ pub async fn assign(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = new_id();
-    let quiet = QUIET_PATHS.contains(&request.path());
-    let span = if quiet {
+    let quiet: Option<&'static str> = QUIET_PATHS.iter().find(|quiet| **quiet == request.path()).copied();
+    let span = if quiet.is_some() {
         tracing::Span::none()
     } else {
         tracing::info_span!("request", id = %id, method = %request.method(), path = %loggable(request.path()))
@@ -73,15 +73,14 @@ pub async fn assign(
     if let Some(metrics) = metrics {
         // The route's pattern (`/signin/{flow}`), never the path with its
         // secrets; a quiet path is its own pattern.
-        let path = response.request().path();
-        let route = match QUIET_PATHS.iter().find(|quiet| **quiet == path) {
-            Some(quiet) => std::borrow::Cow::Borrowed(*quiet),
+        let route = match quiet {
+            Some(quiet) => std::borrow::Cow::Borrowed(quiet),
             None => response.request().match_pattern().map_or("unmatched".into(), std::borrow::Cow::Owned),
         };
         metrics.request(&route, method.as_str(), status.as_str(), elapsed.as_secs_f64());
     }
     let elapsed_ms = elapsed.as_millis() as u64;
-    if !quiet {
+    if quiet.is_none() {
         span.in_scope(|| tracing::info!(status = status.as_u16(), elapsed_ms, "request finished"));
     } else if status.is_server_error() || status.is_client_error() {
         let path = response.request().path();
