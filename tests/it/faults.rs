@@ -24,7 +24,7 @@ use crate::support::pages::PageClient;
 use crate::support::private_postgres::PrivatePostgres;
 use crate::support::sign_in::{first_sign_in, to_password_page};
 use crate::support::smtp::SmtpServer;
-use crate::support::{TestDb, TestServer, random_master_key, skipped};
+use crate::support::{Serving, TestDb, TestServer, random_master_key, skipped};
 use crate::support::{eventually, report, served_on_both_backends};
 use diesel::prelude::*;
 use portti::domain::access::CompanyRole;
@@ -32,7 +32,6 @@ use portti::domain::company::add_company;
 use portti::domain::ids::UserId;
 use portti::web::error_response::RETRY_AFTER_SECONDS;
 use serde_json::json;
-use std::process::{Child, Stdio};
 
 /// A tmpfs of its own, unmounted when dropped.
 struct SmallDisk {
@@ -375,29 +374,11 @@ async fn postgres_restarted_under_load_is_ridden_out() {
     server.stop().await;
 }
 
-/// A `portti serve` process, killed (`kill -9`) when dropped, so that a
-/// failing test leaves none behind.
-struct Serving(Child);
-
-impl Serving {
-    /// `kill -9`: no shutdown, no flushing, as a crash or the OOM killer.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// `portti serve` as a process of its own at `address`, behind `issuer`,
 /// mailing through `smtp`; ready once `/healthz` answers.
 async fn portti_serve(db: &TestDb, address: std::net::SocketAddr, issuer: &str, smtp: &SmtpServer) -> Serving {
-    let child = db
-        .portti_command()
+    let mut command = db.portti_command();
+    command
         .arg("serve")
         .env("PORTTI_BIND", address.to_string())
         .env("PORTTI_ISSUER", issuer)
@@ -406,20 +387,8 @@ async fn portti_serve(db: &TestDb, address: std::net::SocketAddr, issuer: &str, 
         // A message the killed process was delivering waits out its lease.
         .env("PORTTI_OUTBOX__SEND_TIMEOUT_SECONDS", "5")
         .env("PORTTI_OUTBOX__LEASE_SECONDS", "6")
-        .env("PORTTI_SIGN_IN__SIGN_INS_PER_MINUTE_PER_ADDRESS", "100000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(Serving)
-        .unwrap();
-    let healthz = format!("{issuer}/healthz");
-    for _ in 0..200 {
-        if reqwest::get(&healthz).await.is_ok_and(|r| r.status() == 200) {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("portti serve did not start");
+        .env("PORTTI_SIGN_IN__SIGN_INS_PER_MINUTE_PER_ADDRESS", "100000");
+    Serving::start(command, &format!("http://{address}")).await
 }
 
 /// The recipients of the outbox's rows, sorted.

@@ -38,3 +38,4 @@ mod signin;
 mod store;
 mod strong_identification;
 mod tokens;
+mod upgrade;

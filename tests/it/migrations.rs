@@ -68,3 +68,78 @@ fn every_sqlite_migration_has_a_byte_identical_postgres_twin() {
     }
     assert!(differ.is_empty(), "differ between the dialects without being meant to: {differ:?}");
 }
+
+/// The newest migration of the previous release (`.ci/previous-release`).
+/// Every later one must only add, so that the previous release keeps
+/// working on a database the new one migrated, during a rolling upgrade
+/// (`tests/it/upgrade.rs` runs it there, and checks this name against the
+/// previous release's own migrations).
+pub const NEWEST_OF_THE_PREVIOUS_RELEASE: &str = "2026-12-02-000016_upstream_identification";
+
+/// Why a statement of a migration would break the previous release, or
+/// `None` when it only adds: a table, an index, rows, or a column that an
+/// insert naming only the old columns still fills.
+fn breaks_the_previous_release(statement: &str) -> Option<&'static str> {
+    let words: Vec<String> = statement.split_whitespace().map(str::to_ascii_uppercase).collect();
+    let starts = |prefix: &[&str]| words.len() >= prefix.len() && words.iter().zip(prefix).all(|(w, p)| w == p);
+    if [&["CREATE", "TABLE"][..], &["CREATE", "INDEX"], &["CREATE", "UNIQUE", "INDEX"], &["INSERT", "INTO"]]
+        .iter()
+        .any(|prefix| starts(prefix))
+    {
+        return None;
+    }
+    if starts(&["ALTER", "TABLE"]) && words.get(3).is_some_and(|w| w == "ADD") {
+        let not_null = words.windows(2).any(|pair| pair[0] == "NOT" && pair[1] == "NULL");
+        let defaulted = words.iter().any(|w| w == "DEFAULT");
+        return (not_null && !defaulted).then_some("a NOT NULL column without a DEFAULT, left out by the old inserts");
+    }
+    Some("it changes or removes what the previous release reads or writes")
+}
+
+/// The statements of a migration, without their comments.
+fn statements(sql: &str) -> Vec<String> {
+    let uncommented: String =
+        sql.lines().map(|line| line.split("--").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+    uncommented.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+#[test]
+fn migrations_after_the_previous_release_only_add() {
+    let newer: Vec<String> =
+        versions("sqlite").into_iter().filter(|v| v.as_str() > NEWEST_OF_THE_PREVIOUS_RELEASE).collect();
+    assert!(versions("sqlite").contains(NEWEST_OF_THE_PREVIOUS_RELEASE));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for version in newer {
+        let sql = std::fs::read_to_string(root.join(&version).join("up.sql")).unwrap();
+        for statement in statements(&sql) {
+            if let Some(why) = breaks_the_previous_release(&statement) {
+                panic!("{version}: {statement:?} breaks a rolling upgrade: {why}");
+            }
+        }
+    }
+}
+
+#[test]
+fn only_additions_pass_for_a_rolling_upgrade() {
+    let sql = "-- a comment; with a semicolon\n\
+        CREATE TABLE t (id TEXT PRIMARY KEY NOT NULL);\n\
+        create unique index t_id on t (id);\n\
+        ALTER TABLE users ADD COLUMN nickname TEXT; -- nullable\n\
+        ALTER TABLE users ADD COLUMN tier INTEGER NOT NULL DEFAULT 0;\n\
+        INSERT INTO t (id) VALUES ('x');";
+    let found = statements(sql);
+    assert_eq!(found.len(), 5, "{found:?}");
+    assert!(found.iter().all(|s| breaks_the_previous_release(s).is_none()), "{found:?}");
+    for breaking in [
+        "DROP TABLE sessions",
+        "ALTER TABLE users DROP COLUMN phone",
+        "ALTER TABLE users RENAME COLUMN phone TO mobile",
+        "ALTER TABLE users RENAME TO people",
+        "ALTER TABLE users ADD COLUMN tier INTEGER NOT NULL",
+        "ALTER TABLE users ALTER COLUMN phone SET NOT NULL",
+        "UPDATE users SET phone = NULL",
+        "DELETE FROM sessions",
+    ] {
+        assert!(breaks_the_previous_release(breaking).is_some(), "{breaking}");
+    }
+}

@@ -266,7 +266,12 @@ impl TestDb {
     /// The `portti` binary with this database and master key, in the
     /// test's directory, and nothing else of the test's environment.
     pub fn portti_command(&self) -> std::process::Command {
-        let mut command = std::process::Command::new(portti_binary());
+        self.command_of(&portti_binary())
+    }
+
+    /// [`TestDb::portti_command`] for another build of Portti.
+    pub fn command_of(&self, binary: &Path) -> std::process::Command {
+        let mut command = std::process::Command::new(binary);
         command
             .current_dir(self.path())
             .env_clear()
@@ -292,4 +297,37 @@ pub async fn eventually(seconds: u64, mut check: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     check()
+}
+
+/// A `portti serve` process, killed (`kill -9`) when dropped, so that a
+/// failing test leaves none behind.
+pub struct Serving(std::process::Child);
+
+impl Serving {
+    /// Spawns `command` (a `portti serve`, quiet) and waits until `base`
+    /// answers `/healthz`.
+    pub async fn start(mut command: std::process::Command, base: &str) -> Self {
+        use std::process::Stdio;
+        let serving = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().map(Serving).unwrap();
+        let healthz = format!("{base}/healthz");
+        for _ in 0..200 {
+            if reqwest::get(&healthz).await.is_ok_and(|r| r.status() == 200) {
+                return serving;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("portti serve did not start at {base}");
+    }
+
+    /// `kill -9`: no shutdown, no flushing, as a crash or the OOM killer.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

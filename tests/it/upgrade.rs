@@ -1,0 +1,156 @@
+//! A rolling upgrade (issue 14, item 10): the previous release's binary
+//! serves a database that this Portti migrated, beside this Portti, behind
+//! one issuer, as two instances are while a load balancer moves from one
+//! to the other. A person signs in on the old instance and their code,
+//! tokens and session work on the new one, and the other way round.
+//!
+//! The previous release is the commit in `.ci/previous-release`, built by
+//! `scripts/previous-release` into `target/previous-release/portti`.
+//! Without it the test is skipped, except in CI (`CI` set), where it
+//! fails: `.ci/run` builds it.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::migrations::NEWEST_OF_THE_PREVIOUS_RELEASE;
+use crate::support::fixtures::relying_party;
+use crate::support::fixtures::{CALLBACK, authorization_request, code_of, confidential_client, http, person};
+use crate::support::pages::PageClient;
+use crate::support::sign_in::first_sign_in;
+use crate::support::{Serving, TestDb, TestServer, served_on_both_backends, skipped};
+
+/// What `scripts/previous-release` builds: the previous release's source
+/// and its `portti`.
+fn previous_release() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/previous-release")
+}
+
+/// Skips the test without the previous release, except in CI.
+fn without_the_previous_release(missing: &Path) {
+    let why = format!("{} is missing: scripts/previous-release builds it", missing.display());
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    skipped(&why);
+}
+
+/// The previous release as a process on a port of its own, behind the new
+/// instance's issuer.
+async fn previous_release_beside(db: &TestDb, new: &TestServer) -> Option<(Serving, String)> {
+    let binary = previous_release().join("portti");
+    if !binary.is_file() {
+        without_the_previous_release(&binary);
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut command = db.command_of(&binary);
+    command.arg("serve").env("PORTTI_BIND", format!("127.0.0.1:{port}")).env("PORTTI_ISSUER", &new.base);
+    Some((Serving::start(command, &base).await, base))
+}
+
+async fn get_json(url: String, token: Option<&str>) -> (u16, Value) {
+    let mut request = http().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn token_at(base: &str, secret: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response =
+        http().post(format!("{base}/token")).basic_auth("ledger", Some(secret)).form(form).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn previous_and_new_release_serve_side_by_side(db: &TestDb) {
+    // The new release migrates the database and holds the people and clients.
+    let new = db.serve("");
+    person(&new.state, "maija@example.com");
+    let secret = confidential_client(&new.state, "ledger", true, "RS256", &[]);
+    let rp = relying_party(&new, "ledger", Some(&secret)).await;
+    let Some((_old_process, old)) = previous_release_beside(db, &new).await else {
+        new.stop().await;
+        return;
+    };
+
+    // What did not change reads the same from both.
+    for path in ["/.well-known/openid-configuration", "/jwks"] {
+        let (old_status, old_body) = get_json(format!("{old}{path}"), None).await;
+        assert_eq!(old_status, 200, "{path} on the previous release");
+        assert_eq!(old_body, get_json(format!("{}{path}", new.base), None).await.1, "{path}");
+    }
+
+    // A first sign-in on the previous release's pages (its enrolment and
+    // session written by the old code), the code redeemed at the new one.
+    let pages = PageClient::new(&old);
+    let request = authorization_request(&rp, &["email", "offline_access"]);
+    let on_old = request.url.replacen(&new.base, &old, 1);
+    let (callback, _, _) = first_sign_in(&pages, &on_old, "maija@example.com").await;
+    let code = code_of(&callback, &request);
+    let verifier = request.verifier.secret();
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.secret().as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, tokens) = token_at(&new.base, &secret, &redeem).await;
+    assert_eq!(status, 200, "the new release redeems the old one's code: {tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+
+    // The new release's tokens at the previous release, and back.
+    let (status, userinfo) = get_json(format!("{old}/userinfo"), Some(access)).await;
+    assert_eq!(status, 200, "{userinfo}");
+    assert_eq!(userinfo["email"], "maija@example.com");
+    let maija = userinfo["sub"].clone();
+    let (status, rotated) =
+        token_at(&old, &secret, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_eq!(status, 200, "the previous release rotates the new one's refresh token: {rotated}");
+    let rotated_access = rotated["access_token"].as_str();
+    let (status, userinfo) = get_json(format!("{}/userinfo", new.base), rotated_access).await;
+    assert_eq!(status, 200, "{userinfo}");
+    assert_eq!(userinfo["sub"], maija);
+    // The spent refresh token at the new release is a reuse: it ends the
+    // grant, and the previous release refuses its access token at once.
+    let (status, again) =
+        token_at(&new.base, &secret, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_eq!((status, &again["error"]), (400, &serde_json::json!("invalid_grant")), "{again}");
+    let (status, refused) = get_json(format!("{old}/userinfo"), rotated_access).await;
+    assert_eq!(status, 401, "{refused}");
+
+    // The session the previous release started signs in on the new one
+    // without a step, and the new one's code is redeemed at the old one.
+    let request = authorization_request(&rp, &["email", "offline_access"]);
+    let callback = pages.open(&request.url).await.left();
+    let code = code_of(&callback, &request);
+    let verifier = request.verifier.secret();
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.secret().as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, tokens) = token_at(&old, &secret, &redeem).await;
+    assert_eq!(status, 200, "the previous release redeems the new one's code: {tokens}");
+    let (status, userinfo) = get_json(format!("{}/userinfo", new.base), tokens["access_token"].as_str()).await;
+    assert_eq!(status, 200, "{userinfo}");
+    assert_eq!(userinfo["sub"], maija);
+    new.stop().await;
+}
+
+served_on_both_backends!(previous_and_new_release_serve_side_by_side);
+
+/// The migrations after [`NEWEST_OF_THE_PREVIOUS_RELEASE`] must only add
+/// (`tests/it/migrations.rs`): that name is the previous release's own
+/// newest migration, so moving `.ci/previous-release` on moves the rule.
+#[test]
+fn the_rule_of_additions_starts_after_the_previous_release() {
+    let migrations = previous_release().join("source/migrations/sqlite");
+    let Ok(entries) = std::fs::read_dir(&migrations) else {
+        return without_the_previous_release(&migrations);
+    };
+    let newest = entries.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).max();
+    assert_eq!(newest.as_deref(), Some(NEWEST_OF_THE_PREVIOUS_RELEASE));
+}
