@@ -20,7 +20,8 @@ use portti::crypto::signing::SigningAlg;
 
 use crate::Fail;
 use crate::load::{Conn, Reply, Worker};
-use crate::seed::{PASSWORD, Person};
+use crate::seed::{PASSWORD, Person, Phone};
+use crate::server::{APP_CLIENT, APP_VERSION};
 
 pub const CALLBACK: &str = "https://rp.bench.example/callback";
 
@@ -193,6 +194,181 @@ impl Worker for Introspect {
     }
 }
 
+/// The app's device-key sign-in, the JWT bearer grant (RFC 7523): a fresh
+/// ES256 assertion by the phone's key each time (signed here, on the
+/// client's side), answered with an access, an ID and a refresh token.
+pub struct DeviceKeyGrant {
+    pub phone: Arc<Phone>,
+    /// The token endpoint, the assertions' `aud`.
+    pub audience: String,
+    pub signed_in: Vec<TokenResponse>,
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+impl DeviceKeyGrant {
+    /// A JWS the app would send after the person unlocked the key with a PIN.
+    fn assertion(&self) -> Result<String, Fail> {
+        let device = &self.phone.device_id;
+        let iat = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        self.phone.jws(&serde_json::json!({
+            "iss": device, "sub": self.phone.user_id.as_str(), "aud": self.audience,
+            "iat": iat, "exp": iat + 120, "jti": random_text(), "amr": ["pin"],
+        }))
+    }
+
+    /// After the run: each ID token is the phone's person's, for the app.
+    pub fn check_id_tokens(workers: &[DeviceKeyGrant], verifier: &Verifier) -> Result<usize, Fail> {
+        let mut checked = 0;
+        for worker in workers {
+            for tokens in &worker.signed_in {
+                let id_token = tokens.id_token.as_deref().ok_or("no ID token")?;
+                let claims = verifier.verify(id_token, "JWT", Some(APP_CLIENT))?;
+                if claims.get("sub").and_then(|s| s.as_str()) != Some(worker.phone.user_id.as_str()) {
+                    return Err("an ID token of the device-key grant is not the phone's person's".into());
+                }
+                checked += 1;
+            }
+        }
+        Ok(checked)
+    }
+}
+
+impl Worker for DeviceKeyGrant {
+    async fn step(&mut self, conn: &mut Conn) -> Result<(), Fail> {
+        let assertion = self.assertion()?;
+        let form = serde_urlencoded::to_string([
+            ("grant_type", JWT_BEARER),
+            ("client_id", APP_CLIENT),
+            ("assertion", &assertion),
+            ("scope", "openid offline_access"),
+        ])?;
+        let reply = conn.post("/token", &[("portti-app-version", APP_VERSION)], form).await?;
+        let tokens = token_response(&reply)?;
+        if tokens.refresh_token.is_none() {
+            return Err("the device-key grant gave no refresh token".into());
+        }
+        self.signed_in.push(tokens);
+        Ok(())
+    }
+}
+
+/// The device authorization grant (RFC 8628) end to end: a TV asks for
+/// its codes; a person, signed in already in their browser, opens the code
+/// and allows it; the TV's next poll gets its tokens. Each TV and each
+/// browser request comes from an address of its own, passed on by the proxy
+/// in front (`X-Forwarded-For`), as from many homes.
+pub struct DeviceGrant {
+    pub browsers: Arc<Browsers>,
+    /// The browser's person and the tokens of each grant.
+    pub signed_in: Vec<(String, TokenResponse)>,
+}
+
+/// The signed-in browsers the device grants are approved in, each used for
+/// at most [`APPROVALS_PER_BROWSER`]; when they run out, a worker signs in
+/// another.
+pub struct Browsers {
+    pub signed_in: std::sync::Mutex<Vec<(Browser, usize)>>,
+    pub shared: Arc<SignInShared>,
+}
+
+/// One approval looks a user code up twice (the page and its answer), and
+/// a browser may look up `LOOKUPS_PER_BROWSER` while a code lives.
+pub const APPROVALS_PER_BROWSER: usize = portti::domain::device_authorization::LOOKUPS_PER_BROWSER as usize / 2;
+
+/// The TV's public client, with the device code grant.
+pub const TV_CLIENT: &str = "bench-tv";
+
+const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+impl Browsers {
+    /// A browser with an approval left, and whose it is.
+    async fn next(&self, conn: &mut Conn) -> Result<Browser, Fail> {
+        let kept = {
+            let mut browsers = self.signed_in.lock().map_err(|_| "a worker panicked")?;
+            while browsers.last().is_some_and(|(_, used)| *used >= APPROVALS_PER_BROWSER) {
+                browsers.pop();
+            }
+            browsers.last_mut().map(|(browser, used)| {
+                *used += 1;
+                Browser { sub: browser.sub.clone(), cookies: browser.cookies.clone() }
+            })
+        };
+        if let Some(browser) = kept {
+            return Ok(browser);
+        }
+        let index = self.shared.next.fetch_add(1, Ordering::Relaxed);
+        let person = self.shared.people.get(index).ok_or("ran out of seeded people; seed more with --people")?;
+        let (browser, _) = sign_in_browser(conn, &self.shared, person).await?;
+        let handed = Browser { sub: browser.sub.clone(), cookies: browser.cookies.clone() };
+        self.signed_in.lock().map_err(|_| "a worker panicked")?.push((browser, 1));
+        Ok(handed)
+    }
+}
+
+/// A private address (10.0.0.0/8), new each time.
+fn some_address() -> String {
+    let [a, b, c] = rand::random::<[u8; 3]>();
+    format!("10.{a}.{b}.{c}")
+}
+
+impl Worker for DeviceGrant {
+    async fn step(&mut self, conn: &mut Conn) -> Result<(), Fail> {
+        #[derive(Deserialize)]
+        struct Codes {
+            device_code: String,
+            user_code: String,
+        }
+        let tv = some_address();
+        let form = serde_urlencoded::to_string([("client_id", TV_CLIENT), ("scope", "openid offline_access")])?;
+        let reply = conn.post("/device_authorization", &[("x-forwarded-for", &tv)], form).await?;
+        let codes: Codes = reply.json()?;
+
+        let browser = self.browsers.next(conn).await?;
+        let home = some_address();
+        let headers = [("cookie", browser.cookies.as_str()), ("x-forwarded-for", home.as_str())];
+        let approval = format!("/device/{}", codes.user_code.replace('-', ""));
+        let page = conn.get(&approval, &headers).await?;
+        if page.status != StatusCode::OK || !page.body.windows(6).any(|w| w == b">Allow") {
+            return Err(unexpected("the device approval page", &page));
+        }
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf", &csrf_of(&page.body)?)
+            .append_pair("decision", "allow")
+            .finish();
+        let allowed = conn.post(&approval, &headers, form).await?;
+        if allowed.status != StatusCode::OK {
+            return Err(unexpected("allowing the device", &allowed));
+        }
+
+        let form = serde_urlencoded::to_string([
+            ("grant_type", DEVICE_CODE),
+            ("device_code", &codes.device_code),
+            ("client_id", TV_CLIENT),
+        ])?;
+        let reply = conn.post("/token", &[("x-forwarded-for", &tv)], form).await?;
+        let tokens = token_response(&reply)?;
+        self.signed_in.push((browser.sub, tokens));
+        Ok(())
+    }
+}
+
+impl DeviceGrant {
+    /// After the run: each ID token is the approving person's, for the TV.
+    pub fn check_id_tokens(workers: &[DeviceGrant], verifier: &Verifier) -> Result<usize, Fail> {
+        let mut checked = 0;
+        for (sub, tokens) in workers.iter().flat_map(|w| &w.signed_in) {
+            let id_token = tokens.id_token.as_deref().ok_or("no ID token")?;
+            let claims = verifier.verify(id_token, "JWT", Some(TV_CLIENT))?;
+            if claims.get("sub").and_then(|s| s.as_str()) != Some(sub.as_str()) {
+                return Err("a device grant's ID token is not the approving person's".into());
+            }
+            checked += 1;
+        }
+        Ok(checked)
+    }
+}
+
 /// What every sign-in worker shares: the people to sign in (each once), the
 /// client, and the keys to verify the ID token with.
 pub struct SignInShared {
@@ -267,28 +443,27 @@ fn random_text() -> String {
 /// Signs `person` in on the hosted pages as a browser would, and exchanges
 /// the code; returns the user's id (the ID token's `sub`) and the tokens.
 pub async fn sign_in(conn: &mut Conn, shared: &SignInShared, person: &Person) -> Result<(String, TokenResponse), Fail> {
-    let (state, nonce, verifier) = (random_text(), random_text(), random_text());
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let query = serde_urlencoded::to_string([
-        ("response_type", "code"),
-        ("client_id", &shared.client_id),
-        ("redirect_uri", CALLBACK),
-        ("scope", "openid email offline_access"),
-        ("state", &state),
-        ("nonce", &nonce),
-        ("code_challenge", &challenge),
-        ("code_challenge_method", "S256"),
-    ])?;
-    let mut jar = Jar::default();
-    let reply = conn.get(&format!("/authorize?{query}"), &[]).await?;
-    jar.keep(&reply);
-    let flow = location(&reply)?;
-    if !flow.starts_with("/signin/") {
-        return Err(format!("authorize went to {flow}").into());
-    }
+    let (browser, tokens) = sign_in_browser(conn, shared, person).await?;
+    Ok((browser.sub, tokens))
+}
 
+/// A browser that a person signed in on: its cookies, and whose it is.
+pub struct Browser {
+    pub sub: String,
+    pub cookies: String,
+}
+
+/// [`sign_in`], keeping the browser.
+pub async fn sign_in_browser(
+    conn: &mut Conn,
+    shared: &SignInShared,
+    person: &Person,
+) -> Result<(Browser, TokenResponse), Fail> {
+    let mut jar = Jar::default();
+    let begun = begin(conn, shared, &mut jar, None).await?;
+    let flow = &begun.flow;
     let mut step = async |conn: &mut Conn, action: &str, fields: &[(&str, &str)]| -> Result<String, Fail> {
-        let page = conn.get(&flow, &[("cookie", &jar.header())]).await?;
+        let page = conn.get(flow, &[("cookie", &jar.header())]).await?;
         if page.status != StatusCode::OK {
             return Err(unexpected("sign-in page", &page));
         }
@@ -305,29 +480,151 @@ pub async fn sign_in(conn: &mut Conn, shared: &SignInShared, person: &Person) ->
     step(conn, "password", &[("password", PASSWORD)]).await?;
     let code = person.code_now()?;
     let callback = step(conn, "code", &[("code", &code)]).await?;
+    let (claims, tokens) = finish(conn, shared, &begun, &callback).await?;
+    if claims.get("email").and_then(|e| e.as_str()) != Some(&person.email) {
+        return Err("the ID token is not the signed-in person's".into());
+    }
+    let sub = claims.get("sub").and_then(|s| s.as_str()).ok_or("no sub in the ID token")?.to_owned();
+    Ok((Browser { sub, cookies: jar.header() }, tokens))
+}
 
-    if !callback.starts_with(CALLBACK) || query_param(&callback, "state").as_deref() != Some(&state) {
+/// A sign-in the web application began at `/authorize`: the flow's path,
+/// and what the application keeps to check the answer.
+struct Begun {
+    flow: String,
+    state: String,
+    nonce: String,
+    verifier: String,
+}
+
+/// The web application sends the browser to `/authorize` (from `address`,
+/// passed on by the proxy, when given).
+async fn begin(conn: &mut Conn, shared: &SignInShared, jar: &mut Jar, address: Option<&str>) -> Result<Begun, Fail> {
+    let (state, nonce, verifier) = (random_text(), random_text(), random_text());
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", &shared.client_id),
+        ("redirect_uri", CALLBACK),
+        ("scope", "openid email offline_access"),
+        ("state", &state),
+        ("nonce", &nonce),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+    ])?;
+    let forwarded: Vec<(&str, &str)> = address.map(|a| ("x-forwarded-for", a)).into_iter().collect();
+    let reply = conn.get(&format!("/authorize?{query}"), &forwarded).await?;
+    jar.keep(&reply);
+    let flow = location(&reply)?;
+    if !flow.starts_with("/signin/") {
+        return Err(format!("authorize went to {flow}").into());
+    }
+    Ok(Begun { flow, state, nonce, verifier })
+}
+
+/// The application's end of a sign-in: the callback's code exchanged, and
+/// the ID token verified; returns its claims and the tokens.
+async fn finish(
+    conn: &mut Conn,
+    shared: &SignInShared,
+    begun: &Begun,
+    callback: &str,
+) -> Result<(serde_json::Value, TokenResponse), Fail> {
+    if !callback.starts_with(CALLBACK) || query_param(callback, "state").as_deref() != Some(&begun.state) {
         return Err(format!("sign-in ended at {callback}").into());
     }
-    let code = query_param(&callback, "code").ok_or("no code in the callback")?;
+    let code = query_param(callback, "code").ok_or("no code in the callback")?;
     let form = serde_urlencoded::to_string([
         ("grant_type", "authorization_code"),
         ("code", &code),
         ("redirect_uri", CALLBACK),
-        ("code_verifier", &verifier),
+        ("code_verifier", &begun.verifier),
     ])?;
     let reply = conn.post("/token", &[("authorization", &shared.authorization)], form).await?;
     let tokens = token_response(&reply)?;
     let id_token = tokens.id_token.as_deref().ok_or("no ID token")?;
     let claims = shared.verifier.verify(id_token, "JWT", Some(&shared.client_id))?;
-    if claims.get("nonce").and_then(|n| n.as_str()) != Some(&nonce) {
+    if claims.get("nonce").and_then(|n| n.as_str()) != Some(&begun.nonce) {
         return Err("the ID token's nonce is not the request's".into());
     }
-    if claims.get("email").and_then(|e| e.as_str()) != Some(&person.email) {
-        return Err("the ID token is not the signed-in person's".into());
+    Ok((claims, tokens))
+}
+
+/// QR sign-in end to end: a computer's browser opens a sign-in and shows
+/// its code; the phone reads what asks and approves with a JWS by its
+/// device key; the browser's poll sees the approval, it goes on, and the
+/// application exchanges the code. Each computer comes from an address of
+/// its own.
+pub struct QrSignIn {
+    pub shared: Arc<SignInShared>,
+    pub phone: Arc<Phone>,
+    /// The app's access token, from a device-key sign-in.
+    pub app_token: String,
+}
+
+/// The text of the element with this id in a page.
+fn element_text<'a>(page: &'a str, id: &str) -> Option<&'a str> {
+    let at = page.find(&format!("id=\"{id}\""))?;
+    let text = &page[at..];
+    text.split_once('>').map(|(_, rest)| rest.split('<').next().unwrap_or_default().trim())
+}
+
+impl Worker for QrSignIn {
+    async fn step(&mut self, conn: &mut Conn) -> Result<(), Fail> {
+        let computer = some_address();
+        let mut jar = Jar::default();
+        let begun = begin(conn, &self.shared, &mut jar, Some(&computer)).await?;
+        let page = conn.get(&begun.flow, &[("cookie", &jar.header()), ("x-forwarded-for", &computer)]).await?;
+        let text = std::str::from_utf8(&page.body)?;
+        let link = text
+            .split("<a id=\"qr-link\" href=\"")
+            .nth(1)
+            .ok_or_else(|| unexpected("the sign-in page shows no QR code", &page))?;
+        let qr_id = link.split('"').next().unwrap_or_default().rsplit("/qr/").next().unwrap_or_default().to_owned();
+        let number: u8 = element_text(text, "qr-number").ok_or("no #qr-number")?.parse()?;
+        let csrf = csrf_of(&page.body)?;
+
+        let app = [("authorization", format!("Bearer {}", self.app_token)), ("portti-app-version", APP_VERSION.into())];
+        let app: Vec<(&str, &str)> = app.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        let asked = conn.get(&format!("/api/app/v1/qr/{qr_id}"), &app).await?;
+        #[derive(Deserialize)]
+        struct Asked {
+            choices: Vec<u8>,
+        }
+        if !asked.json::<Asked>()?.choices.contains(&number) {
+            return Err("the phone is not offered the computer's number".into());
+        }
+        let iat = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        let claims =
+            serde_json::json!({"qr_id": qr_id, "choice": number, "iat": iat, "jti": random_text(), "amr": ["pin"]});
+        let body = serde_json::json!({"choice": number, "proof": self.phone.jws(&claims)?}).to_string();
+        let approved = conn.post_json(&format!("/api/app/v1/qr/{qr_id}/approve"), &app, body).await?;
+        if approved.status != StatusCode::NO_CONTENT {
+            return Err(unexpected("the phone's approval", &approved));
+        }
+
+        let browser = [("cookie", jar.header()), ("x-forwarded-for", computer.clone())];
+        let browser: Vec<(&str, &str)> = browser.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        let status = conn.get(&format!("/qr/{qr_id}/status"), &browser).await?;
+        if status.status != StatusCode::OK || !status.body.windows(10).any(|w| w == b"\"approved\"") {
+            return Err(unexpected("the browser's poll after the approval", &status));
+        }
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf", &csrf)
+            .append_pair("qr", &qr_id)
+            .finish();
+        let reply = conn.post(&format!("{}/qr", begun.flow), &browser, form).await?;
+        let callback = location(&reply)?;
+        let (claims, _) = finish(conn, &self.shared, &begun, &callback).await?;
+        if claims.get("sub").and_then(|s| s.as_str()) != Some(self.phone.user_id.as_str()) {
+            return Err("the QR sign-in's ID token is not the phone's person's".into());
+        }
+        let amr = claims.get("amr").and_then(|a| a.as_array()).ok_or("no amr")?;
+        if amr.first().and_then(|m| m.as_str()) != Some("hwk") {
+            return Err(format!("the QR sign-in's amr is {amr:?}").into());
+        }
+        Ok(())
     }
-    let sub = claims.get("sub").and_then(|s| s.as_str()).ok_or("no sub in the ID token")?.to_owned();
-    Ok((sub, tokens))
 }
 
 /// Verifies tokens against the server's published keys, as a relying party would.

@@ -1,12 +1,16 @@
 //! What the hardware allows, measured on one core in this process before any
-//! server starts: signatures per second of the bare signing keys, and
-//! Argon2id password hashes per second with Portti's production parameters.
+//! server starts: signatures per second of the bare signing keys, ES256
+//! verifications per second, and Argon2id password hashes per second with
+//! Portti's production parameters.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
+    UnparsedPublicKey,
+};
 use portti::crypto::password;
 use portti::crypto::signing::{SigningAlg, generate_private_key};
 
@@ -15,12 +19,20 @@ use crate::Fail;
 /// Operations per second on one core.
 pub struct Ceilings {
     pub signatures: Vec<(SigningAlg, f64)>,
+    /// ES256 signature verifications.
+    pub es256_verify: f64,
     pub argon2id: f64,
 }
 
 impl Ceilings {
     pub fn signing(&self, alg: SigningAlg) -> f64 {
         self.signatures.iter().find(|(a, _)| *a == alg).map_or(f64::NAN, |(_, rate)| *rate)
+    }
+
+    /// The device-key grant's cryptography: the assertion verified, the
+    /// access and ID tokens signed, all ES256.
+    pub fn device_key_grant(&self) -> f64 {
+        1.0 / (1.0 / self.es256_verify + 2.0 / self.signing(SigningAlg::ES256))
     }
 }
 
@@ -69,9 +81,14 @@ pub fn measure() -> Result<Ceilings, Fail> {
         };
         signatures.push((alg, per_second));
     }
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)?;
+    let signature = key.sign(&rng, &input)?;
+    let public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key.public_key().as_ref().to_vec());
+    let es256_verify =
+        rate(Duration::from_secs(1), || Ok(public.verify(black_box(&input), black_box(signature.as_ref()))?))?;
     let argon2id = rate(Duration::from_secs(3), || {
         black_box(password::hash_password("correct horse")?);
         Ok(())
     })?;
-    Ok(Ceilings { signatures, argon2id })
+    Ok(Ceilings { signatures, es256_verify, argon2id })
 }

@@ -66,16 +66,16 @@ impl Conn {
         method: Method,
         path: &str,
         headers: &[(&str, &str)],
-        body: Option<String>,
+        body: Option<(&'static str, String)>,
     ) -> Result<Reply, Fail> {
         let mut request = Request::builder().method(method).uri(path).header(HOST, self.host.clone());
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let body = match body {
-            Some(form) => {
-                request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-                Full::new(Bytes::from(form))
+            Some((content_type, body)) => {
+                request = request.header(CONTENT_TYPE, content_type);
+                Full::new(Bytes::from(body))
             }
             None => Full::new(Bytes::new()),
         };
@@ -99,7 +99,11 @@ impl Conn {
     }
 
     pub async fn post(&mut self, path: &str, headers: &[(&str, &str)], form: String) -> Result<Reply, Fail> {
-        self.send(Method::POST, path, headers, Some(form)).await
+        self.send(Method::POST, path, headers, Some(("application/x-www-form-urlencoded", form))).await
+    }
+
+    pub async fn post_json(&mut self, path: &str, headers: &[(&str, &str)], json: String) -> Result<Reply, Fail> {
+        self.send(Method::POST, path, headers, Some(("application/json", json))).await
     }
 }
 

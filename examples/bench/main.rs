@@ -25,12 +25,12 @@ use clap::Parser;
 use portti::crypto::signing::SigningAlg;
 
 use crate::cases::{
-    ClientCredentials, Introspect, Refresh, SignIn, SignInShared, StaticGet, TokenResponse, Userinfo, Verifier, basic,
-    sign_in,
+    Browsers, ClientCredentials, DeviceGrant, DeviceKeyGrant, Introspect, QrSignIn, Refresh, SignIn, SignInShared,
+    StaticGet, TokenResponse, Userinfo, Verifier, basic, sign_in, sign_in_browser,
 };
 use crate::ceilings::Ceilings;
 use crate::load::{Conn, Tally, Window, Worker};
-use crate::report::{BackendReport, Row};
+use crate::report::{BackendReport, DEVICE_KEY_GRANT, Row};
 use crate::server::{Backend, Clients, Server, Site};
 
 /// Whatever went wrong, as text: a benchmark reports, it does not recover.
@@ -150,8 +150,14 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
     let site = Site::new(backend, &clients).context("preparing the database")?;
     eprintln!("{name}: first start, on a new database");
     let (server, first_start) = site.start(&args.server).await.context("starting the server")?;
-    let (config, count) = (site.config.clone(), args.people);
-    let people = tokio::task::spawn_blocking(move || seed::people(&config, count)).await?.context("seeding people")?;
+    let (config, count, connections) = (site.config.clone(), args.people, args.connections);
+    let (people, phones) = tokio::task::spawn_blocking(move || {
+        let people = seed::people(&config, count)?;
+        let phones = seed::phones(&config, &people[..connections.min(count)])?;
+        Ok::<_, Fail>((people, phones.into_iter().map(Arc::new).collect::<Vec<_>>()))
+    })
+    .await?
+    .context("seeding people and their phones")?;
     server.stop().await.context("stopping the server")?;
 
     let mut ready_times = Vec::new();
@@ -169,7 +175,8 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = server.memory()?;
 
-    let mut conn = Conn::new(site.addr);
+    let site_addr = site.addr;
+    let mut conn = Conn::new(site_addr);
     let discovery = conn.get("/.well-known/openid-configuration", &[]).await?.body;
     let jwks = conn.get("/jwks", &[]).await?.body;
     let verifier = Arc::new(Verifier::from_jwks(&jwks, &site.issuer)?);
@@ -214,6 +221,76 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
         sessions.push(sign_in(&mut conn, &shared, person).await?);
     }
     shared.next.store(args.connections, std::sync::atomic::Ordering::Relaxed);
+
+    let audience = format!("{}/token", site.issuer);
+    let workers =
+        bench.workers(|i| DeviceKeyGrant { phone: phones[i].clone(), audience: audience.clone(), signed_in: vec![] });
+    let (mut row, workers) = bench.case(DEVICE_KEY_GRANT, workers).await?;
+    let access: Vec<&String> = workers.iter().flat_map(|w| w.signed_in.iter().map(|t| &t.access_token)).collect();
+    row.check("every access token verifies against the JWKS", verifier.verify_all(&access, WEB_ALG));
+    row.check("every ID token is the phone's person's", DeviceKeyGrant::check_id_tokens(&workers, &verifier));
+    if row.measured {
+        let cpu = 1.0 / ceilings.device_key_grant() * 1000.0 / row.cpu_per_1000;
+        let of = format!("ES256 verify + 2 signatures ({:.0} % by CPU per request)", cpu * 100.0);
+        row.of_ceiling = Some((row.per_second / ceilings.device_key_grant(), of));
+    }
+    rows.push(row);
+
+    const QR_SIGN_IN: &str = "QR sign-in, browser and phone";
+    let mut app_tokens = Vec::new();
+    if bench.runs(QR_SIGN_IN) {
+        for phone in &phones {
+            let mut once = DeviceKeyGrant { phone: phone.clone(), audience: audience.clone(), signed_in: vec![] };
+            once.step(&mut conn).await.context("the app's device-key sign-in")?;
+            app_tokens.extend(once.signed_in.into_iter().map(|tokens| tokens.access_token));
+        }
+    }
+    let workers = bench.workers(|i| QrSignIn {
+        shared: shared.clone(),
+        phone: phones[i].clone(),
+        app_token: app_tokens.get(i).cloned().unwrap_or_default(),
+    });
+    let (mut row, _) = bench.case(QR_SIGN_IN, workers).await?;
+    row.unit = "QR sign-ins";
+    rows.push(row);
+
+    const DEVICE_GRANT: &str = "device grant (RFC 8628), the person signed in";
+    let wanted = if bench.runs(DEVICE_GRANT) {
+        (args.connections * 8).min(args.people.saturating_sub(args.connections) / 2)
+    } else {
+        0
+    };
+    eprintln!("{name}: signing in {wanted} browsers for the device grant");
+    let browsers = Arc::new(Browsers { signed_in: Default::default(), shared: shared.clone() });
+    let mut signing_in = tokio::task::JoinSet::new();
+    for _ in 0..args.connections {
+        let (browsers, each) = (browsers.clone(), wanted / args.connections);
+        signing_in.spawn(async move {
+            let mut conn = Conn::new(site_addr);
+            for _ in 0..each {
+                let index = browsers.shared.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let person = browsers.shared.people.get(index).ok_or("ran out of seeded people")?;
+                let (browser, _) = sign_in_browser(&mut conn, &browsers.shared, person).await?;
+                browsers.signed_in.lock().map_err(|_| "a worker panicked")?.push((browser, 0));
+            }
+            Ok::<_, Fail>(())
+        });
+    }
+    while let Some(signed_in) = signing_in.join_next().await {
+        signed_in??;
+    }
+    let before = shared.next.load(std::sync::atomic::Ordering::Relaxed);
+    let workers = bench.workers(|_| DeviceGrant { browsers: browsers.clone(), signed_in: vec![] });
+    let (mut row, workers) = bench.case(DEVICE_GRANT, workers).await?;
+    row.unit = "device grants";
+    let inside = shared.next.load(std::sync::atomic::Ordering::Relaxed) - before;
+    if inside > 0 {
+        row.case += &format!(" ({inside} sign-ins in the window)");
+    }
+    let access: Vec<&String> = workers.iter().flat_map(|w| w.signed_in.iter().map(|(_, t)| &t.access_token)).collect();
+    row.check("every access token verifies against the JWKS", verifier.verify_all(&access, WEB_ALG));
+    row.check("every ID token is the approving person's", DeviceGrant::check_id_tokens(&workers, &verifier));
+    rows.push(row);
 
     let workers = bench.workers(|i| Userinfo {
         authorization: format!("Bearer {}", sessions[i].1.access_token),
@@ -327,10 +404,15 @@ impl Bench<'_> {
         (0..self.args.connections).map(make).collect()
     }
 
+    /// Whether `--only` leaves this case in.
+    fn runs(&self, name: &str) -> bool {
+        self.args.only.as_deref().is_none_or(|only| name.contains(only))
+    }
+
     /// Runs one case and reads the server's CPU time at the window's edges.
     /// A case left out with `--only` runs no load and reports nothing.
     async fn case<W: Worker>(&self, name: &str, workers: Vec<W>) -> Result<(Row, Vec<W>), Fail> {
-        if self.args.only.as_deref().is_some_and(|only| !name.contains(only)) {
+        if !self.runs(name) {
             return Ok((Row::skipped(name), workers));
         }
         eprintln!("{}: {name}", self.backend);

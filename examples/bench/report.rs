@@ -8,6 +8,9 @@ use portti::crypto::signing::SigningAlg;
 
 use crate::ceilings::Ceilings;
 
+/// The device-key grant's case, whose rate is judged against its ceiling.
+pub const DEVICE_KEY_GRANT: &str = "device-key grant (JWT bearer)";
+
 /// How the load was applied.
 pub struct Settings {
     pub connections: usize,
@@ -76,6 +79,12 @@ pub fn render(settings: &Settings, ceilings: &Ceilings, reports: &[BackendReport
     for (alg, rate) in &ceilings.signatures {
         let _ = writeln!(out, "| {} signature (aws-lc-rs, key parsed once) | {} |", alg.as_str(), thousands(*rate));
     }
+    let _ = writeln!(out, "| ES256 verification (aws-lc-rs, key parsed once) | {} |", thousands(ceilings.es256_verify));
+    let _ = writeln!(
+        out,
+        "| the device-key grant's: one ES256 verification and two signatures | {} |",
+        thousands(ceilings.device_key_grant())
+    );
     let _ = writeln!(out, "| Argon2id hash (m = 19456 KiB, t = 2, p = 1) | {:.1} |", ceilings.argon2id);
 
     let _ = writeln!(
@@ -178,6 +187,30 @@ fn targets(ceilings: &Ceilings, reports: &[BackendReport]) -> Vec<(bool, String)
         let fraction = rate / ceilings.argon2id;
         targets.push((fraction >= 0.9, format!("sign-ins ≥ 90 % of the Argon2id ceiling: {:.0} %", fraction * 100.0)));
     }
+    if let Some(rate) = worst(&|row| row.case == DEVICE_KEY_GRANT) {
+        let fraction = rate / ceilings.device_key_grant();
+        targets.push((
+            fraction >= 0.4,
+            format!("the device-key grant ≥ 40 % of its ES256 verify + sign ceiling: {:.0} %", fraction * 100.0),
+        ));
+    }
+    let on =
+        |backend: &str, case: &str| rows().find(|(name, row)| *name == backend && row.case == case).map(|(_, row)| row);
+    if let Some(rotation) = on("PostgreSQL", "refresh_token rotation") {
+        targets.push((
+            rotation.p99_ms < 10.0,
+            format!("refresh_token rotation p99 under 10 ms on PostgreSQL: {:.2} ms", rotation.p99_ms),
+        ));
+    }
+    for case in ["userinfo", "introspection"] {
+        if let (Some(postgres), Some(sqlite)) = (on("PostgreSQL", case), on("SQLite", case)) {
+            let fraction = postgres.per_second / sqlite.per_second;
+            targets.push((
+                fraction >= 0.7,
+                format!("{case} on PostgreSQL ≥ 70 % of SQLite's rate: {:.0} %", fraction * 100.0),
+            ));
+        }
+    }
     for case in ["discovery", "JWKS"] {
         if let Some(rate) = worst(&|row| row.case == case) {
             targets.push((rate >= 50_000.0, format!("{case} ≥ 50,000 requests/s: {}", thousands(rate))));
@@ -198,7 +231,10 @@ fn targets(ceilings: &Ceilings, reports: &[BackendReport]) -> Vec<(bool, String)
         .max_by(|a, b| a.1.p99_ms.total_cmp(&b.1.p99_ms))
         .map(|(backend, row)| (row.p99_ms, format!("{} on {backend}", row.case)));
     if let Some((p99, which)) = slowest {
-        targets.push((p99 < 10.0, format!("p99 under 10 ms but for sign-in: worst {p99:.2} ms ({which})")));
+        targets.push((
+            p99 < 10.0,
+            format!("p99 under 10 ms for single requests (not the sign-in flows): worst {p99:.2} ms ({which})"),
+        ));
     }
     let errors: u64 = rows().map(|(_, row)| row.errors + row.problems.len() as u64).sum();
     targets.push((errors == 0, format!("no errors: {errors}")));
@@ -247,8 +283,11 @@ mod tests {
 
     #[test]
     fn either_fast_algorithm_meets_the_signing_target_and_cases_left_out_are_not_judged() {
-        let ceilings =
-            Ceilings { signatures: vec![(SigningAlg::ES256, 100.0), (SigningAlg::EdDSA, 1000.0)], argon2id: 10.0 };
+        let ceilings = Ceilings {
+            signatures: vec![(SigningAlg::ES256, 100.0), (SigningAlg::EdDSA, 1000.0)],
+            es256_verify: 100.0,
+            argon2id: 10.0,
+        };
         let reports = [report(vec![row("client_credentials ES256", 60.0), row("client_credentials EdDSA", 100.0)])];
         let targets = targets(&ceilings, &reports);
         let signing = targets.iter().find(|(_, text)| text.contains("ES256 or EdDSA")).unwrap();

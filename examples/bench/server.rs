@@ -40,6 +40,12 @@ pub struct Clients {
     pub web: (String, String),
 }
 
+/// The mobile app's public client (`app.client_id`), for the device-key grant.
+pub const APP_CLIENT: &str = "bench-app";
+
+/// The app version the cases send as `Portti-App-Version`.
+pub const APP_VERSION: &str = "2.0.0";
+
 impl Clients {
     pub fn new() -> Self {
         let secret = || URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
@@ -62,6 +68,17 @@ impl Clients {
             "[[clients]]\nid = \"{id}\"\nsecret = \"{secret}\"\nredirect_uris = [\"{}\"]\n\
              grants = [\"authorization_code\", \"refresh_token\"]\nfirst_party = true\nalg = \"ES256\"\n",
             crate::cases::CALLBACK
+        );
+        toml += &format!(
+            "\n[[clients]]\nid = \"{APP_CLIENT}\"\npublic = true\nredirect_uris = [\"{}\"]\n\
+             grants = [\"authorization_code\", \"refresh_token\", \"urn:ietf:params:oauth:grant-type:jwt-bearer\"]\n\
+             first_party = true\nalg = \"ES256\"\n\n[app]\nclient_id = \"{APP_CLIENT}\"\nmin_version = \"{APP_VERSION}\"\n",
+            crate::cases::CALLBACK
+        );
+        toml += &format!(
+            "\n[[clients]]\nid = \"{}\"\npublic = true\n\
+             grants = [\"urn:ietf:params:oauth:grant-type:device_code\", \"refresh_token\"]\nalg = \"ES256\"\n",
+            crate::cases::TV_CLIENT
         );
         toml
     }
@@ -97,7 +114,9 @@ impl Site {
              [outbox]\ndir = \"{}\"\n\n\
              # Every sign-in of the run comes from one address.\n\
              [sign_in]\nattempts_per_minute_per_address = 1000000\n\
-             sign_ins_per_minute_per_address = 1000000\nsign_ins_per_browser = 1000000\n\n{}",
+             sign_ins_per_minute_per_address = 1000000\nsign_ins_per_browser = 1000000\n\
+             # The device grant's TVs and browsers come through a proxy, each from an address of its own.\n\
+             client_address_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"127.0.0.1\"]\n\n{}",
             STANDARD.encode(rand::random::<[u8; 32]>()),
             dir.path().join("outbox").display(),
             clients.toml()

@@ -114,11 +114,15 @@ impl Write<'_> {
     }
 
     /// Marks a refresh token used (rotated); false when it was used already.
-    pub fn use_refresh_token(&mut self, digest: &str, now: i64) -> Result<bool> {
-        let updated = diesel::update(refresh_tokens::table.find(digest).filter(refresh_tokens::used_at.is_null()))
+    /// Spends an unused refresh token and returns its grant's id: the lookup
+    /// and the spending in one statement. `None` when no unused token has
+    /// this digest (unknown, or used before: [`Read::refresh_token`] tells).
+    pub fn spend_refresh_token(&mut self, digest: &str, now: i64) -> Result<Option<String>> {
+        Ok(diesel::update(refresh_tokens::table.find(digest).filter(refresh_tokens::used_at.is_null()))
             .set(refresh_tokens::used_at.eq(now))
-            .execute(self.conn)?;
-        Ok(updated == 1)
+            .returning(refresh_tokens::grant_id)
+            .get_result(self.conn)
+            .optional()?)
     }
 }
 

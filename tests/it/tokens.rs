@@ -369,9 +369,13 @@ async fn a_repeated_parameter_is_refused_and_nothing_is_done() {
     }
     let introspection: Value = post("/introspect", &twice[..1]).await.unwrap().json().await.unwrap();
     assert_eq!(introspection["active"], true, "the refused revocations revoked nothing");
+    // A refresh refused after the token was found (a scope the grant never
+    // had) leaves it unspent too.
+    let rotate = [("grant_type", "refresh_token"), ("refresh_token", &refresh)];
     let (status, body) =
-        post_token(&server, Some(("ledger", &secret)), &[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
-            .await;
+        post_token(&server, Some(("ledger", &secret)), &[rotate[0], rotate[1], ("scope", "phone")]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")), "{body}");
+    let (status, body) = post_token(&server, Some(("ledger", &secret)), &rotate).await;
     assert_eq!(status, 200, "{body}");
     server.stop().await;
 }

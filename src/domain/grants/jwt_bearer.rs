@@ -225,10 +225,18 @@ impl Grant for JwtBearerRequest {
         // The key is taken before the transaction: once it commits, nothing but
         // the signature itself may fail.
         let signer = ctx.signing.signer(client.alg)?.clone();
+        // The signature is checked before the transaction too, so that no
+        // other write waits for it; the transaction then sees that the
+        // device is still there, with the same key.
+        let not_registered = || invalid_grant("the device is not registered");
+        let device = ctx.store.read(|r| r.device(&device_id))?.ok_or_else(not_registered)?;
+        let verified = verify_assertion(&assertion, &device, &token_endpoint, now).map_err(invalid_grant)?;
         ctx.store
             .write(|tx| {
-                let device = tx.device(&device_id)?.ok_or_else(|| invalid_grant("the device is not registered"))?;
-                let verified = verify_assertion(&assertion, &device, &token_endpoint, now).map_err(invalid_grant)?;
+                let same_key = |now: &StoredDevice| now.key_x == device.key_x && now.key_y == device.key_y;
+                if !tx.device(&device_id)?.is_some_and(|now| same_key(&now)) {
+                    return Err(not_registered());
+                }
                 let user = UserId::from_stored(device.user_id.clone());
                 if is_locked(tx.locked_until(Subject::person(&user).key())?, now) {
                     return Err(invalid_grant("the account is locked"));

@@ -48,33 +48,38 @@ impl Grant for RefreshRequest {
         // the signature itself may fail.
         let signer = ctx.signing.signer(client.alg)?.clone();
         let digest = sha256_hex(&refresh_token);
-        // As for a code: the outer result rolls back, the inner one is committed.
+        // The token is spent first, in the statement that finds it. A refusal
+        // after that is the outer error and rolls the spending back; only a
+        // reuse (the inner error) is committed, with the grant it revokes.
         ctx.store
             .write(|tx| {
-                let Some(stored) = tx.refresh_token(&digest)? else {
-                    return Ok(Err(invalid_grant("the refresh token is invalid")));
-                };
-                let Some(grant) = tx.grant(&stored.grant_id)? else {
-                    return Ok(Err(invalid_grant("the refresh token is invalid")));
-                };
-                if grant.client_id != client.id.as_str() {
-                    return Ok(Err(invalid_grant("the refresh token was issued to another client")));
-                }
-                if stored.used_at.is_some() || !tx.use_refresh_token(&digest, now)? {
+                let Some(grant_id) = tx.spend_refresh_token(&digest, now)? else {
+                    let Some(used) = tx.refresh_token(&digest)? else {
+                        return Err(invalid_grant("the refresh token is invalid"));
+                    };
+                    let Some(grant) = tx.grant(&used.grant_id)? else {
+                        return Err(invalid_grant("the refresh token is invalid"));
+                    };
+                    if grant.client_id != client.id.as_str() {
+                        return Err(invalid_grant("the refresh token was issued to another client"));
+                    }
                     tx.revoke_grant(&grant.id, now)?;
                     let user = crate::domain::ids::UserId::from_stored(grant.user_id.clone());
                     let about = Subjects::person(&user).with_client(client.id.as_str());
                     audit::record(tx, now, &ctx.origin, about, Event::Replayed { token: "refresh_token" })?;
                     tracing::warn!(client_id = %client.id.as_str(), "refresh token reused; its grant is revoked");
                     return Ok(Err(invalid_grant("the refresh token was already used")));
+                };
+                let Some(grant) = tx.grant(&grant_id)? else {
+                    return Err(invalid_grant("the refresh token is invalid"));
+                };
+                if grant.client_id != client.id.as_str() {
+                    return Err(invalid_grant("the refresh token was issued to another client"));
                 }
                 if grant.revoked_at.is_some() || grant.expires_at <= now {
-                    return Ok(Err(invalid_grant("the refresh token has expired or was revoked")));
+                    return Err(invalid_grant("the refresh token has expired or was revoked"));
                 }
-                let narrowed = match narrowed_scopes(&grant.scopes, scope.as_deref()) {
-                    Ok(narrowed) => narrowed,
-                    Err(refused) => return Ok(Err(refused)),
-                };
+                let narrowed = narrowed_scopes(&grant.scopes, scope.as_deref())?;
                 record_grant_tokens(tx, now, client, grant, None, narrowed).map(Ok)
             })
             .and_then(|outcome| outcome)

@@ -47,11 +47,12 @@ fn a_refresh_token_is_used_once(db: &TestDb) {
     assert_eq!((stored.grant_id.as_str(), stored.issued_at, stored.used_at), ("grant", 100, None));
     assert_eq!(state.store.read(|r| r.grant("grant")).unwrap(), Some(grant(&user, "grant")));
 
-    assert!(state.store.write(|tx| tx.use_refresh_token("token", 200)).unwrap(), "the first use rotates it");
-    assert!(!state.store.write(|tx| tx.use_refresh_token("token", 300)).unwrap(), "the second is told it was used");
+    let spend = |digest: &str, now: i64| state.store.write(|tx| tx.spend_refresh_token(digest, now)).unwrap();
+    assert_eq!(spend("token", 200).as_deref(), Some("grant"), "the first use rotates it, naming its grant");
+    assert_eq!(spend("token", 300), None, "the second is told it was used");
     let used = state.store.read(|r| r.refresh_token("token")).unwrap().unwrap();
     assert_eq!(used.used_at, Some(200), "the first use is the one recorded");
-    assert!(!state.store.write(|tx| tx.use_refresh_token("no-such-token", 300)).unwrap());
+    assert_eq!(spend("no-such-token", 300), None);
 }
 
 fn two_requests_with_one_refresh_token_at_once_use_it_once(db: &TestDb) {
@@ -66,11 +67,11 @@ fn two_requests_with_one_refresh_token_at_once_use_it_once(db: &TestDb) {
                 .map(|_| {
                     scope.spawn(|| {
                         barrier.wait();
-                        state.store.write(|tx| tx.use_refresh_token(&token, 200)).unwrap()
+                        state.store.write(|tx| tx.spend_refresh_token(&token, 200)).unwrap()
                     })
                 })
                 .collect();
-            requests.into_iter().map(|request| request.join().unwrap()).filter(|used| *used).count()
+            requests.into_iter().map(|request| request.join().unwrap()).filter(Option::is_some).count()
         });
         assert_eq!(accepted, 1, "round {round}: exactly one of the two requests may use the token");
     }
