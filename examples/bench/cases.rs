@@ -31,8 +31,8 @@ pub fn basic(client_id: &str, secret: &str) -> String {
 }
 
 fn unexpected(what: &str, reply: &Reply) -> Fail {
-    let body = String::from_utf8_lossy(&reply.body);
-    format!("{what}: status {}: {}", reply.status, &body[..body.len().min(300)]).into()
+    let body: String = String::from_utf8_lossy(&reply.body).chars().take(300).collect();
+    format!("{what}: status {}: {body}", reply.status).into()
 }
 
 #[derive(Deserialize)]
@@ -227,6 +227,9 @@ impl DeviceKeyGrant {
                 if claims.get("sub").and_then(|s| s.as_str()) != Some(worker.phone.user_id.as_str()) {
                     return Err("an ID token of the device-key grant is not the phone's person's".into());
                 }
+                if claims.get("amr") != Some(&serde_json::json!(["hwk", "pin", "mfa"])) {
+                    return Err(format!("the device-key grant's amr is {:?}", claims.get("amr")).into());
+                }
                 checked += 1;
             }
         }
@@ -348,6 +351,9 @@ impl Worker for DeviceGrant {
         ])?;
         let reply = conn.post("/token", &[("x-forwarded-for", &tv)], form).await?;
         let tokens = token_response(&reply)?;
+        if tokens.refresh_token.is_none() {
+            return Err("the device grant gave no refresh token".into());
+        }
         self.signed_in.push((browser.sub, tokens));
         Ok(())
     }
@@ -560,6 +566,8 @@ pub struct QrSignIn {
     pub phone: Arc<Phone>,
     /// The app's access token, from a device-key sign-in.
     pub app_token: String,
+    /// The access tokens the application got, verified after the run.
+    pub access_tokens: Vec<String>,
 }
 
 /// The text of the element with this id in a page.
@@ -615,7 +623,7 @@ impl Worker for QrSignIn {
             .finish();
         let reply = conn.post(&format!("{}/qr", begun.flow), &browser, form).await?;
         let callback = location(&reply)?;
-        let (claims, _) = finish(conn, &self.shared, &begun, &callback).await?;
+        let (claims, tokens) = finish(conn, &self.shared, &begun, &callback).await?;
         if claims.get("sub").and_then(|s| s.as_str()) != Some(self.phone.user_id.as_str()) {
             return Err("the QR sign-in's ID token is not the phone's person's".into());
         }
@@ -623,6 +631,7 @@ impl Worker for QrSignIn {
         if amr.first().and_then(|m| m.as_str()) != Some("hwk") {
             return Err(format!("the QR sign-in's amr is {amr:?}").into());
         }
+        self.access_tokens.push(tokens.access_token);
         Ok(())
     }
 }

@@ -345,11 +345,17 @@ pub fn approve(store: &Store, now: UnixSeconds, origin: &Origin, approval: Appro
         Error::Refused(Refusal::InvalidProof)
     };
     let device_id = device_of(proof).map_err(refuse_proof)?;
+    // Verified before the transaction, so that no other write waits for the
+    // signature; the transaction first locks the device's row, still there
+    // with the same key (as the device-key grant does).
+    let device = store.read(|r| r.device(&device_id))?.filter(|device| device.user_id == person.as_str());
+    let device = device.ok_or_else(|| refuse_proof("the device is not one of the person's"))?;
+    let verified = verify_proof(proof, &device, qr_id, choice, now).map_err(refuse_proof)?;
     store
         .write(|tx| {
-            let device = tx.device(&device_id)?.filter(|device| device.user_id == person.as_str());
-            let device = device.ok_or_else(|| refuse_proof("the device is not one of the person's"))?;
-            let verified = verify_proof(proof, &device, qr_id, choice, now).map_err(refuse_proof)?;
+            if !tx.use_device(&device, now)? {
+                return Err(refuse_proof("the device is not one of the person's"));
+            }
             if !tx.use_device_assertion(
                 &device.id,
                 &sha256_hex(&verified.jti),
@@ -358,11 +364,7 @@ pub fn approve(store: &Store, now: UnixSeconds, origin: &Origin, approval: Appro
                 return Err(refuse_proof("the proof was used already"));
             }
             let amr = vec!["hwk".to_owned(), verified.unlock.amr().to_owned(), "mfa".to_owned()];
-            let decided = decide(tx, now, origin, Decision { qr_id, person, choice, amr, device: Some(&device.id) })?;
-            if decided.is_ok() {
-                tx.touch_device(&device.id, now)?;
-            }
-            Ok(decided)
+            decide(tx, now, origin, Decision { qr_id, person, choice, amr, device: Some(&device.id) })
         })
         .and_then(super::refusal::settle)
 }

@@ -150,12 +150,14 @@ pub struct Pooled {
 }
 
 impl Pooled {
-    /// Records the outcome of work done on this connection.
-    pub(super) fn record<T, E>(&mut self, outcome: &std::result::Result<T, E>) {
-        if outcome.is_ok() {
-            self.succeeded();
-        } else {
-            self.last_success = None;
+    /// Records the outcome of work done on this connection. A refusal
+    /// (a wrong code, an unknown token) is work done; only an error of the
+    /// database itself makes the connection checked before its next use.
+    pub(super) fn record<T>(&mut self, outcome: &crate::error::Result<T>) {
+        use crate::error::Error;
+        match outcome {
+            Err(Error::Unavailable(_) | Error::Internal(_)) => self.last_success = None,
+            _ => self.succeeded(),
         }
     }
 

@@ -49,13 +49,14 @@ impl Write<'_> {
     /// started (their refresh and access tokens stop at once); false when the
     /// person has no such device.
     pub fn delete_device(&mut self, id: &str, user_id: &UserId, now: i64) -> Result<bool> {
-        let theirs = devices::table
-            .find(id)
-            .filter(devices::user_id.eq(user_id.as_str()))
-            .select(devices::id)
-            .get_result::<String>(self.conn)
-            .optional()?;
-        if theirs.is_none() {
+        // An update that changes nothing, to lock the device's row first: a
+        // device-key sign-in in flight (which locks it in `use_device`)
+        // either commits before this, and its grant is revoked below, or
+        // finds the device gone.
+        let theirs = diesel::update(devices::table.find(id).filter(devices::user_id.eq(user_id.as_str())))
+            .set(devices::last_used_at.eq(devices::last_used_at))
+            .execute(self.conn)?;
+        if theirs == 0 {
             return Ok(false);
         }
         let started = device_grants::table.filter(device_grants::device_id.eq(id)).select(device_grants::grant_id);
@@ -66,10 +67,14 @@ impl Write<'_> {
         Ok(deleted == 1)
     }
 
-    /// Notes that a device was used to sign in at `now`.
-    pub fn touch_device(&mut self, id: &str, now: i64) -> Result<()> {
-        diesel::update(devices::table.find(id)).set(devices::last_used_at.eq(now)).execute(self.conn)?;
-        Ok(())
+    /// Notes that `device` signs in at `now`, locking its row until the
+    /// transaction ends; false when it is gone or its key is not this one.
+    pub fn use_device(&mut self, device: &StoredDevice, now: i64) -> Result<bool> {
+        let same = devices::table
+            .find(&device.id)
+            .filter(devices::key_x.eq(&device.key_x))
+            .filter(devices::key_y.eq(&device.key_y));
+        Ok(diesel::update(same).set(devices::last_used_at.eq(now)).execute(self.conn)? == 1)
     }
 
     /// Records that a device used the assertion whose `jti` hashes to

@@ -193,10 +193,10 @@ async fn a_code_is_redeemed_only_by_its_own_client(db: &TestDb) {
 }
 
 /// RFC 6749 §6: the server must check that a refresh token was issued to the
-/// authenticated client. Another client's refresh issues nothing; as with a
-/// code, Portti refuses before touching the token, so it is neither spent
-/// (a rotation) nor counted as a replay (which would revoke its family), and
-/// its own client refreshes with it afterwards.
+/// authenticated client. Another client's refresh issues nothing; the
+/// refusal rolls back whatever its transaction did, so the token is neither
+/// spent (a rotation) nor counted as a replay (which would revoke its
+/// family), and its own client refreshes with it afterwards.
 async fn a_refresh_token_is_used_only_by_its_own_client(db: &TestDb) {
     let server = db.serve("");
     person(&server.state, EMAIL);

@@ -13,17 +13,25 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::migrations::NEWEST_OF_THE_PREVIOUS_RELEASE;
+use crate::migrations::{NEWEST_OF_THE_PREVIOUS_RELEASE, breaking_statements};
 use crate::support::fixtures::relying_party;
-use crate::support::fixtures::{CALLBACK, authorization_request, code_of, confidential_client, http, person};
+use crate::support::fixtures::{CALLBACK, Request, authorization_request, code_of, confidential_client, http, person};
 use crate::support::pages::PageClient;
 use crate::support::sign_in::first_sign_in;
 use crate::support::{Serving, TestDb, TestServer, served_on_both_backends, skipped};
 
 /// What `scripts/previous-release` builds: the previous release's source
-/// and its `portti`.
+/// and its `portti`. Built from another commit than `.ci/previous-release`
+/// pins, it is stale, and the test fails rather than pass on it.
 fn previous_release() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/previous-release")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let built = root.join("target/previous-release");
+    if let Ok(commit) = std::fs::read_to_string(built.join("commit")) {
+        let pinned = std::fs::read_to_string(root.join(".ci/previous-release")).unwrap();
+        let pinned = pinned.lines().find(|line| !line.is_empty() && !line.starts_with('#')).unwrap();
+        assert_eq!(commit.trim(), pinned.trim(), "target/previous-release is stale: run scripts/previous-release");
+    }
+    built
 }
 
 /// Skips the test without the previous release, except in CI.
@@ -63,6 +71,19 @@ async fn token_at(base: &str, secret: &str, form: &[(&str, &str)]) -> (u16, Valu
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// The application's code exchange of `callback` at the instance at `base`.
+async fn redeem_at(base: &str, secret: &str, callback: &str, request: &Request) -> (u16, Value) {
+    let code = code_of(callback, request);
+    let verifier = request.verifier.secret();
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.secret().as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", verifier.as_str()),
+    ];
+    token_at(base, secret, &redeem).await
+}
+
 async fn previous_and_new_release_serve_side_by_side(db: &TestDb) {
     // The new release migrates the database and holds the people and clients.
     let new = db.serve("");
@@ -87,15 +108,7 @@ async fn previous_and_new_release_serve_side_by_side(db: &TestDb) {
     let request = authorization_request(&rp, &["email", "offline_access"]);
     let on_old = request.url.replacen(&new.base, &old, 1);
     let (callback, _, _) = first_sign_in(&pages, &on_old, "maija@example.com").await;
-    let code = code_of(&callback, &request);
-    let verifier = request.verifier.secret();
-    let redeem = [
-        ("grant_type", "authorization_code"),
-        ("code", code.secret().as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier.as_str()),
-    ];
-    let (status, tokens) = token_at(&new.base, &secret, &redeem).await;
+    let (status, tokens) = redeem_at(&new.base, &secret, &callback, &request).await;
     assert_eq!(status, 200, "the new release redeems the old one's code: {tokens}");
     let access = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
@@ -124,15 +137,7 @@ async fn previous_and_new_release_serve_side_by_side(db: &TestDb) {
     // without a step, and the new one's code is redeemed at the old one.
     let request = authorization_request(&rp, &["email", "offline_access"]);
     let callback = pages.open(&request.url).await.left();
-    let code = code_of(&callback, &request);
-    let verifier = request.verifier.secret();
-    let redeem = [
-        ("grant_type", "authorization_code"),
-        ("code", code.secret().as_str()),
-        ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier.as_str()),
-    ];
-    let (status, tokens) = token_at(&old, &secret, &redeem).await;
+    let (status, tokens) = redeem_at(&old, &secret, &callback, &request).await;
     assert_eq!(status, 200, "the previous release redeems the new one's code: {tokens}");
     let (status, userinfo) = get_json(format!("{}/userinfo", new.base), tokens["access_token"].as_str()).await;
     assert_eq!(status, 200, "{userinfo}");
@@ -142,15 +147,36 @@ async fn previous_and_new_release_serve_side_by_side(db: &TestDb) {
 
 served_on_both_backends!(previous_and_new_release_serve_side_by_side);
 
-/// The migrations after [`NEWEST_OF_THE_PREVIOUS_RELEASE`] must only add
-/// (`tests/it/migrations.rs`): that name is the previous release's own
-/// newest migration, so moving `.ci/previous-release` on moves the rule.
+/// The previous release's migrations are all here, unchanged, and every
+/// one it does not have only adds (`tests/it/migrations.rs`); its newest is
+/// [`NEWEST_OF_THE_PREVIOUS_RELEASE`], where the quick check of those
+/// additions starts.
 #[test]
-fn the_rule_of_additions_starts_after_the_previous_release() {
-    let migrations = previous_release().join("source/migrations/sqlite");
-    let Ok(entries) = std::fs::read_dir(&migrations) else {
-        return without_the_previous_release(&migrations);
+fn the_previous_releases_migrations_are_kept_and_the_new_ones_only_add() {
+    let old = previous_release().join("source/migrations");
+    let Ok(entries) = std::fs::read_dir(old.join("sqlite")) else {
+        return without_the_previous_release(&old);
     };
-    let newest = entries.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).max();
-    assert_eq!(newest.as_deref(), Some(NEWEST_OF_THE_PREVIOUS_RELEASE));
+    let new = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut known: Vec<String> =
+        entries.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    known.sort();
+    assert_eq!(known.last().map(String::as_str), Some(NEWEST_OF_THE_PREVIOUS_RELEASE));
+    for backend in ["sqlite", "postgres"] {
+        for version in &known {
+            for file in ["up.sql", "down.sql"] {
+                let (was, is) =
+                    (old.join(backend).join(version).join(file), new.join(backend).join(version).join(file));
+                assert_eq!(std::fs::read(&was).ok(), std::fs::read(&is).ok(), "{} changed", is.display());
+            }
+        }
+        for entry in std::fs::read_dir(new.join(backend)).unwrap() {
+            let version = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if !known.contains(&version) {
+                let sql = std::fs::read_to_string(new.join(backend).join(&version).join("up.sql")).unwrap();
+                let breaking = breaking_statements(&sql);
+                assert!(breaking.is_empty(), "{backend}/{version} breaks a rolling upgrade: {breaking:?}");
+            }
+        }
+    }
 }

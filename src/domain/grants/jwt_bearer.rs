@@ -226,15 +226,15 @@ impl Grant for JwtBearerRequest {
         // the signature itself may fail.
         let signer = ctx.signing.signer(client.alg)?.clone();
         // The signature is checked before the transaction too, so that no
-        // other write waits for it; the transaction then sees that the
-        // device is still there, with the same key.
+        // other write waits for it; the transaction first locks the device's
+        // row, still there with the same key, so that its removal cannot
+        // miss the grant this starts.
         let not_registered = || invalid_grant("the device is not registered");
         let device = ctx.store.read(|r| r.device(&device_id))?.ok_or_else(not_registered)?;
         let verified = verify_assertion(&assertion, &device, &token_endpoint, now).map_err(invalid_grant)?;
         ctx.store
             .write(|tx| {
-                let same_key = |now: &StoredDevice| now.key_x == device.key_x && now.key_y == device.key_y;
-                if !tx.device(&device_id)?.is_some_and(|now| same_key(&now)) {
+                if !tx.use_device(&device, now)? {
                     return Err(not_registered());
                 }
                 let user = UserId::from_stored(device.user_id.clone());
@@ -250,7 +250,6 @@ impl Grant for JwtBearerRequest {
                     return Err(invalid_grant("the assertion was already used"));
                 }
                 let scopes = crate::domain::admin::granted_scopes(tx, &user, &scopes)?;
-                tx.touch_device(&device.id, now)?;
                 let method = verified.unlock.amr();
                 let grant = StoredGrant {
                     id: uuid::Uuid::now_v7().to_string(),
