@@ -133,7 +133,8 @@ impl ConnectionManager {
 
 /// A connection that has just done good work is not checked again before its
 /// next use (as HikariCP does): checking costs a round trip to PostgreSQL on
-/// every request. One that sat idle longer, or whose last work failed, is;
+/// every request. One that sat idle longer, or whose last work met an error
+/// of the database (not a refusal), is;
 /// and so is every one once another was found lost, since what ended one
 /// (a restart) may have ended them all.
 const TRUSTED_AFTER_SUCCESS: Duration = Duration::from_secs(1);
@@ -141,8 +142,8 @@ const TRUSTED_AFTER_SUCCESS: Duration = Duration::from_secs(1);
 /// A connection in the pool.
 pub struct Pooled {
     pub(super) conn: DbConnection,
-    /// When it last did work without an error (`None` once work on it
-    /// failed), and how many connections had been found lost by then.
+    /// When it last did work without an error of the database (`None` once
+    /// one happened), and how many connections had been found lost by then.
     last_success: Option<(Instant, u64)>,
     /// Set once it is known to be lost, so the pool drops it.
     lost: bool,

@@ -117,6 +117,10 @@ fn why_it_breaks(words: &[String], created: &[String]) -> Option<&'static str> {
         return has(["DO", "UPDATE"]).then_some("it rewrites rows that are there");
     }
     if starts(&["ALTER", "TABLE"]) && words.get(3).is_some_and(|w| w == "ADD") {
+        let what = words.get(4).map(String::as_str);
+        if matches!(what, Some("CONSTRAINT" | "UNIQUE" | "CHECK" | "PRIMARY" | "FOREIGN") | None) {
+            return Some("a constraint on an old table can refuse the previous release's writes");
+        }
         let defaulted = words.iter().any(|w| w == "DEFAULT");
         return (has(["NOT", "NULL"]) && !defaulted)
             .then_some("a NOT NULL column without a DEFAULT, left out by the old inserts");
@@ -125,24 +129,47 @@ fn why_it_breaks(words: &[String], created: &[String]) -> Option<&'static str> {
 }
 
 /// The statements of a migration, without their comments: split at each
-/// `;` and cut at each `--` that is not inside a quoted string.
+/// `;` that is not inside a string (`'…'`) or a quoted name (`"…"`), with
+/// `--` and `/* */` comments left out. A string, name or comment left open
+/// makes the rest one statement that breaks, so that nothing hides in it.
 fn statements(sql: &str) -> Vec<String> {
-    let (mut found, mut current, mut quoted) = (Vec::new(), String::new(), false);
+    let (mut found, mut current, mut open) = (Vec::new(), String::new(), None::<char>);
     let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => quoted = !quoted,
-            '-' if !quoted && chars.peek() == Some(&'-') => {
+    'scan: while let Some(c) = chars.next() {
+        match (open, c) {
+            (Some(quote), _) if c == quote => open = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => open = Some(c),
+            (None, '-') if chars.peek() == Some(&'-') => {
                 while chars.next_if(|&next| next != '\n').is_some() {}
                 continue;
             }
-            ';' if !quoted => {
+            (None, '/') if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                loop {
+                    match chars.next() {
+                        Some('/') if last == '*' => break,
+                        Some(next) => last = next,
+                        None => {
+                            current.insert_str(0, "UNCLOSED COMMENT ");
+                            break 'scan;
+                        }
+                    }
+                }
+                current.push(' ');
+                continue;
+            }
+            (None, ';') => {
                 found.push(std::mem::take(&mut current));
                 continue;
             }
             _ => {}
         }
         current.push(c);
+    }
+    if open.is_some() {
+        current.insert_str(0, "UNCLOSED QUOTE ");
     }
     found.push(current);
     found.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
@@ -170,7 +197,9 @@ fn only_additions_pass_for_a_rolling_upgrade() {
         ALTER TABLE users ADD COLUMN nickname TEXT; -- nullable\n\
         ALTER TABLE users ADD COLUMN tier INTEGER NOT NULL DEFAULT 0;\n\
         INSERT INTO t (id) VALUES ('x; -- not a comment');";
-    assert_eq!(statements(sql).len(), 6, "{:?}", statements(sql));
+    let found = statements(sql);
+    assert_eq!(found.len(), 6, "{found:?}");
+    assert_eq!(found[5], "INSERT INTO t (id) VALUES ('x; -- not a comment')");
     assert_eq!(breaking_statements(sql), vec![]);
     for breaking in [
         "DROP TABLE sessions",
@@ -185,6 +214,12 @@ fn only_additions_pass_for_a_rolling_upgrade() {
         "INSERT INTO t (id) VALUES ('x') ON CONFLICT (id) DO UPDATE SET id = 'y'",
         "INSERT OR REPLACE INTO t (id) VALUES ('x')",
         "INSERT INTO t (id) VALUES ('--'); DROP TABLE users",
+        "CREATE INDEX i ON t (a) /* don't */; DROP TABLE users",
+        "CREATE INDEX \"it's\" ON t (a); DROP TABLE users",
+        "CREATE INDEX i ON t (a); INSERT INTO t VALUES ('unclosed",
+        "CREATE INDEX i ON t (a); CREATE INDEX j ON t (b) /* unclosed; DROP TABLE users",
+        "ALTER TABLE users ADD CONSTRAINT one_email UNIQUE (email)",
+        "ALTER TABLE users ADD UNIQUE (email)",
     ] {
         assert!(!breaking_statements(breaking).is_empty(), "{breaking}");
     }

@@ -54,8 +54,10 @@ pub fn redeem_qr(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: 
                 _ => return Ok(Err(Refusal::QrExpired)),
             };
             // The device removed since it approved: its approval goes with it.
+            // Its row is locked until this commits, so a removal under way
+            // either ends before this looks or waits until it is done.
             if let Some(device) = device
-                && tx.device(&device)?.is_none()
+                && !tx.lock_device(&device)?
             {
                 return Ok(Err(Refusal::QrExpired));
             }
