@@ -222,11 +222,7 @@ impl DeviceKeyGrant {
         let mut checked = 0;
         for worker in workers {
             for tokens in &worker.signed_in {
-                let id_token = tokens.id_token.as_deref().ok_or("no ID token")?;
-                let claims = verifier.verify(id_token, "JWT", Some(APP_CLIENT))?;
-                if claims.get("sub").and_then(|s| s.as_str()) != Some(worker.phone.user_id.as_str()) {
-                    return Err("an ID token of the device-key grant is not the phone's person's".into());
-                }
+                let claims = verifier.id_token_of(tokens, APP_CLIENT, worker.phone.user_id.as_str())?;
                 if claims.get("amr") != Some(&serde_json::json!(["hwk", "pin", "mfa"])) {
                     return Err(format!("the device-key grant's amr is {:?}", claims.get("amr")).into());
                 }
@@ -294,18 +290,23 @@ impl Browsers {
             }
             browsers.last_mut().map(|(browser, used)| {
                 *used += 1;
-                Browser { sub: browser.sub.clone(), cookies: browser.cookies.clone() }
+                browser.clone()
             })
         };
-        if let Some(browser) = kept {
-            return Ok(browser);
+        match kept {
+            Some(browser) => Ok(browser),
+            None => self.sign_in_another(conn, 1).await,
         }
+    }
+
+    /// Signs the next seeded person in on a browser of its own, kept as
+    /// having approved `used` devices already.
+    pub async fn sign_in_another(&self, conn: &mut Conn, used: usize) -> Result<Browser, Fail> {
         let index = self.shared.next.fetch_add(1, Ordering::Relaxed);
         let person = self.shared.people.get(index).ok_or("ran out of seeded people; seed more with --people")?;
         let (browser, _) = sign_in_browser(conn, &self.shared, person).await?;
-        let handed = Browser { sub: browser.sub.clone(), cookies: browser.cookies.clone() };
-        self.signed_in.lock().map_err(|_| "a worker panicked")?.push((browser, 1));
-        Ok(handed)
+        self.signed_in.lock().map_err(|_| "a worker panicked")?.push((browser.clone(), used));
+        Ok(browser)
     }
 }
 
@@ -364,11 +365,7 @@ impl DeviceGrant {
     pub fn check_id_tokens(workers: &[DeviceGrant], verifier: &Verifier) -> Result<usize, Fail> {
         let mut checked = 0;
         for (sub, tokens) in workers.iter().flat_map(|w| &w.signed_in) {
-            let id_token = tokens.id_token.as_deref().ok_or("no ID token")?;
-            let claims = verifier.verify(id_token, "JWT", Some(TV_CLIENT))?;
-            if claims.get("sub").and_then(|s| s.as_str()) != Some(sub.as_str()) {
-                return Err("a device grant's ID token is not the approving person's".into());
-            }
+            verifier.id_token_of(tokens, TV_CLIENT, sub)?;
             checked += 1;
         }
         Ok(checked)
@@ -454,6 +451,7 @@ pub async fn sign_in(conn: &mut Conn, shared: &SignInShared, person: &Person) ->
 }
 
 /// A browser that a person signed in on: its cookies, and whose it is.
+#[derive(Clone)]
 pub struct Browser {
     pub sub: String,
     pub cookies: String,
@@ -674,6 +672,17 @@ impl Verifier {
             None => validation.validate_aud = false,
         }
         Ok(jsonwebtoken::decode::<serde_json::Value>(token, key, &validation)?.claims)
+    }
+
+    /// The claims of the ID token of `tokens`, which must be valid, for
+    /// `client`, and of the person `sub`.
+    fn id_token_of(&self, tokens: &TokenResponse, client: &str, sub: &str) -> Result<serde_json::Value, Fail> {
+        let id_token = tokens.id_token.as_deref().ok_or("no ID token")?;
+        let claims = self.verify(id_token, "JWT", Some(client))?;
+        if claims.get("sub").and_then(|s| s.as_str()) != Some(sub) {
+            return Err(format!("an ID token for {client} is not its person's").into());
+        }
+        Ok(claims)
     }
 
     /// Verifies every access token, on every core, and that each was signed

@@ -26,7 +26,7 @@ use portti::crypto::signing::SigningAlg;
 
 use crate::cases::{
     Browsers, ClientCredentials, DeviceGrant, DeviceKeyGrant, Introspect, QrSignIn, Refresh, SignIn, SignInShared,
-    StaticGet, TokenResponse, Userinfo, Verifier, basic, sign_in, sign_in_browser,
+    StaticGet, TokenResponse, Userinfo, Verifier, basic, sign_in,
 };
 use crate::ceilings::Ceilings;
 use crate::load::{Conn, Tally, Window, Worker};
@@ -271,10 +271,7 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
         signing_in.spawn(async move {
             let mut conn = Conn::new(site_addr);
             for _ in 0..each {
-                let index = browsers.shared.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let person = browsers.shared.people.get(index).ok_or("ran out of seeded people")?;
-                let (browser, _) = sign_in_browser(&mut conn, &browsers.shared, person).await?;
-                browsers.signed_in.lock().map_err(|_| "a worker panicked")?.push((browser, 0));
+                browsers.sign_in_another(&mut conn, 0).await?;
             }
             Ok::<_, Fail>(())
         });

@@ -52,8 +52,7 @@ impl Write<'_> {
         // The device's row is locked first: a device-key sign-in in flight
         // (which locks it in `use_device`) either commits before this, and
         // its grant is revoked below, or finds the device gone.
-        let theirs = devices::table.find(id).filter(devices::user_id.eq(user_id.as_str()));
-        if diesel::update(theirs).set(devices::last_used_at.eq(devices::last_used_at)).execute(self.conn)? == 0 {
+        if !self.lock_device(id, user_id)? {
             return Ok(false);
         }
         let started = device_grants::table.filter(device_grants::device_id.eq(id)).select(device_grants::grant_id);
@@ -64,12 +63,12 @@ impl Write<'_> {
         Ok(deleted == 1)
     }
 
-    /// Locks a device's row until the transaction ends (an update that
-    /// changes nothing, as `SELECT … FOR UPDATE` on both backends); false
-    /// when there is no such device.
-    pub fn lock_device(&mut self, id: &str) -> Result<bool> {
-        let device = devices::table.find(id);
-        Ok(diesel::update(device).set(devices::last_used_at.eq(devices::last_used_at)).execute(self.conn)? == 1)
+    /// Locks the row of a device of `user_id` until the transaction ends
+    /// (an update that changes nothing, as `SELECT … FOR UPDATE` on both
+    /// backends); false when the person has no such device.
+    pub fn lock_device(&mut self, id: &str, user_id: &UserId) -> Result<bool> {
+        let theirs = devices::table.find(id).filter(devices::user_id.eq(user_id.as_str()));
+        Ok(diesel::update(theirs).set(devices::last_used_at.eq(devices::last_used_at)).execute(self.conn)? == 1)
     }
 
     /// Notes that `device` signs in at `now`, locking its row until the

@@ -113,7 +113,6 @@ impl Write<'_> {
         Ok(())
     }
 
-    /// Marks a refresh token used (rotated); false when it was used already.
     /// Spends an unused refresh token and returns its grant's id: the lookup
     /// and the spending in one statement. `None` when no unused token has
     /// this digest (unknown, or used before: [`Read::refresh_token`] tells).

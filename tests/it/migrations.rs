@@ -5,8 +5,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 fn versions(backend: &str) -> BTreeSet<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
-    std::fs::read_dir(&dir)
+    versions_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend))
+}
+
+/// The versions of a tree of migrations, each with its `up.sql` and `down.sql`.
+pub fn versions_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| {
             let path = entry.unwrap().path();
@@ -81,23 +85,22 @@ pub const NEWEST_OF_THE_PREVIOUS_RELEASE: &str = "2026-12-02-000016_upstream_ide
 /// table or a plain one on an old, rows that replace none, and a column that
 /// an insert naming only the old columns still fills.
 pub fn breaking_statements(sql: &str) -> Vec<(String, &'static str)> {
-    let statements = statements(sql);
-    let words_of = |statement: &str| -> Vec<String> {
-        statement.split_whitespace().map(|w| w.split('(').next().unwrap_or_default().to_ascii_uppercase()).collect()
-    };
-    let created: Vec<String> = statements
-        .iter()
-        .map(|statement| words_of(statement))
-        .filter(|words| words.starts_with(&["CREATE".into(), "TABLE".into()]))
-        .filter_map(|words| words.iter().skip(2).find(|w| !["IF", "NOT", "EXISTS"].contains(&w.as_str())).cloned())
-        .collect();
-    statements
+    let worded: Vec<(String, Vec<String>)> = statements(sql)
         .into_iter()
-        .filter_map(|statement| {
-            let why = why_it_breaks(&words_of(&statement), &created)?;
-            Some((statement, why))
+        .map(|statement| {
+            let words = statement
+                .split_whitespace()
+                .map(|w| w.split('(').next().unwrap_or_default().to_ascii_uppercase())
+                .collect();
+            (statement, words)
         })
-        .collect()
+        .collect();
+    let created: Vec<String> = worded
+        .iter()
+        .filter(|(_, words)| words.starts_with(&["CREATE".into(), "TABLE".into()]))
+        .filter_map(|(_, words)| words.iter().skip(2).find(|w| !["IF", "NOT", "EXISTS"].contains(&w.as_str())).cloned())
+        .collect();
+    worded.into_iter().filter_map(|(statement, words)| Some((statement, why_it_breaks(&words, &created)?))).collect()
 }
 
 fn why_it_breaks(words: &[String], created: &[String]) -> Option<&'static str> {

@@ -57,7 +57,7 @@ pub fn redeem_qr(ctx: &SignIn<'_>, now: UnixSeconds, flow_id: &str, browser_id: 
             // Its row is locked until this commits, so a removal under way
             // either ends before this looks or waits until it is done.
             if let Some(device) = device
-                && !tx.lock_device(&device)?
+                && !tx.lock_device(&device, &user)?
             {
                 return Ok(Err(Refusal::QrExpired));
             }
