@@ -20,7 +20,7 @@ use portti::crypto::signing::SigningAlg;
 
 use crate::Fail;
 use crate::load::{Conn, Reply, Worker};
-use crate::seed::{PASSWORD, Person, Phone};
+use crate::seed::{PASSWORD, Person, Phone, SeededPasskey};
 use crate::server::{APP_CLIENT, APP_VERSION};
 
 pub const CALLBACK: &str = "https://rp.bench.example/callback";
@@ -30,7 +30,7 @@ pub fn basic(client_id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{client_id}:{secret}")))
 }
 
-fn unexpected(what: &str, reply: &Reply) -> Fail {
+pub fn unexpected(what: &str, reply: &Reply) -> Fail {
     let body: String = String::from_utf8_lossy(&reply.body).chars().take(300).collect();
     format!("{what}: status {}: {body}", reply.status).into()
 }
@@ -311,7 +311,7 @@ impl Browsers {
 }
 
 /// A private address (10.0.0.0/8), new each time.
-fn some_address() -> String {
+pub fn some_address() -> String {
     let [a, b, c] = rand::random::<[u8; 3]>();
     format!("10.{a}.{b}.{c}")
 }
@@ -568,6 +568,20 @@ pub struct QrSignIn {
     pub access_tokens: Vec<String>,
 }
 
+impl Worker for QrSignIn {
+    async fn step(&mut self, conn: &mut Conn) -> Result<(), Fail> {
+        let shown = ShownQr::open(conn, &self.shared).await?;
+        approve_qr(conn, &self.phone, &self.app_token, &shown.qr_id, shown.number).await?;
+        if shown.poll(conn).await? != "approved" {
+            return Err("the browser's poll after the approval is not approved".into());
+        }
+        let callback = shown.go_on(conn).await?;
+        let tokens = shown.finish(conn, &self.shared, &callback, &self.phone).await?;
+        self.access_tokens.push(tokens.access_token);
+        Ok(())
+    }
+}
+
 /// The text of the element with this id in a page.
 fn element_text<'a>(page: &'a str, id: &str) -> Option<&'a str> {
     let at = page.find(&format!("id=\"{id}\""))?;
@@ -575,11 +589,24 @@ fn element_text<'a>(page: &'a str, id: &str) -> Option<&'a str> {
     text.split_once('>').map(|(_, rest)| rest.split('<').next().unwrap_or_default().trim())
 }
 
-impl Worker for QrSignIn {
-    async fn step(&mut self, conn: &mut Conn) -> Result<(), Fail> {
+/// A computer's browser at a sign-in's email step, showing its QR code.
+pub struct ShownQr {
+    /// The computer's address, passed on by the proxy.
+    computer: String,
+    cookies: String,
+    begun: Begun,
+    pub qr_id: String,
+    /// The number the page shows beside the code.
+    pub number: u8,
+    csrf: String,
+}
+
+impl ShownQr {
+    /// The web application sends a new browser to sign in; its page shows a QR code.
+    pub async fn open(conn: &mut Conn, shared: &SignInShared) -> Result<Self, Fail> {
         let computer = some_address();
         let mut jar = Jar::default();
-        let begun = begin(conn, &self.shared, &mut jar, Some(&computer)).await?;
+        let begun = begin(conn, shared, &mut jar, Some(&computer)).await?;
         let page = conn.get(&begun.flow, &[("cookie", &jar.header()), ("x-forwarded-for", &computer)]).await?;
         let text = std::str::from_utf8(&page.body)?;
         let link = text
@@ -589,45 +616,121 @@ impl Worker for QrSignIn {
         let qr_id = link.split('"').next().unwrap_or_default().rsplit("/qr/").next().unwrap_or_default().to_owned();
         let number: u8 = element_text(text, "qr-number").ok_or("no #qr-number")?.parse()?;
         let csrf = csrf_of(&page.body)?;
+        Ok(Self { computer, cookies: jar.header(), begun, qr_id, number, csrf })
+    }
 
-        let app = [("authorization", format!("Bearer {}", self.app_token)), ("portti-app-version", APP_VERSION.into())];
-        let app: Vec<(&str, &str)> = app.iter().map(|(name, value)| (*name, value.as_str())).collect();
-        let asked = conn.get(&format!("/api/app/v1/qr/{qr_id}"), &app).await?;
+    fn headers(&self) -> [(&str, &str); 2] {
+        [("cookie", &self.cookies), ("x-forwarded-for", &self.computer)]
+    }
+
+    /// The page's poll (`qr.js`): the code's state.
+    pub async fn poll(&self, conn: &mut Conn) -> Result<String, Fail> {
         #[derive(Deserialize)]
-        struct Asked {
-            choices: Vec<u8>,
+        struct Status {
+            state: String,
         }
-        if !asked.json::<Asked>()?.choices.contains(&number) {
-            return Err("the phone is not offered the computer's number".into());
-        }
-        let iat = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-        let claims =
-            serde_json::json!({"qr_id": qr_id, "choice": number, "iat": iat, "jti": random_text(), "amr": ["pin"]});
-        let body = serde_json::json!({"choice": number, "proof": self.phone.jws(&claims)?}).to_string();
-        let approved = conn.post_json(&format!("/api/app/v1/qr/{qr_id}/approve"), &app, body).await?;
-        if approved.status != StatusCode::NO_CONTENT {
-            return Err(unexpected("the phone's approval", &approved));
-        }
+        let status = conn.get(&format!("/qr/{}/status", self.qr_id), &self.headers()).await?;
+        Ok(status.json::<Status>()?.state)
+    }
 
-        let browser = [("cookie", jar.header()), ("x-forwarded-for", computer.clone())];
-        let browser: Vec<(&str, &str)> = browser.iter().map(|(name, value)| (*name, value.as_str())).collect();
-        let status = conn.get(&format!("/qr/{qr_id}/status"), &browser).await?;
-        if status.status != StatusCode::OK || !status.body.windows(10).any(|w| w == b"\"approved\"") {
-            return Err(unexpected("the browser's poll after the approval", &status));
-        }
+    /// The page goes on after the approval; returns where the browser is sent
+    /// back to the application.
+    pub async fn go_on(&self, conn: &mut Conn) -> Result<String, Fail> {
         let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("csrf", &csrf)
-            .append_pair("qr", &qr_id)
+            .append_pair("csrf", &self.csrf)
+            .append_pair("qr", &self.qr_id)
             .finish();
-        let reply = conn.post(&format!("{}/qr", begun.flow), &browser, form).await?;
-        let callback = location(&reply)?;
-        let (claims, tokens) = finish(conn, &self.shared, &begun, &callback).await?;
-        if claims.get("sub").and_then(|s| s.as_str()) != Some(self.phone.user_id.as_str()) {
+        location(&conn.post(&format!("{}/qr", self.begun.flow), &self.headers(), form).await?)
+    }
+
+    /// The application's end: the code exchanged; the ID token must be the
+    /// approving phone's person's, signed in with its key.
+    pub async fn finish(
+        &self,
+        conn: &mut Conn,
+        shared: &SignInShared,
+        callback: &str,
+        phone: &Phone,
+    ) -> Result<TokenResponse, Fail> {
+        let (claims, tokens) = finish(conn, shared, &self.begun, callback).await?;
+        if claims.get("sub").and_then(|s| s.as_str()) != Some(phone.user_id.as_str()) {
             return Err("the QR sign-in's ID token is not the phone's person's".into());
         }
         let amr = claims.get("amr").and_then(|a| a.as_array()).ok_or("no amr")?;
         if amr.first().and_then(|m| m.as_str()) != Some("hwk") {
             return Err(format!("the QR sign-in's amr is {amr:?}").into());
+        }
+        Ok(tokens)
+    }
+}
+
+/// The phone reads what asks to sign in, which must offer the computer's
+/// number, and approves it with a JWS by its device key.
+pub async fn approve_qr(conn: &mut Conn, phone: &Phone, app_token: &str, qr_id: &str, number: u8) -> Result<(), Fail> {
+    #[derive(Deserialize)]
+    struct Asked {
+        choices: Vec<u8>,
+    }
+    let bearer = format!("Bearer {app_token}");
+    let app = [("authorization", bearer.as_str()), ("portti-app-version", APP_VERSION)];
+    let asked = conn.get(&format!("/api/app/v1/qr/{qr_id}"), &app).await?;
+    if !asked.json::<Asked>()?.choices.contains(&number) {
+        return Err("the phone is not offered the computer's number".into());
+    }
+    let iat = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let claims =
+        serde_json::json!({"qr_id": qr_id, "choice": number, "iat": iat, "jti": random_text(), "amr": ["pin"]});
+    let body = serde_json::json!({"choice": number, "proof": phone.jws(&claims)?}).to_string();
+    let approved = conn.post_json(&format!("/api/app/v1/qr/{qr_id}/approve"), &app, body).await?;
+    if approved.status != StatusCode::NO_CONTENT {
+        return Err(unexpected("the phone's approval", &approved));
+    }
+    Ok(())
+}
+
+/// A passkey sign-in on a new browser each time: the sign-in page's `Sign
+/// in with a passkey`, the person's authenticator answering its options, the
+/// answer verified, and the code exchanged. The ID token must be the
+/// passkey's person's, with `amr` `[hwk, user, mfa]`.
+pub struct PasskeySignIn {
+    pub shared: Arc<SignInShared>,
+    pub passkey: SeededPasskey,
+    /// The issuer's origin, where the authenticator is asked.
+    pub origin: url::Url,
+    pub access_tokens: Vec<String>,
+}
+
+impl Worker for PasskeySignIn {
+    async fn step(&mut self, conn: &mut Conn) -> Result<(), Fail> {
+        #[derive(Deserialize)]
+        struct Ceremony {
+            ceremony: String,
+            options: webauthn_rs_proto::RequestChallengeResponse,
+        }
+        let mut jar = Jar::default();
+        let begun = begin(conn, &self.shared, &mut jar, None).await?;
+        let cookies = jar.header();
+        let page = conn.get(&begun.flow, &[("cookie", &cookies)]).await?;
+        if page.status != StatusCode::OK || !page.body.windows(24).any(|w| w == b">Sign in with a passkey<") {
+            return Err(unexpected("the sign-in page offers no passkey", &page));
+        }
+        let csrf = csrf_of(&page.body)?;
+        let form = url::form_urlencoded::Serializer::new(String::new()).append_pair("csrf", &csrf).finish();
+        let options = conn.post(&format!("{}/passkey/options", begun.flow), &[("cookie", &cookies)], form).await?;
+        let Ceremony { ceremony, options } = options.json()?;
+        let answer = serde_json::to_string(&self.passkey.answer(options, &self.origin)?)?;
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf", &csrf)
+            .append_pair("ceremony", &ceremony)
+            .append_pair("credential", &answer)
+            .finish();
+        let reply = conn.post(&format!("{}/passkey", begun.flow), &[("cookie", &cookies)], form).await?;
+        let (claims, tokens) = finish(conn, &self.shared, &begun, &location(&reply)?).await?;
+        if claims.get("sub").and_then(|s| s.as_str()) != Some(self.passkey.user_id.as_str()) {
+            return Err("the passkey sign-in's ID token is not the passkey's person's".into());
+        }
+        if claims.get("amr") != Some(&serde_json::json!(["hwk", "user", "mfa"])) {
+            return Err(format!("the passkey sign-in's amr is {:?}", claims.get("amr")).into());
         }
         self.access_tokens.push(tokens.access_token);
         Ok(())

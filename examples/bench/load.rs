@@ -114,7 +114,7 @@ pub trait Worker: Send + 'static {
 }
 
 /// What one connection saw in the measured window.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Tally {
     /// Latency of each operation finished in the window, in microseconds.
     pub latencies_us: Vec<u32>,
@@ -124,7 +124,18 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn merge(&mut self, other: Tally) {
+    /// An operation finished in the window, that took `took`.
+    pub fn record(&mut self, took: Duration) {
+        self.latencies_us.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+    }
+
+    /// A wrong answer or a failed request.
+    pub fn fail(&mut self, e: Fail) {
+        self.errors += 1;
+        self.first_error.get_or_insert_with(|| e.to_string());
+    }
+
+    pub fn merge(&mut self, other: Tally) {
         self.latencies_us.extend(other.latencies_us);
         self.errors += other.errors;
         if self.first_error.is_none() {
@@ -155,6 +166,10 @@ impl Window {
         let start = Instant::now() + warm_up;
         Self { start, end: start + measured }
     }
+
+    pub fn contains(&self, at: Instant) -> bool {
+        self.start <= at && at <= self.end
+    }
 }
 
 /// Runs every worker on its own connection until the window ends, and
@@ -175,15 +190,10 @@ pub async fn run<W: Worker>(addr: SocketAddr, workers: Vec<W>, window: Window) -
                     let finished = Instant::now();
                     match result {
                         // Counted in the window they finish in, as the server's CPU is.
-                        Ok(()) if finished >= window.start && finished <= window.end => tally
-                            .latencies_us
-                            .push(u32::try_from(finished.duration_since(started).as_micros()).unwrap_or(u32::MAX)),
+                        Ok(()) if window.contains(finished) => tally.record(finished.duration_since(started)),
                         Ok(()) => {}
                         // Wrong answers count whenever they happen, warm-up included.
-                        Err(e) => {
-                            tally.errors += 1;
-                            tally.first_error.get_or_insert_with(|| e.to_string());
-                        }
+                        Err(e) => tally.fail(e),
                     }
                 }
                 (worker, tally)

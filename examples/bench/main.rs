@@ -7,6 +7,7 @@
 //! Every answer is checked, and every token issued is verified against the
 //! JWKS after the window, so a fast wrong answer cannot pass.
 
+mod activation;
 mod bare;
 mod cases;
 mod ceilings;
@@ -14,6 +15,7 @@ mod load;
 mod report;
 mod seed;
 mod server;
+mod waiting;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,9 +26,10 @@ use std::time::Duration;
 use clap::Parser;
 use portti::crypto::signing::SigningAlg;
 
+use crate::activation::{Activation, Invitees, SmsInbox};
 use crate::cases::{
-    Browsers, ClientCredentials, DeviceGrant, DeviceKeyGrant, Introspect, QrSignIn, Refresh, SignIn, SignInShared,
-    StaticGet, TokenResponse, Userinfo, Verifier, basic, sign_in,
+    Browsers, ClientCredentials, DeviceGrant, DeviceKeyGrant, Introspect, PasskeySignIn, QrSignIn, Refresh, SignIn,
+    SignInShared, StaticGet, TokenResponse, Userinfo, Verifier, basic, sign_in,
 };
 use crate::ceilings::Ceilings;
 use crate::load::{Conn, Tally, Window, Worker};
@@ -74,6 +77,12 @@ struct Args {
     /// How many people to seed; each sign-in uses one.
     #[arg(long, default_value_t = 3000)]
     people: usize,
+    /// How many invitations to seed; each activation uses one.
+    #[arg(long, default_value_t = 8000)]
+    invitees: usize,
+    /// How many browsers wait on QR codes at once.
+    #[arg(long, default_value_t = 5000)]
+    waiting_browsers: usize,
     /// Be the bare actix-web server (`bare.rs`) at this address instead.
     #[arg(long, hide = true, requires = "bare_bodies")]
     bare_serve: Option<std::net::SocketAddr>,
@@ -150,14 +159,17 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
     let site = Site::new(backend, &clients).context("preparing the database")?;
     eprintln!("{name}: first start, on a new database");
     let (server, first_start) = site.start(&args.server).await.context("starting the server")?;
-    let (config, count, connections) = (site.config.clone(), args.people, args.connections);
-    let (people, phones) = tokio::task::spawn_blocking(move || {
+    let (config, count, connections, invitees) = (site.config.clone(), args.people, args.connections, args.invitees);
+    let (people, phones, passkeys, invitees) = tokio::task::spawn_blocking(move || {
         let people = seed::people(&config, count)?;
-        let phones = seed::phones(&config, &people[..connections.min(count)])?;
-        Ok::<_, Fail>((people, phones.into_iter().map(Arc::new).collect::<Vec<_>>()))
+        let first = &people[..connections.min(count)];
+        let phones = seed::phones(&config, first)?.into_iter().map(Arc::new).collect::<Vec<_>>();
+        let passkeys = seed::passkeys(&config, first)?;
+        let invitees = seed::invitees(&config, invitees)?;
+        Ok::<_, Fail>((people, phones, passkeys, invitees))
     })
     .await?
-    .context("seeding people and their phones")?;
+    .context("seeding people, their phones and passkeys, and invitees")?;
     server.stop().await.context("stopping the server")?;
 
     let mut ready_times = Vec::new();
@@ -237,8 +249,9 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
     rows.push(row);
 
     const QR_SIGN_IN: &str = "QR sign-in, browser and phone";
+    let waiting_case = format!("{} browsers waiting on QR codes", args.waiting_browsers);
     let mut app_tokens = Vec::new();
-    if bench.runs(QR_SIGN_IN) {
+    if bench.runs(QR_SIGN_IN) || bench.runs(&waiting_case) {
         for phone in &phones {
             let mut once = DeviceKeyGrant { phone: phone.clone(), audience: audience.clone(), signed_in: vec![] };
             once.step(&mut conn).await.context("the app's device-key sign-in")?;
@@ -253,6 +266,44 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
     });
     let (mut row, workers) = bench.case(QR_SIGN_IN, workers).await?;
     row.unit = "QR sign-ins";
+    let access: Vec<&String> = workers.iter().flat_map(|w| &w.access_tokens).collect();
+    row.check("every access token verifies against the JWKS", verifier.verify_all(&access, WEB_ALG));
+    rows.push(row);
+
+    let waiting = if bench.runs(&waiting_case) {
+        eprintln!("{name}: {waiting_case}");
+        let approvers = phones
+            .iter()
+            .zip(&app_tokens)
+            .map(|(phone, token)| waiting::Approver { phone: phone.clone(), app_token: token.clone() })
+            .collect();
+        let (warm_up, measured) = (Duration::from_secs(args.warm_up), Duration::from_secs(args.seconds));
+        let mut waited =
+            waiting::run(site_addr, &server, shared.clone(), approvers, args.waiting_browsers, warm_up, measured)
+                .await?;
+        let access: Vec<&String> = waited.access_tokens.iter().collect();
+        if let Err(e) = verifier.verify_all(&access, WEB_ALG) {
+            waited.problems.push(format!("every access token verifies against the JWKS: {e}"));
+        }
+        Some(waited)
+    } else {
+        None
+    };
+
+    let inbox = SmsInbox::watch(site.outbox_dir().join("sms"));
+    let invitees = Arc::new(Invitees { list: invitees, next: AtomicUsize::new(0) });
+    let workers = bench.workers(|_| Activation { invitees: invitees.clone(), inbox: inbox.clone() });
+    let (mut row, _) = bench.case("activation: sign-up code, SMS code from the outbox, verified", workers).await?;
+    row.unit = "activations";
+    rows.push(row);
+
+    let origin = url::Url::parse(&site.issuer)?;
+    let workers = passkeys
+        .into_iter()
+        .map(|passkey| PasskeySignIn { shared: shared.clone(), passkey, origin: origin.clone(), access_tokens: vec![] })
+        .collect();
+    let (mut row, workers) = bench.case("passkey sign-in", workers).await?;
+    row.unit = "passkey sign-ins";
     let access: Vec<&String> = workers.iter().flat_map(|w| &w.access_tokens).collect();
     row.check("every access token verifies against the JWKS", verifier.verify_all(&access, WEB_ALG));
     rows.push(row);
@@ -343,6 +394,7 @@ async fn bench_backend(args: &Args, backend: &Backend, ceilings: &Ceilings) -> R
         idle_mb: idle.now,
         peak_mb: peak.peak,
         rows,
+        waiting,
     })
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use portti::crypto::signing::SigningAlg;
 
 use crate::ceilings::Ceilings;
+use crate::waiting::Waiting;
 
 /// The device-key grant's case, whose rate is judged against its ceiling.
 pub const DEVICE_KEY_GRANT: &str = "device-key grant (JWT bearer)";
@@ -45,11 +46,20 @@ pub struct BackendReport {
     pub idle_mb: f64,
     pub peak_mb: f64,
     pub rows: Vec<Row>,
+    /// The browsers waiting on QR codes, unless left out.
+    pub waiting: Option<Waiting>,
 }
 
 impl BackendReport {
     pub fn all_right(&self) -> bool {
-        self.rows.iter().all(|row| row.errors == 0 && row.problems.is_empty())
+        self.errors() == 0
+    }
+
+    /// Wrong answers and failed checks, of every case.
+    fn errors(&self) -> u64 {
+        let rows: u64 = self.rows.iter().map(|row| row.errors + row.problems.len() as u64).sum();
+        let waiting = self.waiting.as_ref().map_or(0, |w| w.polls.errors + w.moved_on.errors + w.problems.len() as u64);
+        rows + waiting
     }
 }
 
@@ -124,6 +134,46 @@ pub fn render(settings: &Settings, ceilings: &Ceilings, reports: &[BackendReport
         }
     }
 
+    let waiting: Vec<(&str, &Waiting)> =
+        reports.iter().filter_map(|r| r.waiting.as_ref().map(|w| (r.name, w))).collect();
+    if let Some((_, first)) = waiting.first() {
+        let _ = writeln!(
+            out,
+            "\n### {} browsers waiting on QR codes\n\n\
+             Each browser opens a sign-in page on a keep-alive connection of its own and polls its code \
+             every second, as `qr.js` does; meanwhile phones approve {APPROVALS} codes a second. CPU and \
+             memory are the server's, with them all waiting (the CPU includes the approvals and the approved \
+             sign-ins' code exchanges); \"moved on\" is from the phone's approval to the browser's redirect \
+             back to the application.\n",
+            first.browsers,
+            APPROVALS = crate::waiting::APPROVALS_PER_SECOND,
+        );
+        let _ = writeln!(
+            out,
+            "| backend | pages opened in | polls per second | poll p50 | poll p99 | server CPU per browser | \
+             server CPU per poll | memory per browser | approvals | moved on p50 | moved on p99 | errors |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for (backend, w) in &waiting {
+            let (mut polls, mut moved_on) = (w.polls.clone(), w.moved_on.clone());
+            let _ = writeln!(
+                out,
+                "| {backend} | {:.1} s | {} | {:.2} ms | {:.2} ms | {:.3} ms/s | {:.3} ms | {:.1} KB | {} | {:.0} ms | {:.0} ms | {} |",
+                w.opening.as_secs_f64(),
+                thousands(w.polls_per_second),
+                polls.percentile_ms(0.5),
+                polls.percentile_ms(0.99),
+                w.cpu_ms_per_browser_second,
+                w.cpu_ms_per_poll,
+                w.memory_kb_per_browser,
+                w.approvals,
+                moved_on.percentile_ms(0.5),
+                moved_on.percentile_ms(0.99),
+                w.polls.errors + w.moved_on.errors + w.problems.len() as u64,
+            );
+        }
+    }
+
     let _ = writeln!(out, "\n### Memory and start-up\n");
     let _ = writeln!(
         out,
@@ -144,7 +194,13 @@ pub fn render(settings: &Settings, ceilings: &Ceilings, reports: &[BackendReport
 
     let problems: Vec<String> = reports
         .iter()
-        .flat_map(|r| r.rows.iter().flat_map(move |row| row.problems.iter().map(move |p| (r.name, &row.case, p))))
+        .flat_map(|r| {
+            let rows =
+                r.rows.iter().flat_map(move |row| row.problems.iter().map(move |p| (r.name, row.case.as_str(), p)));
+            let waiting =
+                r.waiting.iter().flat_map(move |w| w.problems.iter().map(move |p| (r.name, "waiting browsers", p)));
+            rows.chain(waiting)
+        })
         .map(|(backend, case, problem)| format!("- {backend}, {case}: {problem}"))
         .collect();
     if !problems.is_empty() {
@@ -236,7 +292,7 @@ fn targets(ceilings: &Ceilings, reports: &[BackendReport]) -> Vec<(bool, String)
             format!("p99 under 10 ms for single requests (not the sign-in flows): worst {p99:.2} ms ({which})"),
         ));
     }
-    let errors: u64 = rows().map(|(_, row)| row.errors + row.problems.len() as u64).sum();
+    let errors: u64 = reports.iter().map(BackendReport::errors).sum();
     targets.push((errors == 0, format!("no errors: {errors}")));
     let idle = reports.iter().map(|r| r.idle_mb).fold(0.0, f64::max);
     targets.push((idle < 30.0, format!("idle memory under 30 MB: {idle:.1} MB")));
@@ -278,7 +334,7 @@ mod tests {
 
     fn report(rows: Vec<Row>) -> BackendReport {
         let ms = Duration::from_millis(5);
-        BackendReport { name: "SQLite", first_start: ms, ready: ms, idle_mb: 10.0, peak_mb: 20.0, rows }
+        BackendReport { name: "SQLite", first_start: ms, ready: ms, idle_mb: 10.0, peak_mb: 20.0, rows, waiting: None }
     }
 
     #[test]

@@ -108,7 +108,8 @@ impl Site {
                 (format!("{base}{separator}options=-csearch_path%3D{schema}"), Some((base.clone(), schema)))
             }
         };
-        let issuer = format!("http://{addr}");
+        // A domain name, not an IP address: WebAuthn needs one for passkeys.
+        let issuer = format!("http://localhost:{}", addr.port());
         let config = format!(
             "issuer = \"{issuer}\"\nbind = \"{addr}\"\ndatabase_url = \"{database_url}\"\nmaster_key = \"{}\"\n\n\
              [outbox]\ndir = \"{}\"\n\n\
@@ -181,6 +182,11 @@ impl Site {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         Ok((Server { child, pid }, started.elapsed()))
+    }
+
+    /// Where the server writes the messages it sends (`[outbox] dir`).
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.dir.path().join("outbox")
     }
 
     pub fn log_path(&self) -> PathBuf {
