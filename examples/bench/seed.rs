@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portti::config::{Config, Settings};
 use portti::crypto::{Keys, password, totp};
 use portti::domain::access::{CompanyRole, Membership};
-use portti::domain::admin::invitations::{INVITATION_SECONDS, SignUpCode, sign_up_code_digest};
+use portti::domain::admin::invitations::{SignUpCode, contacts_now, sent_invitation, sign_up_code_digest};
 use portti::domain::audit::Origin;
 use portti::domain::company::insert_company;
 use portti::domain::contact::{Email, PhoneNumber};
@@ -18,7 +18,7 @@ use portti::domain::passkeys::{self, NewPasskey};
 use portti::domain::signin::seal_authenticator;
 use portti::domain::user::{CommunicationContacts, User};
 use portti::store::Store;
-use portti::store::{StoredDevice, StoredInvitation};
+use portti::store::StoredDevice;
 use url::Url;
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
@@ -104,8 +104,8 @@ pub struct Invitee {
 
 /// Creates a company, one administrator and `count` invitees in the database
 /// of `config`, each with a live invitation as `invitations::invite` writes
-/// it, but with a sign-up code the benchmark knows (the invitation email
-/// itself is not sent).
+/// it (`sent_invitation`), but with a sign-up code the benchmark knows (the
+/// invitation email itself is not sent).
 pub fn invitees(config: &str, count: usize) -> Result<Vec<Invitee>, Fail> {
     let settings = Settings::from_config(Config::from_toml(config)?)?;
     let keys = Keys::load(&settings.master_key)?;
@@ -127,28 +127,15 @@ pub fn invitees(config: &str, count: usize) -> Result<Vec<Invitee>, Fail> {
                     tx.insert_user(&user, None, None)?;
                     tx.insert_membership(&user.id, &member, now)?;
                     let code = SignUpCode::generate();
-                    tx.insert_invitation(&StoredInvitation {
-                        id: uuid::Uuid::now_v7().to_string(),
-                        user_id: user.id.as_str().to_owned(),
-                        company_id: company.id.as_str().to_owned(),
-                        invited_by: Some(admin.id.as_str().to_owned()),
-                        code_digest: sign_up_code_digest(&keys, &code)?,
-                        state: "sent".to_owned(),
-                        email: email.clone(),
-                        phone: Some(phone.as_str().to_owned()),
-                        communication_email: email,
-                        communication_phone: Some(phone.as_str().to_owned()),
-                        created_at: now,
-                        expires_at: now + INVITATION_SECONDS,
-                        code_entered_at: None,
-                        sms_code_digest: None,
-                        sms_code_expires_at: None,
-                        sms_attempts: 0,
-                        resends_used: 0,
-                        admin_code_digest: None,
-                        admin_code_expires_at: None,
-                        ended_at: None,
-                    })?;
+                    let digest = sign_up_code_digest(&keys, &code)?;
+                    tx.insert_invitation(&sent_invitation(
+                        &user.id,
+                        company.id.as_str(),
+                        Some(&admin.id),
+                        contacts_now(&user),
+                        digest,
+                        now,
+                    ))?;
                     Ok(Invitee { sign_up_code: code.for_display(), phone: phone.as_str().to_owned() })
                 })
                 .collect()

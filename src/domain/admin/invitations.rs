@@ -216,6 +216,41 @@ fn contacts_of(stored: &StoredInvitation) -> InvitedContacts {
     }
 }
 
+/// A new invitation's row, as it is sent: its sign-up code's keyed hash,
+/// valid [`INVITATION_SECONDS`], the person's contacts as they are now, and
+/// no code entered or used yet.
+pub fn sent_invitation(
+    user: &UserId,
+    company_id: &str,
+    invited_by: Option<&UserId>,
+    contacts: InvitedContacts,
+    code_digest: String,
+    now: UnixSeconds,
+) -> StoredInvitation {
+    StoredInvitation {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: user.as_str().to_owned(),
+        company_id: company_id.to_owned(),
+        invited_by: invited_by.map(|id| id.as_str().to_owned()),
+        code_digest,
+        state: "sent".to_owned(),
+        email: contacts.email,
+        phone: contacts.phone,
+        communication_email: contacts.communication_email,
+        communication_phone: contacts.communication_phone,
+        created_at: now,
+        expires_at: now + INVITATION_SECONDS,
+        code_entered_at: None,
+        sms_code_digest: None,
+        sms_code_expires_at: None,
+        sms_attempts: 0,
+        resends_used: 0,
+        admin_code_digest: None,
+        admin_code_expires_at: None,
+        ended_at: None,
+    }
+}
+
 /// Sends a person of the company an invitation to activate the mobile app:
 /// a new sign-up code by email (in English, as the seed says), valid 24
 /// hours. The administrator must have checked the invitee's identity. A live
@@ -257,28 +292,7 @@ pub fn invite(
         for live in tx.live_invitations_of(user)?.into_iter().filter(|i| i.company_id == company_id) {
             tx.end_invitation(&live.id, "replaced", now)?;
         }
-        let stored = StoredInvitation {
-            id: uuid::Uuid::now_v7().to_string(),
-            user_id: user.as_str().to_owned(),
-            company_id: company_id.clone(),
-            invited_by: Some(reach.actor().as_str().to_owned()),
-            code_digest: digest.clone(),
-            state: "sent".to_owned(),
-            email: contacts.email.clone(),
-            phone: contacts.phone.clone(),
-            communication_email: contacts.communication_email.clone(),
-            communication_phone: contacts.communication_phone.clone(),
-            created_at: now,
-            expires_at: now + INVITATION_SECONDS,
-            code_entered_at: None,
-            sms_code_digest: None,
-            sms_code_expires_at: None,
-            sms_attempts: 0,
-            resends_used: 0,
-            admin_code_digest: None,
-            admin_code_expires_at: None,
-            ended_at: None,
-        };
+        let stored = sent_invitation(user, &company_id, Some(reach.actor()), contacts, digest.clone(), now);
         tx.insert_invitation(&stored)?;
         let english = Texts::english();
         let message = Message::Email {
