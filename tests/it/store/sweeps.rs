@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use portti::AppState;
+use portti::domain::admin::invitations::{InvitedContacts, sent_invitation};
 use portti::domain::contact::Email;
 use portti::domain::ids::UserId;
 use portti::notify::{Message, enqueue};
@@ -352,27 +353,21 @@ fn invitations(state: &AppState, fixture: &Fixture) {
     let company = portti::domain::company::add_company(&state.store, 1, "Asiakas Oy", None).unwrap();
     let month = 30 * 24 * 3600;
     let other = person(state, "john.smith@example.com");
-    let invitation = |id: &str, expires_at: i64, ended_at: Option<i64>| StoredInvitation {
-        id: id.to_owned(),
-        user_id: if id == "only-one-long-ago" { other.as_str() } else { fixture.user.as_str() }.to_owned(),
-        company_id: company.id.as_str().to_owned(),
-        invited_by: None,
-        code_digest: format!("digest-{id}"),
-        state: if ended_at.is_some() { "cancelled" } else { "sent" }.to_owned(),
-        email: "john@example.com".to_owned(),
-        phone: None,
-        communication_email: "john@example.com".to_owned(),
-        communication_phone: None,
-        created_at: 0,
-        expires_at,
-        code_entered_at: None,
-        sms_code_digest: None,
-        sms_code_expires_at: None,
-        sms_attempts: 0,
-        resends_used: 0,
-        admin_code_digest: None,
-        admin_code_expires_at: None,
-        ended_at,
+    let invitation = |id: &str, expires_at: i64, ended_at: Option<i64>| {
+        let user = if id == "only-one-long-ago" { &other } else { &fixture.user };
+        let contacts = InvitedContacts {
+            email: "john@example.com".to_owned(),
+            phone: None,
+            communication_email: "john@example.com".to_owned(),
+            communication_phone: None,
+        };
+        StoredInvitation {
+            id: id.to_owned(),
+            state: if ended_at.is_some() { "cancelled" } else { "sent" }.to_owned(),
+            expires_at,
+            ended_at,
+            ..sent_invitation(user, company.id.as_str(), None, contacts, format!("digest-{id}"), 0)
+        }
     };
     state
         .store
